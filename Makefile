@@ -1,0 +1,50 @@
+# SamaConso — the two commands: `make run` and `make test`.
+SHELL := /bin/bash
+PYTHON ?= python3
+VENV := .venv
+UV_VERSION := 0.13.8
+UV := $(VENV)/bin/uv
+export UV_PROJECT_ENVIRONMENT := $(VENV)
+
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard clean help
+
+help:
+	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
+	@echo "make test  — install, prepare local services, run lint, types and the whole test suite"
+
+$(UV):
+	$(PYTHON) -m venv $(VENV)
+	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
+
+$(VENV)/.installed: pyproject.toml uv.lock | $(UV)
+	$(UV) sync --frozen --quiet
+	@touch $@
+
+install: $(VENV)/.installed
+
+run: install
+	$(VENV)/bin/samaconso run
+
+services:
+	bash scripts/ensure-services.sh
+
+lint: install
+	$(VENV)/bin/ruff check src tests bench migrations
+	$(VENV)/bin/ruff format --check src tests bench migrations
+
+typecheck: install
+	$(VENV)/bin/mypy
+
+pytest: install
+	$(VENV)/bin/pytest $(PYTEST_ARGS)
+
+test: install services lint typecheck pytest
+
+bench-fanout: install
+	$(VENV)/bin/python -m bench.fanout
+
+bench-dashboard: install
+	$(VENV)/bin/python -m bench.dashboard
+
+clean:
+	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache

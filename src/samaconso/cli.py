@@ -1,0 +1,261 @@
+"""The ``samaconso`` command.
+
+    samaconso run                      everything on embedded services (what ``make run`` calls)
+    samaconso api [--port 8001]        one API process (production: behind the load balancer)
+    samaconso worker --queues urgent,high_priority [--concurrency 4] [--beat]
+    samaconso beat                     the periodic-task scheduler (one per platform)
+    samaconso flower                   Celery monitoring UI with basic auth
+    samaconso migrate                  alembic upgrade head
+    samaconso seed                     demo data (idempotent)
+    samaconso outbox [--channel sms]   the latest SMS/push messages captured in embedded mode
+    samaconso check-config             list what would stop production from starting
+
+Domains add their own sub-commands in ``samaconso.<domain>.cli`` (a ``register(subparsers)``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import importlib
+import json
+import os
+import sys
+from collections.abc import Callable, Sequence
+from pathlib import Path
+from typing import Any
+
+from samaconso.settings import InsecureSettingsError, Settings, get_settings
+
+PROJECT_ROOT = Path(__file__).resolve().parents[2]
+CLI_DOMAINS = ("identity", "legacy", "meters", "tariffs", "notifications", "requests", "files", "dashboard")
+
+
+def _settings_or_exit() -> Settings:
+    try:
+        return get_settings()
+    except InsecureSettingsError as exc:
+        print(
+            "SamaConso refuse de démarrer en production / refusing to start in production:", file=sys.stderr
+        )
+        for problem in exc.problems:
+            print(f"  - {problem}", file=sys.stderr)
+        raise SystemExit(2) from None
+
+
+def alembic_config(database_url: str | None = None) -> Any:
+    from alembic.config import Config
+
+    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
+    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
+    if database_url:
+        cfg.attributes["database_url"] = database_url
+    return cfg
+
+
+def migrate(database_url: str | None = None) -> None:
+    from alembic import command
+
+    command.upgrade(alembic_config(database_url), "head")
+
+
+async def run_seeders(settings: Settings) -> list[str]:
+    """Run every domain's ``seed(db, settings)``; each returns lines describing the demo data."""
+    from samaconso.kit.db import Database
+    from samaconso.models import MODEL_DOMAINS
+
+    db = Database(settings)
+    lines: list[str] = []
+    try:
+        for domain in ("identity", "legacy", *[d for d in MODEL_DOMAINS if d != "identity"]):
+            name = f"samaconso.{domain}.seed"
+            try:
+                module = importlib.import_module(name)
+            except ModuleNotFoundError as exc:
+                if exc.name != name:
+                    raise
+                continue
+            lines.extend(await module.seed(db, settings))
+    finally:
+        await db.dispose()
+    return lines
+
+
+def cmd_api(args: argparse.Namespace) -> None:
+    import uvicorn
+
+    settings = _settings_or_exit()
+    os.environ.setdefault("SAMACONSO_INSTANCE_NAME", f"api-{args.port}")
+    uvicorn.run(
+        "samaconso.app:create_app",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        proxy_headers=True,
+        forwarded_allow_ips=args.forwarded_allow_ips,
+        log_config=None,
+        access_log=False,
+        timeout_graceful_shutdown=20,
+        log_level=settings.log_level.lower(),
+    )
+
+
+def _celery_argv(args: argparse.Namespace) -> list[str]:
+    from samaconso.worker import QUEUES
+
+    queues = QUEUES if args.queues in ("all", "*") else tuple(q.strip() for q in args.queues.split(","))
+    unknown = [q for q in queues if q not in QUEUES]
+    if unknown:
+        raise SystemExit(f"unknown queue(s): {', '.join(unknown)} (known: {', '.join(QUEUES)})")
+    argv = [
+        "worker",
+        "--loglevel",
+        args.loglevel,
+        "-Q",
+        ",".join(queues),
+        "-c",
+        str(args.concurrency),
+        "-n",
+        args.name,
+        "--without-gossip",
+        "--without-mingle",
+    ]
+    if args.pool:
+        argv += ["-P", args.pool]
+    if args.beat:
+        argv += ["-B", "-s", str(Path(_settings_or_exit().data_dir) / "celerybeat-schedule")]
+    return argv
+
+
+def cmd_worker(args: argparse.Namespace) -> None:
+    _settings_or_exit()
+    from samaconso.worker import celery_app
+
+    celery_app.worker_main(_celery_argv(args))
+
+
+def cmd_beat(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    from samaconso.worker import celery_app
+
+    celery_app.start(
+        ["beat", "--loglevel", args.loglevel, "-s", str(settings.data_dir / "celerybeat-schedule")]
+    )
+
+
+def cmd_flower(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    from samaconso.worker import celery_app
+
+    auth = f"{settings.flower_user}:{settings.flower_password.get_secret_value()}"
+    celery_app.start(["flower", f"--port={args.port}", f"--address={args.host}", f"--basic-auth={auth}"])
+
+
+def cmd_migrate(args: argparse.Namespace) -> None:
+    _settings_or_exit()
+    migrate()
+    print("base de données à jour / database up to date")
+
+
+def cmd_seed(args: argparse.Namespace) -> None:
+    settings = _settings_or_exit()
+    for line in asyncio.run(run_seeders(settings)):
+        print(line)
+
+
+def cmd_outbox(args: argparse.Namespace) -> None:
+    from samaconso.kit.sinks import JsonlSink
+
+    settings = get_settings()
+    channels = [args.channel] if args.channel else ["sms", "push"]
+    for channel in channels:
+        records = JsonlSink(settings.outbox_dir, channel, echo=False).tail(args.n)
+        print(f"== {channel} ({settings.outbox_dir / (channel + '.jsonl')}) ==")
+        if not records:
+            print("  (vide / empty)")
+        for rec in records:
+            print("  " + json.dumps(rec, ensure_ascii=False))
+
+
+def cmd_check_config(args: argparse.Namespace) -> None:
+    settings = Settings(profile="embedded")
+    problems = settings.security_problems()
+    if not problems:
+        print("configuration OK for production")
+        return
+    for problem in problems:
+        print(f"- {problem}")
+    raise SystemExit(1)
+
+
+def cmd_run(args: argparse.Namespace) -> None:
+    from samaconso.embedded.runner import run_embedded
+
+    run_embedded(api_port=args.port)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = argparse.ArgumentParser(prog="samaconso", description="SamaConso backend")
+    sub = parser.add_subparsers(dest="command", required=True)
+
+    p = sub.add_parser("run", help="start everything on embedded services")
+    p.add_argument("--port", type=int, default=8000)
+    p.set_defaults(func=cmd_run)
+
+    p = sub.add_parser("api", help="run one API process")
+    p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server process listens on its interface
+    p.add_argument("--port", type=int, default=8000)
+    p.add_argument("--workers", type=int, default=1)
+    p.add_argument("--forwarded-allow-ips", default="127.0.0.1")
+    p.set_defaults(func=cmd_api)
+
+    p = sub.add_parser("worker", help="run a Celery worker")
+    p.add_argument(
+        "--queues", default="all", help="comma-separated: urgent,high_priority,normal,low_priority"
+    )
+    p.add_argument("--concurrency", type=int, default=4)
+    p.add_argument("--name", default="worker@%h")
+    p.add_argument("--pool", default=None, help="prefork (default), threads, solo")
+    p.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
+    p.add_argument("--loglevel", default="INFO")
+    p.set_defaults(func=cmd_worker)
+
+    p = sub.add_parser("beat", help="run the periodic-task scheduler")
+    p.add_argument("--loglevel", default="INFO")
+    p.set_defaults(func=cmd_beat)
+
+    p = sub.add_parser("flower", help="Celery monitoring UI (basic auth)")
+    p.add_argument("--host", default="127.0.0.1")
+    p.add_argument("--port", type=int, default=5555)
+    p.set_defaults(func=cmd_flower)
+
+    sub.add_parser("migrate", help="alembic upgrade head").set_defaults(func=cmd_migrate)
+    sub.add_parser("seed", help="load demo data").set_defaults(func=cmd_seed)
+    sub.add_parser("check-config", help="list production blockers").set_defaults(func=cmd_check_config)
+
+    p = sub.add_parser("outbox", help="latest SMS/push captured in embedded mode")
+    p.add_argument("--channel", choices=["sms", "push"])
+    p.add_argument("-n", type=int, default=10)
+    p.set_defaults(func=cmd_outbox)
+
+    for domain in CLI_DOMAINS:
+        name = f"samaconso.{domain}.cli"
+        try:
+            module = importlib.import_module(name)
+        except ModuleNotFoundError as exc:
+            if exc.name != name:
+                raise
+            continue
+        register: Callable[[Any], None] = module.register
+        register(sub)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    args = build_parser().parse_args(argv)
+    args.func(args)
+
+
+if __name__ == "__main__":
+    main()

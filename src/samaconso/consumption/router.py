@@ -1,0 +1,7 @@
+"""HTTP routes of the consumption domain (mounted under /api/v1)."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+
+router = APIRouter(tags=["consumption"])

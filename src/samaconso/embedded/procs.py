@@ -1,0 +1,148 @@
+"""Child processes for the embedded stack and the test set-up: start, wait until ready, stop cleanly.
+
+Each child runs in its own process group so that stopping it also stops whatever it forked
+(Celery prefork children, SeaweedFS components). Nothing here is used in production.
+"""
+
+from __future__ import annotations
+
+import os
+import pwd
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import IO
+
+BIN_DIR = Path(sys.executable).parent
+
+
+def port_open(host: str, port: int, timeout: float = 0.3) -> bool:
+    try:
+        with socket.create_connection((host, port), timeout=timeout):
+            return True
+    except OSError:
+        return False
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+def wait_for(
+    check: Callable[[], bool], timeout_s: float, what: str, proc: ManagedProcess | None = None
+) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        if check():
+            return
+        if proc is not None and proc.popen is not None and proc.popen.poll() is not None:
+            raise RuntimeError(f"{what} exited with code {proc.popen.returncode}; see {proc.log_path}")
+        time.sleep(0.2)
+    raise TimeoutError(
+        f"{what} not ready after {timeout_s:.0f}s" + (f"; see {proc.log_path}" if proc else "")
+    )
+
+
+@dataclass
+class ManagedProcess:
+    name: str
+    argv: Sequence[str]
+    log_path: Path
+    env: dict[str, str] = field(default_factory=dict)
+    cwd: Path | None = None
+    user: str | None = None
+    popen: subprocess.Popen[bytes] | None = None
+    _log: IO[bytes] | None = None
+
+    def start(self, *, inherit_output: bool = False) -> ManagedProcess:
+        self.log_path.parent.mkdir(parents=True, exist_ok=True)
+        env = {**os.environ, **self.env}
+        kwargs: dict[str, object] = {}
+        if self.user and os.geteuid() == 0:
+            entry = pwd.getpwnam(self.user)
+            kwargs["user"] = entry.pw_uid
+            kwargs["group"] = entry.pw_gid
+            env["HOME"] = entry.pw_dir
+        if inherit_output:
+            out: int | IO[bytes] | None = None
+        else:
+            self._log = self.log_path.open("ab")
+            out = self._log
+        self.popen = subprocess.Popen(  # the argv is built by this module, never from user input
+            list(self.argv),
+            stdout=out,
+            stderr=subprocess.STDOUT if out is not None else None,
+            stdin=subprocess.DEVNULL,
+            env=env,
+            cwd=self.cwd,
+            start_new_session=True,
+            **kwargs,  # type: ignore[call-overload]
+        )
+        return self
+
+    @property
+    def running(self) -> bool:
+        return self.popen is not None and self.popen.poll() is None
+
+    def stop(self, timeout_s: float = 15.0, sig: int = signal.SIGTERM) -> None:
+        if self.popen is None:
+            return
+        if self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, sig)
+            except ProcessLookupError:
+                pass
+            try:
+                self.popen.wait(timeout_s)
+            except subprocess.TimeoutExpired:
+                try:
+                    os.killpg(self.popen.pid, signal.SIGKILL)
+                except ProcessLookupError:
+                    pass
+                self.popen.wait(5)
+        # Anything the child left in its group (forked workers) goes too.
+        try:
+            os.killpg(self.popen.pid, signal.SIGKILL)
+        except (ProcessLookupError, PermissionError):
+            pass
+        if self._log is not None:
+            self._log.close()
+            self._log = None
+
+
+def ensure_system_user(name: str) -> None:
+    """PostgreSQL refuses to run as root: when we are root, run it as a dedicated user."""
+    if os.geteuid() != 0:
+        return
+    try:
+        pwd.getpwnam(name)
+    except KeyError:
+        subprocess.run(
+            ["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", name], check=True
+        )
+
+
+def chown_tree(path: Path, user: str) -> None:
+    if os.geteuid() != 0:
+        return
+    entry = pwd.getpwnam(user)
+    for root, dirs, files in os.walk(path):
+        os.chown(root, entry.pw_uid, entry.pw_gid)
+        for item in dirs + files:
+            os.chown(os.path.join(root, item), entry.pw_uid, entry.pw_gid, follow_symlinks=False)
+
+
+def which(name: str, *extra_dirs: Path) -> str | None:
+    for directory in (BIN_DIR, *extra_dirs):
+        candidate = directory / name
+        if candidate.exists():
+            return str(candidate)
+    return shutil.which(name)

@@ -1,0 +1,1 @@
+"""Accounts, OTP, login, tokens, sessions/devices, roles, agencies."""

@@ -1,0 +1,190 @@
+"""Who is calling: access-token verification and role checks, shared by every domain.
+
+Every route under ``/api/v1`` is closed by default (``require_authentication`` is a dependency of
+the whole API router); only the routes in :data:`PUBLIC_ROUTES` answer without a token. Role and
+agency always come from the caller's user record, never from a path or body.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from dataclasses import dataclass
+from typing import Annotated
+
+from fastapi import Depends, Request
+from redis.exceptions import RedisError
+from sqlalchemy import select
+from starlette.requests import HTTPConnection
+
+from samaconso.identity.models import AuthSession, Role, User
+from samaconso.kit.db import Database
+from samaconso.kit.errors import AppError
+from samaconso.kit.security import decode_access_token
+from samaconso.settings import Settings
+
+# (method, path template) of every route that answers without authentication. Keep it short.
+PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
+    {
+        ("GET", "/health"),
+        ("GET", "/health/ready"),
+        ("POST", "/api/v1/auth/otp"),
+        ("POST", "/api/v1/auth/signup"),
+        ("POST", "/api/v1/auth/login"),
+        ("POST", "/api/v1/auth/staff/login"),
+        ("POST", "/api/v1/auth/refresh"),
+        ("POST", "/api/v1/auth/pin/reset"),
+        ("GET", "/api/v1/subscription-notices/{number}"),
+    }
+)
+
+
+@dataclass(frozen=True)
+class Principal:
+    user_id: uuid.UUID
+    session_id: uuid.UUID
+    role: Role
+    agency_id: uuid.UUID | None
+    language: str
+
+    @property
+    def is_staff(self) -> bool:
+        return self.role in (Role.agent, Role.admin)
+
+    @property
+    def is_admin(self) -> bool:
+        return self.role == Role.admin
+
+
+def _unauthenticated() -> AppError:
+    return AppError(
+        401,
+        "unauthenticated",
+        "Authentification requise : connectez-vous à nouveau.",
+        "Authentication required: please sign in again.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def session_cache_key(session_id: uuid.UUID | str) -> str:
+    return f"authsess:{session_id}"
+
+
+def bearer_token(conn: HTTPConnection) -> str | None:
+    header = conn.headers.get("authorization", "")
+    scheme, _, token = header.partition(" ")
+    if scheme.lower() == "bearer" and token.strip():
+        return token.strip()
+    return None
+
+
+async def principal_from_token(conn: HTTPConnection, token: str | None) -> Principal:
+    """Resolve an access token to the caller. The session and user state are cached in Redis for at
+    most ``session_revocation_check_s`` seconds (≤ 60), so a revoked session stops working quickly."""
+    settings: Settings = conn.app.state.settings
+    if not token:
+        raise _unauthenticated()
+    claims = decode_access_token(settings, token)
+    if claims is None:
+        raise _unauthenticated()
+    redis = conn.app.state.redis
+    key = session_cache_key(claims.session_id)
+    cached: dict[str, str] | None = None
+    try:
+        raw = await redis.get(key)
+        cached = json.loads(raw) if raw else None
+    except (RedisError, OSError):
+        cached = None
+    if cached is None:
+        db: Database = conn.app.state.db
+        async with db.sessionmaker() as session:
+            row = (
+                await session.execute(
+                    select(
+                        User.id,
+                        User.role,
+                        User.agency_id,
+                        User.language,
+                        User.is_active,
+                        AuthSession.revoked_at,
+                    )
+                    .join(AuthSession, AuthSession.user_id == User.id)
+                    .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
+                )
+            ).first()
+        valid = row is not None and row.is_active and row.revoked_at is None
+        cached = {
+            "valid": "1" if valid else "0",
+            "role": str(row.role) if row else "",
+            "agency_id": str(row.agency_id) if row and row.agency_id else "",
+            "language": row.language if row else "fr",
+        }
+        try:
+            await redis.set(key, json.dumps(cached), ex=settings.session_revocation_check_s)
+        except (RedisError, OSError):
+            pass
+    if cached.get("valid") != "1":
+        raise _unauthenticated()
+    return Principal(
+        user_id=claims.user_id,
+        session_id=claims.session_id,
+        role=Role(cached["role"]),
+        agency_id=uuid.UUID(cached["agency_id"]) if cached.get("agency_id") else None,
+        language=cached.get("language") or "fr",
+    )
+
+
+async def forget_session(conn: HTTPConnection | Request, *session_ids: uuid.UUID) -> None:
+    """Drop cached session state at once (logout, revocation) instead of waiting for the TTL."""
+    if not session_ids:
+        return
+    try:
+        await conn.app.state.redis.delete(*(session_cache_key(s) for s in session_ids))
+    except (RedisError, OSError):
+        pass
+
+
+async def get_principal(request: Request) -> Principal:
+    cached: Principal | None = getattr(request.state, "principal", None)
+    if cached is not None:
+        return cached
+    principal = await principal_from_token(request, bearer_token(request))
+    request.state.principal = principal
+    return principal
+
+
+async def require_authentication(request: Request) -> None:
+    """Dependency of the whole API router: closed unless the matched route is public."""
+    route = request.scope.get("route")
+    path = getattr(route, "path", request.url.path)
+    if (request.method, path) in PUBLIC_ROUTES:
+        return
+    await get_principal(request)
+
+
+CurrentUser = Annotated[Principal, Depends(get_principal)]
+
+
+async def get_staff(principal: CurrentUser) -> Principal:
+    if not principal.is_staff:
+        raise AppError(403, "staff_only", "Réservé aux agents Senelec.", "Reserved to Senelec staff.")
+    return principal
+
+
+async def get_admin(principal: CurrentUser) -> Principal:
+    if not principal.is_admin:
+        raise AppError(403, "admin_only", "Réservé aux administrateurs.", "Reserved to administrators.")
+    return principal
+
+
+async def get_customer(principal: CurrentUser) -> Principal:
+    if principal.role != Role.customer:
+        raise AppError(
+            403, "customer_only", "Réservé aux clients de l'application.", "Reserved to app customers."
+        )
+    return principal
+
+
+StaffUser = Annotated[Principal, Depends(get_staff)]
+AdminUser = Annotated[Principal, Depends(get_admin)]
+CustomerUser = Annotated[Principal, Depends(get_customer)]

@@ -1,0 +1,104 @@
+"""Reference agencies (every profile) and demo accounts (embedded profile only). Idempotent."""
+
+from __future__ import annotations
+
+import unicodedata
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.dialects.postgresql import insert
+
+from samaconso.identity.models import Agency, Role, User
+from samaconso.kit.db import Database
+from samaconso.kit.security import hash_secret
+from samaconso.settings import Settings
+
+# (code, name, region): Senelec commercial agencies ("agences") used to route meters and requests.
+AGENCIES: tuple[tuple[str, str, str], ...] = (
+    ("DKC", "Dakar Centre", "Dakar"),
+    ("COL", "Colobane", "Dakar"),
+    ("GDK", "Grand Dakar", "Dakar"),
+    ("HLM", "HLM", "Dakar"),
+    ("PAS", "Parcelles Assainies", "Dakar"),
+    ("GUE", "Guédiawaye", "Dakar"),
+    ("PIK", "Pikine", "Dakar"),
+    ("THY", "Thiaroye", "Dakar"),
+    ("RUF", "Rufisque", "Dakar"),
+    ("THS", "Thiès", "Thiès"),
+    ("MBR", "Mbour", "Thiès"),
+    ("KLK", "Kaolack", "Kaolack"),
+    ("STL", "Saint-Louis", "Saint-Louis"),
+    ("LGA", "Louga", "Louga"),
+    ("DBL", "Diourbel", "Diourbel"),
+    ("TBA", "Touba", "Diourbel"),
+    ("ZIG", "Ziguinchor", "Ziguinchor"),
+    ("KLD", "Kolda", "Kolda"),
+    ("TAM", "Tambacounda", "Tambacounda"),
+    ("FTK", "Fatick", "Fatick"),
+)
+
+DEMO_CUSTOMER_PHONE = "+221771234567"
+DEMO_CUSTOMER_PIN = "2580"
+DEMO_AGENT_LOGIN = "agent.dakar"
+DEMO_AGENT_PASSWORD = "Agent-Demo-2026"  # noqa: S105 - embedded demo account, never created in production
+DEMO_ADMIN_LOGIN = "admin.national"
+DEMO_ADMIN_PASSWORD = "Admin-Demo-2026"  # noqa: S105 - embedded demo account, never created in production
+
+
+def legacy_key(name: str) -> str:
+    """How agency names are compared with the legacy systems: upper case, no accents, single spaces."""
+    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
+    return " ".join(ascii_name.upper().replace("-", " ").split())
+
+
+async def seed(db: Database, settings: Settings) -> list[str]:
+    async with db.sessionmaker() as session:
+        await session.execute(
+            insert(Agency)
+            .values(
+                [{"code": c, "name": n, "region": r, "legacy_name": legacy_key(n)} for c, n, r in AGENCIES]
+            )
+            .on_conflict_do_nothing(index_elements=["code"])
+        )
+        lines: list[str] = []
+        if settings.profile == "embedded":
+            dakar = (await session.execute(select(Agency.id).where(Agency.code == "DKC"))).scalar_one()
+            demo: list[dict[str, Any]] = [
+                {
+                    "role": Role.customer,
+                    "phone": DEMO_CUSTOMER_PHONE,
+                    "pin_hash": hash_secret(DEMO_CUSTOMER_PIN),
+                    "first_name": "Awa",
+                    "last_name": "Diop",
+                },
+                {
+                    "role": Role.agent,
+                    "login": DEMO_AGENT_LOGIN,
+                    "password_hash": hash_secret(DEMO_AGENT_PASSWORD),
+                    "first_name": "Moussa",
+                    "last_name": "Ndiaye",
+                    "agency_id": dakar,
+                },
+                {
+                    "role": Role.admin,
+                    "login": DEMO_ADMIN_LOGIN,
+                    "password_hash": hash_secret(DEMO_ADMIN_PASSWORD),
+                    "first_name": "Fatou",
+                    "last_name": "Sall",
+                },
+            ]
+            for row in demo:
+                key = "phone" if "phone" in row else "login"
+                exists = (
+                    await session.execute(select(User.id).where(getattr(User, key) == row[key]))
+                ).first()
+                if not exists:
+                    session.add(User(**row))
+            lines = [
+                f"client  {DEMO_CUSTOMER_PHONE} / PIN {DEMO_CUSTOMER_PIN}  (POST /api/v1/auth/login)",
+                f"agent   {DEMO_AGENT_LOGIN} / {DEMO_AGENT_PASSWORD}  (POST /api/v1/auth/staff/login)",
+                f"admin   {DEMO_ADMIN_LOGIN} / {DEMO_ADMIN_PASSWORD}  (POST /api/v1/auth/staff/login)",
+                "nouveau client : POST /api/v1/auth/otp puis /auth/signup (code SMS affiché ici et dans l'outbox)",
+            ]
+        await session.commit()
+    return lines

@@ -1,0 +1,1 @@
+"""Shared plumbing with no business rules."""

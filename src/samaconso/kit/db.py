@@ -1,0 +1,108 @@
+"""PostgreSQL access: SQLAlchemy 2 async over asyncpg, safe behind PgBouncer in transaction mode.
+
+PgBouncer (transaction pooling) may hand each transaction to a different server connection, so
+nothing may rely on session state: no named prepared statements cached across transactions
+(asyncpg's statement cache is disabled and each prepared statement gets a unique name), no
+``SET`` outside a transaction, no advisory session locks.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import AsyncIterator
+from datetime import datetime
+from typing import Annotated, Any, ClassVar
+
+from fastapi import Depends, Request
+from sqlalchemy import DateTime, MetaData, func, make_url
+from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.types import Uuid
+
+from samaconso.settings import Settings
+
+NAMING_CONVENTION = {
+    "ix": "ix_%(column_0_label)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+
+
+class Base(DeclarativeBase):
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
+    type_annotation_map: ClassVar[dict[Any, Any]] = {
+        datetime: DateTime(timezone=True),
+        uuid.UUID: Uuid(as_uuid=True),
+    }
+
+
+class UUIDPk:
+    """Random UUID primary key: ids are not guessable and not sequential."""
+
+    id: Mapped[uuid.UUID] = mapped_column(primary_key=True, default=uuid.uuid4)
+
+
+class Timestamps:
+    """Creation/update times set by the database clock, always UTC-aware."""
+
+    created_at: Mapped[datetime] = mapped_column(server_default=func.now(), nullable=False)
+    updated_at: Mapped[datetime] = mapped_column(
+        server_default=func.now(), onupdate=func.now(), nullable=False
+    )
+
+
+def _unique_statement_name() -> str:
+    return f"__asyncpg_{uuid.uuid4().hex}__"
+
+
+def make_engine(settings: Settings, *, url: str | None = None, pool_size: int | None = None) -> AsyncEngine:
+    connect_args: dict[str, Any] = {
+        "timeout": 5,
+        "command_timeout": settings.database_statement_timeout_ms / 1000 + 5,
+        "server_settings": {"application_name": f"samaconso-{settings.instance_name}"},
+    }
+    if settings.database_behind_pgbouncer:
+        connect_args["statement_cache_size"] = 0
+        connect_args["prepared_statement_name_func"] = _unique_statement_name
+        # PgBouncer forwards only a few start-up parameters; keep the packet minimal.
+        connect_args.pop("server_settings")
+    target = make_url(url or settings.database_url)
+    if settings.database_behind_pgbouncer:
+        # SQLAlchemy keeps its own cache of prepared statements per connection: off as well.
+        target = target.update_query_dict({"prepared_statement_cache_size": "0"})
+    return create_async_engine(
+        target,
+        pool_size=pool_size or settings.database_pool_size,
+        max_overflow=settings.database_max_overflow,
+        pool_timeout=settings.database_pool_timeout_s,
+        pool_pre_ping=True,
+        pool_recycle=1800,
+        connect_args=connect_args,
+    )
+
+
+class Database:
+    """One engine and session factory per process."""
+
+    def __init__(self, settings: Settings, *, url: str | None = None) -> None:
+        self.engine = make_engine(settings, url=url)
+        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+
+    async def dispose(self) -> None:
+        await self.engine.dispose()
+
+
+async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """Request-scoped session. Services commit what they mean to keep; the rest is rolled back."""
+    db: Database = request.app.state.db
+    async with db.sessionmaker() as session:
+        try:
+            yield session
+        finally:
+            if session.in_transaction():
+                await session.rollback()
+
+
+SessionDep = Annotated[AsyncSession, Depends(get_session)]

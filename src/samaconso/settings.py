@@ -1,0 +1,234 @@
+"""One settings class for every process (API, workers, CLI).
+
+Values come from the environment (prefix ``SAMACONSO_``), from a ``.env`` file, or from one file per
+secret in ``SAMACONSO_SECRETS_DIR`` (Docker/Kubernetes secrets: the file is named like the variable,
+e.g. ``samaconso_jwt_secret``).
+The ``embedded`` profile (default) runs everything on this machine with throw-away secrets; the
+``production`` profile refuses to start while a secret is missing, default or weak.
+"""
+
+from __future__ import annotations
+
+import os
+from functools import lru_cache
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+Profile = Literal["embedded", "production", "test"]
+
+# Values that must never reach production: shipped defaults and well-known weak passwords.
+WEAK_SECRETS = frozenset(
+    {
+        "",
+        "changeme",
+        "change-me",
+        "secret",
+        "password",
+        "admin",
+        "guest",
+        "minioadmin",
+        "postgres",
+        "samaconso",
+        "embedded-insecure-secret-do-not-use-in-production",
+    }
+)
+EMBEDDED_SECRET = "embedded-insecure-secret-do-not-use-in-production"  # noqa: S105 - refused in production
+MIN_SIGNING_KEY_BYTES = 32
+MIN_PASSWORD_CHARS = 12
+
+
+class InsecureSettingsError(RuntimeError):
+    """Raised at start-up in production when a secret is missing, default or weak."""
+
+    def __init__(self, problems: list[str]) -> None:
+        self.problems = problems
+        super().__init__("Refusing to start in production: " + "; ".join(problems))
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(
+        env_prefix="SAMACONSO_",
+        env_file=".env",
+        env_file_encoding="utf-8",
+        extra="ignore",
+        secrets_dir=os.environ.get("SAMACONSO_SECRETS_DIR") or None,
+    )
+
+    # --- general -------------------------------------------------------------------------------
+    profile: Profile = "embedded"
+    instance_name: str = Field(default="api", description="Name of this process in logs/metrics.")
+    data_dir: Path = Field(default=Path(".samaconso"), description="Embedded data and outbox files.")
+    log_level: str = "INFO"
+    log_json: bool = True
+    public_base_url: str = "http://127.0.0.1:8000"
+    cors_origins: list[str] = Field(default_factory=list)
+
+    # --- PostgreSQL (through PgBouncer in production) -------------------------------------------
+    database_url: str = "postgresql+asyncpg://samaconso@127.0.0.1:54329/samaconso"
+    database_pool_size: int = 10
+    database_max_overflow: int = 10
+    database_pool_timeout_s: float = 5.0
+    database_statement_timeout_ms: int = 15_000
+    database_behind_pgbouncer: bool = Field(
+        default=True, description="Disable server-side prepared statement caching (PgBouncer safe)."
+    )
+
+    # --- Redis (cache, rate limits, realtime fan-out, Celery results) --------------------------
+    redis_url: str = "redis://127.0.0.1:63790/0"
+    redis_timeout_s: float = 1.0
+
+    # --- Celery / RabbitMQ ----------------------------------------------------------------------
+    broker_url: str = "redis://127.0.0.1:63790/1"
+    result_backend: str | None = None
+    celery_task_always_eager: bool = False
+    celery_quorum_queues: bool = False
+    flower_user: str = "admin"
+    flower_password: SecretStr = SecretStr(EMBEDDED_SECRET)
+
+    # --- S3 object storage (MinIO in production, SeaweedFS embedded) ---------------------------
+    s3_endpoint_url: str = "http://127.0.0.1:8333"
+    s3_region: str = "us-east-1"
+    s3_access_key: str = "samaconso"
+    s3_secret_key: SecretStr = SecretStr(EMBEDDED_SECRET)
+    s3_bucket_avatars: str = "avatars"
+    s3_bucket_documents: str = "documents"
+    s3_timeout_s: float = 5.0
+    s3_presign_ttl_s: int = Field(default=300, le=300)
+
+    # --- tokens and identity ---------------------------------------------------------------------
+    jwt_secret: SecretStr = SecretStr(EMBEDDED_SECRET)
+    jwt_issuer: str = "samaconso"
+    access_token_ttl_s: int = 900
+    refresh_token_ttl_s: int = 60 * 60 * 24 * 30
+    session_revocation_check_s: int = Field(
+        default=30, le=60, description="How long an access token's session state may be cached."
+    )
+    max_customer_devices: int = 2
+    device_idle_days: int = 30
+    otp_ttl_s: int = 300
+    otp_max_attempts: int = 3
+    otp_max_per_hour: int = 3
+    pin_max_failures: int = 5
+    pin_lockout_s: int = 900
+
+    # --- outbound: SMS, push, LDAP, XMLVend, legacy SQL Server ---------------------------------
+    sms_backend: Literal["file", "orange"] = "file"
+    sms_orange_wsdl_url: str | None = None
+    sms_orange_login: str | None = None
+    sms_orange_password: SecretStr | None = None
+    sms_timeout_s: float = 10.0
+
+    push_backend: Literal["file", "fcm"] = "file"
+    fcm_project_id: str = "samaconso-local"
+    fcm_endpoint: str = "https://fcm.googleapis.com"
+    fcm_token_uri: str = "https://oauth2.googleapis.com/token"  # noqa: S105 - a URL
+    fcm_credentials_file: Path | None = None
+    fcm_concurrency: int = 200
+    fcm_timeout_s: float = 10.0
+    fcm_proxy_url: str | None = None
+    fcm_verify_tls: bool | str = True
+
+    ldap_enabled: bool = False
+    ldap_url: str = "ldap://127.0.0.1:389"
+    ldap_bind_dn: str | None = None
+    ldap_bind_password: SecretStr | None = None
+    ldap_base_dn: str = "dc=senelec,dc=sn"
+    ldap_login_attribute: str = "sAMAccountName"
+    ldap_timeout_s: float = 5.0
+
+    legacy_backend: Literal["simulated", "mssql"] = "simulated"
+    legacy_sic_url: str | None = None
+    legacy_histh2mc_url: str | None = None
+    legacy_bi_ods_url: str | None = None
+    legacy_timeout_s: float = 3.0
+    legacy_pool_size: int = 5
+
+    xmlvend_enabled: bool = False
+    xmlvend_wsdl_url: str | None = None
+    xmlvend_endpoint: str | None = None
+    xmlvend_client_p12: Path | None = None
+    xmlvend_client_p12_password: SecretStr | None = None
+    xmlvend_ca_bundle: Path | None = None
+    xmlvend_client_ean: str = "0000000000000"
+    xmlvend_operator: str | None = None
+    xmlvend_operator_password: SecretStr | None = None
+    xmlvend_connect_timeout_s: float = 5.0
+    xmlvend_wsdl_timeout_s: float = 30.0
+    xmlvend_read_timeout_s: float = 60.0
+
+    # --- metrics --------------------------------------------------------------------------------
+    metrics_token: SecretStr | None = Field(
+        default=None, description="Bearer token for /metrics; without it only loopback may scrape."
+    )
+
+    # --- uploads --------------------------------------------------------------------------------
+    avatar_max_bytes: int = 2 * 1024 * 1024
+    document_max_bytes: int = 5 * 1024 * 1024
+
+    @model_validator(mode="after")
+    def _production_refuses_weak_secrets(self) -> Settings:
+        if self.profile == "production":
+            problems = self.security_problems()
+            if problems:
+                raise InsecureSettingsError(problems)
+        return self
+
+    def security_problems(self) -> list[str]:
+        """Every reason this configuration is unsafe for production (empty when it is fine)."""
+        problems: list[str] = []
+
+        def weak(name: str, value: SecretStr | None, min_len: int) -> None:
+            env = f"SAMACONSO_{name.upper()}"
+            if value is None or not value.get_secret_value():
+                problems.append(f"{env} is missing")
+                return
+            raw = value.get_secret_value()
+            if raw.lower() in WEAK_SECRETS:
+                problems.append(f"{env} uses a default or well-known value")
+            elif len(raw.encode()) < min_len:
+                problems.append(f"{env} is too short (at least {min_len} characters)")
+
+        weak("jwt_secret", self.jwt_secret, MIN_SIGNING_KEY_BYTES)
+        weak("s3_secret_key", self.s3_secret_key, MIN_PASSWORD_CHARS)
+        weak("flower_password", self.flower_password, MIN_PASSWORD_CHARS)
+        weak("metrics_token", self.metrics_token, MIN_SIGNING_KEY_BYTES)
+        for url_name in ("database_url", "redis_url", "broker_url"):
+            url: str = getattr(self, url_name)
+            if _url_password_is_weak(url):
+                problems.append(f"SAMACONSO_{url_name.upper()} has a missing or default password")
+        if self.ldap_enabled:
+            weak("ldap_bind_password", self.ldap_bind_password, MIN_PASSWORD_CHARS)
+        if self.sms_backend == "orange":
+            weak("sms_orange_password", self.sms_orange_password, 8)
+        if self.xmlvend_enabled:
+            weak("xmlvend_client_p12_password", self.xmlvend_client_p12_password, 8)
+            weak("xmlvend_operator_password", self.xmlvend_operator_password, 6)
+        if self.push_backend == "fcm" and self.fcm_credentials_file is None:
+            problems.append("SAMACONSO_FCM_CREDENTIALS_FILE is missing")
+        return problems
+
+    @property
+    def is_production(self) -> bool:
+        return self.profile == "production"
+
+    @property
+    def outbox_dir(self) -> Path:
+        return self.data_dir / "outbox"
+
+
+def _url_password_is_weak(url: str) -> bool:
+    from urllib.parse import unquote, urlsplit
+
+    parts = urlsplit(url.replace("+asyncpg", "").replace("+psycopg", ""))
+    if parts.scheme in ("memory", "sqlite", "") or parts.hostname in (None, ""):
+        return False
+    password = unquote(parts.password or "")
+    return password.lower() in WEAK_SECRETS or len(password) < MIN_PASSWORD_CHARS
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    return Settings()

@@ -1,0 +1,1 @@
+"""Platform endpoints: health for the load balancer, readiness, metrics."""

@@ -1,0 +1,161 @@
+"""The Celery application: four priority queues, one routing table, safe acknowledgement settings.
+
+Queues (DOMAIN §3.5): ``urgent`` (outages, security), ``high_priority`` (one user's transactional
+messages), ``normal`` (default), ``low_priority`` (campaigns, broadcasts, housekeeping).
+Worker 1 consumes urgent + high_priority, worker 2 normal + low_priority.
+
+Tasks are acknowledged after they ran (``acks_late``) and put back in the queue when the worker
+process dies (``reject_on_worker_lost``); each worker process reserves one message at a time
+(prefetch 1) so a slow task never holds others hostage. Tasks must therefore be idempotent.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import socket
+from dataclasses import dataclass
+from datetime import timedelta
+from functools import lru_cache
+from typing import Any
+
+from celery import Celery, Task
+from celery.signals import worker_process_shutdown
+from kombu import Exchange, Queue
+
+from samaconso.kit.aio import run_sync
+from samaconso.kit.cache import Cache, make_redis
+from samaconso.kit.db import Database
+from samaconso.kit.logging import configure_logging
+from samaconso.settings import Settings, get_settings
+
+QUEUES: tuple[str, ...] = ("urgent", "high_priority", "normal", "low_priority")
+DEFAULT_QUEUE = "normal"
+
+# Task name pattern -> queue. First match wins; anything unlisted goes to ``normal``.
+TASK_ROUTES: dict[str, str] = {
+    "samaconso.system.echo_urgent": "urgent",
+    "samaconso.system.echo_high": "high_priority",
+    "samaconso.system.echo_low": "low_priority",
+    "samaconso.notifications.tasks.send_urgent*": "urgent",
+    "samaconso.notifications.tasks.send_user*": "high_priority",
+    "samaconso.notifications.tasks.fanout*": "low_priority",
+    "samaconso.identity.tasks.*": "low_priority",
+    "samaconso.files.tasks.*": "low_priority",
+    "samaconso.*.tasks.housekeeping*": "low_priority",
+}
+
+# Periodic tasks (run by ``samaconso worker --beat`` or ``samaconso beat``); domains add theirs here.
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+
+
+def route_for(name: str) -> str:
+    for pattern, queue in TASK_ROUTES.items():
+        if fnmatch.fnmatchcase(name, pattern):
+            return queue
+    return DEFAULT_QUEUE
+
+
+def _router(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, **kw: Any) -> dict[str, str]:
+    queue = route_for(name)
+    return {"queue": queue, "routing_key": queue}
+
+
+def make_celery(settings: Settings) -> Celery:
+    app = Celery(
+        "samaconso", broker=settings.broker_url, backend=settings.result_backend or settings.redis_url
+    )
+    exchange = Exchange("samaconso", type="direct", durable=True)
+    queue_args = {"x-queue-type": "quorum"} if settings.celery_quorum_queues else {}
+    app.conf.update(
+        task_queues=[
+            Queue(name, exchange, routing_key=name, durable=True, queue_arguments=queue_args or None)
+            for name in QUEUES
+        ],
+        task_default_queue=DEFAULT_QUEUE,
+        task_default_exchange="samaconso",
+        task_default_routing_key=DEFAULT_QUEUE,
+        task_routes=(_router,),
+        task_acks_late=True,
+        task_reject_on_worker_lost=True,
+        task_acks_on_failure_or_timeout=True,
+        worker_prefetch_multiplier=1,
+        task_serializer="json",
+        result_serializer="json",
+        accept_content=["json"],
+        result_expires=3600,
+        task_time_limit=600,
+        task_soft_time_limit=540,
+        broker_connection_timeout=5,
+        broker_connection_retry_on_startup=True,
+        broker_transport_options={"confirm_publish": True, "visibility_timeout": 3600},
+        task_publish_retry=True,
+        task_publish_retry_policy={"max_retries": 3, "interval_start": 0.2, "interval_step": 0.5},
+        worker_send_task_events=True,
+        task_send_sent_event=True,
+        task_always_eager=settings.celery_task_always_eager,
+        timezone="UTC",
+        enable_utc=True,
+        beat_schedule=BEAT_SCHEDULE,
+        worker_hijack_root_logger=False,
+    )
+    return app
+
+
+celery_app = make_celery(get_settings())
+
+
+@dataclass
+class WorkerResources:
+    settings: Settings
+    db: Database
+    cache: Cache
+
+
+@lru_cache(maxsize=1)
+def resources() -> WorkerResources:
+    """Per-process resources for tasks (created on first use in each worker process)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, process="worker")
+    redis = make_redis(settings.redis_url, settings.redis_timeout_s)
+    return WorkerResources(settings=settings, db=Database(settings), cache=Cache(redis))
+
+
+@worker_process_shutdown.connect
+def _close_resources(**_: Any) -> None:
+    if resources.cache_info().currsize:
+        run_sync(resources().db.dispose())
+
+
+def _echo(task: Task[Any, Any], payload: Any) -> dict[str, Any]:
+    info = task.request.delivery_info or {}
+    return {"payload": payload, "queue": info.get("routing_key"), "hostname": socket.gethostname()}
+
+
+# Diagnostic tasks: prove a message reaches the queue its route names (used by health checks and tests).
+@celery_app.task(name="samaconso.system.echo", bind=True)
+def echo(self: Task[Any, Any], payload: Any = None) -> dict[str, Any]:
+    return _echo(self, payload)
+
+
+@celery_app.task(name="samaconso.system.echo_urgent", bind=True)
+def echo_urgent(self: Task[Any, Any], payload: Any = None) -> dict[str, Any]:
+    return _echo(self, payload)
+
+
+@celery_app.task(name="samaconso.system.echo_high", bind=True)
+def echo_high(self: Task[Any, Any], payload: Any = None) -> dict[str, Any]:
+    return _echo(self, payload)
+
+
+@celery_app.task(name="samaconso.system.echo_low", bind=True)
+def echo_low(self: Task[Any, Any], payload: Any = None) -> dict[str, Any]:
+    return _echo(self, payload)
+
+
+def every(seconds: float) -> timedelta:
+    return timedelta(seconds=seconds)
+
+
+# Import the domains' task modules so a worker knows every task. Kept at the bottom: they import celery_app.
+TASK_MODULES: tuple[str, ...] = ()
+celery_app.conf.include = list(TASK_MODULES)
