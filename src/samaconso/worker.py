@@ -12,6 +12,7 @@ process dies (``reject_on_worker_lost``); each worker process reserves one messa
 from __future__ import annotations
 
 import fnmatch
+import importlib.util
 import socket
 from dataclasses import dataclass
 from datetime import timedelta
@@ -156,6 +157,17 @@ def every(seconds: float) -> timedelta:
     return timedelta(seconds=seconds)
 
 
-# Import the domains' task modules so a worker knows every task. Kept at the bottom: they import celery_app.
-TASK_MODULES: tuple[str, ...] = ()
-celery_app.conf.include = list(TASK_MODULES)
+def _task_modules() -> list[str]:
+    """Every ``samaconso.<domain>.tasks`` module that exists: a worker knows every task."""
+    import pkgutil
+
+    import samaconso
+
+    return [
+        f"samaconso.{info.name}.tasks"
+        for info in pkgutil.iter_modules(samaconso.__path__)
+        if info.ispkg and importlib.util.find_spec(f"samaconso.{info.name}.tasks") is not None
+    ]
+
+
+celery_app.conf.include = _task_modules()
