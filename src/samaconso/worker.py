@@ -40,6 +40,7 @@ TASK_ROUTES: dict[str, str] = {
     "samaconso.notifications.tasks.send_urgent*": "urgent",
     "samaconso.notifications.tasks.send_user*": "high_priority",
     "samaconso.notifications.tasks.fanout*": "low_priority",
+    "samaconso.identity.tasks.send_sms*": "urgent",  # sign-up / PIN reset codes: security
     "samaconso.identity.tasks.*": "low_priority",
     "samaconso.files.tasks.*": "low_priority",
     "samaconso.*.tasks.housekeeping*": "low_priority",
