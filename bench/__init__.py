@@ -1,0 +1,1 @@
+"""Benchmarks: they measure and print figures; they are not timed tests."""
