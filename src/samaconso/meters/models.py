@@ -37,7 +37,9 @@ class Meter(UUIDPk, Timestamps, Base):
     address: Mapped[str | None] = mapped_column(String(255))
     legacy_phone: Mapped[str | None] = mapped_column(String(16))  # E.164, as found in the legacy system
     legacy_agency: Mapped[str | None] = mapped_column(String(120))
-    agency_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("agencies.id", ondelete="SET NULL"), index=True)
+    agency_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("agencies.id", ondelete="SET NULL"), index=True
+    )
 
     __table_args__ = (Index("uq_meters_kind_number", "kind", "number", unique=True),)
 
@@ -47,7 +49,9 @@ class MeterLink(UUIDPk, Timestamps, Base):
 
     meter_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("meters.id", ondelete="CASCADE"), index=True)
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    status: Mapped[LinkStatus] = mapped_column(Enum(LinkStatus, name="link_status", native_enum=False, length=16))
+    status: Mapped[LinkStatus] = mapped_column(
+        Enum(LinkStatus, name="link_status", native_enum=False, length=16)
+    )
     is_owner: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     decided_at: Mapped[datetime | None]
