@@ -20,7 +20,7 @@ from functools import lru_cache
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import worker_process_shutdown
+from celery.signals import setup_logging, worker_process_shutdown
 from kombu import Exchange, Queue
 
 from samaconso.kit.aio import run_sync
@@ -120,6 +120,13 @@ def resources() -> WorkerResources:
     configure_logging(settings.log_level, settings.log_json, process="worker")
     redis = make_redis(settings.redis_url, settings.redis_timeout_s)
     return WorkerResources(settings=settings, db=Database(settings), cache=Cache(redis))
+
+
+@setup_logging.connect
+def _json_logs(**_: Any) -> None:
+    """Workers log JSON lines like the API (Celery's own console format is replaced)."""
+    settings = get_settings()
+    configure_logging(settings.log_level, settings.log_json, process="worker")
 
 
 @worker_process_shutdown.connect
