@@ -145,6 +145,10 @@ class Settings(BaseSettings):
     legacy_bi_ods_url: str | None = None
     legacy_timeout_s: float = 3.0
     legacy_pool_size: int = 5
+    legacy_simulated_url: str | None = Field(
+        default=None,
+        description="Simulated legacy source (PostgreSQL schemas sic/histh2mc/bi_ods); default: <database>_legacy.",
+    )
 
     xmlvend_enabled: bool = False
     xmlvend_wsdl_url: str | None = None
