@@ -51,3 +51,12 @@ async def test_ready_reports_broker_down(settings: Settings) -> None:
         response = await http.get("/health/ready")
         assert response.status_code == 503
         assert response.json()["failing"] == ["broker"]
+
+
+async def test_docs_and_openapi_open(client: AsyncClient) -> None:
+    docs = await client.get("/docs")
+    assert docs.status_code == 200
+    assert "swagger" in docs.text.lower()
+    spec = (await client.get("/openapi.json")).json()
+    assert spec["info"]["title"] == "SamaConso API"
+    assert "/health" in spec["paths"]
