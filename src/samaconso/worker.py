@@ -47,7 +47,10 @@ TASK_ROUTES: dict[str, str] = {
 }
 
 # Periodic tasks (run by ``samaconso worker --beat`` or ``samaconso beat``); domains add theirs here.
-BEAT_SCHEDULE: dict[str, dict[str, Any]] = {}
+BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
+    # documents uploaded > 24 h ago and never attached to a request (files domain)
+    "files-purge-unattached": {"task": "samaconso.files.tasks.purge_unattached", "schedule": 3600.0},
+}
 
 
 def route_for(name: str) -> str:
