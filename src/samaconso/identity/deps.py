@@ -153,13 +153,18 @@ async def get_principal(request: Request) -> Principal:
     return principal
 
 
-async def require_authentication(request: Request) -> None:
-    """Dependency of the whole API router: closed unless the matched route is public."""
+async def require_authentication(request: HTTPConnection) -> None:
+    """Dependency of the whole API router: closed unless the matched route is public.
+
+    WebSocket routes (no HTTP method, no ``Request``) authenticate inside the connection instead:
+    the first message carries the token, never the URL (see ``notifications/router.py``)."""
+    if request.scope["type"] == "websocket":
+        return
     route = request.scope.get("route")
     path = getattr(route, "path", request.url.path)
-    if (request.method, path) in PUBLIC_ROUTES:
+    if (request.scope["method"], path) in PUBLIC_ROUTES:
         return
-    await get_principal(request)
+    await get_principal(request)  # type: ignore[arg-type]  # http scope: a Request
 
 
 CurrentUser = Annotated[Principal, Depends(get_principal)]
