@@ -2,6 +2,271 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+
+from fastapi import APIRouter, Query, Request
+
+from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
+from samaconso.kit.db import SessionDep
+from samaconso.kit.i18n import Lang, negotiate
+from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.requests import service
+from samaconso.requests.models import EventKind, RequestStatus, RequestType
+from samaconso.requests.schemas import (
+    AttachmentOut,
+    CommentIn,
+    CommentOut,
+    HistoryEntry,
+    RequestCreate,
+    RequestDetail,
+    Requester,
+    RequestPatch,
+    RequestSummary,
+    RequestTypeBrief,
+    RequestTypeIn,
+    RequestTypeOut,
+    RequestTypePatch,
+    StaffRequestDetail,
+    StaffRequestSummary,
+)
 
 router = APIRouter(tags=["requests"])
+
+SUBMISSIONS_PER_DAY = 20
+
+
+def _lang(request: Request) -> Lang:
+    return negotiate(request.headers.get("accept-language"))
+
+
+def _type_out(t: RequestType) -> RequestTypeOut:
+    return RequestTypeOut(
+        id=t.id,
+        code=t.code,
+        label_fr=t.label_fr,
+        label_en=t.label_en,
+        sla_hours=t.sla_hours,
+        is_active=t.is_active,
+    )
+
+
+def _brief(t: RequestType, lang: Lang) -> RequestTypeBrief:
+    return RequestTypeBrief(code=t.code, label=t.label_fr if lang == "fr" else t.label_en)
+
+
+def _by(role: str) -> str:
+    return role if role in ("customer", "agent", "admin") else "system"
+
+
+def _summary(v: service.RequestView, lang: Lang) -> RequestSummary:
+    r = v.request
+    return RequestSummary(
+        id=r.id,
+        type=_brief(v.type, lang),
+        status=r.status,
+        meter_id=r.meter_id,
+        created_at=r.created_at,
+        updated_at=r.updated_at,
+    )
+
+
+def _timeline(v: service.RequestView) -> tuple[list[HistoryEntry], list[CommentOut]]:
+    history: list[HistoryEntry] = []
+    comments: list[CommentOut] = []
+    for e in v.events or []:
+        if e.kind == EventKind.status and e.to_status:
+            history.append(
+                HistoryEntry(
+                    at=e.at,
+                    from_status=RequestStatus(e.from_status) if e.from_status else None,
+                    to_status=RequestStatus(e.to_status),
+                    by=_by(e.actor_role),
+                    comment=e.body,
+                )
+            )
+        elif e.kind == EventKind.comment and e.body:
+            comments.append(CommentOut(at=e.at, by=_by(e.actor_role), body=e.body))
+    return history, comments
+
+
+def _attachments(v: service.RequestView) -> list[AttachmentOut]:
+    return [
+        AttachmentOut(
+            id=f.id, original_name=f.original_name, content_type=f.content_type, size_bytes=f.size_bytes
+        )
+        for f in v.attachments or []
+    ]
+
+
+def _detail(v: service.RequestView, lang: Lang) -> RequestDetail:
+    history, comments = _timeline(v)
+    return RequestDetail(
+        **_summary(v, lang).model_dump(),
+        comment=v.request.comment,
+        closed_at=v.request.closed_at,
+        attachments=_attachments(v),
+        history=history,
+        comments=comments,
+    )
+
+
+def _staff_summary(v: service.RequestView, lang: Lang) -> StaffRequestSummary:
+    r = v.request
+    return StaffRequestSummary(
+        **_summary(v, lang).model_dump(),
+        agency_id=r.agency_id,
+        requester_id=r.requester_id,
+        assigned_to=r.assigned_to,
+        due_at=r.due_at,
+        age_hours=v.age_hours,
+        overdue=v.overdue,
+    )
+
+
+def _staff_detail(v: service.RequestView, lang: Lang) -> StaffRequestDetail:
+    history, comments = _timeline(v)
+    u = v.requester
+    assert u is not None
+    return StaffRequestDetail(
+        **_staff_summary(v, lang).model_dump(),
+        comment=v.request.comment,
+        closed_at=v.request.closed_at,
+        requester=Requester(id=u.id, phone=u.phone, first_name=u.first_name, last_name=u.last_name),
+        attachments=_attachments(v),
+        history=history,
+        comments=comments,
+    )
+
+
+# ---- request types ----------------------------------------------------------------------------
+
+
+@router.get("/request-types", response_model=Page[RequestTypeBrief])
+async def list_active_types(
+    request: Request, _: CurrentUser, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[RequestTypeBrief]:
+    """The request types a customer can choose from."""
+    rows, next_cursor = await service.list_types(session, active_only=True, cursor=cursor, limit=limit)
+    lang = _lang(request)
+    return Page(items=[_brief(t, lang) for t in rows], next_cursor=next_cursor)
+
+
+@router.get("/admin/request-types", response_model=Page[RequestTypeOut])
+async def admin_list_types(
+    _: AdminUser, session: SessionDep, limit: LimitQuery = 50, cursor: CursorQuery = None
+) -> Page[RequestTypeOut]:
+    rows, next_cursor = await service.list_types(session, active_only=False, cursor=cursor, limit=limit)
+    return Page(items=[_type_out(t) for t in rows], next_cursor=next_cursor)
+
+
+@router.post("/admin/request-types", status_code=201, response_model=RequestTypeOut)
+async def admin_create_type(body: RequestTypeIn, _: AdminUser, session: SessionDep) -> RequestTypeOut:
+    return _type_out(await service.create_type(session, **body.model_dump()))
+
+
+@router.patch("/admin/request-types/{type_id}", response_model=RequestTypeOut)
+async def admin_update_type(
+    type_id: uuid.UUID, body: RequestTypePatch, _: AdminUser, session: SessionDep
+) -> RequestTypeOut:
+    return _type_out(await service.update_type(session, type_id, **body.model_dump()))
+
+
+# ---- customer ----------------------------------------------------------------------------------
+
+
+@router.post("/me/requests", status_code=201, response_model=RequestDetail)
+async def submit_request(
+    body: RequestCreate, request: Request, principal: CustomerUser, session: SessionDep
+) -> RequestDetail:
+    await request.app.state.rate_limiter.check(f"req-submit:{principal.user_id}", SUBMISSIONS_PER_DAY, 86400)
+    view = await service.submit(
+        session,
+        principal,
+        type_code=body.type,
+        meter_id=body.meter_id,
+        comment=body.comment,
+        attachments=body.attachments,
+    )
+    return _detail(view, _lang(request))
+
+
+@router.get("/me/requests", response_model=Page[RequestSummary])
+async def my_requests(
+    request: Request,
+    principal: CustomerUser,
+    session: SessionDep,
+    status: RequestStatus | None = None,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[RequestSummary]:
+    views, next_cursor = await service.list_mine(
+        session, principal, status=status, cursor=cursor, limit=limit
+    )
+    lang = _lang(request)
+    return Page(items=[_summary(v, lang) for v in views], next_cursor=next_cursor)
+
+
+@router.get("/me/requests/{request_id}", response_model=RequestDetail)
+async def my_request(
+    request_id: uuid.UUID, request: Request, principal: CustomerUser, session: SessionDep
+) -> RequestDetail:
+    return _detail(await service.get_mine(session, principal, request_id), _lang(request))
+
+
+@router.post("/me/requests/{request_id}/comments", status_code=201, response_model=RequestDetail)
+async def comment_my_request(
+    request_id: uuid.UUID, body: CommentIn, request: Request, principal: CustomerUser, session: SessionDep
+) -> RequestDetail:
+    return _detail(await service.comment_mine(session, principal, request_id, body.body), _lang(request))
+
+
+@router.post("/me/requests/{request_id}/cancel", response_model=RequestDetail)
+async def cancel_my_request(
+    request_id: uuid.UUID, request: Request, principal: CustomerUser, session: SessionDep
+) -> RequestDetail:
+    return _detail(await service.cancel_mine(session, principal, request_id), _lang(request))
+
+
+# ---- staff -------------------------------------------------------------------------------------
+
+
+@router.get("/requests", response_model=Page[StaffRequestSummary])
+async def staff_requests(
+    request: Request,
+    principal: StaffUser,
+    session: SessionDep,
+    status: RequestStatus | None = None,
+    overdue: bool | None = None,
+    agency: str | None = Query(default=None, description="Admins only: an agency id, or `national`."),
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[StaffRequestSummary]:
+    """Agents: their agency's requests. Administrators: all, or one agency, or the national queue."""
+    views, next_cursor = await service.list_for_staff(
+        session, principal, status=status, agency=agency, overdue=overdue, cursor=cursor, limit=limit
+    )
+    lang = _lang(request)
+    return Page(items=[_staff_summary(v, lang) for v in views], next_cursor=next_cursor)
+
+
+@router.get("/requests/{request_id}", response_model=StaffRequestDetail)
+async def staff_request(
+    request_id: uuid.UUID, request: Request, principal: StaffUser, session: SessionDep
+) -> StaffRequestDetail:
+    return _staff_detail(await service.get_for_staff(session, principal, request_id), _lang(request))
+
+
+@router.patch("/requests/{request_id}", response_model=StaffRequestDetail)
+async def staff_update_request(
+    request_id: uuid.UUID, body: RequestPatch, request: Request, principal: StaffUser, session: SessionDep
+) -> StaffRequestDetail:
+    """Take the request (``assign_to_me``), move it (``status``) and/or write to the customer (``comment``)."""
+    view = await service.staff_update(
+        session,
+        principal,
+        request_id,
+        assign_to_me=body.assign_to_me,
+        status=RequestStatus(body.status) if body.status else None,
+        comment=body.comment,
+    )
+    return _staff_detail(view, _lang(request))

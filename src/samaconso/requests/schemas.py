@@ -1,0 +1,124 @@
+"""Request/response bodies of the requests domain."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from samaconso.requests.models import RequestStatus
+
+CODE_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+
+
+class RequestTypeIn(BaseModel):
+    code: str = Field(pattern=CODE_PATTERN, description="Stable identifier, e.g. `reclamation_facture`.")
+    label_fr: str = Field(min_length=2, max_length=120)
+    label_en: str = Field(min_length=2, max_length=120)
+    sla_hours: int = Field(ge=1, le=24 * 90, description="Time allowed to close a request of this type.")
+    is_active: bool = True
+
+
+class RequestTypePatch(BaseModel):
+    label_fr: str | None = Field(default=None, min_length=2, max_length=120)
+    label_en: str | None = Field(default=None, min_length=2, max_length=120)
+    sla_hours: int | None = Field(default=None, ge=1, le=24 * 90)
+    is_active: bool | None = None
+
+
+class RequestTypeOut(BaseModel):
+    id: uuid.UUID
+    code: str
+    label_fr: str
+    label_en: str
+    sla_hours: int
+    is_active: bool
+
+
+class RequestTypeBrief(BaseModel):
+    code: str
+    label: str  # in the caller's language
+
+
+class RequestCreate(BaseModel):
+    type: str = Field(pattern=CODE_PATTERN, description="Code of an active request type.")
+    meter_id: uuid.UUID | None = None
+    comment: str = Field(min_length=3, max_length=4000)
+    attachments: list[uuid.UUID] = Field(default_factory=list, max_length=5)
+
+
+class CommentIn(BaseModel):
+    body: str = Field(min_length=1, max_length=4000)
+
+
+class RequestPatch(BaseModel):
+    """Staff update: take the request, change its status, and/or write to the customer."""
+
+    assign_to_me: bool = False
+    status: Literal["in_progress", "resolved", "rejected"] | None = None
+    comment: str | None = Field(default=None, min_length=1, max_length=4000)
+
+
+class AttachmentOut(BaseModel):
+    id: uuid.UUID
+    original_name: str
+    content_type: str
+    size_bytes: int
+
+
+class HistoryEntry(BaseModel):
+    at: datetime
+    from_status: RequestStatus | None
+    to_status: RequestStatus
+    by: Literal["customer", "agent", "admin", "system"]
+    comment: str | None
+
+
+class CommentOut(BaseModel):
+    at: datetime
+    by: Literal["customer", "agent", "admin", "system"]
+    body: str
+
+
+class RequestSummary(BaseModel):
+    id: uuid.UUID
+    type: RequestTypeBrief
+    status: RequestStatus
+    meter_id: uuid.UUID | None
+    created_at: datetime
+    updated_at: datetime
+
+
+class RequestDetail(RequestSummary):
+    comment: str
+    closed_at: datetime | None
+    attachments: list[AttachmentOut]
+    history: list[HistoryEntry]
+    comments: list[CommentOut]
+
+
+class StaffRequestSummary(RequestSummary):
+    agency_id: uuid.UUID | None
+    requester_id: uuid.UUID
+    assigned_to: uuid.UUID | None
+    due_at: datetime
+    age_hours: float = Field(description="Hours since submission (until closure for closed requests).")
+    overdue: bool = Field(description="Still open after the type's SLA.")
+
+
+class Requester(BaseModel):
+    id: uuid.UUID
+    phone: str | None
+    first_name: str
+    last_name: str
+
+
+class StaffRequestDetail(StaffRequestSummary):
+    comment: str
+    closed_at: datetime | None
+    requester: Requester
+    attachments: list[AttachmentOut]
+    history: list[HistoryEntry]
+    comments: list[CommentOut]
