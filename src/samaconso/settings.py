@@ -14,7 +14,7 @@ from functools import lru_cache
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, SecretStr, model_validator
+from pydantic import AliasChoices, Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 Profile = Literal["embedded", "production", "test"]
@@ -152,7 +152,11 @@ class Settings(BaseSettings):
 
     xmlvend_enabled: bool = False
     xmlvend_wsdl_url: str | None = None
-    xmlvend_endpoint: str | None = None
+    xmlvend_endpoint: str | None = Field(
+        default=None,
+        validation_alias=AliasChoices("SAMACONSO_XMLVEND_ENDPOINT", "XMLVEND_ENDPOINT", "xmlvend_endpoint"),
+        description="Overrides the WSDL's soap:address (DOMAIN §6 calls it XMLVEND_ENDPOINT).",
+    )
     xmlvend_client_p12: Path | None = None
     xmlvend_client_p12_password: SecretStr | None = None
     xmlvend_ca_bundle: Path | None = None
