@@ -50,6 +50,11 @@ TASK_ROUTES: dict[str, str] = {
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # documents uploaded > 24 h ago and never attached to a request (files domain)
     "files-purge-unattached": {"task": "samaconso.files.tasks.purge_unattached", "schedule": 3600.0},
+    # devices unused for 30 days are signed out (identity domain)
+    "identity-sign-out-idle-devices": {
+        "task": "samaconso.identity.tasks.sign_out_idle_devices",
+        "schedule": 3600.0,
+    },
 }
 
 
