@@ -37,8 +37,9 @@ TASK_ROUTES: dict[str, str] = {
     "samaconso.system.echo_urgent": "urgent",
     "samaconso.system.echo_high": "high_priority",
     "samaconso.system.echo_low": "low_priority",
-    "samaconso.notifications.tasks.send_urgent*": "urgent",
-    "samaconso.notifications.tasks.send_user*": "high_priority",
+    # notifications: fanout/send_batch are published with their notification's queue (explicit
+    # queue= wins over this table); the outbox relay runs on urgent so outages never wait behind campaigns.
+    "samaconso.notifications.tasks.relay_outbox": "urgent",
     "samaconso.notifications.tasks.fanout*": "low_priority",
     "samaconso.identity.tasks.send_sms*": "urgent",  # sign-up / PIN reset codes: security
     "samaconso.identity.tasks.*": "low_priority",
