@@ -8,6 +8,7 @@ agency always come from the caller's user record, never from a path or body.
 from __future__ import annotations
 
 import json
+import re
 import uuid
 from dataclasses import dataclass
 from typing import Annotated
@@ -16,6 +17,7 @@ from fastapi import Depends, Request
 from redis.exceptions import RedisError
 from sqlalchemy import select
 from starlette.requests import HTTPConnection
+from starlette.routing import compile_path
 
 from samaconso.identity.models import AuthSession, Role, User
 from samaconso.kit.db import Database
@@ -37,6 +39,26 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("GET", "/api/v1/subscription-notices/{number}"),
     }
 )
+
+
+_PUBLIC_PATTERNS: tuple[tuple[str, str, re.Pattern[str]], ...] = tuple(
+    (method, template, compile_path(template)[0]) for method, template in sorted(PUBLIC_ROUTES)
+)
+
+
+def is_public(method: str, path: str, route: object | None) -> bool:
+    """True when the request targets a route of :data:`PUBLIC_ROUTES`.
+
+    The URL path must match a public template, and the matched route's own template must be that
+    template (or its tail: routers included under a prefix keep their unprefixed ``path``), so a
+    static route like ``/x/mine`` next to a public ``/x/{number}`` never becomes public by accident."""
+    route_template = getattr(route, "path", None)
+    for public_method, template, pattern in _PUBLIC_PATTERNS:
+        if method != public_method or not pattern.match(path):
+            continue
+        if route_template is None or template.endswith(str(route_template)):
+            return True
+    return False
 
 
 @dataclass(frozen=True)
@@ -160,9 +182,7 @@ async def require_authentication(request: HTTPConnection) -> None:
     the first message carries the token, never the URL (see ``notifications/router.py``)."""
     if request.scope["type"] == "websocket":
         return
-    route = request.scope.get("route")
-    path = getattr(route, "path", request.url.path)
-    if (request.scope["method"], path) in PUBLIC_ROUTES:
+    if is_public(request.scope["method"], request.scope["path"], request.scope.get("route")):
         return
     await get_principal(request)  # type: ignore[arg-type]  # http scope: a Request
 

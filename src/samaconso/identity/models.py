@@ -75,7 +75,9 @@ class AuthSession(UUIDPk, Base):
     __tablename__ = "auth_sessions"
 
     user_id: Mapped[uuid.UUID] = mapped_column(ForeignKey("users.id", ondelete="CASCADE"), index=True)
-    device_id: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("devices.id", ondelete="SET NULL"))
+    device_id: Mapped[uuid.UUID | None] = mapped_column(
+        ForeignKey("devices.id", ondelete="SET NULL"), index=True
+    )
     created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     last_used_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     expires_at: Mapped[datetime]
@@ -115,6 +117,8 @@ class Device(UUIDPk, Timestamps, Base):
 
     __table_args__ = (
         Index("uq_devices_user_device", "user_id", "device_id", unique=True),
+        # Idle-device sweep (signed out after ``device_idle_days``).
+        Index("ix_devices_active_last_seen", "last_seen_at", postgresql_where=text("is_active")),
         # Keyset scans over pushable devices (fan-out).
         Index(
             "ix_devices_pushable",
@@ -122,6 +126,30 @@ class Device(UUIDPk, Timestamps, Base):
             postgresql_where=text("is_active AND fcm_token IS NOT NULL AND token_invalid_at IS NULL"),
         ),
     )
+
+
+class OtpPurpose(enum.StrEnum):
+    signup = "signup"
+    pin_reset = "pin_reset"
+
+
+class OtpCode(UUIDPk, Base):
+    """One-time codes sent by SMS. Only a keyed digest (HMAC-SHA256) of the code is stored."""
+
+    __tablename__ = "otp_codes"
+
+    phone: Mapped[str] = mapped_column(String(16))
+    purpose: Mapped[OtpPurpose] = mapped_column(
+        Enum(OtpPurpose, name="otp_purpose", native_enum=False, length=16)
+    )
+    code_hash: Mapped[str] = mapped_column(String(64))
+    attempts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
+    created_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    expires_at: Mapped[datetime]
+    consumed_at: Mapped[datetime | None]
+    ip: Mapped[str | None] = mapped_column(String(45))
+
+    __table_args__ = (Index("ix_otp_codes_phone_created", "phone", "created_at"),)
 
 
 class AuditEvent(UUIDPk, Base):

@@ -1,0 +1,88 @@
+"""Staff authentication against the corporate directory (Active Directory, OpenLDAP in tests).
+
+Search-then-bind: the service account searches the user's entry by a configurable attribute
+(``sAMAccountName`` by default, value escaped for the filter), then we bind as the found DN with the
+given password. ldap3 is blocking: the whole exchange runs in a worker thread, with connect and
+receive timeouts, under a circuit breaker (the directory being down answers 503, not 401).
+"""
+
+from __future__ import annotations
+
+import anyio
+import structlog
+from ldap3 import NONE, SUBTREE, Connection, Server
+from ldap3.core.exceptions import LDAPBindError, LDAPException, LDAPInvalidCredentialsResult
+from ldap3.utils.conv import escape_filter_chars
+
+from samaconso.kit.outbound import CircuitBreaker
+from samaconso.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+_breaker = CircuitBreaker("ldap", failure_threshold=5, reset_timeout_s=30)
+
+
+class DirectoryUnavailable(RuntimeError):
+    """The directory could not be reached or the service account was refused."""
+
+
+def _server(settings: Settings) -> Server:
+    return Server(settings.ldap_url, get_info=NONE, connect_timeout=settings.ldap_timeout_s)
+
+
+def check_password_sync(settings: Settings, login: str, password: str) -> bool:
+    """True when ``login`` exists exactly once in the directory and ``password`` binds as it."""
+    if not password or not login:
+        return False  # an empty password would be an anonymous (always successful) bind
+    server = _server(settings)
+    attribute = settings.ldap_login_attribute
+    search_filter = f"({attribute}={escape_filter_chars(login)})"
+    try:
+        service = Connection(
+            server,
+            user=settings.ldap_bind_dn,
+            password=settings.ldap_bind_password.get_secret_value() if settings.ldap_bind_password else None,
+            receive_timeout=settings.ldap_timeout_s,
+            raise_exceptions=True,
+            read_only=True,
+        )
+        with service:
+            service.search(
+                settings.ldap_base_dn,
+                search_filter,
+                search_scope=SUBTREE,
+                attributes=[attribute],
+                size_limit=2,
+                time_limit=max(1, int(settings.ldap_timeout_s)),
+            )
+            entries = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
+    except LDAPException as exc:
+        log.warning("ldap_search_failed", error=type(exc).__name__)
+        raise DirectoryUnavailable(type(exc).__name__) from exc
+    if len(entries) != 1:
+        return False
+    user_dn = str(entries[0]["dn"])
+    try:
+        user_conn = Connection(
+            server,
+            user=user_dn,
+            password=password,
+            receive_timeout=settings.ldap_timeout_s,
+            raise_exceptions=True,
+            read_only=True,
+        )
+        user_conn.bind()
+        user_conn.unbind()
+    except (LDAPBindError, LDAPInvalidCredentialsResult):
+        return False
+    except LDAPException as exc:
+        log.warning("ldap_bind_failed", error=type(exc).__name__)
+        raise DirectoryUnavailable(type(exc).__name__) from exc
+    return True
+
+
+async def check_password(settings: Settings, login: str, password: str) -> bool:
+    async def _call() -> bool:
+        return await anyio.to_thread.run_sync(check_password_sync, settings, login, password)
+
+    return await _breaker.call(_call, timeout_s=settings.ldap_timeout_s * 3 + 1)

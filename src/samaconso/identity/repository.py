@@ -1,0 +1,249 @@
+"""All SQL of the identity domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime, timedelta
+from typing import Any
+
+from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samaconso.identity.models import (
+    Agency,
+    AuditEvent,
+    AuthSession,
+    Device,
+    OtpCode,
+    OtpPurpose,
+    RefreshToken,
+    Role,
+    User,
+)
+
+
+async def db_now(session: AsyncSession) -> datetime:
+    return (await session.execute(select(func.now()))).scalar_one()
+
+
+# --- users -------------------------------------------------------------------------------------
+
+
+async def user_by_id(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
+    stmt = select(User).where(User.id == user_id)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def customer_by_phone(session: AsyncSession, phone: str, *, lock: bool = False) -> User | None:
+    stmt = select(User).where(User.phone == phone, User.role == Role.customer)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def staff_by_login(session: AsyncSession, login: str, *, lock: bool = False) -> User | None:
+    stmt = select(User).where(func.lower(User.login) == login.lower(), User.role != Role.customer)
+    if lock:
+        stmt = stmt.with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def phone_taken(session: AsyncSession, phone: str) -> bool:
+    return (await session.execute(select(User.id).where(User.phone == phone))).first() is not None
+
+
+async def list_staff(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    role: Role | None,
+    agency_id: uuid.UUID | None,
+) -> Sequence[User]:
+    stmt = select(User).where(User.role.in_([Role.agent, Role.admin]))
+    if role is not None:
+        stmt = stmt.where(User.role == role)
+    if agency_id is not None:
+        stmt = stmt.where(User.agency_id == agency_id)
+    if after is not None:
+        stmt = stmt.where(
+            or_(User.created_at < after[0], and_(User.created_at == after[0], User.id < after[1]))
+        )
+    stmt = stmt.order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
+    return (await session.execute(stmt)).scalars().all()
+
+
+# --- OTP ---------------------------------------------------------------------------------------
+
+
+async def otp_count_since(session: AsyncSession, phone: str, since: timedelta) -> tuple[int, datetime | None]:
+    """How many codes were sent to ``phone`` in the window, and when the oldest of them was sent."""
+    row = (
+        await session.execute(
+            select(func.count(OtpCode.id), func.min(OtpCode.created_at)).where(
+                OtpCode.phone == phone, OtpCode.created_at > func.now() - since
+            )
+        )
+    ).one()
+    return int(row[0]), row[1]
+
+
+async def latest_otp(session: AsyncSession, phone: str, purpose: OtpPurpose) -> OtpCode | None:
+    stmt = (
+        select(OtpCode)
+        .where(OtpCode.phone == phone, OtpCode.purpose == purpose)
+        .order_by(OtpCode.created_at.desc(), OtpCode.id.desc())
+        .limit(1)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+# --- sessions and tokens -----------------------------------------------------------------------
+
+
+async def refresh_token_by_hash(session: AsyncSession, digest: str) -> RefreshToken | None:
+    stmt = select(RefreshToken).where(RefreshToken.token_hash == digest).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def revoke_sessions(
+    session: AsyncSession,
+    reason: str,
+    *,
+    user_id: uuid.UUID | None = None,
+    session_ids: Sequence[uuid.UUID] | None = None,
+    device_ids: Sequence[uuid.UUID] | None = None,
+    except_session: uuid.UUID | None = None,
+) -> list[uuid.UUID]:
+    """Revoke live sessions matching the criteria; returns their ids (to drop cached state)."""
+    conditions: list[Any] = [AuthSession.revoked_at.is_(None)]
+    if user_id is not None:
+        conditions.append(AuthSession.user_id == user_id)
+    if session_ids is not None:
+        conditions.append(AuthSession.id.in_(list(session_ids)))
+    if device_ids is not None:
+        conditions.append(AuthSession.device_id.in_(list(device_ids)))
+    if except_session is not None:
+        conditions.append(AuthSession.id != except_session)
+    if len(conditions) == 1:
+        raise ValueError("refusing to revoke every session of the platform")
+    result = await session.execute(
+        update(AuthSession)
+        .where(*conditions)
+        .values(revoked_at=func.now(), revoked_reason=reason)
+        .returning(AuthSession.id)
+    )
+    return list(result.scalars().all())
+
+
+# --- devices -----------------------------------------------------------------------------------
+
+
+async def device_of_user(session: AsyncSession, user_id: uuid.UUID, device_key: str) -> Device | None:
+    stmt = select(Device).where(Device.user_id == user_id, Device.device_id == device_key).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def device_by_id(session: AsyncSession, user_id: uuid.UUID, device_pk: uuid.UUID) -> Device | None:
+    stmt = select(Device).where(Device.id == device_pk, Device.user_id == user_id).with_for_update()
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def release_fcm_token(session: AsyncSession, digest: str, keep: uuid.UUID | None) -> None:
+    """One FCM token belongs to one device: take it away from any other device holding it."""
+    stmt = update(Device).where(Device.fcm_token_hash == digest).values(fcm_token=None, fcm_token_hash=None)
+    if keep is not None:
+        stmt = stmt.where(Device.id != keep)
+    await session.execute(stmt)
+
+
+async def active_devices(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Device]:
+    stmt = (
+        select(Device)
+        .where(Device.user_id == user_id, Device.is_active.is_(True))
+        .order_by(Device.last_seen_at.desc(), Device.id)
+        .with_for_update()
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def list_devices(
+    session: AsyncSession, user_id: uuid.UUID, *, limit: int, after: tuple[datetime, uuid.UUID] | None
+) -> Sequence[Device]:
+    stmt = select(Device).where(Device.user_id == user_id)
+    if after is not None:
+        stmt = stmt.where(
+            or_(Device.last_seen_at < after[0], and_(Device.last_seen_at == after[0], Device.id < after[1]))
+        )
+    stmt = stmt.order_by(Device.last_seen_at.desc(), Device.id.desc()).limit(limit + 1)
+    return (await session.execute(stmt)).scalars().all()
+
+
+async def idle_devices(session: AsyncSession, idle: timedelta, batch: int) -> Sequence[Device]:
+    stmt = (
+        select(Device)
+        .where(Device.is_active.is_(True), Device.last_seen_at < func.now() - idle)
+        .order_by(Device.last_seen_at)
+        .limit(batch)
+        .with_for_update(skip_locked=True)
+    )
+    return (await session.execute(stmt)).scalars().all()
+
+
+# --- agencies ----------------------------------------------------------------------------------
+
+
+async def agency_by_id(session: AsyncSession, agency_id: uuid.UUID) -> Agency | None:
+    return (await session.execute(select(Agency).where(Agency.id == agency_id))).scalar_one_or_none()
+
+
+async def list_agencies(
+    session: AsyncSession, *, limit: int, after: str | None, only: uuid.UUID | None
+) -> Sequence[Agency]:
+    stmt = select(Agency)
+    if only is not None:
+        stmt = stmt.where(Agency.id == only)
+    if after is not None:
+        stmt = stmt.where(Agency.code > after)
+    stmt = stmt.order_by(Agency.code).limit(limit + 1)
+    return (await session.execute(stmt)).scalars().all()
+
+
+# --- audit -------------------------------------------------------------------------------------
+
+
+def add_audit(
+    session: AsyncSession,
+    event: str,
+    *,
+    user_id: uuid.UUID | None = None,
+    actor_id: uuid.UUID | None = None,
+    ip: str | None = None,
+    details: dict[str, Any] | None = None,
+) -> None:
+    session.add(AuditEvent(event=event, user_id=user_id, actor_id=actor_id, ip=ip, details=details or {}))
+
+
+async def list_audit(
+    session: AsyncSession,
+    *,
+    limit: int,
+    after: tuple[datetime, uuid.UUID] | None,
+    user_id: uuid.UUID | None,
+    event: str | None,
+) -> Sequence[AuditEvent]:
+    stmt = select(AuditEvent)
+    if user_id is not None:
+        stmt = stmt.where(AuditEvent.user_id == user_id)
+    if event is not None:
+        stmt = stmt.where(AuditEvent.event == event)
+    if after is not None:
+        stmt = stmt.where(
+            or_(AuditEvent.at < after[0], and_(AuditEvent.at == after[0], AuditEvent.id < after[1]))
+        )
+    stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit + 1)
+    return (await session.execute(stmt)).scalars().all()

@@ -1,0 +1,58 @@
+"""Celery entry points of the identity domain (thin: the rules are in ``service.py``)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Any
+
+import structlog
+from celery import Task
+from redis.exceptions import RedisError
+
+from samaconso.identity import service
+from samaconso.identity.deps import session_cache_key
+from samaconso.identity.sms import SmsError, make_sender
+from samaconso.kit.aio import run_sync
+from samaconso.settings import get_settings
+from samaconso.worker import celery_app, resources
+
+log = structlog.get_logger(__name__)
+
+
+@celery_app.task(
+    name="samaconso.identity.tasks.send_sms",
+    bind=True,
+    autoretry_for=(SmsError,),
+    retry_backoff=5,
+    retry_backoff_max=60,
+    max_retries=4,
+)
+def send_sms(self: Task[Any, Any], phone: str, message: str) -> None:
+    """Hand one SMS to the configured backend (queue ``urgent``; expires with the code it carries).
+    Returns nothing: the message text must not land in the result backend."""
+    make_sender(get_settings()).send(phone, message)
+
+
+async def _sign_out_idle() -> int:
+    res = resources()
+    redis = res.cache.redis
+
+    async def forget(ids: Sequence[uuid.UUID]) -> None:
+        if ids:
+            try:
+                await redis.delete(*(session_cache_key(i) for i in ids))
+            except (RedisError, OSError):
+                log.warning("session_cache_not_cleared")  # the cache expires within 60 s anyway
+
+    async with res.db.sessionmaker() as session:
+        ctx = service.Ctx(session=session, settings=res.settings, forget=forget)
+        return await service.sign_out_idle_devices(ctx)
+
+
+@celery_app.task(name="samaconso.identity.tasks.sign_out_idle_devices")
+def sign_out_idle_devices() -> int:
+    """Periodic (beat, ``low_priority``): sign out devices unused for ``device_idle_days``."""
+    count = run_sync(_sign_out_idle())
+    log.info("idle_devices_signed_out", count=count)
+    return count
