@@ -54,7 +54,8 @@ async def test_signup_with_code_creates_customer(
     response = await client.post(f"{API}/auth/otp", json={"phone": "77 555 12 34", "purpose": "signup"})
     assert response.status_code == 202
     assert response.json() == {"status": "accepted", "expires_in": 300}
-    assert "code" not in response.text and "otp" not in response.json()
+    assert "code" not in response.text
+    assert "otp" not in response.json()
     code = last_code(settings, "+221775551234")
     body = {
         "phone": "0022177 555 12 34",
@@ -78,12 +79,16 @@ async def test_signup_with_code_creates_customer(
     assert data["token_type"] == "bearer"
     me = await client.get(f"{API}/me", headers=bearer(data))
     assert me.status_code == 200
-    assert me.json()["role"] == "customer" and me.json()["is_active"] is True
+    assert me.json()["role"] == "customer"
+    assert me.json()["is_active"] is True
     async with db.sessionmaker() as s:
         user = (await s.execute(select(User).where(User.phone == "+221775551234"))).scalar_one()
-        assert user.role == Role.customer and user.pin_hash and user.pin_hash.startswith("$argon2id$")
+        assert user.role == Role.customer
+        assert user.pin_hash
+        assert user.pin_hash.startswith("$argon2id$")
         otp = (await s.execute(select(OtpCode).where(OtpCode.phone == "+221775551234"))).scalar_one()
-        assert code not in otp.code_hash and len(otp.code_hash) == 64
+        assert code not in otp.code_hash
+        assert len(otp.code_hash) == 64
 
 
 async def test_wrong_code_fails_and_three_tries_kill_it(client: AsyncClient, settings: Settings) -> None:
