@@ -1,7 +1,93 @@
-"""HTTP routes of the meters domain (mounted under /api/v1)."""
+"""HTTP routes of the meters domain (mounted under /api/v1): my meters, access requests, staff lookup."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import uuid
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request, Response, status
+
+from samaconso.app import SHUTDOWN_HOOKS
+from samaconso.identity.deps import CustomerUser, StaffUser
+from samaconso.kit.db import SessionDep
+from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.legacy.deps import GatewayDep, close_gateway
+from samaconso.meters import service
+from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, StaffMeterOut
 
 router = APIRouter(tags=["meters"])
+
+if close_gateway not in SHUTDOWN_HOOKS:
+    SHUTDOWN_HOOKS.append(close_gateway)
+
+
+@router.post("/me/meters", status_code=status.HTTP_201_CREATED, response_model=MeterOut)
+async def add_meter(
+    body: MeterAdd, principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
+) -> MeterOut:
+    """Add a meter: active at once for its owner (legacy phone = my phone), pending otherwise."""
+    return await service.add_meter(
+        session, gateway, request.app.state.cache, principal, body.kind, body.number
+    )
+
+
+@router.get("/me/meters", response_model=Page[MeterOut])
+async def list_meters(
+    principal: CustomerUser, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 20
+) -> Page[MeterOut]:
+    return await service.list_my_meters(session, principal, cursor, limit)
+
+
+@router.get("/me/meters/{meter_id}", response_model=MeterOut)
+async def get_meter(meter_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> MeterOut:
+    return await service.get_my_meter(session, principal, meter_id)
+
+
+@router.delete("/me/meters/{meter_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def remove_meter(meter_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> Response:
+    await service.remove_my_meter(session, principal, meter_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.put("/me/meters/{meter_id}/default", response_model=MeterOut)
+async def set_default(meter_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> MeterOut:
+    return await service.set_default(session, principal, meter_id)
+
+
+@router.get("/me/meter-access-requests", response_model=Page[AccessRequestOut])
+async def list_access_requests(
+    principal: CustomerUser, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 20
+) -> Page[AccessRequestOut]:
+    """Pending requests from other customers on the meters I own."""
+    return await service.list_access_requests(session, principal, cursor, limit)
+
+
+@router.post("/me/meter-access-requests/{request_id}/approve", response_model=AccessRequestOut)
+async def approve(request_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> AccessRequestOut:
+    return await service.decide_access_request(session, principal, request_id, approve=True)
+
+
+@router.post("/me/meter-access-requests/{request_id}/refuse", response_model=AccessRequestOut)
+async def refuse(request_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> AccessRequestOut:
+    return await service.decide_access_request(session, principal, request_id, approve=False)
+
+
+@router.delete("/me/meters/{meter_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
+async def revoke_member(
+    meter_id: uuid.UUID, user_id: uuid.UUID, principal: CustomerUser, session: SessionDep
+) -> Response:
+    """The owner withdraws another customer's access (or pending request)."""
+    await service.revoke_member(session, principal, meter_id, user_id)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/meters", response_model=Page[StaffMeterOut])
+async def staff_lookup(
+    principal: StaffUser,
+    session: SessionDep,
+    number: Annotated[str, Query(min_length=3, max_length=32, pattern=r"^\d+$")],
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Page[StaffMeterOut]:
+    """Agents see their agency's meters, administrators every meter."""
+    return await service.staff_lookup(session, principal, number, cursor, limit)

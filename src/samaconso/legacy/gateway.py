@@ -1,0 +1,290 @@
+"""The legacy gateway: one object the services call, one connection pool and circuit breaker per
+legacy database (SIC, HISTH2MC, BI_ODS).
+
+* ``legacy_backend=mssql`` (production): SQLAlchemy's ``mssql+pymssql`` engine (a blocking driver)
+  run in worker threads (``anyio.to_thread`` with a capacity limiter the size of the pool), login and
+  query timeouts on the driver, TLS encryption required by default, bounded pool.
+* ``legacy_backend=simulated``: the same statements on PostgreSQL (asyncpg) where the logical
+  schemas ``sic``/``histh2mc``/``bi_ods`` exist as schemas of one database.
+
+Every call runs under the database's :class:`CircuitBreaker` with an overall deadline of
+``legacy_timeout_s``: a database that is down or slow turns into ``503 + Retry-After`` for the
+endpoints that need it and nothing else. Results are plain JSON-able dicts (numbers as float,
+datetimes/dates as ISO strings) so they can be cached as they are.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from datetime import date, datetime
+from decimal import Decimal
+from typing import Any, Protocol
+
+import anyio
+import structlog
+from sqlalchemy import Engine, Executable, create_engine, make_url
+from sqlalchemy.engine import URL
+from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
+
+from samaconso.kit.outbound import CircuitBreaker
+from samaconso.legacy import queries as q
+from samaconso.legacy.tables import BI_ODS, HISTH2MC, MSSQL_SCHEMA_MAP, SIC, SIMULATED_SCHEMA_MAP
+from samaconso.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+Row = dict[str, Any]
+
+# Each logical database is a separate outbound target (metrics label, breaker).
+DATABASES = (SIC, HISTH2MC, BI_ODS)
+SERVICE_NAME = {SIC: "legacy_sic", HISTH2MC: "legacy_histh2mc", BI_ODS: "legacy_bi_ods"}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return float(value)
+    if isinstance(value, datetime | date):
+        return value.isoformat()
+    if isinstance(value, str):
+        return value.strip()
+    return value
+
+
+def _rows(result_rows: Any) -> list[Row]:
+    return [{k: _jsonable(v) for k, v in row._mapping.items()} for row in result_rows]
+
+
+def simulated_url(settings: Settings) -> str:
+    """The simulated source: ``legacy_simulated_url``, or the app database with ``_legacy`` appended."""
+    if settings.legacy_simulated_url:
+        return settings.legacy_simulated_url
+    url = make_url(settings.database_url)
+    return url.set(database=f"{url.database}_legacy").render_as_string(hide_password=False)
+
+
+class Source(Protocol):
+    async def fetch(self, stmt: Executable) -> list[Row]: ...
+
+    async def execute(self, stmt: Executable) -> None: ...
+
+    async def dispose(self) -> None: ...
+
+
+class SimulatedSource:
+    """PostgreSQL stand-in for a SQL Server database (asyncpg, bounded pool, timeouts)."""
+
+    def __init__(self, engine: AsyncEngine) -> None:
+        self.engine = engine.execution_options(schema_translate_map=SIMULATED_SCHEMA_MAP)
+        self._owner = engine
+
+    @classmethod
+    def create(cls, url: str, *, pool_size: int, timeout_s: float) -> SimulatedSource:
+        engine = create_async_engine(
+            url,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=timeout_s,
+            pool_pre_ping=True,
+            pool_recycle=600,
+            connect_args={"timeout": timeout_s, "command_timeout": timeout_s},
+        )
+        return cls(engine)
+
+    async def fetch(self, stmt: Executable) -> list[Row]:
+        async with self.engine.connect() as conn:
+            result = await conn.execute(stmt)
+            return _rows(result.fetchall())
+
+    async def execute(self, stmt: Executable) -> None:
+        async with self.engine.begin() as conn:
+            await conn.execute(stmt)
+
+    async def dispose(self) -> None:
+        await self._owner.dispose()
+
+
+class MssqlSource:
+    """SQL Server through pymssql (FreeTDS, TLS) in worker threads; never blocks the event loop."""
+
+    def __init__(self, engine: Engine, pool_size: int) -> None:
+        self.engine = engine.execution_options(schema_translate_map=MSSQL_SCHEMA_MAP)
+        self._owner = engine
+        self.limiter = anyio.CapacityLimiter(pool_size)
+
+    @classmethod
+    def create(cls, url: str, *, pool_size: int, timeout_s: float) -> MssqlSource:
+        target: URL = make_url(url)
+        if target.drivername == "mssql":
+            target = target.set(drivername="mssql+pymssql")
+        query = dict(target.query)
+        encryption = str(query.pop("encryption", "require"))
+        target = target.set(query=query)
+        seconds = max(1, round(timeout_s))
+        engine = create_engine(
+            target,
+            pool_size=pool_size,
+            max_overflow=0,
+            pool_timeout=timeout_s,
+            pool_pre_ping=True,
+            pool_recycle=600,
+            connect_args={
+                "login_timeout": seconds,
+                "timeout": seconds,
+                "encryption": encryption,
+                "appname": "samaconso",
+            },
+        )
+        return cls(engine, pool_size)
+
+    async def _in_thread(self, fn: Callable[[], Any]) -> Any:
+        # abandon_on_cancel: when the deadline passes the request answers at once; the thread
+        # finishes on its own, bounded by the driver's query timeout.
+        return await anyio.to_thread.run_sync(fn, limiter=self.limiter, abandon_on_cancel=True)
+
+    async def fetch(self, stmt: Executable) -> list[Row]:
+        def run() -> list[Row]:
+            with self.engine.connect() as conn:
+                return _rows(conn.execute(stmt).fetchall())
+
+        rows: list[Row] = await self._in_thread(run)
+        return rows
+
+    async def execute(self, stmt: Executable) -> None:
+        def run() -> None:
+            with self.engine.begin() as conn:
+                conn.execute(stmt)
+
+        await self._in_thread(run)
+
+    async def dispose(self) -> None:
+        await anyio.to_thread.run_sync(self._owner.dispose)
+
+
+class LegacyGateway:
+    """Typed async access to every legacy query. Raises ``AppError(503)`` when a database fails."""
+
+    def __init__(self, sources: dict[str, Source], timeout_s: float) -> None:
+        self.sources = sources
+        self.timeout_s = timeout_s
+        self.breakers = {
+            name: CircuitBreaker(SERVICE_NAME[name], failure_threshold=3, reset_timeout_s=15.0)
+            for name in DATABASES
+        }
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> LegacyGateway:
+        timeout = settings.legacy_timeout_s
+        sources: dict[str, Source] = {}
+        if settings.legacy_backend == "mssql":
+            urls = {
+                SIC: settings.legacy_sic_url,
+                HISTH2MC: settings.legacy_histh2mc_url,
+                BI_ODS: settings.legacy_bi_ods_url,
+            }
+            for name, url in urls.items():
+                if not url:
+                    raise RuntimeError(
+                        f"SAMACONSO_LEGACY_{name.upper()}_URL is required with legacy_backend=mssql"
+                    )
+                sources[name] = MssqlSource.create(
+                    url, pool_size=settings.legacy_pool_size, timeout_s=timeout
+                )
+        else:
+            shared = SimulatedSource.create(
+                simulated_url(settings), pool_size=settings.legacy_pool_size, timeout_s=timeout
+            )
+            sources = dict.fromkeys(DATABASES, shared)
+        return cls(sources, timeout)
+
+    async def dispose(self) -> None:
+        seen: set[int] = set()
+        for source in self.sources.values():
+            if id(source) not in seen:
+                seen.add(id(source))
+                await source.dispose()
+
+    async def _fetch(self, database: str, stmt: Executable) -> list[Row]:
+        source = self.sources[database]
+        return await self.breakers[database].call_or_503(
+            SERVICE_NAME[database], functools.partial(source.fetch, stmt), timeout_s=self.timeout_s
+        )
+
+    async def _first(self, database: str, stmt: Executable) -> Row | None:
+        rows = await self._fetch(database, stmt)
+        return rows[0] if rows else None
+
+    # --- SIC --------------------------------------------------------------------------------------
+    async def prepaid_meter(self, meter: str) -> Row | None:
+        return await self._first(SIC, q.prepaid_meter_check(meter))
+
+    async def postpaid_contract(self, contract: str) -> Row | None:
+        return await self._first(SIC, q.postpaid_contract_check(contract))
+
+    async def prepaid_admin_by_phone(self, phone: str) -> list[Row]:
+        return await self._fetch(SIC, q.prepaid_admin_by_phone(phone))
+
+    async def prepaid_admin_by_meter(self, meter: str) -> list[Row]:
+        return await self._fetch(SIC, q.prepaid_admin_by_meter(meter))
+
+    async def purchases_top(self, meter: str, poc: str) -> list[Row]:
+        return await self._fetch(SIC, q.purchases_top(meter, poc))
+
+    async def purchases_between(self, meter: str, poc: str, start: datetime, end: datetime) -> list[Row]:
+        return await self._fetch(SIC, q.purchases_between(meter, poc, start, end))
+
+    async def purchases_top_by_phone(self, phone: str) -> list[Row]:
+        return await self._fetch(SIC, q.purchases_top_by_phone(phone))
+
+    async def purchases_monthly(self, meter: str, poc: str, year: int) -> list[Row]:
+        return await self._fetch(SIC, q.purchases_monthly(meter, poc, year))
+
+    async def purchases_last_via_new(self, meter: str) -> list[Row]:
+        return await self._fetch(SIC, q.purchases_last_via_new(meter))
+
+    async def record_app_meter(self, number: str, kind: str) -> bool:
+        """Best effort: tell SIC the meter joined the app. Never raises; returns whether it worked."""
+        source = self.sources[SIC]
+        try:
+            with anyio.fail_after(self.timeout_s):
+                await source.execute(q.record_app_meter(number, kind))
+        except Exception as exc:  # best effort by design
+            log.warning("legacy_record_app_meter_failed", error=type(exc).__name__)
+            return False
+        return True
+
+    # --- HISTH2MC ---------------------------------------------------------------------------------
+    async def bills_top(self, contract: str) -> list[Row]:
+        return await self._fetch(HISTH2MC, q.bills_top(contract))
+
+    async def bills_between(self, contract: str, start: date, end: date) -> list[Row]:
+        return await self._fetch(HISTH2MC, q.bills_between(contract, start, end))
+
+    async def bills_last_light(self, contract: str) -> list[Row]:
+        return await self._fetch(HISTH2MC, q.bills_last_light(contract))
+
+    async def bills_monthly(self, contract: str, year: int) -> list[Row]:
+        return await self._fetch(HISTH2MC, q.bills_monthly(contract, year))
+
+    async def contract_details(self, contract: str) -> Row | None:
+        return await self._first(HISTH2MC, q.contract_details(contract))
+
+    # --- BI_ODS -----------------------------------------------------------------------------------
+    async def sap_accounts_by_phone(self, phone: str) -> list[Row]:
+        return await self._fetch(BI_ODS, q.sap_accounts_by_phone(phone))
+
+    async def subscription_notice_steps(self, notice: str) -> list[Row]:
+        return await self._fetch(BI_ODS, q.subscription_notice_steps(notice))
+
+
+# --- one gateway per process ------------------------------------------------------------------------
+
+_process_gateway: LegacyGateway | None = None
+
+
+def process_gateway(settings: Settings) -> LegacyGateway:
+    """The gateway of this process (API or worker), created on first use."""
+    global _process_gateway
+    if _process_gateway is None:
+        _process_gateway = LegacyGateway.from_settings(settings)
+    return _process_gateway

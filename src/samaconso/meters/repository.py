@@ -1,0 +1,202 @@
+"""SQL of the meters domain (meters, links, the few identity rows it needs to read)."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+
+from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samaconso.identity.models import Agency, User
+from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
+
+LIVE = (LinkStatus.pending, LinkStatus.active)
+
+
+async def user_phone(session: AsyncSession, user_id: uuid.UUID) -> str | None:
+    return (await session.execute(select(User.phone).where(User.id == user_id))).scalar_one_or_none()
+
+
+async def customer_by_phone(session: AsyncSession, phone: str) -> User | None:
+    return (
+        await session.execute(
+            select(User).where(User.phone == phone, User.is_active.is_(True), User.deleted_at.is_(None))
+        )
+    ).scalar_one_or_none()
+
+
+async def agency_by_legacy_name(session: AsyncSession, legacy_name: str) -> Agency | None:
+    return (
+        await session.execute(select(Agency).where(Agency.legacy_name == legacy_name))
+    ).scalar_one_or_none()
+
+
+async def agency_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
+    if not ids:
+        return {}
+    rows = await session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids)))
+    return {r.id: r.name for r in rows}
+
+
+async def meter_by_number(session: AsyncSession, kind: MeterKind, number: str) -> Meter | None:
+    return (
+        await session.execute(select(Meter).where(Meter.kind == kind, Meter.number == number))
+    ).scalar_one_or_none()
+
+
+async def live_link(session: AsyncSession, meter_id: uuid.UUID, user_id: uuid.UUID) -> MeterLink | None:
+    return (
+        await session.execute(
+            select(MeterLink).where(
+                MeterLink.meter_id == meter_id, MeterLink.user_id == user_id, MeterLink.status.in_(LIVE)
+            )
+        )
+    ).scalar_one_or_none()
+
+
+async def my_link_with_meter(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    meter_id: uuid.UUID,
+    *,
+    active_only: bool = False,
+    for_update: bool = False,
+) -> tuple[MeterLink, Meter] | None:
+    statuses = (LinkStatus.active,) if active_only else LIVE
+    stmt = (
+        select(MeterLink, Meter)
+        .join(Meter, Meter.id == MeterLink.meter_id)
+        .where(MeterLink.user_id == user_id, MeterLink.meter_id == meter_id, MeterLink.status.in_(statuses))
+    )
+    if for_update:
+        stmt = stmt.with_for_update(of=MeterLink)
+    row = (await session.execute(stmt)).first()
+    return (row[0], row[1]) if row else None
+
+
+async def has_default(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    found = await session.execute(
+        select(MeterLink.id).where(
+            MeterLink.user_id == user_id,
+            MeterLink.status == LinkStatus.active,
+            MeterLink.is_default.is_(True),
+        )
+    )
+    return found.first() is not None
+
+
+async def clear_default(session: AsyncSession, user_id: uuid.UUID) -> None:
+    await session.execute(
+        update(MeterLink)
+        .where(MeterLink.user_id == user_id, MeterLink.is_default.is_(True))
+        .values(is_default=False)
+    )
+
+
+async def promote_some_default(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Make the oldest active link the default when the user has none."""
+    if await has_default(session, user_id):
+        return
+    first = (
+        await session.execute(
+            select(MeterLink)
+            .where(MeterLink.user_id == user_id, MeterLink.status == LinkStatus.active)
+            .order_by(MeterLink.created_at, MeterLink.id)
+            .limit(1)
+        )
+    ).scalar_one_or_none()
+    if first is not None:
+        first.is_default = True
+
+
+def my_links_query(
+    user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Select[MeterLink, Meter]:
+    stmt = (
+        select(MeterLink, Meter)
+        .join(Meter, Meter.id == MeterLink.meter_id)
+        .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
+    )
+    if after is not None:
+        created, link_id = after
+        stmt = stmt.where(
+            or_(MeterLink.created_at > created, and_(MeterLink.created_at == created, MeterLink.id > link_id))
+        )
+    return stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1)
+
+
+async def my_links(
+    session: AsyncSession, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
+) -> Sequence[tuple[MeterLink, Meter]]:
+    rows = await session.execute(my_links_query(user_id, after, limit))
+    return [(r[0], r[1]) for r in rows]
+
+
+async def pending_requests_for_owner(
+    session: AsyncSession,
+    owner_phone: str,
+    owner_id: uuid.UUID,
+    after: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[tuple[MeterLink, Meter, User]]:
+    stmt = (
+        select(MeterLink, Meter, User)
+        .join(Meter, Meter.id == MeterLink.meter_id)
+        .join(User, User.id == MeterLink.user_id)
+        .where(
+            Meter.legacy_phone == owner_phone,
+            MeterLink.status == LinkStatus.pending,
+            MeterLink.user_id != owner_id,
+        )
+    )
+    if after is not None:
+        created, link_id = after
+        stmt = stmt.where(
+            or_(MeterLink.created_at > created, and_(MeterLink.created_at == created, MeterLink.id > link_id))
+        )
+    rows = await session.execute(stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1))
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def link_with_meter(session: AsyncSession, link_id: uuid.UUID) -> tuple[MeterLink, Meter] | None:
+    row = (
+        await session.execute(
+            select(MeterLink, Meter)
+            .join(Meter, Meter.id == MeterLink.meter_id)
+            .where(MeterLink.id == link_id)
+            .with_for_update(of=MeterLink)
+        )
+    ).first()
+    return (row[0], row[1]) if row else None
+
+
+async def user_brief(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    return await session.get(User, user_id)
+
+
+async def meter(session: AsyncSession, meter_id: uuid.UUID) -> Meter | None:
+    return await session.get(Meter, meter_id)
+
+
+async def staff_lookup(
+    session: AsyncSession, number: str, agency_id: uuid.UUID | None, after: uuid.UUID | None, limit: int
+) -> Sequence[Meter]:
+    stmt = select(Meter).where(Meter.number == number)
+    if agency_id is not None:
+        stmt = stmt.where(Meter.agency_id == agency_id)
+    if after is not None:
+        stmt = stmt.where(Meter.id > after)
+    return (await session.execute(stmt.order_by(Meter.id).limit(limit + 1))).scalars().all()
+
+
+async def links_of_meters(session: AsyncSession, meter_ids: list[uuid.UUID]) -> Sequence[MeterLink]:
+    if not meter_ids:
+        return []
+    rows = await session.execute(
+        select(MeterLink)
+        .where(MeterLink.meter_id.in_(meter_ids), MeterLink.status.in_(LIVE))
+        .order_by(MeterLink.created_at)
+    )
+    return rows.scalars().all()

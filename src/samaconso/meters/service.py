@@ -1,0 +1,518 @@
+"""Meter registry and customer↔meter links: adding a meter, ownership, approvals, revocations.
+
+Ownership follows the legacy systems: the customer whose phone equals the phone on record (both in
+E.164) owns the meter. Anybody else gets a pending link the owner approves or refuses, and can later
+revoke. Another user's link or meter answers 404, never 403, so ids cannot be probed.
+"""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+import structlog
+from sqlalchemy import func
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samaconso.identity.deps import Principal
+from samaconso.identity.phones import InvalidPhone, mask_phone, normalize_phone
+from samaconso.identity.seed import legacy_key
+from samaconso.kit.cache import Cache
+from samaconso.kit.errors import AppError
+from samaconso.kit.pagination import Page, decode_cursor, encode_cursor
+from samaconso.legacy.gateway import LegacyGateway
+from samaconso.meters import repository as repo
+from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
+from samaconso.meters.schemas import (
+    AccessRequestOut,
+    MemberOut,
+    MeterBrief,
+    MeterOut,
+    Requester,
+    StaffMeterOut,
+)
+
+log = structlog.get_logger(__name__)
+
+CUSTOMER_DATA_TTL_S = 3600
+
+
+def meter_not_found() -> AppError:
+    return AppError(404, "meter_not_found", "Compteur introuvable.", "Meter not found.")
+
+
+def request_not_found() -> AppError:
+    return AppError(
+        404, "access_request_not_found", "Demande d'accès introuvable.", "Access request not found."
+    )
+
+
+def unknown_in_legacy(kind: MeterKind) -> AppError:
+    if kind == MeterKind.prepaid:
+        return AppError(
+            404,
+            "meter_unknown",
+            "Ce numéro de compteur Woyofal est inconnu de Senelec.",
+            "This Woyofal meter number is unknown to Senelec.",
+        )
+    return AppError(
+        404,
+        "contract_unknown",
+        "Ce numéro de compte contrat est inconnu de Senelec.",
+        "This contract account number is unknown to Senelec.",
+    )
+
+
+def _e164(raw: Any) -> str | None:
+    if not raw:
+        return None
+    try:
+        return normalize_phone(str(raw))
+    except InvalidPhone:
+        return None
+
+
+@dataclass(frozen=True)
+class LegacyMeter:
+    """What the legacy systems say about a meter or contract."""
+
+    kind: MeterKind
+    number: str
+    poc: str | None
+    partner: str | None
+    tariff_code: str | None
+    customer_name: str | None
+    address: str | None
+    phone: str | None  # E.164
+    agency: str | None  # legacy agency name
+
+    def to_json(self) -> dict[str, Any]:
+        return {k: (v.value if isinstance(v, MeterKind) else v) for k, v in self.__dict__.items()}
+
+    @classmethod
+    def from_json(cls, data: dict[str, Any]) -> LegacyMeter:
+        return cls(**{**data, "kind": MeterKind(data["kind"])})
+
+
+async def lookup_legacy(
+    gateway: LegacyGateway, cache: Cache, kind: MeterKind, number: str
+) -> LegacyMeter | None:
+    """Check a meter/contract in the legacy source (customer data cached 1 h; misses are not cached)."""
+    key = f"legacy:meter:{kind.value}:{number}"
+    cached = await cache.get(key)
+    if cached is not None:
+        return LegacyMeter.from_json(cached)
+    if kind == MeterKind.prepaid:
+        row = await gateway.prepaid_meter(number)
+        if row is None:
+            return None
+        found = LegacyMeter(
+            kind=kind,
+            number=number,
+            poc=row.get("poc"),
+            partner=row.get("id_client"),
+            tariff_code=row.get("usage"),
+            customer_name=row.get("nomClient"),
+            address=row.get("adresse"),
+            phone=_e164(row.get("tel")),
+            agency=row.get("agence"),
+        )
+    else:
+        row = await gateway.postpaid_contract(number)
+        if row is None:
+            return None
+        found = LegacyMeter(
+            kind=kind,
+            number=number,
+            poc=None,
+            partner=row.get("N PARTENAIRE"),
+            tariff_code=row.get("TARIF"),
+            customer_name=row.get("CLIENT"),
+            address=row.get("ADRESSE"),
+            phone=_e164(row.get("TELEPHONE")),
+            agency=row.get("AGENCE"),
+        )
+    await cache.set(key, found.to_json(), CUSTOMER_DATA_TTL_S)
+    return found
+
+
+def _meter_out(link: MeterLink, meter: Meter, agency_name: str | None) -> MeterOut:
+    return MeterOut(
+        id=meter.id,
+        kind=meter.kind,
+        number=meter.number,
+        poc=meter.poc,
+        customer_name=meter.customer_name,
+        address=meter.address,
+        tariff_code=meter.tariff_code,
+        agency_id=meter.agency_id,
+        agency_name=agency_name,
+        status=link.status,
+        is_owner=link.is_owner,
+        is_default=link.is_default,
+        linked_at=link.created_at,
+    )
+
+
+def _kind_fr(kind: MeterKind) -> str:
+    return "compteur Woyofal" if kind == MeterKind.prepaid else "compte contrat"
+
+
+def _kind_en(kind: MeterKind) -> str:
+    return "Woyofal meter" if kind == MeterKind.prepaid else "contract account"
+
+
+async def _notify(session: AsyncSession, user_id: uuid.UUID, type_: str, meter: Meter, **texts: str) -> None:
+    from samaconso.notifications.service import notify_user
+
+    await notify_user(
+        session,
+        user_id=user_id,
+        type=type_,
+        title_fr=texts["title_fr"],
+        body_fr=texts["body_fr"],
+        title_en=texts["title_en"],
+        body_en=texts["body_en"],
+        data={"meter_id": str(meter.id), "link": f"samaconso://meters/{meter.id}"},
+    )
+
+
+async def add_meter(
+    session: AsyncSession,
+    gateway: LegacyGateway,
+    cache: Cache,
+    principal: Principal,
+    kind: MeterKind,
+    number: str,
+) -> MeterOut:
+    me = principal.user_id
+    existing = await repo.meter_by_number(session, kind, number)
+    if existing is not None and await repo.live_link(session, existing.id, me) is not None:
+        raise AppError(
+            409,
+            "meter_already_linked",
+            "Ce compteur est déjà dans votre liste.",
+            "This meter is already in your list.",
+        )
+    legacy = await lookup_legacy(gateway, cache, kind, number)
+    if legacy is None:
+        raise unknown_in_legacy(kind)
+    my_phone = await repo.user_phone(session, me)
+    agency = await repo.agency_by_legacy_name(session, legacy_key(legacy.agency)) if legacy.agency else None
+    is_new = existing is None
+    meter = existing or Meter(kind=kind, number=number)
+    meter.poc = legacy.poc
+    meter.partner = legacy.partner
+    meter.tariff_code = legacy.tariff_code
+    meter.customer_name = legacy.customer_name
+    meter.address = legacy.address
+    meter.legacy_phone = legacy.phone
+    meter.legacy_agency = legacy.agency
+    meter.agency_id = agency.id if agency else None
+    if is_new:
+        session.add(meter)
+    is_owner = my_phone is not None and legacy.phone == my_phone
+    link = MeterLink(
+        meter_id=meter.id,
+        user_id=me,
+        status=LinkStatus.active if is_owner else LinkStatus.pending,
+        is_owner=is_owner,
+        is_default=False,
+    )
+    try:
+        await session.flush()
+        link.meter_id = meter.id
+        if is_owner and not await repo.has_default(session, me):
+            link.is_default = True
+        if is_owner:
+            link.decided_at = func.now()
+            link.decided_by = me
+        session.add(link)
+        await session.flush()
+    except IntegrityError as exc:  # a concurrent add of the same meter
+        await session.rollback()
+        raise AppError(
+            409,
+            "meter_already_linked",
+            "Ce compteur est déjà dans votre liste.",
+            "This meter is already in your list.",
+        ) from exc
+    if not is_owner and legacy.phone:
+        owner = await repo.customer_by_phone(session, legacy.phone)
+        if owner is not None and owner.id != me:
+            await _notify(
+                session,
+                owner.id,
+                "meter_access_requested",
+                meter,
+                title_fr="Demande d'accès à votre compteur",
+                body_fr=f"Un client demande à suivre votre {_kind_fr(kind)} {number}. Acceptez ou refusez dans l'application.",
+                title_en="Access request to your meter",
+                body_en=f"A customer asks to follow your {_kind_en(kind)} {number}. Approve or refuse in the app.",
+            )
+    await session.commit()
+    await session.refresh(link)
+    if is_new:
+        await gateway.record_app_meter(number, kind.value)
+    names = await repo.agency_names(session, {meter.agency_id} if meter.agency_id else set())
+    log.info("meter_linked", meter_id=str(meter.id), status=link.status.value, new=is_new)
+    return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+
+
+def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
+    values = decode_cursor(cursor, 2)
+    if values is None:
+        return None
+    try:
+        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
+    except (TypeError, ValueError) as exc:
+        raise AppError(
+            400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
+        ) from exc
+
+
+async def list_my_meters(
+    session: AsyncSession, principal: Principal, cursor: str | None, limit: int
+) -> Page[MeterOut]:
+    rows = list(await repo.my_links(session, principal.user_id, _after(cursor), limit))
+    more = len(rows) > limit
+    rows = rows[:limit]
+    names = await repo.agency_names(session, {m.agency_id for _, m in rows if m.agency_id})
+    items = [
+        _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+        for link, meter in rows
+    ]
+    next_cursor = encode_cursor(rows[-1][0].created_at.isoformat(), rows[-1][0].id) if more and rows else None
+    return Page[MeterOut](items=items, next_cursor=next_cursor)
+
+
+async def get_my_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> MeterOut:
+    found = await repo.my_link_with_meter(session, principal.user_id, meter_id)
+    if found is None:
+        raise meter_not_found()
+    link, meter = found
+    names = await repo.agency_names(session, {meter.agency_id} if meter.agency_id else set())
+    return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+
+
+async def active_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> Meter:
+    """The meter behind one of the caller's ACTIVE links (for consumption); 404 otherwise."""
+    found = await repo.my_link_with_meter(session, principal.user_id, meter_id, active_only=True)
+    if found is None:
+        raise meter_not_found()
+    return found[1]
+
+
+async def default_meter(session: AsyncSession, principal: Principal) -> Meter | None:
+    rows = await repo.my_links(session, principal.user_id, None, 100)
+    for link, meter in rows:
+        if link.status == LinkStatus.active and link.is_default:
+            return meter
+    return None
+
+
+async def remove_my_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> None:
+    found = await repo.my_link_with_meter(session, principal.user_id, meter_id, for_update=True)
+    if found is None:
+        raise meter_not_found()
+    link, _ = found
+    was_default = link.is_default
+    link.status = LinkStatus.revoked
+    link.is_default = False
+    link.decided_at = func.now()
+    link.decided_by = principal.user_id
+    await session.flush()
+    if was_default:
+        await repo.promote_some_default(session, principal.user_id)
+    await session.commit()
+
+
+async def set_default(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> MeterOut:
+    found = await repo.my_link_with_meter(session, principal.user_id, meter_id, for_update=True)
+    if found is None:
+        raise meter_not_found()
+    link, meter = found
+    if link.status != LinkStatus.active:
+        raise AppError(
+            409,
+            "meter_not_active",
+            "Ce compteur attend encore l'accord de son titulaire.",
+            "This meter is still waiting for its owner's approval.",
+        )
+    await repo.clear_default(session, principal.user_id)
+    link.is_default = True
+    await session.commit()
+    await session.refresh(link)
+    names = await repo.agency_names(session, {meter.agency_id} if meter.agency_id else set())
+    return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+
+
+def _request_out(link: MeterLink, meter: Meter, user: Any) -> AccessRequestOut:
+    return AccessRequestOut(
+        id=link.id,
+        status=link.status,
+        meter=MeterBrief(id=meter.id, kind=meter.kind, number=meter.number),
+        requester=Requester(
+            user_id=user.id,
+            first_name=user.first_name,
+            last_name=user.last_name,
+            phone=mask_phone(user.phone),
+        ),
+        requested_at=link.created_at,
+        decided_at=link.decided_at,
+    )
+
+
+async def list_access_requests(
+    session: AsyncSession, principal: Principal, cursor: str | None, limit: int
+) -> Page[AccessRequestOut]:
+    phone = await repo.user_phone(session, principal.user_id)
+    if phone is None:
+        return Page[AccessRequestOut](items=[])
+    rows = list(
+        await repo.pending_requests_for_owner(session, phone, principal.user_id, _after(cursor), limit)
+    )
+    more = len(rows) > limit
+    rows = rows[:limit]
+    items = [_request_out(link, meter, user) for link, meter, user in rows]
+    next_cursor = encode_cursor(rows[-1][0].created_at.isoformat(), rows[-1][0].id) if more and rows else None
+    return Page[AccessRequestOut](items=items, next_cursor=next_cursor)
+
+
+async def _owned_link(
+    session: AsyncSession, principal: Principal, link_id: uuid.UUID
+) -> tuple[MeterLink, Meter]:
+    """A link on a meter the caller owns (legacy phone = caller's phone); 404 for anyone else."""
+    phone = await repo.user_phone(session, principal.user_id)
+    found = await repo.link_with_meter(session, link_id)
+    if (
+        found is None
+        or phone is None
+        or found[1].legacy_phone != phone
+        or found[0].user_id == principal.user_id
+    ):
+        raise request_not_found()
+    return found
+
+
+async def decide_access_request(
+    session: AsyncSession, principal: Principal, link_id: uuid.UUID, *, approve: bool
+) -> AccessRequestOut:
+    link, meter = await _owned_link(session, principal, link_id)
+    if link.status != LinkStatus.pending:
+        raise AppError(
+            409,
+            "access_request_decided",
+            "Cette demande a déjà été traitée.",
+            "This request was already decided.",
+        )
+    link.status = LinkStatus.active if approve else LinkStatus.refused
+    link.decided_at = func.now()
+    link.decided_by = principal.user_id
+    await session.flush()
+    if approve:
+        await repo.promote_some_default(session, link.user_id)
+        await _notify(
+            session,
+            link.user_id,
+            "meter_access_granted",
+            meter,
+            title_fr="Accès accordé",
+            body_fr=f"Le titulaire du {_kind_fr(meter.kind)} {meter.number} a accepté votre demande.",
+            title_en="Access granted",
+            body_en=f"The owner of {_kind_en(meter.kind)} {meter.number} approved your request.",
+        )
+    else:
+        await _notify(
+            session,
+            link.user_id,
+            "meter_access_refused",
+            meter,
+            title_fr="Accès refusé",
+            body_fr=f"Le titulaire du {_kind_fr(meter.kind)} {meter.number} a refusé votre demande.",
+            title_en="Access refused",
+            body_en=f"The owner of {_kind_en(meter.kind)} {meter.number} refused your request.",
+        )
+    await session.commit()
+    await session.refresh(link)
+    user = await repo.user_brief(session, link.user_id)
+    return _request_out(link, meter, user)
+
+
+async def revoke_member(
+    session: AsyncSession, principal: Principal, meter_id: uuid.UUID, user_id: uuid.UUID
+) -> None:
+    phone = await repo.user_phone(session, principal.user_id)
+    meter = await repo.meter(session, meter_id)
+    if meter is None or phone is None or meter.legacy_phone != phone or user_id == principal.user_id:
+        raise meter_not_found()
+    link = await repo.live_link(session, meter_id, user_id)
+    if link is None:
+        raise AppError(
+            404,
+            "member_not_found",
+            "Ce client n'a pas accès à ce compteur.",
+            "This customer has no access to this meter.",
+        )
+    was_default = link.is_default
+    link.status = LinkStatus.revoked
+    link.is_default = False
+    link.decided_at = func.now()
+    link.decided_by = principal.user_id
+    await session.flush()
+    if was_default:
+        await repo.promote_some_default(session, user_id)
+    await _notify(
+        session,
+        user_id,
+        "meter_access_revoked",
+        meter,
+        title_fr="Accès retiré",
+        body_fr=f"Le titulaire du {_kind_fr(meter.kind)} {meter.number} a retiré votre accès.",
+        title_en="Access revoked",
+        body_en=f"The owner of {_kind_en(meter.kind)} {meter.number} revoked your access.",
+    )
+    await session.commit()
+
+
+async def staff_lookup(
+    session: AsyncSession, principal: Principal, number: str, cursor: str | None, limit: int
+) -> Page[StaffMeterOut]:
+    scope = None if principal.is_admin else principal.agency_id
+    if not principal.is_admin and scope is None:
+        return Page[StaffMeterOut](items=[])
+    after_values = decode_cursor(cursor, 1)
+    try:
+        after = uuid.UUID(after_values[0]) if after_values else None
+    except (TypeError, ValueError) as exc:
+        raise AppError(
+            400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
+        ) from exc
+    meters = list(await repo.staff_lookup(session, number, scope, after, limit))
+    more = len(meters) > limit
+    meters = meters[:limit]
+    links = await repo.links_of_meters(session, [m.id for m in meters])
+    by_meter: dict[uuid.UUID, list[MemberOut]] = {}
+    for link in links:
+        by_meter.setdefault(link.meter_id, []).append(
+            MemberOut(user_id=link.user_id, status=link.status, is_owner=link.is_owner)
+        )
+    items = [
+        StaffMeterOut(
+            id=m.id,
+            kind=m.kind,
+            number=m.number,
+            customer_name=m.customer_name,
+            address=m.address,
+            legacy_agency=m.legacy_agency,
+            agency_id=m.agency_id,
+            links=by_meter.get(m.id, []),
+        )
+        for m in meters
+    ]
+    return Page[StaffMeterOut](
+        items=items, next_cursor=encode_cursor(meters[-1].id) if more and meters else None
+    )
