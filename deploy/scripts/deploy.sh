@@ -1,0 +1,75 @@
+#!/usr/bin/env bash
+# Déploie une version de SamaConso sans interruption de service.
+#   deploy/scripts/deploy.sh 3.1.0            (image déjà construite et poussée)
+#   deploy/scripts/deploy.sh --build 3.1.0    (construit et pousse l'image depuis ce dépôt)
+#   deploy/scripts/deploy.sh --skip-migrations 3.0.0   (utilisé par rollback.sh)
+# Ordre : image tirée sur les serveurs 2 et 3 → migrations (une fois, avant le trafic) → api_1
+# (retiré du répartiteur, redémarré, remis seulement quand il est sain) → api_2 (idem) → workers
+# (arrêt propre, tâches en cours terminées) → contrôle de santé de la plate-forme.
+# Variables : API_HOST, WORKERS_HOST, SSH_USER, REMOTE_DIR, SAMACONSO_IMAGE, LB_KIND (haproxy|f5|none),
+# LB_HOST, HEALTH_TIMEOUT (défaut 180 s). Voir « Procédures de déploiement » dans deploy/README.md.
+set -euo pipefail
+HERE=$(cd "$(dirname "$0")" && pwd)
+# shellcheck source=deploy/scripts/lib.sh
+. "$HERE/lib.sh"
+
+build=0; migrations=1
+while [ $# -gt 1 ]; do
+  case $1 in
+    --build) build=1 ;;
+    --skip-migrations) migrations=0 ;;
+    *) die "option inconnue : $1" ;;
+  esac
+  shift
+done
+TAG=${1:?usage: deploy.sh [--build] [--skip-migrations] TAG}
+[[ "$TAG" =~ ^[A-Za-z0-9_.-]{1,128}$ ]] || die "étiquette d'image invalide : $TAG"
+HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}
+API_FILE=docker-compose.production.yml
+WORKERS_FILE=docker-compose.workers.yml
+
+previous=$(on "$API_HOST" "cat '$REMOTE_DIR/releases/current' 2>/dev/null || true")
+log "déploiement de $SAMACONSO_IMAGE:$TAG (version en service : ${previous:-aucune})"
+
+if [ "$build" = 1 ]; then
+  root=$(cd "$HERE/../.." && pwd)
+  log "construction de l'image"
+  docker build --pull -t "$SAMACONSO_IMAGE:$TAG" "$root"
+  docker push "$SAMACONSO_IMAGE:$TAG"
+fi
+
+log "1/5 téléchargement de l'image sur les serveurs 2 et 3"
+compose "$API_HOST" "$API_FILE" "$TAG" pull --quiet migrate api_1 api_2
+compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" pull --quiet worker_1 worker_2 beat flower
+
+if [ "$migrations" = 1 ]; then
+  log "2/5 migrations de la base (une seule fois, avant tout redémarrage)"
+  compose "$API_HOST" "$API_FILE" "$TAG" run --rm --no-deps migrate
+else
+  log "2/5 migrations ignorées (--skip-migrations)"
+fi
+
+for member in api_1 api_2; do
+  port=$([ "$member" = api_1 ] && echo 8001 || echo 8002)
+  log "3/5 $member : retrait du répartiteur, redémarrage sur $TAG"
+  lb_member drain "$member"
+  sleep "${DRAIN_SECONDS:-5}"   # les requêtes en cours se terminent
+  compose "$API_HOST" "$API_FILE" "$TAG" up -d --no-deps --force-recreate "$member"
+  if ! wait_container_healthy "$API_HOST" "$API_FILE" "$TAG" "$member" "$HEALTH_TIMEOUT" ||
+     ! wait_http_running "http://${API_HOST}:${port}/health" 30; then
+    log "$member ne démarre pas sur $TAG : arrêt du déploiement (l'autre instance sert toujours)"
+    log "pour revenir en arrière : deploy/scripts/rollback.sh"
+    exit 1
+  fi
+  lb_member ready "$member"
+  log "$member sain et remis dans le répartiteur"
+done
+
+log "4/5 workers, beat et Flower (arrêt propre : tâches en cours terminées ou rejouées)"
+compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" up -d --no-deps worker_1 worker_2 beat flower
+
+on "$API_HOST" "mkdir -p '$REMOTE_DIR/releases' && { [ -z '$previous' ] || [ '$previous' = '$TAG' ] || echo '$previous' > '$REMOTE_DIR/releases/previous'; } && echo '$TAG' > '$REMOTE_DIR/releases/current' && echo \"\$(date -u +%FT%TZ) $TAG\" >> '$REMOTE_DIR/releases/history'"
+
+log "5/5 contrôle de santé de la plate-forme"
+"$HERE/healthcheck.sh"
+log "version $TAG en service"

@@ -1,0 +1,68 @@
+#!/usr/bin/env bash
+# Contrôle de santé de toute la plate-forme, depuis le réseau d'administration.
+# Code retour 0 si tout va bien, 1 sinon ; une ligne par contrôle (OK / ÉCHEC).
+# Variables : SRV_DATA, SRV_API, SRV_WORKERS, LB_URL (ex. https://samaconso.senelec.sn),
+# SECRETS_DIR (pour le jeton /metrics, l'administrateur RabbitMQ et Flower ; facultatif),
+# QUEUE_WARN (profondeur de file signalée, défaut 10000), BACKUP_MAX_AGE_H (défaut 26).
+set -uo pipefail
+
+SRV_DATA=${SRV_DATA:-10.20.0.11}
+SRV_API=${SRV_API:-10.20.0.12}
+SRV_WORKERS=${SRV_WORKERS:-10.20.0.13}
+LB_URL=${LB_URL:-}
+SECRETS_DIR=${SECRETS_DIR:-}
+QUEUE_WARN=${QUEUE_WARN:-10000}
+failures=0
+
+ok()   { printf '  OK     %-34s %s\n' "$1" "${2:-}"; }
+fail() { printf '  ÉCHEC  %-34s %s\n' "$1" "${2:-}"; failures=$((failures + 1)); }
+tcp()  { timeout 3 bash -c "exec 3<>/dev/tcp/$1/$2" 2>/dev/null; }
+secret() { [ -n "$SECRETS_DIR" ] && [ -s "$SECRETS_DIR/$1" ] && cat "$SECRETS_DIR/$1"; }
+
+check_health() { # nom url
+  local body
+  if body=$(curl -ksS --max-time 5 "$2" 2>&1) && grep -q '"running"' <<<"$body"; then ok "$1" "$2"
+  else fail "$1" "$2 → ${body:0:80}"; fi
+}
+
+echo "SamaConso — santé de la plate-forme ($(date -u +%FT%TZ))"
+echo "Serveur 2 — API"
+check_health "api_1 /health" "http://$SRV_API:8001/health"
+check_health "api_2 /health" "http://$SRV_API:8002/health"
+ready=$(curl -sS --max-time 10 "http://$SRV_API:8001/health/ready" 2>/dev/null)
+if grep -q '"status":"ready"' <<<"$ready"; then ok "api_1 /health/ready" "PostgreSQL, Redis, courtier, S3"
+else fail "api_1 /health/ready" "$(grep -o '"failing":\[[^]]*\]' <<<"$ready" || echo "${ready:0:80}")"; fi
+if [ -n "$LB_URL" ]; then check_health "répartiteur (VIP)" "$LB_URL/health"; fi
+if token=$(secret samaconso_metrics_token); then
+  code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 -H "Authorization: Bearer $token" "http://$SRV_API:8001/metrics")
+  [ "$code" = 200 ] && ok "api_1 /metrics" "jeton accepté" || fail "api_1 /metrics" "HTTP $code"
+fi
+tcp "$SRV_API" 5672 && ok "RabbitMQ AMQP :5672" || fail "RabbitMQ AMQP :5672"
+if admin=$(secret rabbitmq_admin_password); then
+  if q=$(curl -fsS --max-time 5 -u "exploitation:$admin" "http://$SRV_API:15672/api/queues/samaconso" 2>/dev/null); then
+    depths=$(python3 -c 'import json,sys; print(" ".join(f"{q["name"]}={q.get("messages",0)}" for q in json.load(sys.stdin)))' <<<"$q")
+    deep=$(python3 -c 'import json,sys; print(max([q.get("messages",0) for q in json.load(sys.stdin)] or [0]))' <<<"$q")
+    if [ "$deep" -lt "$QUEUE_WARN" ]; then ok "RabbitMQ files" "$depths"; else fail "RabbitMQ files" "$depths"; fi
+  else fail "RabbitMQ API :15672"; fi
+fi
+
+echo "Serveur 1 — données"
+tcp "$SRV_DATA" 6432 && ok "PgBouncer :6432" || fail "PgBouncer :6432"
+tcp "$SRV_DATA" 5432 && ok "PostgreSQL :5432" || fail "PostgreSQL :5432"
+code=$(curl -s -o /dev/null -w '%{http_code}' --max-time 5 "http://$SRV_DATA:9000/minio/health/live")
+[ "$code" = 200 ] && ok "MinIO :9000" "live" || { tcp "$SRV_DATA" 9000 && ok "S3 :9000" "répond (HTTP $code)" || fail "S3 :9000"; }
+
+echo "Serveur 3 — workers"
+tcp "$SRV_WORKERS" 6379 && ok "Redis :6379" || fail "Redis :6379"
+if pw=$(secret samaconso_flower_password); then
+  workers=$(curl -fsS --max-time 10 -u "${FLOWER_USER:-exploitation}:$pw" "http://$SRV_WORKERS:5555/api/workers?refresh=1&status=1" 2>/dev/null)
+  for w in worker_1 worker_2; do
+    grep -q "\"$w@[^\"]*\": *true" <<<"$workers" && ok "$w (Flower)" "en ligne" || fail "$w (Flower)" "absent"
+  done
+else
+  tcp "$SRV_WORKERS" 5555 && ok "Flower :5555" || fail "Flower :5555"
+fi
+
+echo
+if [ "$failures" -eq 0 ]; then echo "plate-forme saine"; exit 0; fi
+echo "$failures contrôle(s) en échec"; exit 1

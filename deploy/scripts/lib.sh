@@ -1,0 +1,62 @@
+# SamaConso — fonctions communes des scripts d'exploitation (sourcé, pas exécuté).
+# Les commandes des serveurs passent par SSH (depuis le réseau d'administration) ; « local » exécute ici.
+API_HOST=${API_HOST:-10.20.0.12}          # serveur 2
+WORKERS_HOST=${WORKERS_HOST:-10.20.0.13}  # serveur 3
+SSH_USER=${SSH_USER:-exploitation}
+REMOTE_DIR=${REMOTE_DIR:-/opt/samaconso}
+SAMACONSO_IMAGE=${SAMACONSO_IMAGE:-registry.senelec.sn/samaconso/api}
+
+log() { printf '%s [%s] %s\n' "$(date -u +%FT%TZ)" "${0##*/}" "$*"; }
+die() { log "ERREUR : $*" >&2; exit 1; }
+
+# on HOST COMMANDE… : exécute sur un serveur (SSH) ou localement si HOST=local.
+on() {
+  local host=$1; shift
+  if [ "$host" = local ]; then bash -c "$*"; else ssh -o BatchMode=yes -o ConnectTimeout=10 "${SSH_USER}@${host}" "$*"; fi
+}
+
+# compose HOST FICHIER TAG ARGS… : docker compose (v2) dans REMOTE_DIR avec l'image TAG.
+compose() {
+  local host=$1 file=$2 tag=$3; shift 3
+  on "$host" "cd '$REMOTE_DIR' && SAMACONSO_IMAGE='$SAMACONSO_IMAGE' SAMACONSO_TAG='$tag' docker compose -f '$file' $*"
+}
+
+# wait_container_healthy HOST FICHIER TAG SERVICE TIMEOUT : attend l'état « healthy » de Docker.
+wait_container_healthy() {
+  local host=$1 file=$2 tag=$3 service=$4 timeout=${5:-120} waited=0 state id
+  while [ "$waited" -lt "$timeout" ]; do
+    id=$(compose "$host" "$file" "$tag" ps -q "$service" 2>/dev/null | head -1)
+    state=$(on "$host" "docker inspect -f '{{.State.Health.Status}}' $id" 2>/dev/null || echo absent)
+    [ "$state" = healthy ] && return 0
+    sleep 2; waited=$((waited + 2))
+  done
+  log "$service pas sain après ${timeout}s (état : ${state:-?})"
+  return 1
+}
+
+# wait_http_running URL TIMEOUT : GET URL doit contenir « running » (critère du F5).
+wait_http_running() {
+  local url=$1 timeout=${2:-60} waited=0
+  while [ "$waited" -lt "$timeout" ]; do
+    curl -fsS --max-time 3 "$url" 2>/dev/null | grep -q running && return 0
+    sleep 2; waited=$((waited + 2))
+  done
+  return 1
+}
+
+# lb_member ACTION api_1|api_2 : retire (drain) / remet (ready) un membre du répartiteur.
+# LB_KIND=haproxy : socket d'administration de HAProxy via SSH sur LB_HOST ;
+# LB_KIND=f5 : tmsh via SSH sur LB_HOST ; LB_KIND=none : rien (le moniteur /health suffit).
+lb_member() {
+  local action=$1 member=$2 port
+  port=$([ "$member" = api_1 ] && echo 8001 || echo 8002)
+  case "${LB_KIND:-none}" in
+    haproxy)
+      on "${LB_HOST:?LB_HOST}" "echo 'set server samaconso_api/$member state $action' | socat stdio ${HAPROXY_SOCKET:-/run/haproxy/admin.sock}" ;;
+    f5)
+      local state; state=$([ "$action" = drain ] && echo user-disabled || echo user-enabled)
+      on "${LB_HOST:?LB_HOST}" "tmsh modify ltm pool samaconso_api_pool members modify { ${API_HOST}:${port} { session $state } }" ;;
+    none) : ;;
+    *) die "LB_KIND inconnu : $LB_KIND" ;;
+  esac
+}
