@@ -1,7 +1,175 @@
-"""HTTP routes of the notifications domain (mounted under /api/v1)."""
+"""HTTP routes of the notifications domain (mounted under /api/v1), and the realtime WebSocket."""
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+import asyncio
+import contextlib
+import json
+import uuid
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Header, Request, Response, WebSocket, WebSocketDisconnect
+from starlette.websockets import WebSocketState
+
+from samaconso import app as app_module
+from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
+from samaconso.kit.db import SessionDep
+from samaconso.kit.errors import AppError
+from samaconso.kit.i18n import negotiate
+from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.notifications import realtime, schemas, service
 
 router = APIRouter(tags=["notifications"])
+
+if realtime.startup not in app_module.STARTUP_HOOKS:
+    app_module.STARTUP_HOOKS.append(realtime.startup)
+    app_module.SHUTDOWN_HOOKS.append(realtime.shutdown)
+
+AUTH_TIMEOUT_S = 5.0
+PING_INTERVAL_S = 25.0
+
+
+def _lang(request: Request) -> str:
+    return negotiate(request.headers.get("accept-language"))
+
+
+# --- staff ----------------------------------------------------------------------------------------
+
+
+@router.post("/notifications", status_code=202, response_model=schemas.NotificationAccepted)
+async def create_notification(
+    body: schemas.NotificationCreate,
+    staff: StaffUser,
+    session: SessionDep,
+    idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
+) -> schemas.NotificationAccepted:
+    """Send a notification (one user, a meter's users, an agency, all agencies, everyone, an outage
+    zone). Accepted at once; delivery runs in the background. ``Idempotency-Key`` is honoured 24 h."""
+    return await service.create_notification(session, staff, body, idempotency_key)
+
+
+@router.get("/notifications/{notification_id}", response_model=schemas.DeliveryStats)
+async def notification_stats(
+    notification_id: uuid.UUID, staff: StaffUser, session: SessionDep
+) -> schemas.DeliveryStats:
+    return await service.delivery_stats(session, staff, notification_id)
+
+
+# --- customer (any signed-in user: their own feed) -------------------------------------------------
+
+
+@router.get("/me/notifications", response_model=Page[schemas.FeedItem])
+async def my_notifications(
+    request: Request,
+    user: CurrentUser,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Page[schemas.FeedItem]:
+    items, next_cursor = await service.feed(session, user, cursor, limit, _lang(request))
+    return Page(items=items, next_cursor=next_cursor)
+
+
+@router.get("/me/notifications/unread-count", response_model=schemas.UnreadCount)
+async def my_unread_count(user: CurrentUser, session: SessionDep) -> schemas.UnreadCount:
+    return await service.unread(session, user)
+
+
+@router.post("/me/notifications/read-all", status_code=204)
+async def read_all(user: CurrentUser, session: SessionDep) -> Response:
+    await service.mark_all_read(session, user)
+    return Response(status_code=204)
+
+
+@router.post("/me/notifications/{notification_id}/read", status_code=204)
+async def read_one(notification_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    await service.mark_read(session, user, notification_id)
+    return Response(status_code=204)
+
+
+@router.delete("/me/notifications/{notification_id}", status_code=204)
+async def hide_one(notification_id: uuid.UUID, user: CurrentUser, session: SessionDep) -> Response:
+    await service.hide(session, user, notification_id)
+    return Response(status_code=204)
+
+
+# --- realtime -------------------------------------------------------------------------------------
+
+
+async def _authenticate(websocket: WebSocket) -> realtime.Subscriber | None:
+    """First message must be ``{"type": "auth", "token": "<access token>"}`` within 5 s."""
+    try:
+        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
+        msg = json.loads(raw)
+        token = msg.get("token") if isinstance(msg, dict) and msg.get("type") == "auth" else None
+        principal = await principal_from_token(websocket, token if isinstance(token, str) else None)
+    except (TimeoutError, ValueError, AppError):
+        return None
+    async with websocket.app.state.db.sessionmaker() as session:
+        audiences = await service.audiences_for_user(session, principal.user_id)
+    lang = principal.language if principal.language in ("fr", "en") else "fr"
+    return realtime.Subscriber(websocket, principal.user_id, lang, audiences)
+
+
+def _event(payload: dict[str, Any], lang: str) -> dict[str, Any]:
+    return {
+        "type": "notification",
+        "notification": {
+            "id": payload["id"],
+            "type": payload["type"],
+            "priority": payload["priority"],
+            "title": payload["title"].get(lang) or payload["title"]["fr"],
+            "body": payload["body"].get(lang) or payload["body"]["fr"],
+            "data": payload.get("data") or {},
+            "created_at": payload["created_at"],
+            "read": False,
+        },
+    }
+
+
+@router.websocket("/ws")
+async def notifications_socket(websocket: WebSocket) -> None:
+    """Realtime notifications. The token travels in the first message, never in the URL."""
+    await websocket.accept()
+    sub = await _authenticate(websocket)
+    if sub is None:
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "error", "code": "unauthenticated"})
+            await websocket.close(code=4401)
+        return
+    hub: realtime.RealtimeHub = websocket.app.state.realtime
+    hub.add(sub)
+    await websocket.send_json({"type": "ready", "user_id": str(sub.user_id)})
+
+    async def reader() -> None:
+        while True:
+            text = await websocket.receive_text()
+            with contextlib.suppress(ValueError):
+                msg = json.loads(text)
+                if isinstance(msg, dict) and msg.get("type") == "ping":
+                    await websocket.send_json({"type": "pong"})
+
+    async def writer() -> None:
+        while True:
+            try:
+                payload = await asyncio.wait_for(sub.queue.get(), PING_INTERVAL_S)
+            except TimeoutError:
+                await websocket.send_json({"type": "ping"})  # keepalive through proxies / the F5
+                continue
+            await websocket.send_json(_event(payload, sub.language))
+
+    tasks = [asyncio.create_task(reader()), asyncio.create_task(writer())]
+    try:
+        await asyncio.wait(tasks, return_when=asyncio.FIRST_COMPLETED)
+    except WebSocketDisconnect:
+        pass
+    finally:
+        for t in tasks:
+            t.cancel()
+        for t in tasks:
+            with contextlib.suppress(asyncio.CancelledError, WebSocketDisconnect, RuntimeError, Exception):
+                await t
+        hub.remove(sub)
+        if websocket.client_state == WebSocketState.CONNECTED:
+            with contextlib.suppress(Exception):
+                await websocket.close()

@@ -6,13 +6,24 @@ Other domains call :func:`notify_user` with their own session and commit it with
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime, timedelta
 from typing import Any
 
+from sqlalchemy import event, func, select, update
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
+from sqlalchemy.orm import Session
 
+from samaconso.identity.deps import Principal
+from samaconso.kit.errors import AppError, forbidden, not_found
+from samaconso.kit.pagination import decode_cursor, encode_cursor
+from samaconso.notifications import repository as repo
+from samaconso.notifications import schemas
 from samaconso.notifications.models import (
     QUEUE_OF_PRIORITY,
+    DeliveryStatus,
     Notification,
     NotificationAudience,
     NotificationType,
@@ -142,3 +153,251 @@ async def notify_user(
         target_user_id=user_id,
     )
     return notification.id
+
+
+# --- immediate publish after commit ---------------------------------------------------------------
+# The API process registers a callback (STARTUP_HOOKS) that publishes the outbox rows of a committed
+# session at once; without it (or if it fails) the beat relay publishes them within seconds.
+OUTBOX_INFO_KEY = "notifications_outbox"
+_after_commit_publisher: Callable[[list[uuid.UUID]], None] | None = None
+
+
+def set_after_commit_publisher(callback: Callable[[list[uuid.UUID]], None] | None) -> None:
+    global _after_commit_publisher
+    _after_commit_publisher = callback
+
+
+@event.listens_for(Session, "after_commit")
+def _publish_after_commit(session: Session) -> None:
+    ids: list[uuid.UUID] | None = session.info.pop(OUTBOX_INFO_KEY, None)
+    if ids and _after_commit_publisher is not None:
+        _after_commit_publisher(ids)
+
+
+@event.listens_for(Session, "after_rollback")
+def _forget_after_rollback(session: Session) -> None:
+    session.info.pop(OUTBOX_INFO_KEY, None)
+
+
+# --- staff: create --------------------------------------------------------------------------------
+IDEMPOTENCY_TTL = timedelta(hours=24)
+
+
+def _out_of_scope() -> AppError:
+    return not_found("Destinataire introuvable.", "Recipient not found.")
+
+
+async def _resolve_target(
+    session: AsyncSession, staff: Principal, target: schemas.Target
+) -> tuple[TargetKind, list[str], dict[str, Any]]:
+    """Audience keys of the target and the columns describing it; checks the agent's scope."""
+    own = staff.agency_id
+    agent = not staff.is_admin
+    if isinstance(target, schemas.UserTarget):
+        if not await repo.user_exists(session, target.user_id):
+            raise _out_of_scope()
+        if agent and (own is None or own not in await repo.active_agencies_of_user(session, target.user_id)):
+            raise _out_of_scope()
+        return TargetKind.user, [user_audience(target.user_id)], {"target_user_id": target.user_id}
+    if isinstance(target, schemas.MeterTarget):
+        meter = await repo.meter_exists(session, target.meter_id)
+        if meter is None or (agent and (own is None or meter.agency_id != own)):
+            raise not_found("Compteur introuvable.", "Meter not found.")
+        users = await repo.active_users_of_meter(session, target.meter_id)
+        return TargetKind.meter, [user_audience(u) for u in users], {"target_meter_id": target.meter_id}
+    if isinstance(target, schemas.AgencyTarget):
+        agency_id = target.agency_id or own
+        if agency_id is None:
+            raise AppError(422, "agency_required", "Précisez l'agence.", "The agency is required.")
+        if agent and agency_id != own:
+            raise forbidden("Vous ne pouvez cibler que votre agence.", "You may only target your own agency.")
+        return TargetKind.agency, [agency_audience(agency_id)], {"target_agency_ids": [agency_id]}
+    if isinstance(target, schemas.OutageTarget):
+        ids = sorted(set(target.agency_ids))
+        if agent and ids != [own]:
+            raise forbidden("Vous ne pouvez cibler que votre agence.", "You may only target your own agency.")
+        return TargetKind.outage, [agency_audience(a) for a in ids], {"target_agency_ids": ids}
+    if agent:
+        raise forbidden(
+            "Diffusion nationale réservée aux administrateurs.", "National broadcasts are for admins."
+        )
+    if isinstance(target, schemas.AllAgenciesTarget):
+        return TargetKind.all_agencies, [ALL_AGENCIES_AUDIENCE], {}
+    return TargetKind.everyone, [EVERYONE_AUDIENCE], {}
+
+
+def _accepted(n: Notification) -> schemas.NotificationAccepted:
+    prio = Priority(n.priority)
+    return schemas.NotificationAccepted(id=n.id, priority=prio, queue=QUEUE_OF_PRIORITY[prio])
+
+
+async def create_notification(
+    session: AsyncSession, staff: Principal, body: schemas.NotificationCreate, idempotency_key: str | None
+) -> schemas.NotificationAccepted:
+    """Store the notification and its outbox job in one transaction (committed here)."""
+    if idempotency_key is not None:
+        previous = await repo.find_by_idempotency_key(session, staff.user_id, idempotency_key)
+        if previous is not None:
+            fresh = await session.scalar(
+                select(Notification.created_at > func.now() - IDEMPOTENCY_TTL).where(
+                    Notification.id == previous.id
+                )
+            )
+            if fresh:
+                return _accepted(previous)
+            await session.execute(
+                update(Notification).where(Notification.id == previous.id).values(idempotency_key=None)
+            )
+    kind, audiences, columns = await _resolve_target(session, staff, body.target)
+    n = add_notification(
+        session,
+        type_=body.type,
+        content=Content(
+            title_fr=body.title.fr, title_en=body.title.en, body_fr=body.body.fr, body_en=body.body.en
+        ),
+        target=kind,
+        audiences=audiences,
+        priority=body.priority,
+        data=body.data,
+        created_by=staff.user_id,
+        idempotency_key=idempotency_key,
+        **columns,
+    )
+    try:
+        await session.commit()
+    except IntegrityError:  # the same key raced in another request: answer what that one answered
+        await session.rollback()
+        if idempotency_key is None:
+            raise
+        previous = await repo.find_by_idempotency_key(session, staff.user_id, idempotency_key)
+        if previous is None:
+            raise
+        return _accepted(previous)
+    return _accepted(n)
+
+
+async def delivery_stats(session: AsyncSession, staff: Principal, nid: uuid.UUID) -> schemas.DeliveryStats:
+    n = await session.get(Notification, nid)
+    if n is None or not _staff_may_see(staff, n):
+        raise not_found("Notification introuvable.", "Notification not found.")
+    counts = await repo.delivery_counts(session, nid)
+    return schemas.DeliveryStats(
+        id=n.id,
+        type=n.type,
+        priority=n.priority,
+        target_kind=n.target_kind,
+        created_at=n.created_at,
+        fanout_complete=n.fanout_done_at is not None,
+        targeted_devices=sum(counts.values()),
+        sent=counts.get(DeliveryStatus.sent, 0),
+        failed=counts.get(DeliveryStatus.failed, 0),
+        dead_tokens=counts.get(DeliveryStatus.dead, 0),
+        pending=counts.get(DeliveryStatus.pending, 0) + counts.get(DeliveryStatus.sending, 0),
+    )
+
+
+def _staff_may_see(staff: Principal, n: Notification) -> bool:
+    if staff.is_admin or n.created_by == staff.user_id:
+        return True
+    return staff.agency_id is not None and (n.target_agency_ids or []) == [staff.agency_id]
+
+
+# --- customer feed --------------------------------------------------------------------------------
+UNREAD_CAP = 1000
+
+
+async def audiences_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
+    """The audience keys a user belongs to: themselves, everyone, and their meters' agencies."""
+    keys = [user_audience(user_id), EVERYONE_AUDIENCE]
+    agencies = await repo.active_agencies_of_user(session, user_id)
+    if agencies:
+        keys.append(ALL_AGENCIES_AUDIENCE)
+        keys.extend(agency_audience(a) for a in agencies)
+    return keys
+
+
+async def _feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[str], datetime | None]:
+    # Broadcasts older than the account are not part of its feed (direct messages always are).
+    return await audiences_for_user(session, user_id), await repo.user_created_at(session, user_id)
+
+
+def _item(n: Notification, read: bool, lang: str) -> schemas.FeedItem:
+    en = lang == "en"
+    return schemas.FeedItem(
+        id=n.id,
+        type=n.type,
+        priority=n.priority,
+        title=n.title_en if en else n.title_fr,
+        body=n.body_en if en else n.body_fr,
+        data={str(k): str(v) for k, v in (n.data or {}).items()},
+        created_at=n.created_at,
+        read=read,
+    )
+
+
+async def feed(
+    session: AsyncSession, user: Principal, cursor: str | None, limit: int, lang: str
+) -> tuple[list[schemas.FeedItem], str | None]:
+    before: tuple[datetime, uuid.UUID] | None = None
+    values = decode_cursor(cursor, 2)
+    if values is not None:
+        try:
+            before = (datetime.fromisoformat(values[0]), uuid.UUID(values[1]))
+        except (TypeError, ValueError) as exc:
+            raise AppError(
+                400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
+            ) from exc
+    audiences, since = await _feed_context(session, user.user_id)
+    rows = await repo.feed_page(session, user.user_id, audiences, since, before, limit + 1)
+    page = rows[:limit]
+    next_cursor = None
+    if len(rows) > limit:
+        last = page[-1][0]
+        next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
+    return [_item(n, read, lang) for n, read in page], next_cursor
+
+
+async def unread(session: AsyncSession, user: Principal) -> schemas.UnreadCount:
+    audiences, since = await _feed_context(session, user.user_id)
+    count = await repo.unread_count(session, user.user_id, audiences, since, UNREAD_CAP)
+    return schemas.UnreadCount(unread=count, capped=count >= UNREAD_CAP)
+
+
+async def _must_be_in_feed(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
+    audiences, since = await _feed_context(session, user.user_id)
+    if await repo.in_feed(session, user.user_id, audiences, since, nid) is None:
+        raise not_found("Notification introuvable.", "Notification not found.")
+
+
+async def mark_read(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
+    await _must_be_in_feed(session, user, nid)
+    await repo.upsert_receipt(session, user.user_id, nid, read=True)
+    await session.commit()
+
+
+async def mark_all_read(session: AsyncSession, user: Principal) -> None:
+    await repo.mark_all_read(session, user.user_id)
+    await session.commit()
+
+
+async def hide(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
+    await _must_be_in_feed(session, user, nid)
+    await repo.upsert_receipt(session, user.user_id, nid, hidden=True)
+    await session.commit()
+
+
+async def outbox_backlog(session: AsyncSession) -> int:
+    return await repo.count_unpublished(session)
+
+
+__all__: Sequence[str] = (
+    "add_notification",
+    "create_notification",
+    "delivery_stats",
+    "feed",
+    "hide",
+    "mark_all_read",
+    "mark_read",
+    "notify_user",
+    "unread",
+)

@@ -1,0 +1,212 @@
+"""Firebase Cloud Messaging HTTP v1 sender.
+
+* OAuth2 service-account flow: a JWT assertion signed RS256 with the service account's private key
+  is exchanged at ``fcm_token_uri`` for a bearer token, cached until 5 minutes before it expires.
+* One ``POST /v1/projects/{project}/messages:send`` per message (FCM v1 has no batch API), over one
+  HTTP/2 connection (multiplexed streams) with at most ``fcm_concurrency`` requests in flight.
+* Outcome per message: ``sent``; ``dead`` (``UNREGISTERED`` / ``INVALID_ARGUMENT``: the token is
+  gone); ``429`` / ``5xx`` / network errors are retried with exponential backoff and jitter,
+  honouring ``Retry-After``, then ``failed``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import random
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import jwt
+
+from samaconso.kit.metrics import OUTBOUND_CALLS
+from samaconso.settings import Settings
+
+SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
+DEAD_CODES = frozenset({"UNREGISTERED", "INVALID_ARGUMENT"})
+MAX_ATTEMPTS = 6
+MAX_BACKOFF_S = 30.0
+
+
+class FcmAuthError(RuntimeError):
+    pass
+
+
+@dataclass(frozen=True)
+class PushMessage:
+    token: str
+    title: str
+    body: str
+    data: dict[str, str]
+    priority: str  # urgent|high|normal|low
+    collapse_id: str  # notification id: a device shows one notification even if delivered twice
+
+    def to_fcm(self) -> dict[str, Any]:
+        android_priority = "high" if self.priority in ("urgent", "high") else "normal"
+        return {
+            "message": {
+                "token": self.token,
+                "notification": {"title": self.title, "body": self.body},
+                "data": self.data,
+                "android": {
+                    "priority": android_priority,
+                    "collapse_key": self.collapse_id[:64],
+                    "notification": {"tag": self.collapse_id},
+                },
+                "apns": {
+                    "headers": {
+                        "apns-priority": "10" if android_priority == "high" else "5",
+                        "apns-collapse-id": self.collapse_id[:64],
+                    }
+                },
+            }
+        }
+
+
+@dataclass(frozen=True)
+class SendResult:
+    outcome: str  # sent | dead | failed
+    error: str | None = None
+    attempts: int = 1
+
+
+class ServiceAccountToken:
+    """Bearer tokens for the service account, cached until near expiry."""
+
+    def __init__(self, credentials_file: Path, token_uri: str) -> None:
+        info = json.loads(credentials_file.read_text(encoding="utf-8"))
+        self._email: str = info["client_email"]
+        self._key: str = info["private_key"]
+        self._key_id: str | None = info.get("private_key_id")
+        self._token_uri = token_uri or info.get("token_uri", "")
+        self._token: str | None = None
+        self._expires_at = 0.0
+        self._lock = asyncio.Lock()
+
+    def _assertion(self, now: int) -> str:
+        claims = {"iss": self._email, "scope": SCOPE, "aud": self._token_uri, "iat": now, "exp": now + 3600}
+        headers = {"kid": self._key_id} if self._key_id else None
+        return jwt.encode(claims, self._key, algorithm="RS256", headers=headers)
+
+    def invalidate(self) -> None:
+        self._token = None
+
+    async def get(self, http: httpx.AsyncClient) -> str:
+        if self._token and time.monotonic() < self._expires_at:
+            return self._token
+        async with self._lock:
+            if self._token and time.monotonic() < self._expires_at:
+                return self._token
+            resp = await http.post(
+                self._token_uri,
+                data={
+                    "grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer",
+                    "assertion": self._assertion(int(time.time())),
+                },
+            )
+            if resp.status_code != 200:
+                OUTBOUND_CALLS.labels("fcm_oauth", "error").inc()
+                raise FcmAuthError(f"token endpoint answered {resp.status_code}")
+            body = resp.json()
+            self._token = str(body["access_token"])
+            self._expires_at = time.monotonic() + max(60.0, float(body.get("expires_in", 3600)) - 300)
+            return self._token
+
+
+def _retry_after(resp: httpx.Response) -> float | None:
+    raw = resp.headers.get("retry-after")
+    if raw is None:
+        return None
+    try:
+        return max(0.0, float(raw))
+    except ValueError:
+        return None
+
+
+def _error_code(resp: httpx.Response) -> str:
+    try:
+        err = resp.json().get("error", {})
+    except ValueError:
+        return f"http_{resp.status_code}"
+    for detail in err.get("details", []) or []:
+        code = detail.get("errorCode")
+        if code:
+            return str(code)
+    return str(err.get("status") or f"http_{resp.status_code}")
+
+
+class FcmSender:
+    """Sends messages to FCM v1 (or any server speaking it, such as the local stand-in)."""
+
+    def __init__(self, settings: Settings, *, base_backoff_s: float = 0.5) -> None:
+        if settings.fcm_credentials_file is None:
+            raise FcmAuthError("SAMACONSO_FCM_CREDENTIALS_FILE is not set")
+        self._settings = settings
+        self._url = f"{settings.fcm_endpoint.rstrip('/')}/v1/projects/{settings.fcm_project_id}/messages:send"
+        self._auth = ServiceAccountToken(settings.fcm_credentials_file, settings.fcm_token_uri)
+        self._base_backoff_s = base_backoff_s
+        self._sem = asyncio.Semaphore(settings.fcm_concurrency)
+        timeout = httpx.Timeout(settings.fcm_timeout_s, connect=min(5.0, settings.fcm_timeout_s))
+        self._http = httpx.AsyncClient(
+            http1=False,
+            http2=True,  # over TLS by ALPN; over plain http (stand-in) with prior knowledge
+            timeout=timeout,
+            verify=settings.fcm_verify_tls,
+            proxy=settings.fcm_proxy_url,
+            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+        )
+        # The OAuth2 endpoint speaks HTTP/1.1 (as Google's does) as well as HTTP/2.
+        self._auth_http = httpx.AsyncClient(
+            timeout=timeout, verify=settings.fcm_verify_tls, proxy=settings.fcm_proxy_url
+        )
+
+    async def aclose(self) -> None:
+        await self._http.aclose()
+        await self._auth_http.aclose()
+
+    async def send(self, message: PushMessage) -> SendResult:
+        payload = json.dumps(message.to_fcm(), separators=(",", ":")).encode()
+        attempt = 0
+        while True:
+            attempt += 1
+            delay: float | None = None
+            async with self._sem:
+                try:
+                    token = await self._auth.get(self._auth_http)
+                    resp = await self._http.post(
+                        self._url,
+                        content=payload,
+                        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+                    )
+                except (httpx.TransportError, FcmAuthError) as exc:
+                    OUTBOUND_CALLS.labels("fcm", "error").inc()
+                    error = type(exc).__name__
+                else:
+                    if resp.status_code == 200:
+                        OUTBOUND_CALLS.labels("fcm", "ok").inc()
+                        return SendResult("sent", attempts=attempt)
+                    code = _error_code(resp)
+                    if resp.status_code in (400, 404) and code in DEAD_CODES:
+                        OUTBOUND_CALLS.labels("fcm", "dead_token").inc()
+                        return SendResult("dead", code, attempt)
+                    if resp.status_code == 401:
+                        self._auth.invalidate()
+                    elif resp.status_code != 429 and resp.status_code < 500:
+                        OUTBOUND_CALLS.labels("fcm", "rejected").inc()
+                        return SendResult("failed", code, attempt)
+                    OUTBOUND_CALLS.labels("fcm", "retry").inc()
+                    error = code
+                    delay = _retry_after(resp)
+            if attempt >= MAX_ATTEMPTS:
+                return SendResult("failed", error[:60], attempt)
+            backoff = min(MAX_BACKOFF_S, self._base_backoff_s * 2 ** (attempt - 1))
+            await asyncio.sleep(
+                min(MAX_BACKOFF_S, delay) if delay is not None else random.uniform(0, backoff)
+            )
+
+    async def send_many(self, messages: Sequence[PushMessage]) -> list[SendResult]:
+        return list(await asyncio.gather(*(self.send(m) for m in messages)))

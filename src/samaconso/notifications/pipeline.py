@@ -1,0 +1,234 @@
+"""Delivery pipeline: outbox relay → fan-out over device keyset pages → batched pushes.
+
+* The notification and its outbox row are committed together. :func:`relay` publishes unpublished
+  outbox rows to RabbitMQ (rows locked ``FOR UPDATE SKIP LOCKED``, marked published in the same
+  transaction after the broker confirmed): called right after commit and by a beat task every few
+  seconds, so a crash or a broker outage between commit and publish only delays delivery.
+* ``fanout(nid, after)`` walks the target's pushable devices by id (``ix_devices_pushable``) and
+  enqueues ``send_batch(nid, after, upto)``: id ranges, never token lists. It re-enqueues itself
+  after a bounded number of pages so no task runs long.
+* ``send_batch`` inserts one ``notification_deliveries`` row per (notification, device) (primary
+  key: a redelivered task never creates a second), claims the ``pending`` ones, pushes them, and
+  records the outcome. Rows a dead worker left ``sending`` are reclaimed when RabbitMQ redelivers
+  the task (at-least-once; the message carries the notification id as collapse key so the phone
+  shows it once).
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from collections.abc import Sequence
+from typing import Any, Protocol
+
+import structlog
+from celery import Celery
+from redis.asyncio import Redis
+from redis.exceptions import RedisError
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samaconso.kit.db import Database
+from samaconso.kit.sinks import JsonlSink
+from samaconso.notifications import repository as repo
+from samaconso.notifications.fcm import FcmSender, PushMessage, SendResult
+from samaconso.notifications.models import DeliveryStatus, Notification, NotificationAudience
+from samaconso.settings import Settings
+
+log = structlog.get_logger(__name__)
+
+FANOUT_TASK = "samaconso.notifications.tasks.fanout"
+SEND_BATCH_TASK = "samaconso.notifications.tasks.send_batch"
+RELAY_TASK = "samaconso.notifications.tasks.relay_outbox"
+REALTIME_CHANNEL = "samaconso:notifications"
+
+PAGE_SIZE = 500  # devices per send_batch task
+PAGES_PER_FANOUT = 40  # then the fan-out task re-enqueues itself with its cursor
+RELAY_BATCH = 200
+
+
+class Pusher(Protocol):
+    async def send(self, message: PushMessage) -> SendResult: ...
+
+    async def aclose(self) -> None: ...
+
+
+class FilePusher:
+    """Embedded profile: pushes are appended to ``outbox/push.jsonl``."""
+
+    def __init__(self, settings: Settings) -> None:
+        self.sink = JsonlSink(settings.outbox_dir, "push", echo=False)
+
+    async def send(self, message: PushMessage) -> SendResult:
+        self.sink.write(message.to_fcm())
+        return SendResult("sent")
+
+    async def aclose(self) -> None:
+        return None
+
+
+def make_pusher(settings: Settings) -> Pusher:
+    return FcmSender(settings) if settings.push_backend == "fcm" else FilePusher(settings)
+
+
+# --- outbox relay -------------------------------------------------------------------------------
+
+
+def _publish(celery: Celery, jobs: Sequence[tuple[uuid.UUID, str]]) -> None:
+    for nid, queue in jobs:
+        celery.send_task(FANOUT_TASK, args=[str(nid), None], queue=queue, routing_key=queue)
+
+
+async def relay(
+    db: Database,
+    celery: Celery,
+    *,
+    notification_ids: Sequence[uuid.UUID] | None = None,
+    older_than_s: float = 0.0,
+) -> int:
+    """Publish unpublished outbox rows (the given ones, or every one older than ``older_than_s``).
+
+    Returns how many were published; a broker error leaves them for the next attempt."""
+    published = 0
+    while True:
+        async with db.sessionmaker() as session, session.begin():
+            jobs = await repo.lock_unpublished(session, notification_ids, older_than_s, RELAY_BATCH)
+            if not jobs:
+                return published
+            try:
+                await asyncio.to_thread(_publish, celery, [(j.notification_id, j.queue) for j in jobs])
+            except Exception as exc:  # broker unreachable: keep the rows, retry later
+                log.warning("outbox_publish_failed", error=type(exc).__name__, pending=len(jobs))
+                await session.rollback()
+                return published
+            await repo.mark_published(session, [j.id for j in jobs])
+            published += len(jobs)
+        if notification_ids is not None:
+            return published
+
+
+# --- fan-out ------------------------------------------------------------------------------------
+
+
+async def audiences_of(session: AsyncSession, nid: uuid.UUID) -> list[str]:
+    from sqlalchemy import select
+
+    return list(
+        await session.scalars(
+            select(NotificationAudience.audience).where(NotificationAudience.notification_id == nid)
+        )
+    )
+
+
+def realtime_payload(n: Notification, audiences: list[str]) -> dict[str, Any]:
+    return {
+        "id": str(n.id),
+        "audiences": audiences,
+        "type": n.type,
+        "priority": n.priority,
+        "title": {"fr": n.title_fr, "en": n.title_en},
+        "body": {"fr": n.body_fr, "en": n.body_en},
+        "data": n.data,
+        "created_at": n.created_at.isoformat(),
+    }
+
+
+async def fanout(
+    db: Database, redis: Redis, celery: Celery, nid: uuid.UUID, after: uuid.UUID | None, queue: str
+) -> None:
+    async with db.sessionmaker() as session:
+        n = await session.get(Notification, nid)
+        if n is None:
+            return
+        if after is None:  # first step: tell the open app sessions (WebSocket), whichever API holds them
+            payload = realtime_payload(n, await audiences_of(session, nid))
+            try:
+                await redis.publish(REALTIME_CHANNEL, json.dumps(payload, default=str))
+            except (RedisError, OSError) as exc:
+                log.warning("realtime_publish_failed", error=type(exc).__name__)
+        cursor = after
+        batches: list[tuple[str | None, str]] = []
+        done = False
+        for _ in range(PAGES_PER_FANOUT):
+            ids = await repo.device_page(session, n, cursor, PAGE_SIZE)
+            if not ids:
+                done = True
+                break
+            batches.append((str(cursor) if cursor else None, str(ids[-1])))
+            cursor = ids[-1]
+            if len(ids) < PAGE_SIZE:
+                done = True
+                break
+
+    def publish() -> None:
+        for start, upto in batches:
+            celery.send_task(SEND_BATCH_TASK, args=[str(nid), start, upto], queue=queue, routing_key=queue)
+        if not done:
+            celery.send_task(FANOUT_TASK, args=[str(nid), str(cursor)], queue=queue, routing_key=queue)
+
+    await asyncio.to_thread(publish)
+    if done:
+        async with db.sessionmaker() as session, session.begin():
+            await repo.mark_fanout_done(session, nid)
+
+
+def _message(n: Notification, token: str, language: str = "fr") -> PushMessage:
+    return PushMessage(
+        token=token,
+        title=n.title_en if language == "en" else n.title_fr,
+        body=n.body_en if language == "en" else n.body_fr,
+        data={str(k): str(v) for k, v in (n.data or {}).items()},
+        priority=n.priority,
+        collapse_id=str(n.id),
+    )
+
+
+FLUSH_EVERY_S = 0.05  # outcomes are recorded at least this often: a killed worker re-sends little
+
+
+async def send_batch(
+    db: Database,
+    pusher: Pusher,
+    nid: uuid.UUID,
+    after: uuid.UUID | None,
+    upto: uuid.UUID,
+    *,
+    redelivered: bool,
+) -> dict[str, int]:
+    async with db.sessionmaker() as session, session.begin():
+        n = await session.get(Notification, nid)
+        if n is None:
+            return {}
+        claimed = await repo.claim_batch(session, n, after, upto, reclaim=redelivered)
+        languages = await repo.languages_of_devices(session, [d for d, _ in claimed])
+    totals = {"sent": 0, "dead": 0, "failed": 0}
+    if not claimed:
+        return totals
+    done: list[tuple[uuid.UUID, SendResult]] = []
+
+    async def one(dev: uuid.UUID, token: str) -> None:
+        done.append((dev, await pusher.send(_message(n, token, languages.get(dev, "fr")))))
+
+    async def flush() -> None:
+        batch = done[:]
+        del done[: len(batch)]
+        if not batch:
+            return
+        sent = [d for d, r in batch if r.outcome == "sent"]
+        dead = [d for d, r in batch if r.outcome == "dead"]
+        async with db.sessionmaker() as session, session.begin():
+            await repo.set_delivery_status(session, nid, sent, DeliveryStatus.sent, None)
+            await repo.set_delivery_status(session, nid, dead, DeliveryStatus.dead, "UNREGISTERED")
+            for dev, res in batch:
+                if res.outcome == "failed":
+                    await repo.set_delivery_status(session, nid, [dev], DeliveryStatus.failed, res.error)
+            await repo.deactivate_tokens(session, dead)
+        for _, res in batch:
+            totals[res.outcome] += 1
+
+    tasks = [asyncio.create_task(one(dev, tok)) for dev, tok in claimed]
+    pending: set[asyncio.Task[None]] = set(tasks)
+    while pending:
+        _, pending = await asyncio.wait(pending, timeout=FLUSH_EVERY_S)
+        await flush()
+    return totals

@@ -1,0 +1,383 @@
+"""All SQL of the notifications domain."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import (
+    ColumnElement,
+    and_,
+    exists,
+    func,
+    literal,
+    or_,
+    select,
+    tuple_,
+    union_all,
+    update,
+)
+from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
+
+from samaconso.identity.models import Device, User
+from samaconso.meters.models import LinkStatus, Meter, MeterLink
+from samaconso.notifications.models import (
+    Delivery,
+    DeliveryStatus,
+    Notification,
+    NotificationAudience,
+    NotificationReadMark,
+    NotificationReceipt,
+    OutboxJob,
+    TargetKind,
+)
+
+PUSHABLE = and_(Device.is_active.is_(True), Device.fcm_token.is_not(None), Device.token_invalid_at.is_(None))
+
+
+# --- audiences ----------------------------------------------------------------------------------
+
+
+async def active_agencies_of_user(session: AsyncSession, user_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(Meter.agency_id)
+        .join(MeterLink, MeterLink.meter_id == Meter.id)
+        .where(
+            MeterLink.user_id == user_id, MeterLink.status == LinkStatus.active, Meter.agency_id.is_not(None)
+        )
+        .distinct()
+    )
+    return [a for a in rows if a is not None]
+
+
+async def active_users_of_meter(session: AsyncSession, meter_id: uuid.UUID) -> list[uuid.UUID]:
+    rows = await session.scalars(
+        select(MeterLink.user_id).where(MeterLink.meter_id == meter_id, MeterLink.status == LinkStatus.active)
+    )
+    return list(rows)
+
+
+async def meter_exists(session: AsyncSession, meter_id: uuid.UUID) -> Meter | None:
+    return await session.get(Meter, meter_id)
+
+
+async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    return (await session.scalar(select(exists().where(User.id == user_id)))) or False
+
+
+async def user_created_at(session: AsyncSession, user_id: uuid.UUID) -> datetime | None:
+    return await session.scalar(select(User.created_at).where(User.id == user_id))
+
+
+# --- feed ---------------------------------------------------------------------------------------
+
+
+def _not_hidden(user_id: uuid.UUID) -> ColumnElement[bool]:
+    return ~exists().where(
+        NotificationReceipt.user_id == user_id,
+        NotificationReceipt.notification_id == NotificationAudience.notification_id,
+        NotificationReceipt.hidden_at.is_not(None),
+    )
+
+
+def _feed_branches(
+    user_id: uuid.UUID,
+    audiences: Sequence[str],
+    since: datetime | None,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int | None,
+) -> list[Any]:
+    """One index range scan of ``notification_audiences`` per audience key (newest first)."""
+    branches = []
+    for key in audiences:
+        q = select(NotificationAudience.created_at, NotificationAudience.notification_id).where(
+            NotificationAudience.audience == key, _not_hidden(user_id)
+        )
+        if since is not None and not key.startswith("user:"):
+            q = q.where(NotificationAudience.created_at >= since)
+        if before is not None:
+            q = q.where(
+                tuple_(NotificationAudience.created_at, NotificationAudience.notification_id)
+                < tuple_(literal(before[0]), literal(before[1]))
+            )
+        q = q.order_by(NotificationAudience.created_at.desc(), NotificationAudience.notification_id.desc())
+        if limit is not None:
+            q = q.limit(limit)
+        branches.append(q)
+    return branches
+
+
+async def feed_page(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    audiences: Sequence[str],
+    since: datetime | None,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> list[tuple[Notification, bool]]:
+    """The newest ``limit`` notifications of the user's feed before ``before``, with their read flag."""
+    merged = union_all(*_feed_branches(user_id, audiences, since, before, limit)).subquery("feed")
+    ids = (
+        select(merged.c.created_at, merged.c.notification_id)
+        .distinct()
+        .order_by(merged.c.created_at.desc(), merged.c.notification_id.desc())
+        .limit(limit)
+        .subquery("page")
+    )
+    mark = (
+        select(NotificationReadMark.read_all_at)
+        .where(NotificationReadMark.user_id == user_id)
+        .scalar_subquery()
+    )
+    read_expr = or_(
+        Notification.created_at <= func.coalesce(mark, literal(None)),
+        NotificationReceipt.read_at.is_not(None),
+    )
+    rows = await session.execute(
+        select(Notification, read_expr.label("read"))
+        .join(ids, ids.c.notification_id == Notification.id)
+        .outerjoin(
+            NotificationReceipt,
+            and_(
+                NotificationReceipt.notification_id == Notification.id, NotificationReceipt.user_id == user_id
+            ),
+        )
+        .order_by(Notification.created_at.desc(), Notification.id.desc())
+    )
+    return [(n, bool(r)) for n, r in rows.tuples()]
+
+
+async def in_feed(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    audiences: Sequence[str],
+    since: datetime | None,
+    nid: uuid.UUID,
+) -> datetime | None:
+    """created_at of notification ``nid`` if it is in the user's (non-hidden) feed."""
+    conds = []
+    for key in audiences:
+        c = NotificationAudience.audience == key
+        if since is not None and not key.startswith("user:"):
+            c = and_(c, NotificationAudience.created_at >= since)
+        conds.append(c)
+    return await session.scalar(
+        select(NotificationAudience.created_at)
+        .where(NotificationAudience.notification_id == nid, or_(*conds), _not_hidden(user_id))
+        .limit(1)
+    )
+
+
+async def unread_count(
+    session: AsyncSession, user_id: uuid.UUID, audiences: Sequence[str], since: datetime | None, cap: int
+) -> int:
+    mark = await session.scalar(
+        select(NotificationReadMark.read_all_at).where(NotificationReadMark.user_id == user_id)
+    )
+    floor = max([d for d in (since, mark) if d is not None], default=None)
+    branches = []
+    for key in audiences:
+        q = select(NotificationAudience.notification_id).where(
+            NotificationAudience.audience == key,
+            _not_hidden(user_id),
+            ~exists().where(
+                NotificationReceipt.user_id == user_id,
+                NotificationReceipt.notification_id == NotificationAudience.notification_id,
+                NotificationReceipt.read_at.is_not(None),
+            ),
+        )
+        if mark is not None:
+            q = q.where(NotificationAudience.created_at > mark)
+        if floor is not None and not key.startswith("user:"):
+            q = q.where(NotificationAudience.created_at >= floor)
+        branches.append(q.limit(cap))
+    merged = union_all(*branches).subquery("unread")
+    inner = select(merged.c.notification_id).distinct().limit(cap).subquery("capped")
+    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+
+
+async def upsert_receipt(
+    session: AsyncSession, user_id: uuid.UUID, nid: uuid.UUID, *, read: bool = False, hidden: bool = False
+) -> None:
+    values: dict[str, Any] = {"user_id": user_id, "notification_id": nid}
+    updates: dict[str, Any] = {}
+    if read:
+        values["read_at"] = func.now()
+        updates["read_at"] = func.coalesce(NotificationReceipt.read_at, func.now())
+    if hidden:
+        values["hidden_at"] = func.now()
+        updates["hidden_at"] = func.coalesce(NotificationReceipt.hidden_at, func.now())
+    stmt = insert(NotificationReceipt).values(**values)
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["user_id", "notification_id"], set_=updates)
+    )
+
+
+async def mark_all_read(session: AsyncSession, user_id: uuid.UUID) -> None:
+    stmt = insert(NotificationReadMark).values(user_id=user_id, read_all_at=func.now())
+    await session.execute(
+        stmt.on_conflict_do_update(index_elements=["user_id"], set_={"read_all_at": func.now()})
+    )
+
+
+# --- staff --------------------------------------------------------------------------------------
+
+
+async def find_by_idempotency_key(
+    session: AsyncSession, created_by: uuid.UUID, key: str
+) -> Notification | None:
+    return await session.scalar(
+        select(Notification).where(Notification.created_by == created_by, Notification.idempotency_key == key)
+    )
+
+
+async def delivery_counts(session: AsyncSession, nid: uuid.UUID) -> dict[str, int]:
+    rows = await session.execute(
+        select(Delivery.status, func.count()).where(Delivery.notification_id == nid).group_by(Delivery.status)
+    )
+    return {str(s): int(c) for s, c in rows.tuples()}
+
+
+# --- outbox -------------------------------------------------------------------------------------
+
+
+async def lock_unpublished(
+    session: AsyncSession, ids: Sequence[uuid.UUID] | None, older_than_s: float, limit: int
+) -> list[OutboxJob]:
+    q = select(OutboxJob).where(OutboxJob.published_at.is_(None))
+    if ids is not None:
+        q = q.where(OutboxJob.notification_id.in_(ids))
+    else:
+        q = q.where(OutboxJob.created_at < func.now() - func.make_interval(0, 0, 0, 0, 0, 0, older_than_s))
+    q = q.order_by(OutboxJob.created_at).limit(limit).with_for_update(skip_locked=True)
+    return list(await session.scalars(q))
+
+
+async def mark_published(session: AsyncSession, job_ids: Sequence[uuid.UUID]) -> None:
+    await session.execute(
+        update(OutboxJob)
+        .where(OutboxJob.id.in_(job_ids))
+        .values(published_at=func.now(), attempts=OutboxJob.attempts + 1)
+    )
+
+
+async def count_unpublished(session: AsyncSession) -> int:
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(OutboxJob).where(OutboxJob.published_at.is_(None))
+        )
+        or 0
+    )
+
+
+# --- fan-out ------------------------------------------------------------------------------------
+
+
+def device_target_filter(n: Notification) -> ColumnElement[bool]:
+    kind = TargetKind(n.target_kind)
+    if kind == TargetKind.user:
+        return Device.user_id == n.target_user_id
+    if kind == TargetKind.everyone:
+        return literal(True)
+    linked = select(MeterLink.user_id).where(MeterLink.status == LinkStatus.active)
+    if kind == TargetKind.meter:
+        linked = linked.where(MeterLink.meter_id == n.target_meter_id)
+    else:
+        linked = linked.join(Meter, Meter.id == MeterLink.meter_id)
+        if kind == TargetKind.all_agencies:
+            linked = linked.where(Meter.agency_id.is_not(None))
+        else:
+            linked = linked.where(Meter.agency_id.in_(n.target_agency_ids or []))
+    return Device.user_id.in_(linked)
+
+
+async def device_page(
+    session: AsyncSession, n: Notification, after: uuid.UUID | None, limit: int
+) -> list[uuid.UUID]:
+    """Ids of the next ``limit`` pushable devices of the target, keyset by id (ix_devices_pushable)."""
+    q = select(Device.id).where(PUSHABLE, device_target_filter(n))
+    if after is not None:
+        q = q.where(Device.id > after)
+    return list(await session.scalars(q.order_by(Device.id).limit(limit)))
+
+
+async def claim_batch(
+    session: AsyncSession, n: Notification, after: uuid.UUID | None, upto: uuid.UUID, reclaim: bool
+) -> list[tuple[uuid.UUID, str]]:
+    """Record one delivery per (notification, device) of the id range and claim the ones still to do.
+
+    Rows already ``sent``/``dead``/``failed`` are never claimed again; rows left ``sending`` by a
+    worker that died are reclaimed only when the broker redelivers the task (``reclaim``)."""
+    rng = and_(Device.id <= upto, PUSHABLE, device_target_filter(n))
+    if after is not None:
+        rng = and_(rng, Device.id > after)
+    await session.execute(
+        insert(Delivery)
+        .from_select(["notification_id", "device_id"], select(literal(n.id), Device.id).where(rng))
+        .on_conflict_do_nothing(index_elements=["notification_id", "device_id"])
+    )
+    todo = [DeliveryStatus.pending.value] + ([DeliveryStatus.sending.value] if reclaim else [])
+    dev_range = Delivery.device_id <= upto
+    if after is not None:
+        dev_range = and_(dev_range, Delivery.device_id > after)
+    claimed = (
+        update(Delivery)
+        .where(Delivery.notification_id == n.id, dev_range, Delivery.status.in_(todo))
+        .values(status=DeliveryStatus.sending.value, attempts=Delivery.attempts + 1, updated_at=func.now())
+        .returning(Delivery.device_id)
+        .cte("claimed")
+    )
+    rows = await session.execute(
+        select(Device.id, Device.fcm_token).join(claimed, claimed.c.device_id == Device.id)
+    )
+    return [(d, t or "") for d, t in rows.tuples()]
+
+
+async def set_delivery_status(
+    session: AsyncSession,
+    nid: uuid.UUID,
+    device_ids: Sequence[uuid.UUID],
+    status: DeliveryStatus,
+    error: str | None,
+) -> None:
+    if not device_ids:
+        return
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.notification_id == nid, Delivery.device_id.in_(device_ids))
+        .values(status=status.value, error=error, updated_at=func.now())
+    )
+
+
+async def deactivate_tokens(session: AsyncSession, device_ids: Sequence[uuid.UUID]) -> None:
+    if not device_ids:
+        return
+    await session.execute(
+        update(Device)
+        .where(Device.id.in_(device_ids), Device.token_invalid_at.is_(None))
+        .values(token_invalid_at=func.now())
+    )
+
+
+async def mark_fanout_done(session: AsyncSession, nid: uuid.UUID) -> None:
+    await session.execute(
+        update(Notification)
+        .where(Notification.id == nid, Notification.fanout_done_at.is_(None))
+        .values(fanout_done_at=func.now())
+    )
+
+
+async def languages_of_devices(
+    session: AsyncSession, device_ids: Sequence[uuid.UUID]
+) -> dict[uuid.UUID, str]:
+    if not device_ids:
+        return {}
+    rows = await session.execute(
+        select(Device.id, User.language)
+        .join(User, User.id == Device.user_id)
+        .where(Device.id.in_(device_ids))
+    )
+    return dict(rows.tuples())

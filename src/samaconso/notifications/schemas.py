@@ -1,0 +1,112 @@
+"""Pydantic shapes of the notifications API."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, Field, field_validator
+
+from samaconso.notifications.models import NotificationType, Priority
+
+
+class Localized(BaseModel):
+    fr: str = Field(min_length=1)
+    en: str = Field(min_length=1)
+
+
+class TitleText(Localized):
+    fr: str = Field(min_length=1, max_length=200)
+    en: str = Field(min_length=1, max_length=200)
+
+
+class BodyText(Localized):
+    fr: str = Field(min_length=1, max_length=2000)
+    en: str = Field(min_length=1, max_length=2000)
+
+
+class UserTarget(BaseModel):
+    kind: Literal["user"]
+    user_id: uuid.UUID
+
+
+class MeterTarget(BaseModel):
+    kind: Literal["meter"]
+    meter_id: uuid.UUID
+
+
+class AgencyTarget(BaseModel):
+    kind: Literal["agency"]
+    agency_id: uuid.UUID | None = Field(default=None, description="Agents: omitted = their agency.")
+
+
+class AllAgenciesTarget(BaseModel):
+    kind: Literal["all_agencies"]
+
+
+class EveryoneTarget(BaseModel):
+    kind: Literal["everyone"]
+
+
+class OutageTarget(BaseModel):
+    kind: Literal["outage"]
+    agency_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
+
+
+Target = Annotated[
+    UserTarget | MeterTarget | AgencyTarget | AllAgenciesTarget | EveryoneTarget | OutageTarget,
+    Field(discriminator="kind"),
+]
+
+
+class NotificationCreate(BaseModel):
+    target: Target
+    type: NotificationType
+    priority: Priority | None = None
+    title: TitleText
+    body: BodyText
+    data: dict[str, str] | None = Field(default=None, description="Small payload, e.g. deep link.")
+
+    @field_validator("data")
+    @classmethod
+    def _small(cls, value: dict[str, str] | None) -> dict[str, str] | None:
+        if value is not None and (len(value) > 10 or sum(len(k) + len(v) for k, v in value.items()) > 1024):
+            raise ValueError("data: at most 10 keys and 1 KB")
+        return value
+
+
+class NotificationAccepted(BaseModel):
+    id: uuid.UUID
+    priority: Priority
+    queue: str
+
+
+class DeliveryStats(BaseModel):
+    id: uuid.UUID
+    type: str
+    priority: str
+    target_kind: str
+    created_at: datetime
+    fanout_complete: bool
+    targeted_devices: int
+    sent: int
+    failed: int
+    dead_tokens: int
+    pending: int
+
+
+class FeedItem(BaseModel):
+    id: uuid.UUID
+    type: str
+    priority: str
+    title: str
+    body: str
+    data: dict[str, str]
+    created_at: datetime
+    read: bool
+
+
+class UnreadCount(BaseModel):
+    unread: int
+    capped: bool = Field(description="True when there are at least this many (count stops there).")

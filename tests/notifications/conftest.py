@@ -1,0 +1,206 @@
+"""Notifications fixtures: the FCM stand-in (HTTP/2 + OAuth2), Celery workers and API processes as
+real subprocesses (``samaconso worker`` / ``samaconso api``), and helpers to create devices/meters."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import sys
+import time
+import uuid
+from collections.abc import AsyncIterator, Callable, Iterator
+from pathlib import Path
+
+import pytest
+from sqlalchemy import insert, select
+
+from samaconso.embedded.procs import ManagedProcess, free_port, port_open, wait_for
+from samaconso.identity.models import Device, Role, User
+from samaconso.kit.db import Database
+from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
+from samaconso.notifications.fcm_standin import FcmStandIn
+from samaconso.notifications.models import Delivery, DeliveryStatus
+from samaconso.settings import Settings
+from tests.support import env
+
+SAMACONSO = str(Path(sys.executable).parent / "samaconso")
+
+
+@pytest.fixture(scope="session")
+def fcm(settings: Settings) -> Iterator[FcmStandIn]:
+    standin = FcmStandIn(env.TMP / "fcm", project_id="samaconso-test").start_in_thread()
+    settings.push_backend = "fcm"
+    settings.fcm_project_id = standin.project_id
+    settings.fcm_endpoint = standin.url
+    settings.fcm_token_uri = standin.token_uri
+    settings.fcm_credentials_file = standin.credentials_file
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def fcm_clean(fcm: FcmStandIn) -> FcmStandIn:
+    fcm.reset()
+    return fcm
+
+
+def child_env(fcm: FcmStandIn, **extra: str) -> dict[str, str]:
+    base = {
+        "SAMACONSO_PUSH_BACKEND": "fcm",
+        "SAMACONSO_FCM_PROJECT_ID": fcm.project_id,
+        "SAMACONSO_FCM_ENDPOINT": fcm.url,
+        "SAMACONSO_FCM_TOKEN_URI": fcm.token_uri,
+        "SAMACONSO_FCM_CREDENTIALS_FILE": str(fcm.credentials_file),
+        "SAMACONSO_FCM_CONCURRENCY": "100",
+        "SAMACONSO_LOG_LEVEL": "WARNING",
+    }
+    return {**base, **extra}
+
+
+WorkerFactory = Callable[..., ManagedProcess]
+
+
+@pytest.fixture
+def start_worker(fcm: FcmStandIn) -> Iterator[WorkerFactory]:
+    """Start ``samaconso worker`` subprocesses (all queues); stopped at the end of the test."""
+    started: list[ManagedProcess] = []
+
+    def start(name: str = "w", *, beat: bool = False, concurrency: int = 2, **extra: str) -> ManagedProcess:
+        tag = f"{name}-{uuid.uuid4().hex[:6]}"
+        argv = [
+            SAMACONSO,
+            "worker",
+            "--queues",
+            "all",
+            "--concurrency",
+            str(concurrency),
+            "--name",
+            f"{tag}@%h",
+        ]
+        if beat:
+            argv.append("--beat")
+        data_dir = env.TMP / f"worker-{tag}"
+        proc = ManagedProcess(
+            tag,
+            argv,
+            env.TMP / "logs" / f"{tag}.log",
+            env=child_env(fcm, SAMACONSO_DATA_DIR=str(data_dir), **extra),
+        )
+        proc.start()
+        started.append(proc)
+        return proc
+
+    yield start
+    for proc in started:
+        proc.stop(timeout_s=5)
+
+
+@pytest.fixture(scope="module")
+def module_worker(fcm: FcmStandIn) -> Iterator[ManagedProcess]:
+    tag = f"mod-{uuid.uuid4().hex[:6]}"
+    proc = ManagedProcess(
+        tag,
+        [SAMACONSO, "worker", "--queues", "all", "--concurrency", "2", "--name", f"{tag}@%h"],
+        env.TMP / "logs" / f"{tag}.log",
+        env=child_env(fcm),
+    ).start()
+    yield proc
+    proc.stop(timeout_s=5)
+
+
+@pytest.fixture
+def start_api(fcm: FcmStandIn) -> Iterator[Callable[[], str]]:
+    started: list[ManagedProcess] = []
+
+    def start() -> str:
+        port = free_port()
+        proc = ManagedProcess(
+            f"api-{port}",
+            [SAMACONSO, "api", "--host", "127.0.0.1", "--port", str(port)],
+            env.TMP / "logs" / f"api-{port}.log",
+            env=child_env(fcm, SAMACONSO_INSTANCE_NAME=f"api-{port}"),
+        ).start()
+        started.append(proc)
+        wait_for(lambda: port_open("127.0.0.1", port), 40, f"api on {port}", proc)
+        return f"http://127.0.0.1:{port}"
+
+    yield start
+    for proc in started:
+        proc.stop(timeout_s=5)
+
+
+# --- data helpers ---------------------------------------------------------------------------------
+
+
+async def add_devices(db: Database, user_ids: list[uuid.UUID], *, prefix: str = "tok") -> list[str]:
+    """One pushable device per user id; returns the FCM tokens."""
+    tokens = [f"{prefix}-{i}-{uuid.uuid4().hex}" for i in range(len(user_ids))]
+    rows = [
+        {"id": uuid.uuid4(), "user_id": u, "device_id": f"dev-{t}", "fcm_token": t, "fcm_token_hash": t[-64:]}
+        for u, t in zip(user_ids, tokens, strict=True)
+    ]
+    async with db.sessionmaker() as session:
+        for i in range(0, len(rows), 5000):
+            await session.execute(insert(Device), rows[i : i + 5000])
+        await session.commit()
+    return tokens
+
+
+async def add_customers(db: Database, count: int) -> list[uuid.UUID]:
+    ids = [uuid.uuid4() for _ in range(count)]
+    base = int(time.time() * 1000) % 10_000_000
+    rows = [
+        {"id": i, "role": Role.customer, "phone": f"+22178{(base + n) % 10_000_000:07d}", "language": "fr"}
+        for n, i in enumerate(ids)
+    ]
+    async with db.sessionmaker() as session:
+        for i in range(0, len(rows), 5000):
+            await session.execute(insert(User), rows[i : i + 5000])
+        await session.commit()
+    return ids
+
+
+async def link_meter(
+    db: Database, user_id: uuid.UUID, agency_id: uuid.UUID | None, *, number: str | None = None
+) -> uuid.UUID:
+    async with db.sessionmaker() as session:
+        meter = Meter(
+            kind=MeterKind.prepaid, number=number or str(uuid.uuid4().int)[:11], agency_id=agency_id
+        )
+        session.add(meter)
+        await session.flush()
+        session.add(MeterLink(meter_id=meter.id, user_id=user_id, status=LinkStatus.active, is_owner=True))
+        await session.commit()
+        return meter.id
+
+
+async def delivery_statuses(db: Database, nid: uuid.UUID) -> dict[str, int]:
+    async with db.sessionmaker() as session:
+        rows = (
+            await session.execute(select(Delivery.status).where(Delivery.notification_id == nid))
+        ).scalars()
+        out: dict[str, int] = {}
+        for s in rows:
+            out[s] = out.get(s, 0) + 1
+        return out
+
+
+async def wait_until(check: Callable[[], object], timeout_s: float, what: str) -> None:
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        result = check()
+        if asyncio.iscoroutine(result):
+            result = await result
+        if result:
+            return
+        await asyncio.sleep(0.1)
+    raise AssertionError(f"timed out waiting for {what}")
+
+
+async def all_delivered(db: Database, nid: uuid.UUID, expected: int) -> bool:
+    st = await delivery_statuses(db, nid)
+    done = st.get(DeliveryStatus.sent, 0) + st.get(DeliveryStatus.dead, 0) + st.get(DeliveryStatus.failed, 0)
+    return done >= expected and sum(st.values()) == done
+
+
+__all__ = ["AsyncIterator", "os"]
