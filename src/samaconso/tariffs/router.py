@@ -2,6 +2,99 @@
 
 from __future__ import annotations
 
-from fastapi import APIRouter
+from datetime import date
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request, status
+
+from samaconso.identity.deps import AdminUser, CurrentUser
+from samaconso.kit.db import SessionDep
+from samaconso.kit.i18n import negotiate
+from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.tariffs import service
+from samaconso.tariffs.schemas import BandOut, SimulationIn, SimulationOut, TariffVersionIn, TariffVersionOut
 
 router = APIRouter(tags=["tariffs"])
+
+CodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{2,20}$", description="Tariff code, e.g. DPP.")]
+
+
+@router.get("/tariffs", summary="Tariff versions (in force today by default)")
+async def list_tariffs(
+    session: SessionDep,
+    _: CurrentUser,
+    code: Annotated[str | None, Query(pattern=r"^[A-Za-z0-9_]{2,20}$")] = None,
+    on: Annotated[date | None, Query(description="Versions in force on this date (default today).")] = None,
+    history: Annotated[bool, Query(description="Every version, past and future.")] = False,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[TariffVersionOut]:
+    in_force_on = None if history else (on or service.today_utc())
+    return await service.list_versions(
+        session, in_force_on=in_force_on, code=code.upper() if code else None, cursor=cursor, limit=limit
+    )
+
+
+@router.get("/tariffs/{code}/bands", summary="Threshold bands (kWh ranges and colours) of a tariff")
+async def tariff_bands(
+    request: Request,
+    session: SessionDep,
+    _: CurrentUser,
+    code: CodePath,
+    limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
+) -> Page[BandOut]:
+    lang = negotiate(request.headers.get("accept-language"))
+    return await service.list_bands(session, code.upper(), lang, cursor=cursor, limit=limit)
+
+
+@router.post(
+    "/admin/tariffs",
+    status_code=status.HTTP_201_CREATED,
+    summary="Add a tariff version (applies from its effective date)",
+)
+async def add_tariff_version(
+    session: SessionDep, admin: AdminUser, body: TariffVersionIn
+) -> TariffVersionOut:
+    return await service.add_version(session, body, created_by=admin.user_id)
+
+
+@router.post("/simulator/prepaid", summary="Woyofal simulator: kWh for an amount, or the amount for kWh")
+async def simulate_prepaid(
+    request: Request, session: SessionDep, principal: CurrentUser, body: SimulationIn
+) -> SimulationOut:
+    lang = negotiate(request.headers.get("accept-language"))
+    return await service.simulate_prepaid(
+        session, request.app.state.settings, user_id=principal.user_id, data=body, lang=lang
+    )
+
+
+# --- process wiring: readiness details, metrics refresh, closing the vending client ----------------
+def _install() -> None:
+    from fastapi import FastAPI
+
+    from samaconso.app import SHUTDOWN_HOOKS, STARTUP_HOOKS
+    from samaconso.system.health import DETAIL_PROVIDERS
+    from samaconso.tariffs.xmlvend import certificate_status, health_details
+
+    async def startup(app: FastAPI) -> None:
+        settings = app.state.settings
+
+        async def refresh_certificate_metric() -> None:
+            if settings.xmlvend_client_p12 is not None:
+                import asyncio
+
+                await asyncio.to_thread(certificate_status, settings)
+
+        app.state.metric_refreshers.append(refresh_certificate_metric)
+
+    async def shutdown(app: FastAPI) -> None:
+        await service.GATEWAY.aclose()
+
+    if health_details not in DETAIL_PROVIDERS:
+        DETAIL_PROVIDERS.append(health_details)
+    STARTUP_HOOKS.append(startup)
+    SHUTDOWN_HOOKS.append(shutdown)
+
+
+_install()
