@@ -167,6 +167,8 @@ class LegacyGateway:
     def __init__(self, sources: dict[str, Source], timeout_s: float) -> None:
         self.sources = sources
         self.timeout_s = timeout_s
+        # the whole call (pool wait, connect, query) ends a little before the API's 3 s promise
+        self.deadline_s = max(0.5, timeout_s - 0.25)
         self.breakers = {
             name: CircuitBreaker(SERVICE_NAME[name], failure_threshold=3, reset_timeout_s=15.0)
             for name in DATABASES
@@ -207,7 +209,7 @@ class LegacyGateway:
     async def _fetch(self, database: str, stmt: Executable) -> list[Row]:
         source = self.sources[database]
         return await self.breakers[database].call_or_503(
-            SERVICE_NAME[database], functools.partial(source.fetch, stmt), timeout_s=self.timeout_s
+            SERVICE_NAME[database], functools.partial(source.fetch, stmt), timeout_s=self.deadline_s
         )
 
     async def _first(self, database: str, stmt: Executable) -> Row | None:
@@ -246,7 +248,7 @@ class LegacyGateway:
         """Best effort: tell SIC the meter joined the app. Never raises; returns whether it worked."""
         source = self.sources[SIC]
         try:
-            with anyio.fail_after(self.timeout_s):
+            with anyio.fail_after(self.deadline_s):
                 await source.execute(q.record_app_meter(number, kind))
         except Exception as exc:  # best effort by design
             log.warning("legacy_record_app_meter_failed", error=type(exc).__name__)
