@@ -5,7 +5,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import importlib
 import math
 import secrets
 import uuid
@@ -225,16 +224,11 @@ async def _notify(
     kind: str,
     texts: tuple[str, str, str, str],
     data: dict[str, str],
-) -> bool:
-    """Send a notification through the notifications domain when it is available (same transaction)."""
-    try:
-        module = importlib.import_module("samaconso.notifications.service")
-    except ImportError:
-        return False
-    notify_user = getattr(module, "notify_user", None)
-    if notify_user is None:
-        return False
-    await notify_user(
+) -> uuid.UUID:
+    """Tell the user through the notifications domain, in the caller's transaction (outbox)."""
+    from samaconso.notifications.service import notify_user
+
+    return await notify_user(
         session,
         user_id=user_id,
         type=kind,
@@ -244,7 +238,6 @@ async def _notify(
         body_en=texts[3],
         data=data,
     )
-    return True
 
 
 # --- one-time codes ----------------------------------------------------------------------------
@@ -418,9 +411,9 @@ async def _sign_out_devices(
     for device in devices:
         label = device.model or device.device_id[:40]
         texts = _SIGNED_OUT_TEXT.get(reason)
-        notified = False
+        notification: uuid.UUID | None = None
         if texts is not None:
-            notified = await _notify(
+            notification = await _notify(
                 ctx.session,
                 user_id,
                 "device_signed_out",
@@ -428,7 +421,12 @@ async def _sign_out_devices(
                 {"device_id": str(device.id), "reason": reason},
             )
         _audit(
-            ctx, "device_signed_out", user_id=user_id, device=str(device.id), reason=reason, notified=notified
+            ctx,
+            "device_signed_out",
+            user_id=user_id,
+            device=str(device.id),
+            reason=reason,
+            notification=str(notification) if notification else None,
         )
     return revoked
 
