@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard clean help
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard clean help rehearsal
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -45,6 +45,11 @@ bench-fanout: install
 
 bench-dashboard: install
 	$(VENV)/bin/python -m bench.dashboard
+
+# Répétition de la mise en production (deploy/rehearsal) : root, ip netns, nftables ; nettoie tout.
+rehearsal: install
+	bash deploy/rehearsal/prepare.sh
+	$(VENV)/bin/python deploy/rehearsal/rehearsal.py
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
