@@ -1,0 +1,329 @@
+"""Scénario de la répétition, joué depuis l'espace de noms « client » à travers la VIP (HAProxy).
+
+Étapes : parcours client (inscription avec le code SMS lu dans l'outbox, connexion, ajout d'un
+compteur, diffusion), arrêt d'api_1 puis redémarrage progressif sous trafic (aucune requête en
+échec), arrêt brutal de worker_2 pendant une diffusion (aucun message perdu), sauvegarde de la nuit
+puis restauration dans une base neuve (mêmes nombres de lignes).
+Les étapes dont les routes n'existent pas (encore) dans l'API sont signalées SKIPPED, jamais OK.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import threading
+import time
+import uuid
+from collections import Counter
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+import httpx
+
+if TYPE_CHECKING:
+    from rehearsal import Rehearsal
+
+API = "/api/v1"
+
+
+class Client:
+    def __init__(self, r: Rehearsal) -> None:
+        self.base = f"https://{r.addr['vip']}"
+        self.http = httpx.Client(base_url=self.base, verify=False, timeout=15.0)  # noqa: S501 - certificat de test
+
+    def request(self, method: str, path: str, token: str | None = None, **kw: Any) -> httpx.Response:
+        headers = kw.pop("headers", {})
+        if token:
+            headers["Authorization"] = f"Bearer {token}"
+        return self.http.request(method, path, headers=headers, **kw)
+
+
+def routes(client: Client) -> set[tuple[str, str]]:
+    spec = client.request("GET", "/openapi.json")
+    if spec.status_code != 200:
+        return set()
+    return {(m.upper(), p) for p, ops in spec.json().get("paths", {}).items() for m in ops}
+
+
+def outbox_code(r: Rehearsal, phone: str, after: float, timeout: float = 30) -> str | None:
+    """Le code à 6 chiffres du dernier SMS envoyé à ``phone`` (outbox des serveurs 2 et 3)."""
+    import re
+
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        for server in ("workers", "api"):
+            path = r.tmp / server / "data" / "outbox" / "sms.jsonl"
+            if not path.exists():
+                continue
+            for line in reversed(path.read_text(encoding="utf-8").splitlines()):
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    continue
+                text = json.dumps(rec, ensure_ascii=False)
+                digits = phone.lstrip("+")
+                if digits in text.replace("+", ""):
+                    m = re.search(r"\b(\d{6})\b", str(rec.get("message") or rec.get("text") or rec.get("body") or text))
+                    if m:
+                        return m.group(1)
+        time.sleep(0.5)
+    return None
+
+
+def run_scenario(r: Rehearsal) -> None:
+    c = Client(r)
+    rep = r.report
+    health = c.request("GET", "/health")
+    rep.check("VIP : GET /health via HAProxy (TLS)", health.status_code == 200 and "running" in health.text,
+              f"{health.status_code} {health.text[:80]}")
+    available = routes(c)
+    rep.ok("routes de l'API", f"{len(available)} opérations publiées dans /openapi.json")
+    state: dict[str, Any] = {}
+    customer_journey(r, c, available, state)
+    rolling_restart_under_traffic(r, c, state)
+    worker_kill_during_broadcast(r, c, available, state)
+    backup_and_restore(r)
+
+
+# ------------------------------------------------------------------------------------------------
+def customer_journey(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]) -> None:
+    rep = r.report
+    phone = f"+22177{uuid.uuid4().int % 10_000_000:07d}"
+    state["phone"] = phone
+    if ("POST", f"{API}/auth/otp") not in available or ("POST", f"{API}/auth/signup") not in available:
+        rep.skipped("parcours : inscription", "routes /auth/otp, /auth/signup absentes")
+        return
+    t = time.time()
+    res = c.request("POST", f"{API}/auth/otp", json={"phone": phone, "purpose": "signup"})
+    if not rep.check("parcours : demande de code SMS", res.status_code == 202, f"{res.status_code} {res.text[:120]}"):
+        return
+    code = outbox_code(r, phone, t)
+    if not rep.check("parcours : code lu dans l'outbox SMS", code is not None,
+                     "outbox du serveur 3 (tâche send_sms, file urgent, worker_1)" if code else "aucun SMS"):
+        return
+    pin = "482913"
+    res = c.request("POST", f"{API}/auth/signup", json={
+        "phone": phone, "otp": code, "pin": pin, "first_name": "Awa", "last_name": "Ndiaye", "language": "fr"})
+    if not rep.check("parcours : inscription", res.status_code == 201, f"{res.status_code} {res.text[:160]}"):
+        return
+    res = c.request("POST", f"{API}/auth/login", json={"phone": phone, "pin": pin})
+    if not rep.check("parcours : connexion (PIN)", res.status_code == 200, f"{res.status_code} {res.text[:120]}"):
+        return
+    state["token"] = token = res.json()["access_token"]
+    me = c.request("GET", f"{API}/me", token)
+    rep.check("parcours : GET /me", me.status_code == 200 and me.json().get("phone") == phone, f"{me.status_code}")
+    link_meter(r, c, available, state, token)
+    broadcast_to_customer(r, c, available, state)
+
+
+def link_meter(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any], token: str) -> None:
+    rep = r.report
+    if ("POST", f"{API}/me/meters") not in available:
+        rep.skipped("parcours : ajout d'un compteur", "route POST /me/meters absente")
+        return
+    number = pick_legacy_meter(r)
+    if number is None:
+        rep.skipped("parcours : ajout d'un compteur", "aucun compteur dans la source existante simulée")
+        return
+    res = c.request("POST", f"{API}/me/meters", token, json={"kind": "prepaid", "number": number})
+    rep.check("parcours : ajout d'un compteur", res.status_code == 201,
+              f"{res.status_code} compteur {number} : {res.text[:160]}")
+    listed = c.request("GET", f"{API}/me/meters", token)
+    rep.check("parcours : liste des compteurs", listed.status_code == 200 and len(listed.json().get("items", [])) == 1,
+              f"{listed.status_code} {listed.text[:120]}")
+
+
+def pick_legacy_meter(r: Rehearsal) -> str | None:
+    for sql in (
+        'SELECT "N° COMPTEUR" FROM sic."HEXING_INFOS_ADMINISTRATIVES_NEW" LIMIT 1',
+        'SELECT "N° COMPTEUR" FROM sic.hexing_infos_administratives_new LIMIT 1',
+    ):
+        try:
+            value = r.psql(sql, db=legacy_db(r))
+        except Exception:  # noqa: BLE001, S112 - on essaie la variante suivante
+            continue
+        if value:
+            return value.splitlines()[0].strip()
+    return None
+
+
+def legacy_db(r: Rehearsal) -> str:
+    names = r.psql("SELECT datname FROM pg_database WHERE datname LIKE 'samaconso%' ORDER BY 1").split()
+    return next((n for n in names if "legacy" in n), "samaconso")
+
+
+def staff_token(r: Rehearsal, c: Client, available: set[tuple[str, str]]) -> str | None:
+    if ("POST", f"{API}/auth/staff/login") not in available:
+        return None
+    for login, password in (("admin.national", "Admin-Demo-2026"),):
+        res = c.request("POST", f"{API}/auth/staff/login", json={"login": login, "password": password})
+        if res.status_code == 200:
+            return str(res.json()["access_token"])
+    return None
+
+
+def broadcast_to_customer(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]) -> None:
+    rep = r.report
+    if ("POST", f"{API}/notifications") not in available:
+        rep.skipped("parcours : diffusion", "route POST /notifications absente")
+        return
+    admin = staff_token(r, c, available)
+    if admin is None:
+        rep.skipped("parcours : diffusion", "aucun compte administrateur (samaconso seed) pour diffuser")
+        return
+    state["admin"] = admin
+    res = c.request("POST", f"{API}/notifications", admin, json={
+        "target": {"kind": "everyone"}, "type": "information", "title": "Répétition",
+        "body": "Message de répétition de mise en production"})
+    if not rep.check("parcours : diffusion à tous", res.status_code == 202, f"{res.status_code} {res.text[:200]}"):
+        return
+    token = state.get("token")
+    got = False
+    deadline = time.monotonic() + 60
+    while token and time.monotonic() < deadline and not got:
+        feed = c.request("GET", f"{API}/me/notifications", token)
+        got = feed.status_code == 200 and any("Répétition" in json.dumps(i, ensure_ascii=False)
+                                              for i in feed.json().get("items", []))
+        if not got:
+            time.sleep(1)
+    rep.check("parcours : le client voit la diffusion", got, "GET /me/notifications")
+
+
+# ------------------------------------------------------------------------------------------------
+def traffic(c: Client, token: str | None, stop: threading.Event, results: list[tuple[float, str]], t0: float) -> None:
+    client = httpx.Client(base_url=c.base, verify=False, timeout=10.0)  # noqa: S501
+    i = 0
+    while not stop.is_set():
+        i += 1
+        path, headers = ("/health", {})
+        if token and i % 2 == 0:
+            path, headers = (f"{API}/me", {"Authorization": f"Bearer {token}"})
+        try:
+            res = client.get(path, headers=headers)
+            outcome = str(res.status_code)
+        except httpx.HTTPError as exc:
+            outcome = type(exc).__name__
+        results.append((time.monotonic() - t0, outcome))
+    client.close()
+
+
+def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]) -> None:
+    """Arrêt d'api_1 sous trafic (SIGTERM, comme `docker compose stop`), puis redémarrage progressif
+    comme deploy.sh : api_1 relancé, remis seulement quand HAProxy le voit sain, puis api_2."""
+    rep = r.report
+    stop = threading.Event()
+    results: list[tuple[float, str]] = []
+    t0 = time.monotonic()
+    threads = [threading.Thread(target=traffic, args=(c, state.get("token"), stop, results, t0)) for _ in range(6)]
+    for t in threads:
+        t.start()
+    timeline: list[str] = []
+    try:
+        time.sleep(2)
+        for service, port in (("api_1", 8001), ("api_2", 8002)):
+            timeline.append(f"{time.monotonic() - t0:.1f}s arrêt {service}")
+            r.procs[service].stop(timeout=30)
+            time.sleep(3)  # le trafic continue sur l'autre instance
+            timeline.append(f"{time.monotonic() - t0:.1f}s redémarrage {service}")
+            r.start_api(service, port)
+            deadline = time.monotonic() + 30
+            while r.lb_states().get(service) != "UP" and time.monotonic() < deadline:
+                time.sleep(0.2)
+            timeline.append(f"{time.monotonic() - t0:.1f}s {service} UP dans HAProxy")
+        time.sleep(2)
+    finally:
+        stop.set()
+        for t in threads:
+            t.join(15)
+    outcomes = Counter(o for _, o in results)
+    ok = sum(n for o, n in outcomes.items() if o == "200")
+    failed = {o: n for o, n in outcomes.items() if o != "200"}
+    rep.check("arrêt d'api_1 puis redémarrage progressif sous trafic", not failed and ok > 100,
+              f"{len(results)} requêtes via la VIP, {ok} OK, échecs : {failed or 'aucun'} ; " + " ; ".join(timeline))
+    states = r.lb_states()
+    rep.check("répartiteur après redémarrage", states == {"api_1": "UP", "api_2": "UP"}, str(states))
+
+
+# ------------------------------------------------------------------------------------------------
+def worker_kill_during_broadcast(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]) -> None:
+    """worker_2 (files normal, low_priority) est tué (SIGKILL) pendant un lot de tâches de la file
+    low_priority ; relancé, tous les messages sont traités (acks tardifs : rien n'est perdu)."""
+    rep = r.report
+    total = 1500
+    batch = f"rehearsal-{uuid.uuid4().hex[:8]}"
+    script = (
+        "import json,sys\n"
+        "from samaconso.worker import celery_app\n"
+        f"ids=[celery_app.send_task('samaconso.system.echo_low', args=[{{'batch': {batch!r}, 'i': i}}]).id for i in range({total})]\n"
+        "print(json.dumps(ids))\n"
+    )
+    env = r.app_environment("api", "rehearsal-publisher")
+    from rehearsal import APP_USER, ns_argv, run
+
+    pub = run(ns_argv(r.ns["api"], [str(Path(env["PATH"].split(":")[0]) / "python"), "-c", script], user=APP_USER),
+              env=env, timeout=300, cwd=r.tmp / "api")
+    ids = json.loads(pub.stdout.strip().splitlines()[-1])
+    time.sleep(1.5)
+    done_before = count_results(r, ids)
+    r.procs["worker_2"].stop(sig=signal.SIGKILL, timeout=5)
+    killed_at = done_before
+    time.sleep(2)
+    r.start_worker("worker_2")
+    deadline = time.monotonic() + 240
+    done = 0
+    while time.monotonic() < deadline:
+        done = count_results(r, ids)
+        if done >= total:
+            break
+        time.sleep(2)
+    rep.check("worker_2 tué (SIGKILL) pendant un lot low_priority : rien de perdu", done == total,
+              f"{total} tâches publiées, {killed_at} faites avant l'arrêt, {done}/{total} faites après relance")
+
+
+def count_results(r: Rehearsal, ids: list[str]) -> int:
+    import subprocess
+
+    pw = r.read_secret("redis_password")
+    keys = "\n".join(f"GET celery-task-meta-{i}" for i in ids)
+    res = subprocess.run(
+        ["ip", "netns", "exec", r.ns["workers"], "redis-cli", "-h", "127.0.0.1", "-n", "1"],
+        input=keys, capture_output=True, text=True, env={**os.environ, "REDISCLI_AUTH": pw}, timeout=60,
+    )
+    return sum(1 for line in res.stdout.splitlines() if '"SUCCESS"' in line)
+
+
+# ------------------------------------------------------------------------------------------------
+def backup_and_restore(r: Rehearsal) -> None:
+    from rehearsal import DEPLOY, ns_argv, parse_env_file, run
+
+    rep = r.report
+    cfg = parse_env_file(DEPLOY / "server1-data" / "backup" / "backup.env.example")
+    backups = r.tmp / "data" / "backups"
+    textfile = r.tmp / "data" / "node-exporter"
+    for d in (backups, textfile):
+        d.mkdir(parents=True, exist_ok=True)
+        run(["chown", "postgres:postgres", str(d)])
+    env = {**os.environ, **cfg, "BACKUP_DIR": str(backups), "S3_CREDENTIALS_FILE": str(r.s3_creds),
+           "S3_PROVIDER": "Other", "PGHOST": str(r.tmp / "data" / "pg" / "run"),
+           "NODE_EXPORTER_TEXTFILE_DIR": str(textfile)}
+    res = run(ns_argv(r.ns["data"], ["bash", str(DEPLOY / "server1-data" / "backup" / "samaconso-backup.sh")],
+                      user="postgres"), env=env, timeout=600, check=False)
+    print(res.stdout.rstrip())
+    if not rep.check("sauvegarde de la nuit (samaconso-backup.sh)", res.returncode == 0,
+                     (res.stdout.strip().splitlines() or [""])[-1] if res.returncode == 0 else res.stderr[-400:]):
+        return
+    latest = (backups / "postgresql" / "latest.dump").resolve()
+    counts = Path(f"{latest}.counts").read_text().splitlines()
+    objects = Path(f"{latest}.objects").read_text().strip()
+    nonzero = [ln for ln in counts if not ln.endswith(" 0")]
+    res = run(ns_argv(r.ns["data"], ["bash", str(DEPLOY / "server1-data" / "backup" / "samaconso-restore.sh"),
+                                     "latest", "samaconso_restore"], user="postgres"), env=env, timeout=600, check=False)
+    print(res.stdout.rstrip())
+    rep.check("restauration dans une base neuve (samaconso-restore.sh)", res.returncode == 0,
+              f"{len(counts)} tables, {len(nonzero)} non vides ({', '.join(nonzero[:6])}…) ; nombres de lignes "
+              + ("identiques" if res.returncode == 0 else f"DIFFÉRENTS (code {res.returncode})")
+              + f" ; {objects} objet(s) S3 copiés")
+    live = r.psql("SELECT count(*) FROM pg_stat_user_tables", db="samaconso")
+    restored = r.psql("SELECT count(*) FROM pg_stat_user_tables", db="samaconso_restore")
+    rep.check("base restaurée : mêmes tables que la base en service", live == restored, f"{live} / {restored}")
