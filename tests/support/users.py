@@ -14,6 +14,7 @@ from samaconso.settings import Settings
 
 @dataclass
 class TestUser:
+    __test__ = False  # a helper, not a test class
     id: uuid.UUID
     role: Role
     token: str
