@@ -207,7 +207,11 @@ class StaffPatch(_In):
 
 
 class AgencyIn(_In):
-    code: Annotated[str, StringConstraints(strip_whitespace=True, to_upper=True, pattern=r"^[A-Z0-9]{2,32}$")]
+    code: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, pattern=r"^[A-Za-z0-9]{2,32}$"),
+        AfterValidator(str.upper),
+    ]
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)]
     region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = None
 
