@@ -11,6 +11,7 @@ from samaconso.identity.deps import AdminUser, CurrentUser
 from samaconso.kit.db import SessionDep
 from samaconso.kit.i18n import negotiate
 from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.legacy.deps import GatewayDep
 from samaconso.tariffs import service
 from samaconso.tariffs.schemas import BandOut, SimulationIn, SimulationOut, TariffVersionIn, TariffVersionOut
 
@@ -61,11 +62,17 @@ async def add_tariff_version(
 
 @router.post("/simulator/prepaid", summary="Woyofal simulator: kWh for an amount, or the amount for kWh")
 async def simulate_prepaid(
-    request: Request, session: SessionDep, principal: CurrentUser, body: SimulationIn
+    request: Request, session: SessionDep, principal: CurrentUser, legacy: GatewayDep, body: SimulationIn
 ) -> SimulationOut:
     lang = negotiate(request.headers.get("accept-language"))
     return await service.simulate_prepaid(
-        session, request.app.state.settings, user_id=principal.user_id, data=body, lang=lang
+        session,
+        request.app.state.settings,
+        user_id=principal.user_id,
+        data=body,
+        lang=lang,
+        legacy=legacy,
+        cache=request.app.state.cache,
     )
 
 

@@ -7,7 +7,6 @@ meter and the month's purchases, asks the vending system when it can, and shapes
 from __future__ import annotations
 
 import asyncio
-import importlib
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
@@ -18,10 +17,12 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError, not_found
 from samaconso.kit.i18n import Lang
 from samaconso.kit.pagination import Page, decode_cursor, encode_cursor
+from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters.models import Meter, MeterKind
 from samaconso.settings import Settings
 from samaconso.tariffs import engine
@@ -240,24 +241,24 @@ class MonthToDate:
     known: bool
 
 
-async def month_to_date(session: AsyncSession, settings: Settings, meter: Meter, on: date) -> MonthToDate:
-    """kWh bought this calendar month on a prepaid meter, from the legacy vending records (through the
-    consumption service). Unknown (0, ``known`` False) while that source cannot answer."""
-    try:
-        consumption = importlib.import_module("samaconso.consumption.service")
-    except ImportError:
+async def month_to_date(
+    gateway: LegacyGateway | None, cache: Cache | None, meter: Meter, on: date
+) -> MonthToDate:
+    """kWh bought this calendar month on a prepaid meter and whether the monthly fee is paid, from the
+    legacy vending records (through the consumption service). Unknown (0, ``known`` False) when the
+    legacy source cannot answer: the simulator still answers and says so."""
+    if gateway is None:
         return MonthToDate(Decimal(0), False, False)
-    fetch: Any = getattr(consumption, "month_to_date", None)
-    if fetch is None:
-        return MonthToDate(Decimal(0), False, False)
+    from samaconso.consumption.service import month_to_date as purchases_this_month
+
     try:
-        result = await fetch(session, settings, meter, on)
-    except Exception as exc:
+        result = await purchases_this_month(
+            gateway, cache, meter_number=meter.number, poc=meter.poc or "", today=on
+        )
+    except Exception as exc:  # legacy down or slow (AppError 503), or bad data: degrade, never fail
         log.warning("month_to_date_unavailable", error=type(exc).__name__)
         return MonthToDate(Decimal(0), False, False)
-    kwh = Decimal(str(getattr(result, "kwh", 0) or 0))
-    purchases = int(getattr(result, "purchases", 0) or 0)
-    return MonthToDate(kwh, purchases > 0 or kwh > 0, True)
+    return MonthToDate(Decimal(str(result.kwh)), result.monthly_fee_paid, True)
 
 
 # ==================================================================================== simulator
@@ -449,7 +450,9 @@ async def simulate_prepaid(
     user_id: uuid.UUID,
     data: SimulationIn,
     lang: Lang,
-    gateway: VendingGateway = GATEWAY,
+    legacy: LegacyGateway | None,
+    cache: Cache | None,
+    vending: VendingGateway = GATEWAY,
 ) -> SimulationOut:
     on = data.on or today_utc()
     meter: Meter | None = None
@@ -464,7 +467,7 @@ async def simulate_prepaid(
                 "Le simulateur Woyofal concerne les compteurs prépayés.",
                 "The Woyofal simulator is for prepaid meters.",
             )
-        mtd = await month_to_date(session, settings, meter, on)
+        mtd = await month_to_date(legacy, cache, meter, on)
         code = (meter.tariff_code or DEFAULT_TARIFF).strip().upper()
     else:
         mtd = MonthToDate(data.month_to_date_kwh or Decimal(0), bool(data.fee_paid), True)
@@ -523,7 +526,7 @@ async def simulate_prepaid(
         answer.fallback_reason = "not_today"
         return answer
     try:
-        result = await gateway.trial(settings, meter.number, to_pay)
+        result = await vending.trial(settings, meter.number, to_pay)
     except VendingError as exc:
         log.warning("xmlvend_fallback", reason=exc.reason)
         answer.fallback_reason = exc.reason
@@ -564,7 +567,9 @@ def _alert_text(kwh_left: Decimal, meter_number: str) -> tuple[str, str, str, st
     )
 
 
-async def scan_tranche_alerts(db: Database, settings: Settings, on: date | None = None) -> int:
+async def scan_tranche_alerts(
+    db: Database, legacy: LegacyGateway, cache: Cache | None, on: date | None = None
+) -> int:
     """Send the monthly tranche alert to every user of a prepaid meter whose month reached 80 % of
     tranche 1 (and has not left it). One alert per (meter, user, month), guaranteed by a unique row
     written in the same transaction as the notification. Returns how many were sent."""
@@ -597,7 +602,7 @@ async def scan_tranche_alerts(db: Database, settings: Settings, on: date | None 
                 first = min(grid.tranches, key=lambda t: t.position)
                 if first.kwh_to is None:
                     continue
-                mtd = await month_to_date(session, settings, meter, day)
+                mtd = await month_to_date(legacy, cache, meter, day)
                 threshold = first.kwh_to * ALERT_SHARE_OF_TRANCHE_1
                 if not mtd.known or not threshold <= mtd.kwh < first.kwh_to:
                     continue

@@ -208,6 +208,13 @@ def trial_vend_response(
     return bytes(etree.tostring(envelope, xml_declaration=True, encoding="utf-8"))
 
 
+class _QuietServer(ThreadingHTTPServer):
+    daemon_threads = True
+
+    def handle_error(self, request: Any, client_address: Any) -> None:
+        """A client refused during the TLS handshake is expected here, not worth a traceback."""
+
+
 class XmlVendStandIn:
     """The server. ``grids`` and ``meters`` describe the vending system's data."""
 
@@ -233,7 +240,7 @@ class XmlVendStandIn:
         ctx.load_verify_locations(cafile=str(client_ca))
         ctx.load_cert_chain(str(server_cert), str(server_key))
         self._ctx = ctx
-        self._server = ThreadingHTTPServer((host, 0), self._handler())
+        self._server = _QuietServer((host, 0), self._handler())
         self._server.daemon_threads = True
         self._server.socket = ctx.wrap_socket(
             self._server.socket, server_side=True, do_handshake_on_connect=False
@@ -285,6 +292,10 @@ class XmlVendStandIn:
                 self.wfile.write(body)
 
             def do_GET(self) -> None:
+                peer = self.request.getpeercert() or {}
+                standin.log.requests.append(
+                    {"path": self.path, "headers": dict(self.headers.items()), "peer": peer}
+                )
                 if self.path.split("?")[0] == WSDL_PATH:
                     self._send(200, wsdl_document())
                 else:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from samaconso.kit.aio import run_sync
+from samaconso.legacy.gateway import LegacyGateway
 from samaconso.tariffs import service
 from samaconso.worker import celery_app, resources
 
@@ -11,4 +12,12 @@ from samaconso.worker import celery_app, resources
 def housekeeping_tranche_alerts() -> int:
     """Periodic scan (low_priority): monthly tranche-1 alert for prepaid meters at ≥ 80 %."""
     res = resources()
-    return run_sync(service.scan_tranche_alerts(res.db, res.settings))
+
+    async def scan() -> int:
+        legacy = LegacyGateway.from_settings(res.settings)
+        try:
+            return await service.scan_tranche_alerts(res.db, legacy, res.cache)
+        finally:
+            await legacy.dispose()
+
+    return run_sync(scan())
