@@ -253,3 +253,50 @@ async def test_simulator_with_meter_only_for_the_callers_active_link(
     assert r.json()["code"] == "meter_not_prepaid"
     r = await client.post(SIM, json={**body, "month_to_date_kwh": 10}, headers=owner.headers)
     assert r.status_code == 422
+
+
+async def test_postpaid_estimate_for_a_60_day_bill(
+    client: AsyncClient, grids: Database, settings: Settings
+) -> None:
+    user = await make_user(grids, settings)
+    r = await client.post("/api/v1/simulator/postpaid", json={"kwh": 600, "days": 60}, headers=user.headers)
+    assert r.status_code == 200, r.text
+    bill = r.json()
+    assert bill["tranche_bounds"] == [[0, 300], [300, 500], [500, None]]
+    assert [(t["tranche"], t["kwh"], t["unit_price"]) for t in bill["tranches"]] == [
+        (1, 300, 82.0),
+        (2, 200, 136.49),
+        (3, 100, 159.36),
+    ]
+    assert bill["vat"] == round(100 * 159.36 * 0.18, 2)
+    assert bill["total"] == round(
+        bill["energy_amount"] + bill["monthly_fee"] + bill["municipal_tax"] + bill["vat"]
+    )
+    old = await client.post(
+        "/api/v1/simulator/postpaid", json={"kwh": 100, "days": 30, "on": "2025-03-01"}, headers=user.headers
+    )
+    assert old.json()["tranches"][0]["unit_price"] == 91.17
+    bad = await client.post("/api/v1/simulator/postpaid", json={"kwh": 100, "days": 0}, headers=user.headers)
+    assert bad.status_code == 422
+
+
+async def test_simulator_is_rate_limited_per_user(
+    client: AsyncClient, grids: Database, settings: Settings
+) -> None:
+    busy = await make_user(grids, settings)
+    other = await make_user(grids, settings)
+    for _ in range(60):
+        assert (await client.post(SIM, json={"amount": 2000}, headers=busy.headers)).status_code == 200
+    limited = await client.post(SIM, json={"amount": 2000}, headers=busy.headers)
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "simulator_rate_limited"
+    assert int(limited.headers["Retry-After"]) >= 1
+    assert (await client.post(SIM, json={"amount": 2000}, headers=other.headers)).status_code == 200
+
+
+def test_alert_scan_runs_on_the_low_priority_queue_every_half_hour() -> None:
+    from samaconso.tariffs.tasks import housekeeping_tranche_alerts
+    from samaconso.worker import BEAT_SCHEDULE, route_for
+
+    assert route_for(housekeeping_tranche_alerts.name) == "low_priority"
+    assert BEAT_SCHEDULE["tariffs-tranche-alerts"]["task"] == housekeeping_tranche_alerts.name

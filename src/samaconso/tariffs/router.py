@@ -13,9 +13,19 @@ from samaconso.kit.i18n import negotiate
 from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
 from samaconso.legacy.deps import GatewayDep
 from samaconso.tariffs import service
-from samaconso.tariffs.schemas import BandOut, SimulationIn, SimulationOut, TariffVersionIn, TariffVersionOut
+from samaconso.tariffs.schemas import (
+    BandOut,
+    PostpaidIn,
+    PostpaidOut,
+    SimulationIn,
+    SimulationOut,
+    TariffVersionIn,
+    TariffVersionOut,
+)
 
 router = APIRouter(tags=["tariffs"])
+
+SIMULATIONS_PER_MINUTE = 60  # per user: each may become a call to the vending system
 
 CodePath = Annotated[str, Path(pattern=r"^[A-Za-z0-9_]{2,20}$", description="Tariff code, e.g. DPP.")]
 
@@ -65,6 +75,9 @@ async def simulate_prepaid(
     request: Request, session: SessionDep, principal: CurrentUser, legacy: GatewayDep, body: SimulationIn
 ) -> SimulationOut:
     lang = negotiate(request.headers.get("accept-language"))
+    await request.app.state.rate_limiter.check(
+        f"simulator:{principal.user_id}", SIMULATIONS_PER_MINUTE, 60, "simulator_rate_limited"
+    )
     return await service.simulate_prepaid(
         session,
         request.app.state.settings,
@@ -74,6 +87,11 @@ async def simulate_prepaid(
         legacy=legacy,
         cache=request.app.state.cache,
     )
+
+
+@router.post("/simulator/postpaid", summary="Postpaid bill estimate for kWh over N billed days")
+async def simulate_postpaid(session: SessionDep, _: CurrentUser, body: PostpaidIn) -> PostpaidOut:
+    return await service.estimate_postpaid(session, body)
 
 
 # --- process wiring: readiness details, metrics refresh, closing the vending client ----------------

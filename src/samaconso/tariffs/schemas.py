@@ -168,7 +168,7 @@ class SimulationOut(BaseModel):
     source: Literal["engine", "vending"]
     fallback_reason: str | None = Field(
         description="Why the engine answered: no_meter, xmlvend_disabled, certificate_expired, "
-        "certificate_unavailable, vending_unavailable, vending_error, vending_disagreed"
+        "certificate_unavailable, vending_unavailable, vending_error, not_today (a past or future date)"
     )
     question: Literal["amount", "kwh"]
     tariff: TariffRef
@@ -188,3 +188,30 @@ class SimulationOut(BaseModel):
     rounding: Num = Field(description="Left over by the 0.1 kWh resolution (not charged).")
     advice: AdviceOut | None
     vending: VendingInfo | None = None
+
+
+class PostpaidIn(BaseModel):
+    kwh: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=1)]
+    days: Annotated[int, Field(ge=1, le=120, description="Billed days (a bill covers ~60).")] = 60
+    tariff_code: TariffCode | None = None
+    on: date | None = Field(default=None, description="Bill date (default: today); picks the grid in force.")
+
+
+class PostpaidLineOut(BaseModel):
+    tranche: int
+    kwh: Num
+    unit_price: Num
+    amount: Num
+
+
+class PostpaidOut(BaseModel):
+    tariff: TariffRef
+    kwh: Num
+    days: int
+    tranche_bounds: list[tuple[Num, OptNum]] = Field(description="Tranche kWh bounds scaled by days/30.")
+    tranches: list[PostpaidLineOut]
+    energy_amount: Num
+    monthly_fee: Num
+    municipal_tax: Num
+    vat: Num
+    total: Num = Field(description="Incl. tax, rounded to the franc.")

@@ -34,6 +34,9 @@ from samaconso.tariffs.schemas import (
     BandOut,
     LineOut,
     MeterRef,
+    PostpaidIn,
+    PostpaidLineOut,
+    PostpaidOut,
     SimulationIn,
     SimulationOut,
     SplitOut,
@@ -553,6 +556,34 @@ async def simulate_prepaid(
         tariff_name=result.purchase.tariff.name,
     )
     return answer
+
+
+async def estimate_postpaid(session: AsyncSession, data: PostpaidIn) -> PostpaidOut:
+    """A postpaid bill estimate for ``kwh`` over ``days`` billed days (tranche widths × days/30)."""
+    on = data.on or today_utc()
+    version = await resolve_grid(session, data.tariff_code or DEFAULT_TARIFF, on)
+    grid = repo.to_grid(version)
+    try:
+        est = engine.postpaid_estimate(grid, data.kwh, data.days)
+    except TariffError as exc:
+        raise _engine_error(exc, grid) from exc
+    return PostpaidOut(
+        tariff=TariffRef(
+            code=grid.code, version_id=version.id, label=version.label, effective_from=version.effective_from
+        ),
+        kwh=est.kwh,
+        days=est.days,
+        tranche_bounds=list(est.tranche_bounds),
+        tranches=[
+            PostpaidLineOut(tranche=ln.tranche, kwh=ln.kwh, unit_price=ln.unit_price, amount=ln.amount)
+            for ln in est.lines
+        ],
+        energy_amount=est.energy_amount,
+        monthly_fee=est.monthly_fee,
+        municipal_tax=est.municipal_tax,
+        vat=est.vat,
+        total=est.total,
+    )
 
 
 # ================================================================================ tranche alert
