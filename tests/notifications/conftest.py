@@ -80,6 +80,7 @@ def start_worker(fcm: FcmStandIn) -> Iterator[WorkerFactory]:
         if beat:
             argv.append("--beat")
         data_dir = env.TMP / f"worker-{tag}"
+        data_dir.mkdir(parents=True, exist_ok=True)  # the beat schedule file lives there
         proc = ManagedProcess(
             tag,
             argv,

@@ -159,9 +159,12 @@ class FcmSender:
             proxy=settings.fcm_proxy_url,
             limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
         )
-        # The OAuth2 endpoint speaks HTTP/1.1 (as Google's does) as well as HTTP/2.
         self._auth_http = httpx.AsyncClient(
-            timeout=timeout, verify=settings.fcm_verify_tls, proxy=settings.fcm_proxy_url
+            http1=False,
+            http2=True,
+            timeout=timeout,
+            verify=settings.fcm_verify_tls,
+            proxy=settings.fcm_proxy_url,
         )
 
     async def aclose(self) -> None:

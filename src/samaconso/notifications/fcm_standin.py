@@ -49,6 +49,7 @@ class StandInConfig:
     rate_429: float = 0.0
     rate_unregistered: float = 0.0
     retry_after_s: float = 0.2
+    throttle_first: int = 0  # answer 429 to the first N attempts for each token (deterministic bursts)
     dead_tokens: set[str] = field(default_factory=set)
 
 
@@ -61,8 +62,17 @@ class StandInState:
     rejected_auth: int = 0
     bad_shape: int = 0
     tokens_issued: int = 0
+    attempts: Counter[str] = field(default_factory=Counter)  # token -> requests that passed auth
     first_at: float | None = None
     last_at: float | None = None
+
+    tags: dict[str, dict[str, set[str]]] = field(
+        default_factory=lambda: defaultdict(lambda: defaultdict(set))
+    )
+
+    def collapse_ids(self, notification_id: str) -> dict[str, set[str]]:
+        """token -> the distinct collapse tags it received for this notification (what a phone shows)."""
+        return self.tags[notification_id]
 
     def snapshot(self, with_tokens: bool = True) -> dict[str, Any]:
         return {
@@ -181,6 +191,8 @@ class FcmStandIn:
             for name in ("latency_s", "rate_429", "rate_unregistered", "retry_after_s"):
                 if name in cfg:
                     setattr(self.config, name, float(cfg[name]))
+            if "throttle_first" in cfg:
+                self.config.throttle_first = int(cfg["throttle_first"])
             if "dead_tokens" in cfg:
                 self.config.dead_tokens = set(cfg["dead_tokens"])
             if cfg.get("reset_counts"):
@@ -224,7 +236,10 @@ class FcmStandIn:
         msg = payload["message"]
         token: str = msg["token"]
         cfg = self.config
-        if cfg.rate_429 and random.random() < cfg.rate_429:
+        self.state.attempts[token] += 1
+        if (cfg.rate_429 and random.random() < cfg.rate_429) or self.state.attempts[
+            token
+        ] <= cfg.throttle_first:
             self.state.throttled += 1
             status, hdrs, out = _error(429, "RESOURCE_EXHAUSTED", "Quota exceeded", "QUOTA_EXCEEDED")
             hdrs["retry-after"] = f"{cfg.retry_after_s:g}"
@@ -243,6 +258,8 @@ class FcmStandIn:
         st.accepted[token] += 1
         nid = str((msg.get("data") or {}).get("notification_id", ""))
         st.by_notification[nid][token] += 1
+        tag = str(((msg.get("android") or {}).get("notification") or {}).get("tag", ""))
+        st.tags[nid][token].add(tag)
         name = f"projects/{self.project_id}/messages/{secrets.token_hex(8)}"
         return 200, {}, json.dumps({"name": name}).encode()
 

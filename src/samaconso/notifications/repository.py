@@ -380,4 +380,4 @@ async def languages_of_devices(
         .join(User, User.id == Device.user_id)
         .where(Device.id.in_(device_ids))
     )
-    return dict(rows.tuples())
+    return dict(rows.tuples().all())

@@ -167,6 +167,10 @@ def set_after_commit_publisher(callback: Callable[[list[uuid.UUID]], None] | Non
     _after_commit_publisher = callback
 
 
+def get_after_commit_publisher() -> Callable[[list[uuid.UUID]], None] | None:
+    return _after_commit_publisher
+
+
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
     ids: list[uuid.UUID] | None = session.info.pop(OUTBOX_INFO_KEY, None)

@@ -1,0 +1,66 @@
+"""The FCM v1 client against the HTTP/2 stand-in, and one pipeline batch run in-process."""
+
+from __future__ import annotations
+
+import uuid
+
+from samaconso.kit.db import Database
+from samaconso.notifications import pipeline, service
+from samaconso.notifications.fcm import FcmSender, PushMessage
+from samaconso.notifications.fcm_standin import FcmStandIn
+from samaconso.notifications.models import DeliveryStatus
+from samaconso.settings import Settings
+from tests.notifications.conftest import add_customers, add_devices, delivery_statuses
+
+
+def msg(token: str) -> PushMessage:
+    return PushMessage(token=token, title="t", body="b", data={"k": "v"}, priority="high", collapse_id="n1")
+
+
+async def test_sender_oauth_http2_dead_tokens_and_retries(settings: Settings, fcm_clean: FcmStandIn) -> None:
+    sender = FcmSender(settings, base_backoff_s=0.01)
+    try:
+        fcm_clean.config.throttle_first = 2  # every message is refused twice (429 + Retry-After) first
+        fcm_clean.config.retry_after_s = 0.01
+        results = await sender.send_many([msg(f"ok-{i}") for i in range(200)] + [msg("dead-1")])
+        assert [r.outcome for r in results[:200]] == ["sent"] * 200
+        assert results[200].outcome == "dead"
+        assert results[200].error == "UNREGISTERED"
+        assert fcm_clean.state.throttled == 2 * 201
+        assert fcm_clean.state.tokens_issued == 1  # the bearer token is cached
+        assert fcm_clean.state.rejected_auth == 0
+        assert sum(fcm_clean.state.accepted.values()) == 200
+        # FCM gone for good: retries stop and the message is marked failed
+        fcm_clean.config.throttle_first = 1000
+        failed = await sender.send(msg("ok-x"))
+        assert failed.outcome == "failed"
+        assert failed.attempts == 6
+    finally:
+        await sender.aclose()
+
+
+async def test_send_batch_records_each_delivery_once(
+    db: Database, settings: Settings, fcm_clean: FcmStandIn
+) -> None:
+    users = await add_customers(db, 30)
+    tokens = await add_devices(db, users)
+    async with db.sessionmaker() as session:
+        n = service.add_notification(
+            session,
+            type_=service.NotificationType.campaign,
+            content=service.Content("Info", "Info", "Corps", "Body"),
+            target=service.TargetKind.everyone,
+            audiences=[service.EVERYONE_AUDIENCE],
+        )
+        await session.commit()
+    sender = FcmSender(settings)
+    try:
+        last = uuid.UUID(int=2**128 - 1)
+        first = await pipeline.send_batch(db, sender, n.id, None, last, redelivered=False)
+        again = await pipeline.send_batch(db, sender, n.id, None, last, redelivered=True)
+    finally:
+        await sender.aclose()
+    assert first == {"sent": 30, "dead": 0, "failed": 0}
+    assert again == {"sent": 0, "dead": 0, "failed": 0}
+    assert await delivery_statuses(db, n.id) == {DeliveryStatus.sent: 30}
+    assert fcm_clean.state.by_notification[str(n.id)] == dict.fromkeys(tokens, 1)
