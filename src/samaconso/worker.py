@@ -52,7 +52,7 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # documents uploaded > 24 h ago and never attached to a request (files domain)
     "files-purge-unattached": {"task": "samaconso.files.tasks.purge_unattached", "schedule": 3600.0},
     # links/users/devices/notifications figures of every agency and the nation (dashboard domain)
-    "dashboard-refresh": {"task": "samaconso.dashboard.tasks.housekeeping_refresh", "schedule": 120.0},
+    "dashboard-refresh": {"task": "samaconso.dashboard.tasks.housekeeping_refresh", "schedule": 300.0},
     # prepaid meters at >= 80 % of tranche 1 this month: one alert per meter, user and month (tariffs)
     "tariffs-tranche-alerts": {
         "task": "samaconso.tariffs.tasks.housekeeping_tranche_alerts",
