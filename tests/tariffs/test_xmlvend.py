@@ -256,7 +256,8 @@ async def test_endpoint_override_is_used(
     settings.xmlvend_endpoint = f"https://127.0.0.1:{standin.port}/xmlvend"
     r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
     assert r.json()["source"] == "vending"
-    assert r.json()["vending"]["endpoint"] == settings.xmlvend_endpoint
+    assert standin.log.requests[-1]["path"] == "/xmlvend"
+    assert "endpoint" not in r.json()["vending"]  # internal addresses never reach the app
 
 
 async def test_certificate_days_to_expiry_in_readiness_and_metrics(

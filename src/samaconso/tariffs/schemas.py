@@ -159,7 +159,6 @@ class MeterRef(BaseModel):
 
 class VendingInfo(BaseModel):
     receipt_no: str | None
-    endpoint: str | None
     units: OptNum
     tariff_name: str | None
 

@@ -551,7 +551,6 @@ async def simulate_prepaid(
     answer.vat = sum((ln.vat for ln in lines), Decimal(0))
     answer.vending = VendingInfo(
         receipt_no=result.transaction_info.receipt_no if result.transaction_info else None,
-        endpoint=result.endpoint,
         units=result.purchase.units.value,
         tariff_name=result.purchase.tariff.name,
     )
