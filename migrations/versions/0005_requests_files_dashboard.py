@@ -11,6 +11,7 @@ from collections.abc import Sequence
 
 import sqlalchemy as sa
 from alembic import op
+from sqlalchemy.dialects import postgresql
 
 revision: str = "0005"
 down_revision: str | None = "0004"
@@ -19,6 +20,13 @@ depends_on: str | Sequence[str] | None = None
 
 
 def upgrade() -> None:
+    op.create_table(
+        "dashboard_rollups",
+        sa.Column("scope", sa.String(length=40), nullable=False),
+        sa.Column("computed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
+        sa.Column("figures", postgresql.JSONB(astext_type=sa.Text()), nullable=False),
+        sa.PrimaryKeyConstraint("scope", name=op.f("pk_dashboard_rollups")),
+    )
     op.create_table(
         "request_types",
         sa.Column("code", sa.String(length=40), nullable=False),
@@ -181,6 +189,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("dashboard_rollups")
     op.drop_index(
         "ix_stored_files_unattached",
         table_name="stored_files",

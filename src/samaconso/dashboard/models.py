@@ -1,0 +1,25 @@
+"""Pre-computed dashboard figures (one row per scope: ``national`` or an agency id)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import String, text
+from sqlalchemy.dialects.postgresql import JSONB
+from sqlalchemy.orm import Mapped, mapped_column
+
+from samaconso.kit.db import Base
+
+NATIONAL = "national"
+
+
+class DashboardRollup(Base):
+    """Figures that need a pass over the large tables (links, users, devices, notifications),
+    recomputed by a periodic task; the request figures are always read live."""
+
+    __tablename__ = "dashboard_rollups"
+
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
+    figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
