@@ -143,7 +143,7 @@ AGENCY_AREAS: tuple[tuple[str, tuple[str, ...]], ...] = (
     ("TAMBACOUNDA", ("Tambacounda Plateau", "Depot")),
     ("FATICK", ("Fatick Escale", "Ndiaye Ndiaye")),
 )
-MOBILE_PREFIXES = ("70", "75", "76", "78")  # 77 is left to the scenario and test accounts
+MOBILE_PREFIXES = ("70", "75", "76")  # 77 and 78 are left to the scenario and test accounts
 CHANNELS = ("WAVE", "ORANGE MONEY", "FREE MONEY", "SENELEC KIOSQUE", "WARI", "YUP", "AGENCE")
 AMOUNTS = (1000, 2000, 3000, 5000, 5000, 10000, 10000, 15000, 20000, 25000, 30000)
 NOTICE_STEPS = (
@@ -263,12 +263,15 @@ def random_customer(i: int, rng: random.Random) -> Customer:
         address=f"Villa {rng.randint(1, 999)}, {rng.choice(areas)}",
     )
     if rng.random() < 0.57:
-        meter = with_luhn("04" + _scrambled(i, 10, 5)) if i % 5 == 0 else with_luhn("1" + _scrambled(i, 9, 7))
+        # random meters start with 15 (11 digits) or 05 (13 digits): never a scenario number (14…, 04…)
+        meter = (
+            with_luhn("05" + _scrambled(i, 10, 5)) if i % 5 == 0 else with_luhn("15" + _scrambled(i, 8, 7))
+        )
         customer.prepaid_meters.append((meter, "3" + _scrambled(i, 10, 11)))
         if rng.random() < 0.05:
             customer.debt = Decimal(rng.randrange(5000, 30000, 500))
     else:
-        customer.contracts.append("3" + _scrambled(i, 9, 3))
+        customer.contracts.append("4" + _scrambled(i, 9, 3))  # scenario contracts start with 3
         customer.partner = f"{2000000000 + i}"
         if rng.random() < 0.6:
             customer.email = f"{first.lower().replace(' ', '')}.{last.lower()}{i}@example.sn"
@@ -561,7 +564,7 @@ async def load(
     chunk_size: int = 2000,
     now: datetime | None = None,
     drop: bool = True,
-    progress: Callable[[int], None] | None = None,
+    progress: Callable[[int], object] | None = None,
 ) -> LoadReport:
     """(Re)build the simulated source at ``url`` with the scenario and ``customers`` random customers."""
     import time

@@ -24,7 +24,6 @@ from sqlalchemy import (
     cast,
     func,
     insert,
-    literal,
     select,
 )
 
@@ -362,7 +361,7 @@ def sap_accounts_by_phone(phone: str) -> Select[Any]:
         select(
             contract,
             _strip_leading_zeros(b.PARTNER, 10).label("N PARTENAIRE"),
-            (b.NAME_LAST + literal(" ") + b.NAME_FIRST).label("CLIENT"),
+            (b.NAME_LAST + bindparam("sep", " ", type_=String) + b.NAME_FIRST).label("CLIENT"),
             a2.TELNR_CALL.label("TELEPHONE"),
             a6.SMTP_ADDR.label("EMAIL"),
         )
@@ -372,7 +371,10 @@ def sap_accounts_by_phone(phone: str) -> Select[Any]:
             .outerjoin(adr6, b.ADDRCOMM == a6.ADDRNUMBER)
             .join(fkkvkp, b.PARTNER == f.GPART)
         )
-        .where(a2.TELNR_CALL == _p("phone", phone), f.VKONT.not_like(EXCLUDED_CONTRACT_PREFIX + "%"))
+        .where(
+            a2.TELNR_CALL == _p("phone", phone),
+            f.VKONT.not_like(bindparam("excluded", EXCLUDED_CONTRACT_PREFIX + "%", type_=String)),
+        )
         .order_by(contract)
         .limit(SAP_TOP)
     )

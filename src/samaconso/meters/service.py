@@ -98,11 +98,11 @@ class LegacyMeter:
 
 
 async def lookup_legacy(
-    gateway: LegacyGateway, cache: Cache, kind: MeterKind, number: str
+    gateway: LegacyGateway, cache: Cache | None, kind: MeterKind, number: str
 ) -> LegacyMeter | None:
     """Check a meter/contract in the legacy source (customer data cached 1 h; misses are not cached)."""
     key = f"legacy:meter:{kind.value}:{number}"
-    cached = await cache.get(key)
+    cached = await cache.get(key) if cache is not None else None
     if cached is not None:
         return LegacyMeter.from_json(cached)
     if kind == MeterKind.prepaid:
@@ -135,7 +135,8 @@ async def lookup_legacy(
             phone=_e164(row.get("TELEPHONE")),
             agency=row.get("AGENCE"),
         )
-    await cache.set(key, found.to_json(), CUSTOMER_DATA_TTL_S)
+    if cache is not None:
+        await cache.set(key, found.to_json(), CUSTOMER_DATA_TTL_S)
     return found
 
 
@@ -183,7 +184,7 @@ async def _notify(session: AsyncSession, user_id: uuid.UUID, type_: str, meter: 
 async def add_meter(
     session: AsyncSession,
     gateway: LegacyGateway,
-    cache: Cache,
+    cache: Cache | None,
     principal: Principal,
     kind: MeterKind,
     number: str,
