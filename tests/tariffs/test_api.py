@@ -300,3 +300,25 @@ def test_alert_scan_runs_on_the_low_priority_queue_every_half_hour() -> None:
 
     assert route_for(housekeeping_tranche_alerts.name) == "low_priority"
     assert BEAT_SCHEDULE["tariffs-tranche-alerts"]["task"] == housekeeping_tranche_alerts.name
+
+
+async def test_seed_is_idempotent_and_keeps_admin_changes(
+    client: AsyncClient, grids: Database, settings: Settings
+) -> None:
+    from samaconso.tariffs.seed import seed
+
+    admin = await make_user(grids, settings, Role.admin)
+    assert (
+        await client.post("/api/v1/admin/tariffs", json=dpp_2027(), headers=admin.headers)
+    ).status_code == 201
+    lines = await seed(grids, settings)
+    assert lines == ["Tarifs : grilles de référence déjà présentes"]
+    hist = await client.get("/api/v1/tariffs", params={"history": "true"}, headers=admin.headers)
+    assert [(i["code"], i["effective_from"], i["effective_to"]) for i in hist.json()["items"]] == [
+        ("DPP", "2023-01-01", "2025-12-31"),
+        ("DPP", "2026-01-01", "2026-12-31"),
+        ("DPP", "2027-01-01", None),
+        ("PPP", "2023-01-01", None),
+    ]
+    fraction = await client.post(SIM, json={"amount": 5000.5}, headers=admin.headers)
+    assert fraction.status_code == 422

@@ -180,3 +180,18 @@ def test_tranche_boundaries_land_where_the_grid_says(grid: TariffGrid, m: D) -> 
         assert exact.lines[-1].tranche == tranche.position
         more = engine.prepaid_purchase(grid, cost.charged + 200, month_to_date_kwh=m, fee_paid=True)
         assert more.lines[-1].tranche == tranche.position + 1
+
+
+@settings(max_examples=200, deadline=None)
+@given(grids, money, mtd, st.booleans())
+def test_advice_is_consistent(grid: TariffGrid, x: D, m: D, fee: bool) -> None:
+    advice = engine.advise(grid, x, month_to_date_kwh=m, fee_paid=fee)
+    bought = engine.prepaid_purchase(grid, x, month_to_date_kwh=m, fee_paid=fee)
+    assert advice.crosses_tranche == (
+        len({ln.tranche for ln in bought.lines}) > 1
+        or (bool(bought.lines) and bought.lines[0].tranche != advice.current_tranche)
+    )
+    if advice.split is not None:
+        assert advice.split.now_amount + advice.split.next_month_amount == x
+        assert advice.split.total_kwh == advice.split.now_kwh + advice.split.next_month_kwh
+        assert advice.split.now_kwh <= advice.kwh_left_in_current_tranche

@@ -88,7 +88,9 @@ class BandOut(BaseModel):
 
 # -------------------------------------------------------------------------------------- simulator
 class SimulationIn(BaseModel):
-    amount: Annotated[Decimal | None, Field(gt=0, le=10_000_000, decimal_places=2)] = None
+    amount: Annotated[
+        Decimal | None, Field(gt=0, le=10_000_000, decimal_places=0, description="Whole FCFA to spend.")
+    ] = None
     kwh: Annotated[Decimal | None, Field(gt=0, le=50_000, decimal_places=1)] = None
     meter_id: uuid.UUID | None = None
     tariff_code: TariffCode | None = None
