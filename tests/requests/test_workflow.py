@@ -202,6 +202,14 @@ async def test_full_workflow_with_history_and_notifications(
     assert [(n.type, n.queue) for n in sent] == [("request_updated", "high_priority")] * 3
     assert [n.data["status"] for n in sent] == ["in_progress", "in_progress", "resolved"]
     assert all(n.data["request_id"] == rid for n in sent)
+    # ... and the customer reads them in the app's feed
+    feed = await client.get(f"{API}/me/notifications", headers=customer.headers)
+    assert feed.status_code == 200
+    items = [i for i in feed.json()["items"] if i["type"] == "request_updated"]
+    assert len(items) == 3
+    assert any("résolue" in i["body"] and "Disjoncteur réarmé." in i["body"] for i in items)
+    other_feed = await client.get(f"{API}/me/notifications", headers=s["other"].headers)
+    assert [i for i in other_feed.json()["items"] if i["type"] == "request_updated"] == []
 
 
 async def test_customer_cancels_while_submitted_only(
@@ -389,3 +397,40 @@ async def test_attachments_must_be_my_unattached_files(
     assert reused.json()["code"] == "file_already_attached"
     # a failed submission attached nothing and created nothing
     assert len((await client.get(f"{API}/me/requests", headers=customer.headers)).json()["items"]) == 1
+
+
+async def test_assignment_and_english_answers(
+    client: AsyncClient, db: Database, settings: Settings, agencies: dict[str, Agency]
+) -> None:
+    s = await _setup(db, settings, agencies)
+    customer, agent = s["customer"], s["agent"]
+    colleague = await make_user(db, settings, Role.agent, agency_id=agencies["DKC"].id)
+    created = await _submit(client, customer)
+    rid = created["id"]
+    empty = await client.patch(f"{API}/requests/{rid}", json={}, headers=agent.headers)
+    assert empty.status_code == 422
+    assert empty.json()["code"] == "empty_update"
+    taken = await client.patch(f"{API}/requests/{rid}", json={"assign_to_me": True}, headers=agent.headers)
+    assert taken.json()["assigned_to"] == str(agent.id)
+    assert taken.json()["status"] == "submitted"  # taking a request does not change its status
+    retaken = await client.patch(
+        f"{API}/requests/{rid}",
+        json={"assign_to_me": True, "status": "in_progress"},
+        headers=colleague.headers,
+    )
+    assert retaken.json()["assigned_to"] == str(colleague.id)
+    rejected = await client.patch(
+        f"{API}/requests/{rid}",
+        json={"status": "rejected", "comment": "Compteur hors zone Senelec."},
+        headers=colleague.headers | {"Accept-Language": "en"},
+    )
+    assert rejected.status_code == 200
+    assert rejected.json()["type"]["label"] == "Outage / fault"
+    closed = await client.patch(
+        f"{API}/requests/{rid}",
+        json={"assign_to_me": True},
+        headers=agent.headers | {"Accept-Language": "en"},
+    )
+    assert closed.status_code == 409
+    assert closed.json()["code"] == "request_closed"
+    assert closed.json()["detail"] == "This request is rejected: it can no longer be changed."
