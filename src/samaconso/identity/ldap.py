@@ -8,6 +8,8 @@ receive timeouts, under a circuit breaker (the directory being down answers 503,
 
 from __future__ import annotations
 
+import math
+
 import anyio
 import structlog
 from ldap3 import NONE, SUBTREE, Connection, Server
@@ -26,6 +28,10 @@ class DirectoryUnavailable(RuntimeError):
     """The directory could not be reached or the service account was refused."""
 
 
+def _timeout(settings: Settings) -> int:
+    return max(1, math.ceil(settings.ldap_timeout_s))  # ldap3 wants whole seconds for socket options
+
+
 def _server(settings: Settings) -> Server:
     return Server(settings.ldap_url, get_info=NONE, connect_timeout=settings.ldap_timeout_s)
 
@@ -42,7 +48,7 @@ def check_password_sync(settings: Settings, login: str, password: str) -> bool:
             server,
             user=settings.ldap_bind_dn,
             password=settings.ldap_bind_password.get_secret_value() if settings.ldap_bind_password else None,
-            receive_timeout=settings.ldap_timeout_s,
+            receive_timeout=_timeout(settings),
             raise_exceptions=True,
             read_only=True,
         )
@@ -53,10 +59,10 @@ def check_password_sync(settings: Settings, login: str, password: str) -> bool:
                 search_scope=SUBTREE,
                 attributes=[attribute],
                 size_limit=2,
-                time_limit=max(1, int(settings.ldap_timeout_s)),
+                time_limit=_timeout(settings),
             )
             entries = [e for e in service.response or [] if e.get("type") == "searchResEntry"]
-    except LDAPException as exc:
+    except (LDAPException, OSError) as exc:
         log.warning("ldap_search_failed", error=type(exc).__name__)
         raise DirectoryUnavailable(type(exc).__name__) from exc
     if len(entries) != 1:
@@ -67,7 +73,7 @@ def check_password_sync(settings: Settings, login: str, password: str) -> bool:
             server,
             user=user_dn,
             password=password,
-            receive_timeout=settings.ldap_timeout_s,
+            receive_timeout=_timeout(settings),
             raise_exceptions=True,
             read_only=True,
         )
@@ -75,7 +81,7 @@ def check_password_sync(settings: Settings, login: str, password: str) -> bool:
         user_conn.unbind()
     except (LDAPBindError, LDAPInvalidCredentialsResult):
         return False
-    except LDAPException as exc:
+    except (LDAPException, OSError) as exc:
         log.warning("ldap_bind_failed", error=type(exc).__name__)
         raise DirectoryUnavailable(type(exc).__name__) from exc
     return True
