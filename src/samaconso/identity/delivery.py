@@ -29,7 +29,7 @@ def _publish(settings: Settings, phone: str, message: str) -> None:
 
     with celery_app.connection_for_write(settings.broker_url, connect_timeout=PUBLISH_TIMEOUT_S) as conn:
         conn.ensure_connection(
-            max_retries=1, interval_start=0.2, interval_step=0.2, timeout=int(PUBLISH_TIMEOUT_S)
+            max_retries=1, interval_start=0, interval_step=1, timeout=int(PUBLISH_TIMEOUT_S)
         )
         options: dict[str, Any] = {"connection": conn, "retry": False, "expires": settings.otp_ttl_s}
         send_sms.apply_async(args=(phone, message), **options)
