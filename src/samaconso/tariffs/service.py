@@ -395,9 +395,7 @@ def _engine_error(exc: TariffError, grid: TariffGrid) -> AppError:
     return AppError(422, exc.code, "Simulation impossible avec ces valeurs.", "Cannot simulate these values.")
 
 
-def _from_vending(
-    grid: TariffGrid, result: TrialVendResult, mtd: MonthToDate
-) -> tuple[list[LineOut], dict[str, Decimal]]:
+def _from_vending(grid: TariffGrid, result: TrialVendResult) -> tuple[list[LineOut], dict[str, Decimal]]:
     """Tranche lines and totals from a vending answer (taxes recomputed: XMLVend does not itemise them)."""
     by_start = {t.kwh_from: t for t in grid.tranches}
     lines: list[LineOut] = []
@@ -423,7 +421,8 @@ def _from_vending(
     totals = result.transaction_totals
     tender = totals.tender_amount.value if totals and totals.tender_amount else None
     rounding = totals.less_round.value if totals and totals.less_round else Decimal(0)
-    assert result.purchase is not None
+    if result.purchase is None:
+        raise VendingError("vending_error", "no CreditVendTx in the answer")
     charged = result.purchase.amount.value + fee
     return lines, {
         "fee": fee,
@@ -486,9 +485,9 @@ async def simulate_prepaid(
             )
             to_pay = data.amount
         else:
-            assert data.kwh is not None
-            question = "kwh"
-            purchase = engine.prepaid_cost(grid, data.kwh, month_to_date_kwh=mtd.kwh, fee_paid=mtd.fee_paid)
+            question = "kwh"  # the schema guarantees kwh is set when amount is not
+            wanted = data.kwh or Decimal(0)
+            purchase = engine.prepaid_cost(grid, wanted, month_to_date_kwh=mtd.kwh, fee_paid=mtd.fee_paid)
             to_pay = engine.payable(grid, purchase.charged)
         advice = _advice(grid, to_pay, mtd, lang)
     except TariffError as exc:
@@ -538,7 +537,7 @@ async def simulate_prepaid(
         log.warning("xmlvend_fallback", reason="vending_error", error=(result.error or "")[:200])
         answer.fallback_reason = "vending_error"
         return answer
-    lines, totals = _from_vending(grid, result, mtd)
+    lines, totals = _from_vending(grid, result)
     answer.source = "vending"
     answer.tranches = lines
     answer.kwh = totals["kwh"]
