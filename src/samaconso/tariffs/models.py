@@ -9,6 +9,9 @@ from decimal import Decimal
 from sqlalchemy import CheckConstraint, Date, ForeignKey, Index, Numeric, SmallInteger, String, func
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
+# users and meters are referenced by foreign keys below: their tables must be known to the metadata
+import samaconso.identity.models
+import samaconso.meters.models  # noqa: F401
 from samaconso.kit.db import Base, Timestamps, UUIDPk
 
 
