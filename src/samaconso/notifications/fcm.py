@@ -24,6 +24,7 @@ import httpx
 import jwt
 
 from samaconso.kit.metrics import OUTBOUND_CALLS
+from samaconso.notifications.h2client import H2Error, H2Response, Http2Channel
 from samaconso.settings import Settings
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -117,7 +118,7 @@ class ServiceAccountToken:
             return self._token
 
 
-def _retry_after(resp: httpx.Response) -> float | None:
+def _retry_after(resp: H2Response) -> float | None:
     raw = resp.headers.get("retry-after")
     if raw is None:
         return None
@@ -127,16 +128,16 @@ def _retry_after(resp: httpx.Response) -> float | None:
         return None
 
 
-def _error_code(resp: httpx.Response) -> str:
+def _error_code(resp: H2Response) -> str:
     try:
-        err = resp.json().get("error", {})
-    except ValueError:
-        return f"http_{resp.status_code}"
+        err = json.loads(resp.body).get("error", {})
+    except (ValueError, AttributeError):
+        return f"http_{resp.status}"
     for detail in err.get("details", []) or []:
         code = detail.get("errorCode")
         if code:
             return str(code)
-    return str(err.get("status") or f"http_{resp.status_code}")
+    return str(err.get("status") or f"http_{resp.status}")
 
 
 class FcmSender:
@@ -146,18 +147,18 @@ class FcmSender:
         if settings.fcm_credentials_file is None:
             raise FcmAuthError("SAMACONSO_FCM_CREDENTIALS_FILE is not set")
         self._settings = settings
-        self._url = f"{settings.fcm_endpoint.rstrip('/')}/v1/projects/{settings.fcm_project_id}/messages:send"
+        self._path = f"/v1/projects/{settings.fcm_project_id}/messages:send"
         self._auth = ServiceAccountToken(settings.fcm_credentials_file, settings.fcm_token_uri)
         self._base_backoff_s = base_backoff_s
         self._sem = asyncio.Semaphore(settings.fcm_concurrency)
         timeout = httpx.Timeout(settings.fcm_timeout_s, connect=min(5.0, settings.fcm_timeout_s))
-        self._http = httpx.AsyncClient(
-            http1=False,
-            http2=True,  # over TLS by ALPN; over plain http (stand-in) with prior knowledge
-            timeout=timeout,
+        self._timeout_s = settings.fcm_timeout_s
+        # Messages: one multiplexed HTTP/2 connection (TLS + ALPN h2, or h2c for the local stand-in).
+        self._channel = Http2Channel(
+            settings.fcm_endpoint,
+            connect_timeout_s=min(5.0, settings.fcm_timeout_s),
             verify=settings.fcm_verify_tls,
-            proxy=settings.fcm_proxy_url,
-            limits=httpx.Limits(max_connections=8, max_keepalive_connections=8),
+            proxy_url=settings.fcm_proxy_url,
         )
         self._auth_http = httpx.AsyncClient(
             http1=False,
@@ -168,7 +169,7 @@ class FcmSender:
         )
 
     async def aclose(self) -> None:
-        await self._http.aclose()
+        await self._channel.aclose()
         await self._auth_http.aclose()
 
     async def send(self, message: PushMessage) -> SendResult:
@@ -180,25 +181,27 @@ class FcmSender:
             async with self._sem:
                 try:
                     token = await self._auth.get(self._auth_http)
-                    resp = await self._http.post(
-                        self._url,
-                        content=payload,
-                        headers={"authorization": f"Bearer {token}", "content-type": "application/json"},
+                    resp = await self._channel.request(
+                        "POST",
+                        self._path,
+                        [("authorization", f"Bearer {token}"), ("content-type", "application/json")],
+                        payload,
+                        self._timeout_s,
                     )
-                except (httpx.TransportError, FcmAuthError) as exc:
+                except (H2Error, OSError, TimeoutError, httpx.TransportError, FcmAuthError) as exc:
                     OUTBOUND_CALLS.labels("fcm", "error").inc()
                     error = type(exc).__name__
                 else:
-                    if resp.status_code == 200:
+                    if resp.status == 200:
                         OUTBOUND_CALLS.labels("fcm", "ok").inc()
                         return SendResult("sent", attempts=attempt)
                     code = _error_code(resp)
-                    if resp.status_code in (400, 404) and code in DEAD_CODES:
+                    if resp.status in (400, 404) and code in DEAD_CODES:
                         OUTBOUND_CALLS.labels("fcm", "dead_token").inc()
                         return SendResult("dead", code, attempt)
-                    if resp.status_code == 401:
+                    if resp.status == 401:
                         self._auth.invalidate()
-                    elif resp.status_code != 429 and resp.status_code < 500:
+                    elif resp.status != 429 and resp.status < 500:
                         OUTBOUND_CALLS.labels("fcm", "rejected").inc()
                         return SendResult("failed", code, attempt)
                     OUTBOUND_CALLS.labels("fcm", "retry").inc()
