@@ -251,3 +251,19 @@ async def test_meters_require_authentication(client: AsyncClient, app: FastAPI) 
     assert (
         await client.post("/api/v1/me/meters", json={"kind": "prepaid", "number": "1"})
     ).status_code == 401
+
+
+async def test_pending_link_hides_the_holders_details_and_adds_are_rate_limited(
+    client: AsyncClient, db: Database, settings: Settings, legacy_source: LegacySource
+) -> None:
+    curious = await make_user(db, settings)
+    pending = (await _add(client, curious, "prepaid", g.OTHER_PREPAID_METER)).json()
+    assert pending["status"] == "pending"
+    assert pending["customer_name"] is None
+    assert pending["address"] is None
+    assert pending["poc"] is None
+    statuses = [
+        (await _add(client, curious, "prepaid", with_luhn("1999999999"))).status_code for _ in range(20)
+    ]
+    assert statuses[:19] == [404] * 19
+    assert statuses[19] == 429

@@ -17,6 +17,8 @@ from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, Staff
 
 router = APIRouter(tags=["meters"])
 
+ADDS_PER_HOUR = 20
+
 if close_gateway not in SHUTDOWN_HOOKS:
     SHUTDOWN_HOOKS.append(close_gateway)
 
@@ -26,6 +28,10 @@ async def add_meter(
     body: MeterAdd, principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
 ) -> MeterOut:
     """Add a meter: active at once for its owner (legacy phone = my phone), pending otherwise."""
+    # bounded so meter numbers cannot be enumerated against the legacy systems
+    await request.app.state.rate_limiter.check(
+        f"meters:add:{principal.user_id}", ADDS_PER_HOUR, 3600, code="too_many_meter_additions"
+    )
     return await service.add_meter(
         session, gateway, request.app.state.cache, principal, body.kind, body.number
     )

@@ -141,13 +141,15 @@ async def lookup_legacy(
 
 
 def _meter_out(link: MeterLink, meter: Meter, agency_name: str | None) -> MeterOut:
+    # the holder's name and address only once access is granted: a number alone must not reveal them
+    granted = link.status == LinkStatus.active
     return MeterOut(
         id=meter.id,
         kind=meter.kind,
         number=meter.number,
-        poc=meter.poc,
-        customer_name=meter.customer_name,
-        address=meter.address,
+        poc=meter.poc if granted else None,
+        customer_name=meter.customer_name if granted else None,
+        address=meter.address if granted else None,
         tariff_code=meter.tariff_code,
         agency_id=meter.agency_id,
         agency_name=agency_name,
