@@ -105,7 +105,10 @@ def ensure_database(port: int, name: str, owner: str) -> None:
     psql = str(pg_bin_dir() / "psql")
     base = [psql, "-h", "127.0.0.1", "-p", str(port), "-U", "postgres", "-d", "postgres", "-tAc"]
     exists_role = subprocess.run(
-        [*base, f"SELECT 1 FROM pg_roles WHERE rolname='{owner}'"]  # noqa: S608 - checked identifier, check=True, capture_output=True, text=True
+        [*base, f"SELECT 1 FROM pg_roles WHERE rolname='{owner}'"],  # noqa: S608 - checked identifier
+        check=True,
+        capture_output=True,
+        text=True,
     ).stdout.strip()
     if not exists_role:
         subprocess.run([*base, f'CREATE ROLE "{owner}" LOGIN'], check=True, capture_output=True)
