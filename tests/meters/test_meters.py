@@ -267,3 +267,23 @@ async def test_pending_link_hides_the_holders_details_and_adds_are_rate_limited(
     ]
     assert statuses[:19] == [404] * 19
     assert statuses[19] == 429
+
+
+async def test_suggestions_from_my_phone_in_the_legacy_systems(
+    client: AsyncClient, db: Database, settings: Settings, legacy_source: LegacySource
+) -> None:
+    awa = await make_user(db, settings, phone=g.DEMO_PHONE)
+    r = await client.get("/api/v1/me/meters/suggestions", headers=awa.headers)
+    assert r.status_code == 200, r.text
+    assert r.json() == {
+        "items": [
+            {"kind": "prepaid", "number": g.DEMO_PREPAID_METER, "customer_name": "DIOP Awa"},
+            {"kind": "postpaid", "number": g.DEMO_POSTPAID_CONTRACT, "customer_name": "DIOP Awa"},
+        ],
+        "next_cursor": None,
+    }
+    await _add(client, awa, "prepaid", g.DEMO_PREPAID_METER)
+    left = (await client.get("/api/v1/me/meters/suggestions", headers=awa.headers)).json()["items"]
+    assert [s["number"] for s in left] == [g.DEMO_POSTPAID_CONTRACT]
+    nobody = await make_user(db, settings)
+    assert (await client.get("/api/v1/me/meters/suggestions", headers=nobody.headers)).json()["items"] == []

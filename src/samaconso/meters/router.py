@@ -13,7 +13,7 @@ from samaconso.kit.db import SessionDep
 from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
 from samaconso.legacy.deps import GatewayDep, close_gateway
 from samaconso.meters import service
-from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, StaffMeterOut
+from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, StaffMeterOut, SuggestionOut
 
 router = APIRouter(tags=["meters"])
 
@@ -42,6 +42,14 @@ async def list_meters(
     principal: CustomerUser, session: SessionDep, cursor: CursorQuery = None, limit: LimitQuery = 20
 ) -> Page[MeterOut]:
     return await service.list_my_meters(session, principal, cursor, limit)
+
+
+@router.get("/me/meters/suggestions", response_model=Page[SuggestionOut])
+async def suggestions(
+    principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
+) -> Page[SuggestionOut]:
+    """Meters and contracts registered under my phone in the legacy systems, not added yet."""
+    return await service.suggestions(session, gateway, request.app.state.cache, principal)
 
 
 @router.get("/me/meters/{meter_id}", response_model=MeterOut)

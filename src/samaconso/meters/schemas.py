@@ -102,3 +102,11 @@ class StaffMeterOut(BaseModel):
     legacy_agency: str | None
     agency_id: uuid.UUID | None
     links: list[MemberOut]
+
+
+class SuggestionOut(BaseModel):
+    """A meter or contract the legacy systems register under my phone, not yet in my list."""
+
+    kind: MeterKind
+    number: str
+    customer_name: str | None

@@ -33,6 +33,7 @@ from samaconso.meters.schemas import (
     MeterOut,
     Requester,
     StaffMeterOut,
+    SuggestionOut,
 )
 
 log = structlog.get_logger(__name__)
@@ -519,3 +520,40 @@ async def staff_lookup(
     return Page[StaffMeterOut](
         items=items, next_cursor=encode_cursor(meters[-1].id) if more and meters else None
     )
+
+
+async def suggestions(
+    session: AsyncSession, gateway: LegacyGateway, cache: Cache, principal: Principal
+) -> Page[SuggestionOut]:
+    """Meters (HEXING_INFOS_ADMINISTRATIVES) and contracts (SAP) registered under my phone that I
+    have not added yet, so the app can offer them in one tap."""
+    phone = await repo.user_phone(session, principal.user_id)
+    if phone is None:
+        return Page[SuggestionOut](items=[])
+    national = phone[4:]
+
+    async def load() -> list[dict[str, Any]]:
+        found: list[dict[str, Any]] = []
+        for row in await gateway.prepaid_admin_by_phone(national):
+            if row.get("MT_COMM_ADDR"):
+                found.append(
+                    {"kind": "prepaid", "number": row["MT_COMM_ADDR"], "name": row.get("NOM_CLIENT")}
+                )
+        for row in await gateway.sap_accounts_by_phone(national):
+            if row.get("COMPTE CONTRAT"):
+                found.append({"kind": "postpaid", "number": row["COMPTE CONTRAT"], "name": row.get("CLIENT")})
+        return found
+
+    found = await cache.get_or_load(f"legacy:byphone:{phone}", CUSTOMER_DATA_TTL_S, load)
+    rows = await repo.my_links(session, principal.user_id, None, 100)
+    mine = {(m.kind.value, m.number) for _, m in rows}
+    items: list[SuggestionOut] = []
+    for entry in found:
+        key = (entry["kind"], entry["number"])
+        if key not in mine and all((i.kind.value, i.number) != key for i in items):
+            items.append(
+                SuggestionOut(
+                    kind=MeterKind(entry["kind"]), number=entry["number"], customer_name=entry["name"]
+                )
+            )
+    return Page[SuggestionOut](items=items)
