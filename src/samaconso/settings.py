@@ -214,6 +214,13 @@ class Settings(BaseSettings):
         if self.xmlvend_enabled:
             weak("xmlvend_client_p12_password", self.xmlvend_client_p12_password, 8)
             weak("xmlvend_operator_password", self.xmlvend_operator_password, 6)
+        if self.legacy_backend == "mssql":
+            for url_name in ("legacy_sic_url", "legacy_histh2mc_url", "legacy_bi_ods_url"):
+                legacy_url: str | None = getattr(self, url_name)
+                if not legacy_url:
+                    problems.append(f"SAMACONSO_{url_name.upper()} is missing")
+                elif _url_password_is_weak(legacy_url):
+                    problems.append(f"SAMACONSO_{url_name.upper()} has a missing or default password")
         if self.push_backend == "fcm" and self.fcm_credentials_file is None:
             problems.append("SAMACONSO_FCM_CREDENTIALS_FILE is missing")
         return problems
