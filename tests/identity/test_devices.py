@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select, update
 
@@ -92,7 +93,7 @@ async def test_third_device_signs_out_the_least_recently_used(
 
 
 async def test_idle_devices_are_signed_out_by_the_periodic_task(
-    client: AsyncClient, settings: Settings, db: Database
+    client: AsyncClient, settings: Settings, db: Database, app: FastAPI
 ) -> None:
     from samaconso.identity import service
 
@@ -105,7 +106,7 @@ async def test_idle_devices_are_signed_out_by_the_periodic_task(
             .values(last_seen_at=Device.created_at - _days(31))
         )
         await s.commit()
-    redis = client._transport.app.state.redis  # type: ignore[attr-defined]
+    redis = app.state.redis
 
     async def forget(ids: object) -> None:
         await redis.delete(*(f"authsess:{i}" for i in ids))  # type: ignore[attr-defined]
@@ -135,3 +136,30 @@ def test_idle_task_is_scheduled_on_low_priority() -> None:
     assert "samaconso.identity.tasks.sign_out_idle_devices" in names
     assert route_for("samaconso.identity.tasks.sign_out_idle_devices") == "low_priority"
     assert route_for("samaconso.identity.tasks.send_sms") == "urgent"
+
+
+def test_idle_sign_out_task_entry_point(settings: Settings, db: Database) -> None:
+    """The Celery entry point itself (what beat triggers), run the way a worker runs it."""
+    import uuid
+
+    import psycopg
+
+    from samaconso.identity.tasks import sign_out_idle_devices
+
+    url = settings.database_url.replace("+asyncpg", "")
+    user_id = uuid.uuid4()
+    with psycopg.connect(url, autocommit=True) as conn:
+        conn.execute(
+            "INSERT INTO users (id, role, phone) VALUES (%s, 'customer', %s)", (user_id, "+221780000001")
+        )
+        for key, age in (("stale", "40 days"), ("recent", "2 days")):
+            conn.execute(
+                "INSERT INTO devices (id, user_id, device_id, last_seen_at) VALUES (%s, %s, %s, now() - %s::interval)",
+                (uuid.uuid4(), user_id, key, age),
+            )
+    assert sign_out_idle_devices.apply().get() == 1
+    with psycopg.connect(url) as conn:
+        rows = dict(
+            conn.execute("SELECT device_id, is_active FROM devices WHERE user_id = %s", (user_id,)).fetchall()
+        )
+    assert rows == {"stale": False, "recent": True}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
 
@@ -109,7 +110,7 @@ async def test_logout_all(client: AsyncClient, settings: Settings) -> None:
 
 
 async def test_revocation_without_logout_applies_within_the_cache_window(
-    client: AsyncClient, settings: Settings, db: Database, app: object
+    client: AsyncClient, settings: Settings, db: Database, app: FastAPI
 ) -> None:
     """Even when the cache is not told (another API instance revoked it), the cached state lives at
     most ``session_revocation_check_s`` ≤ 60 s: here we expire it as the TTL would."""
@@ -118,7 +119,7 @@ async def test_revocation_without_logout_applies_within_the_cache_window(
 
     tokens = await signup(client, settings)
     assert (await client.get(f"{API}/me", headers=bearer(tokens))).status_code == 200
-    redis = client._transport.app.state.redis  # type: ignore[attr-defined]
+    redis = app.state.redis
     keys = await redis.keys("authsess:*")
     assert keys
     ttl = await redis.ttl(keys[0])
