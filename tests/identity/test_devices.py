@@ -157,9 +157,17 @@ def test_idle_sign_out_task_entry_point(settings: Settings, db: Database) -> Non
                 "INSERT INTO devices (id, user_id, device_id, last_seen_at) VALUES (%s, %s, %s, now() - %s::interval)",
                 (uuid.uuid4(), user_id, key, age),
             )
+        conn.execute(
+            "INSERT INTO otp_codes (id, phone, purpose, code_hash, created_at, expires_at) VALUES "
+            "(%s, '+221780000001', 'signup', 'x', now() - interval '2 days', now() - interval '2 days'), "
+            "(%s, '+221780000001', 'signup', 'y', now(), now() + interval '5 minutes')",
+            (uuid.uuid4(), uuid.uuid4()),
+        )
     assert sign_out_idle_devices.apply().get() == 1
     with psycopg.connect(url) as conn:
         rows = dict(
             conn.execute("SELECT device_id, is_active FROM devices WHERE user_id = %s", (user_id,)).fetchall()
         )
+        codes = [r[0] for r in conn.execute("SELECT code_hash FROM otp_codes").fetchall()]
     assert rows == {"stale": False, "recent": True}
+    assert codes == ["y"]  # codes older than a day are forgotten

@@ -25,6 +25,19 @@ async def test_unknown_phone_and_wrong_pin_answer_the_same(client: AsyncClient, 
     assert ok["user"]["id"] == tokens["user"]["id"]
 
 
+async def test_lockout_does_not_reveal_which_numbers_have_an_account(
+    client: AsyncClient, settings: Settings
+) -> None:
+    tokens = await signup(client, settings)
+    real, ghost = tokens["user"]["phone"], new_phone()
+    for phone in (real, ghost):
+        statuses = [
+            (await client.post(f"{API}/auth/login", json={"phone": phone, "pin": "9999"})).status_code
+            for _ in range(6)
+        ]
+        assert statuses == [401, 401, 401, 401, 423, 423], phone
+
+
 async def test_sixth_attempt_refused_even_with_right_pin_until_lock_ends(
     client: AsyncClient, settings: Settings, db: Database
 ) -> None:
@@ -59,8 +72,8 @@ async def test_inactive_account_cannot_log_in(client: AsyncClient, settings: Set
 
 async def test_login_rate_limited_per_ip(client: AsyncClient) -> None:
     codes = []
-    for i in range(31):
-        response = await client.post(f"{API}/auth/login", json={"phone": new_phone(), "pin": f"25{i % 10}8"})
+    for _ in range(31):
+        response = await client.post(f"{API}/auth/login", json={"phone": new_phone(), "pin": "2580"})
         codes.append(response.status_code)
     assert codes[:30] == [401] * 30
     assert codes[30] == 429

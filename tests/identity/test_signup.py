@@ -127,6 +127,15 @@ async def test_reused_code_fails(client: AsyncClient, settings: Settings) -> Non
     assert again.json()["code"] == "otp_invalid"
 
 
+async def test_code_message_in_english_when_asked(client: AsyncClient, settings: Settings) -> None:
+    phone = new_phone()
+    response = await client.post(
+        f"{API}/auth/otp", json={"phone": phone, "purpose": "signup"}, headers={"Accept-Language": "en"}
+    )
+    assert response.status_code == 202
+    assert sms_to(settings, phone)[-1]["message"].startswith("SamaConso: your sign-up code is ")
+
+
 async def test_only_latest_code_counts(client: AsyncClient, settings: Settings) -> None:
     phone = new_phone()
     first = await request_code(client, settings, phone)

@@ -37,6 +37,7 @@ from samaconso.identity.schemas import (
 )
 from samaconso.kit.db import SessionDep
 from samaconso.kit.errors import AppError
+from samaconso.kit.i18n import negotiate
 from samaconso.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
 
 router = APIRouter(tags=["identity"])
@@ -84,7 +85,8 @@ def _next(pair: tuple[datetime, uuid.UUID] | None) -> str | None:
 async def request_otp(body: OtpRequest, request: Request, session: SessionDep) -> Accepted:
     """Send a 6-digit code by SMS (sign-up or PIN reset). Same answer whether the number has an
     account or not."""
-    expires_in = await service.request_otp(_ctx(request, session), body.phone, body.purpose)
+    language = negotiate(request.headers.get("accept-language"))
+    expires_in = await service.request_otp(_ctx(request, session), body.phone, body.purpose, language)
     return Accepted(expires_in=expires_in)
 
 

@@ -258,13 +258,15 @@ def _otp_message(purpose: OtpPurpose, code: str, minutes: int, language: str) ->
     )
 
 
-def _already_registered_message() -> str:
+def _already_registered_message(language: str) -> str:
+    if language == "en":
+        return 'SamaConso: this number already has an account. Sign in with your PIN or choose "Forgot PIN".'
     return (
         "SamaConso : ce numéro a déjà un compte. Connectez-vous avec votre PIN ou choisissez « PIN oublié »."
     )
 
 
-async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose) -> int:
+async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, language: str = "fr") -> int:
     """Create and send a 6-digit code. Returns its validity in seconds. Always answers the same way
     whether or not the phone has an account (no enumeration); quotas apply in every case."""
     settings = ctx.settings
@@ -292,9 +294,9 @@ async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose) -> int:
     message: str | None
     if purpose == OtpPurpose.signup:
         message = (
-            _already_registered_message()
+            _already_registered_message(user.language)
             if user is not None
-            else _otp_message(purpose, code, settings.otp_ttl_s // 60, "fr")
+            else _otp_message(purpose, code, settings.otp_ttl_s // 60, language)
         )
     else:
         active = user is not None and user.is_active
@@ -553,6 +555,17 @@ async def _count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> Ap
     return error
 
 
+async def _phantom_failure(ctx: Ctx, phone: str) -> AppError:
+    """A number without an account behaves like one that has: after ``pin_max_failures`` tries it
+    answers "locked" for ``pin_lockout_s`` too, so a lockout never tells that an account exists."""
+    if ctx.limiter is None:
+        return _invalid_credentials()
+    allowed, retry_after = await ctx.limiter.hit(
+        f"pin-fail:{phone}", ctx.settings.pin_max_failures - 1, ctx.settings.pin_lockout_s
+    )
+    return _invalid_credentials() if allowed else _locked(retry_after)
+
+
 async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
     await _limit(ctx, "login-ip", LOGIN_IP_LIMIT)
     session = ctx.session
@@ -567,7 +580,7 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
             reason="unknown" if user is None else "inactive",
         )
         await session.commit()
-        raise _invalid_credentials()
+        raise await _phantom_failure(ctx, body.phone)
     await _check_lock(ctx, user)
     if not await _verify(user.pin_hash, body.pin):
         raise await _count_failure(ctx, user, "login", _invalid_credentials())
@@ -944,6 +957,13 @@ async def sign_out_idle_devices(ctx: Ctx, batch: int = 500) -> int:
         if len(devices) < batch:
             break
     return total
+
+
+async def purge_old_codes(ctx: Ctx, older_than: timedelta = timedelta(days=1)) -> int:
+    """Forget one-time codes once they can matter no more (quotas look one hour back)."""
+    result = await ctx.session.execute(delete(OtpCode).where(OtpCode.created_at < func.now() - older_than))
+    await ctx.session.commit()
+    return int(getattr(result, "rowcount", 0) or 0)
 
 
 # --- staff accounts (admins) -------------------------------------------------------------------

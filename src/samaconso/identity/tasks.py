@@ -47,12 +47,14 @@ async def _sign_out_idle() -> int:
 
     async with res.db.sessionmaker() as session:
         ctx = service.Ctx(session=session, settings=res.settings, forget=forget)
-        return await service.sign_out_idle_devices(ctx)
+        count = await service.sign_out_idle_devices(ctx)
+        purged = await service.purge_old_codes(ctx)
+        log.info("identity_housekeeping", idle_devices=count, codes_purged=purged)
+        return count
 
 
 @celery_app.task(name="samaconso.identity.tasks.sign_out_idle_devices")
 def sign_out_idle_devices() -> int:
-    """Periodic (beat, ``low_priority``): sign out devices unused for ``device_idle_days``."""
-    count = run_sync(_sign_out_idle())
-    log.info("idle_devices_signed_out", count=count)
-    return count
+    """Periodic (beat, ``low_priority``): sign out devices unused for ``device_idle_days`` and
+    forget one-time codes older than a day."""
+    return run_sync(_sign_out_idle())
