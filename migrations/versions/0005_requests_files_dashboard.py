@@ -21,6 +21,15 @@ depends_on: str | Sequence[str] | None = None
 
 def upgrade() -> None:
     op.create_table(
+        "dashboard_daily",
+        sa.Column("day", sa.Date(), nullable=False),
+        sa.Column("scope", sa.String(length=40), nullable=False),
+        sa.Column("notifications", sa.Integer(), nullable=False),
+        sa.Column("push_attempts", sa.Integer(), nullable=False),
+        sa.Column("push_delivered", sa.Integer(), nullable=False),
+        sa.PrimaryKeyConstraint("day", "scope", name=op.f("pk_dashboard_daily")),
+    )
+    op.create_table(
         "dashboard_rollups",
         sa.Column("scope", sa.String(length=40), nullable=False),
         sa.Column("computed_at", sa.DateTime(timezone=True), server_default=sa.text("now()"), nullable=False),
@@ -189,6 +198,7 @@ def upgrade() -> None:
 
 
 def downgrade() -> None:
+    op.drop_table("dashboard_daily")
     op.drop_table("dashboard_rollups")
     op.drop_index(
         "ix_stored_files_unattached",

@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import String, text
+from sqlalchemy import Integer, String, text
 from sqlalchemy.dialects.postgresql import JSONB
 from sqlalchemy.orm import Mapped, mapped_column
 
@@ -23,3 +23,16 @@ class DashboardRollup(Base):
     scope: Mapped[str] = mapped_column(String(40), primary_key=True)
     computed_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
     figures: Mapped[dict[str, Any]] = mapped_column(JSONB)
+
+
+class DashboardDaily(Base):
+    """Notification figures per UTC day and scope. Days older than yesterday are final (pushes are
+    done), so each refresh recomputes only today and yesterday (and any day never computed)."""
+
+    __tablename__ = "dashboard_daily"
+
+    day: Mapped[date] = mapped_column(primary_key=True)
+    scope: Mapped[str] = mapped_column(String(40), primary_key=True)
+    notifications: Mapped[int] = mapped_column(Integer)
+    push_attempts: Mapped[int] = mapped_column(Integer)
+    push_delivered: Mapped[int] = mapped_column(Integer)

@@ -9,14 +9,14 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, select, text
+from sqlalchemy import RowMapping, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samaconso.dashboard.models import DashboardRollup
+from samaconso.dashboard.models import NATIONAL, DashboardDaily, DashboardRollup
 
 # A transaction-level advisory lock (PgBouncer-safe): one refresh at a time across the platform.
 REFRESH_LOCK_KEY = 0x5A4D_DA5B
@@ -137,75 +137,102 @@ async def signups_by_day(session: AsyncSession, since: datetime) -> Sequence[Row
     )
 
 
-async def notifications_national(session: AsyncSession) -> RowMapping:
-    rows = await _rows(
-        session,
-        """
-        SELECT (SELECT count(*) FROM notifications WHERE created_at >= now() - interval '7 days') AS sent_7,
-               (SELECT count(*) FROM notifications WHERE created_at >= now() - interval '30 days') AS sent_30,
-               count(*) FILTER (WHERE n.created_at >= now() - interval '7 days'
-                                  AND d.status IN ('sent', 'failed', 'dead')) AS attempts_7,
-               count(*) FILTER (WHERE n.created_at >= now() - interval '7 days' AND d.status = 'sent') AS delivered_7,
-               count(*) FILTER (WHERE d.status IN ('sent', 'failed', 'dead')) AS attempts_30,
-               count(*) FILTER (WHERE d.status = 'sent') AS delivered_30
-        FROM notification_deliveries d
-        JOIN notifications n ON n.id = d.notification_id
-        WHERE n.created_at >= now() - interval '30 days'
-        """,
-    )
-    return rows[0]
+async def notifications_daily(session: AsyncSession, since: datetime) -> Sequence[RowMapping]:
+    """Per UTC day since ``since``, nationally (``agency`` NULL) and per agency: notifications
+    addressed to the scope and the pushes that reached a final state / were delivered.
 
-
-async def notifications_by_agency(session: AsyncSession) -> Sequence[RowMapping]:
-    """Per agency: notifications addressed to its customers (broadcasts to everyone / all agencies /
-    this agency, messages about its meters, personal messages to its customers) and the pushes that
-    reached (or failed to reach) its customers' devices."""
+    Per agency: broadcasts to everyone / all agencies / this agency (or an outage zone including it),
+    messages about its meters, personal messages to its customers; pushes to its customers' devices.
+    """
     return await _rows(
         session,
         """
         WITH recent AS (
-            SELECT id, created_at, target_kind, target_user_id, target_meter_id, target_agency_ids
-            FROM notifications WHERE created_at >= now() - interval '30 days'
+            SELECT id, (created_at AT TIME ZONE 'UTC')::date AS day, target_kind, target_user_id,
+                   target_meter_id, target_agency_ids
+            FROM notifications WHERE created_at >= :since
         ),
         addressed AS (
-            SELECT a.id AS agency_id, r.id, r.created_at
+            SELECT a.id AS agency_id, r.id, r.day
             FROM recent r JOIN agencies a
               ON r.target_kind IN ('everyone', 'all_agencies') OR a.id = ANY (r.target_agency_ids)
             UNION
-            SELECT m.agency_id, r.id, r.created_at
+            SELECT m.agency_id, r.id, r.day
             FROM recent r JOIN meters m ON m.id = r.target_meter_id
             WHERE m.agency_id IS NOT NULL
             UNION
-            SELECT p.agency_id, r.id, r.created_at
+            SELECT p.agency_id, r.id, r.day
             FROM recent r JOIN dash_active_pairs p ON p.user_id = r.target_user_id
             WHERE p.agency_id IS NOT NULL
         ),
         sent AS (
-            SELECT agency_id::text AS agency,
-                   count(*) FILTER (WHERE created_at >= now() - interval '7 days') AS sent_7,
-                   count(*) AS sent_30
-            FROM addressed GROUP BY agency_id
+            SELECT NULL::text AS agency, day, count(*) AS sent FROM recent GROUP BY day
+            UNION ALL
+            SELECT agency_id::text, day, count(*) FROM addressed GROUP BY agency_id, day
         ),
-        pushed AS (
-            SELECT p.agency_id::text AS agency,
-                   count(*) FILTER (WHERE r.created_at >= now() - interval '7 days'
-                                      AND d.status IN ('sent', 'failed', 'dead')) AS attempts_7,
-                   count(*) FILTER (WHERE r.created_at >= now() - interval '7 days' AND d.status = 'sent') AS delivered_7,
-                   count(*) FILTER (WHERE d.status IN ('sent', 'failed', 'dead')) AS attempts_30,
-                   count(*) FILTER (WHERE d.status = 'sent') AS delivered_30
+        pushes AS (
+            SELECT r.day, d.status, dv.user_id
             FROM notification_deliveries d
             JOIN recent r ON r.id = d.notification_id
             JOIN devices dv ON dv.id = d.device_id
+            WHERE d.status IN ('sent', 'failed', 'dead')
+        ),
+        pushed AS (
+            SELECT NULL::text AS agency, day, count(*) AS attempts,
+                   count(*) FILTER (WHERE status = 'sent') AS delivered
+            FROM pushes GROUP BY day
+            UNION ALL
+            SELECT p.agency_id::text, x.day, count(*), count(*) FILTER (WHERE x.status = 'sent')
+            FROM pushes x
             JOIN (SELECT DISTINCT agency_id, user_id FROM dash_active_pairs WHERE agency_id IS NOT NULL) p
-              ON p.user_id = dv.user_id
-            GROUP BY p.agency_id
+              ON p.user_id = x.user_id
+            GROUP BY p.agency_id, x.day
         )
-        SELECT coalesce(s.agency, p.agency) AS agency,
-               coalesce(s.sent_7, 0) AS sent_7, coalesce(s.sent_30, 0) AS sent_30,
-               coalesce(p.attempts_7, 0) AS attempts_7, coalesce(p.delivered_7, 0) AS delivered_7,
-               coalesce(p.attempts_30, 0) AS attempts_30, coalesce(p.delivered_30, 0) AS delivered_30
-        FROM sent s FULL JOIN pushed p ON p.agency = s.agency
+        SELECT coalesce(s.agency, p.agency) AS agency, coalesce(s.day, p.day) AS day,
+               coalesce(s.sent, 0) AS sent, coalesce(p.attempts, 0) AS attempts,
+               coalesce(p.delivered, 0) AS delivered
+        FROM sent s
+        FULL JOIN pushed p ON p.agency IS NOT DISTINCT FROM s.agency AND p.day = s.day
         """,
+        since=since,
+    )
+
+
+async def known_notification_days(session: AsyncSession, first: date, last: date) -> int:
+    """How many national daily buckets exist between two days (to spot days never computed)."""
+    found: int = (
+        await session.execute(
+            select(func.count())
+            .select_from(DashboardDaily)
+            .where(DashboardDaily.scope == NATIONAL, DashboardDaily.day >= first, DashboardDaily.day <= last)
+        )
+    ).scalar_one()
+    return found
+
+
+async def save_daily(session: AsyncSession, first: date, rows: list[dict[str, Any]]) -> None:
+    """Replace the buckets from ``first`` on, and forget the ones older than the longest window."""
+    await session.execute(delete(DashboardDaily).where(DashboardDaily.day >= first))
+    await session.execute(delete(DashboardDaily).where(DashboardDaily.day < first - timedelta(days=40)))
+    if rows:
+        await session.execute(insert(DashboardDaily).values(rows))
+
+
+async def notification_windows(session: AsyncSession, since: date) -> Sequence[RowMapping]:
+    return (
+        (
+            await session.execute(
+                select(
+                    DashboardDaily.scope,
+                    DashboardDaily.day,
+                    DashboardDaily.notifications,
+                    DashboardDaily.push_attempts,
+                    DashboardDaily.push_delivered,
+                ).where(DashboardDaily.day >= since)
+            )
+        )
+        .mappings()
+        .all()
     )
 
 

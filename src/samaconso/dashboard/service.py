@@ -15,10 +15,11 @@ The whole answer is cached 60 s in Redis per scope.
 from __future__ import annotations
 
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 import structlog
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.dashboard import repository as repo
 from samaconso.dashboard.models import NATIONAL
@@ -32,6 +33,7 @@ log = structlog.get_logger(__name__)
 
 CACHE_TTL_S = 60
 SIGNUP_DAYS = 30
+NOTIFICATION_WINDOW_DAYS = 30
 STALE_AFTER = timedelta(minutes=15)
 LINK_KEYS = (
     "total",
@@ -56,11 +58,45 @@ def _window(sent: int, attempts: int, delivered: int) -> dict[str, Any]:
     }
 
 
-def _notifications(row: Any) -> dict[str, Any]:
-    return {
-        "last_7_days": _window(int(row["sent_7"]), int(row["attempts_7"]), int(row["delivered_7"])),
-        "last_30_days": _window(int(row["sent_30"]), int(row["attempts_30"]), int(row["delivered_30"])),
+async def _refresh_notification_days(
+    session: AsyncSession, figures: dict[str, dict[str, Any]], *, today: date
+) -> None:
+    """Recompute the daily notification buckets that can still change (today, yesterday, and any
+    day of the window never computed), then sum the 7- and 30-day windows of every scope."""
+    window_first = today - timedelta(days=NOTIFICATION_WINDOW_DAYS - 1)
+    known = await repo.known_notification_days(session, window_first, today - timedelta(days=2))
+    first = window_first if known < NOTIFICATION_WINDOW_DAYS - 2 else today - timedelta(days=1)
+    days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
+    buckets: dict[tuple[str, date], list[int]] = {
+        (scope, day): [0, 0, 0] for scope in figures for day in days
     }
+    rows = await repo.notifications_daily(session, datetime(first.year, first.month, first.day, tzinfo=UTC))
+    for row in rows:
+        key = (NATIONAL if row["agency"] is None else str(row["agency"]), row["day"])
+        if key in buckets:
+            buckets[key] = [int(row["sent"]), int(row["attempts"]), int(row["delivered"])]
+    await repo.save_daily(
+        session,
+        first,
+        [
+            {"scope": scope, "day": day, "notifications": v[0], "push_attempts": v[1], "push_delivered": v[2]}
+            for (scope, day), v in buckets.items()
+        ],
+    )
+    week_first = today - timedelta(days=6)
+    sums = {scope: {"7": [0, 0, 0], "30": [0, 0, 0]} for scope in figures}
+    for row in await repo.notification_windows(session, window_first):
+        if row["scope"] not in sums:
+            continue
+        values = (int(row["notifications"]), int(row["push_attempts"]), int(row["push_delivered"]))
+        windows = ("7", "30") if row["day"] >= week_first else ("30",)
+        for w in windows:
+            sums[row["scope"]][w] = [a + b for a, b in zip(sums[row["scope"]][w], values, strict=True)]
+    for scope, s in sums.items():
+        figures[scope]["notifications"] = {
+            "last_7_days": _window(*s["7"]),
+            "last_30_days": _window(*s["30"]),
+        }
 
 
 async def refresh_rollups(db: Database) -> bool:
@@ -77,17 +113,12 @@ async def refresh_rollups(db: Database) -> bool:
         since = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
 
         scopes = [NATIONAL, *await repo.agency_ids(session)]
-        zero_notifications = _notifications(
-            dict.fromkeys(
-                ("sent_7", "sent_30", "attempts_7", "delivered_7", "attempts_30", "delivered_30"), 0
-            )
-        )
         figures: dict[str, dict[str, Any]] = {
             s: {
                 "links": dict.fromkeys(LINK_KEYS, 0),
                 "users": {"customers": 0, "owners": 0, "shared_users": 0, "active_devices": 0},
                 "signups": {},
-                "notifications": zero_notifications,
+                "notifications": None,
             }
             for s in scopes
         }
@@ -113,10 +144,7 @@ async def refresh_rollups(db: Database) -> bool:
             if scope in figures:
                 figures[scope]["signups"][row["day"].isoformat()] = int(row["n"])
 
-        figures[NATIONAL]["notifications"] = _notifications(await repo.notifications_national(session))
-        for row in await repo.notifications_by_agency(session):
-            if row["agency"] in figures:
-                figures[row["agency"]]["notifications"] = _notifications(row)
+        await _refresh_notification_days(session, figures, today=now.astimezone(UTC).date())
 
         for f in figures.values():
             counts = f.pop("signups")
