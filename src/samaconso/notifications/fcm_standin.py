@@ -109,6 +109,7 @@ class FcmStandIn:
         self._key = rsa.generate_private_key(public_exponent=65537, key_size=2048)
         self._public = self._key.public_key()
         self._issued: set[str] = set()
+        self._seq = 0
         self.host = "127.0.0.1"
         self.port = 0
         self.credentials_file = directory / "fcm-service-account.json"
@@ -260,8 +261,8 @@ class FcmStandIn:
         st.by_notification[nid][token] += 1
         tag = str(((msg.get("android") or {}).get("notification") or {}).get("tag", ""))
         st.tags[nid][token].add(tag)
-        name = f"projects/{self.project_id}/messages/{secrets.token_hex(8)}"
-        return 200, {}, json.dumps({"name": name}).encode()
+        self._seq += 1
+        return 200, {}, b'{"name":"projects/%s/messages/%d"}' % (self.project_id.encode(), self._seq)
 
 
 def _error(
@@ -283,6 +284,7 @@ class _H2Protocol(asyncio.Protocol):
         )
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, tuple[dict[str, str], bytearray]] = {}
+        self._flush_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)  # uvloop's is not a subclass
@@ -344,8 +346,15 @@ class _H2Protocol(asyncio.Protocol):
             self.conn.send_data(stream_id, out, end_stream=True)
         except (h2.exceptions.StreamClosedError, h2.exceptions.ProtocolError, KeyError):
             return
-        if self.transport and not self.transport.is_closing():
-            self.transport.write(self.conn.data_to_send())
+        if not self._flush_pending:  # one write for every answer produced in this loop iteration
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self._flush)
+
+    def _flush(self) -> None:
+        self._flush_pending = False
+        out = self.conn.data_to_send()
+        if out and self.transport and not self.transport.is_closing():
+            self.transport.write(out)
 
 
 def main() -> None:

@@ -55,6 +55,7 @@ class _Protocol(asyncio.Protocol):
         self.stream_freed = asyncio.Event()
         self.closed = False
         self.ready = asyncio.Event()
+        self._flush_pending = False
 
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
         self.transport = cast(asyncio.Transport, transport)
@@ -114,7 +115,14 @@ class _Protocol(asyncio.Protocol):
                 self._fail_all(H2Error("GOAWAY"))
         self.flush()
 
+    def schedule_flush(self) -> None:
+        """Coalesce the frames of every request started in this loop iteration into one write."""
+        if not self._flush_pending:
+            self._flush_pending = True
+            asyncio.get_running_loop().call_soon(self.flush)
+
     def flush(self) -> None:
+        self._flush_pending = False
         out = self.conn.data_to_send()
         if out and self.transport and not self.transport.is_closing():
             self.transport.write(out)
@@ -214,7 +222,8 @@ class Http2Channel:
     ) -> H2Response:
         proto = await self._connection()
         conn = proto.conn
-        while conn.open_outbound_streams >= conn.remote_settings.max_concurrent_streams and not proto.closed:
+        # len(streams) == streams awaiting an answer (h2's own open_outbound_streams is O(n) per call)
+        while len(proto.streams) >= conn.remote_settings.max_concurrent_streams and not proto.closed:
             proto.stream_freed.clear()  # the server's stream limit: wait for a stream to finish
             await asyncio.wait_for(proto.stream_freed.wait(), timeout_s)
         if proto.closed:
@@ -248,7 +257,7 @@ class Http2Channel:
                 chunk = body[offset : offset + window]
                 offset += len(chunk)
                 conn.send_data(stream_id, chunk, end_stream=offset >= len(body))
-            proto.flush()
+            proto.schedule_flush()
         except h2.exceptions.H2Error as exc:
             proto.closed = True
             if proto.transport:
