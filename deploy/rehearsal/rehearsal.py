@@ -40,7 +40,9 @@ DEPLOY = REPO / "deploy"
 VENV_BIN = REPO / ".venv" / "bin"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CLONE_NEWNET = 0x40000000
-APP_USER = "samaconso"
+# Les processus applicatifs tournent en root ici : le Python du virtualenv de cette machine est sous
+# /root (inaccessible à un autre utilisateur). L'image de production, elle, tourne en uid 10001.
+APP_USER: str | None = None
 TAG = f"scr{os.getpid() % 100000}"  # préfixe unique des espaces de noms de cette répétition
 
 
@@ -151,7 +153,10 @@ class Proc:
         self.log.parent.mkdir(parents=True, exist_ok=True)
         argv = ns_argv(self.ns, self.argv, self.user)
         if self.ulimit_nofile:
-            argv = ["prlimit", f"--nofile={self.ulimit_nofile}:{self.ulimit_nofile}", "--", *argv]
+            import resource
+
+            limit = min(self.ulimit_nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+            argv = ["prlimit", f"--nofile={limit}:{limit}", "--", *argv]
         with self.log.open("ab") as out:
             self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
                                           env=self.env, cwd=self.cwd, start_new_session=True)
@@ -161,7 +166,7 @@ class Proc:
     def alive(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def signal(self, sig: int) -> None:
+    def send(self, sig: int) -> None:
         if self.popen is not None:
             with contextlib.suppress(ProcessLookupError, PermissionError):
                 os.killpg(self.popen.pid, sig)
@@ -170,20 +175,25 @@ class Proc:
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            self.signal(sig)
+            self.send(sig)
             try:
                 self.popen.wait(timeout)
             except subprocess.TimeoutExpired:
-                self.signal(signal.SIGKILL)
+                self.send(signal.SIGKILL)
                 with contextlib.suppress(subprocess.TimeoutExpired):
                     self.popen.wait(5)
-        self.signal(signal.SIGKILL)  # ce qui resterait du groupe (enfants Celery…)
+        self.send(signal.SIGKILL)  # ce qui resterait du groupe (enfants Celery…)
 
     def tail(self, n: int = 15) -> str:
         try:
             return "\n".join(self.log.read_text(errors="replace").splitlines()[-n:])
         except OSError:
             return ""
+
+
+def base_env() -> dict[str, str]:
+    """L'environnement de cette machine, sans ce qui ne serait pas sur un serveur (AWS_*, SAMACONSO_*)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAMACONSO_", "PG"))}
 
 
 def ns_tcp_open(ns: str, host: str, port: int, timeout: float = 1.0) -> bool:
@@ -292,12 +302,10 @@ class Rehearsal:
 
     # ---- secrets and environment -----------------------------------------------------------
     def make_secrets(self) -> None:
-        env = {**os.environ, "SRV_DATA": self.addr["data"], "SRV_API": self.addr["api"],
+        env = {**base_env(), "SRV_DATA": self.addr["data"], "SRV_API": self.addr["api"],
                "SRV_WORKERS": self.addr["workers"]}
         run(["bash", str(DEPLOY / "scripts" / "make-secrets.sh"), str(self.secrets)], env=env)
         # Une copie par serveur, lisible par l'utilisateur du service (comme /run/secrets).
-        subprocess.run(["useradd", "--system", "--no-create-home", "--shell", "/usr/sbin/nologin", APP_USER],
-                       capture_output=True)
         for server in ("api", "workers"):
             d = self.tmp / server / "secrets"
             d.mkdir(parents=True)
@@ -305,8 +313,10 @@ class Rehearsal:
                 # Fichiers vides = éléments fournis par des tiers (Orange, AD, PKI…) : absents ici.
                 if f.name.startswith("samaconso_") and f.stat().st_size > 0:
                     shutil.copy(f, d / f.name)
+            # Répétition : la source existante simulée (doublure de SQL Server) est chargée dans des
+            # schémas sic/histh2mc/bi_ods de la base de l'application, par PgBouncer.
+            shutil.copy(self.secrets / "samaconso_database_url", d / "samaconso_legacy_simulated_url")
             (self.tmp / server / "data").mkdir(parents=True)
-            run(["chown", "-R", f"{APP_USER}:{APP_USER}", str(self.tmp / server)])
             os.chmod(d, 0o700)
         self.report.ok("secrets", "make-secrets.sh : fichiers générés, 0600, aucun dans l'environnement")
 
@@ -319,7 +329,7 @@ class Rehearsal:
             "SAMACONSO_SMS_BACKEND": "file (outbox, au lieu d'Orange SMS Pro)",
             "SAMACONSO_PUSH_BACKEND": "file (outbox, au lieu de FCM)",
             "SAMACONSO_LDAP_ENABLED": "false (pas d'Active Directory ici)",
-            "SAMACONSO_LEGACY_BACKEND": "simulated (schémas SQL Server simulés dans PostgreSQL)",
+            "SAMACONSO_LEGACY_BACKEND": "simulated (schémas SQL Server simulés dans la base de l'application)",
             "SAMACONSO_XMLVEND_ENABLED": "false (pas de serveur de vente ici)",
             "SAMACONSO_FCM_CREDENTIALS_FILE, _XMLVEND_CLIENT_P12, _FCM_PROXY_URL": "retirés",
         }
@@ -380,7 +390,7 @@ class Rehearsal:
         tz = self.psql("SHOW log_timezone") + "/" + self.psql("SHOW timezone")
         self.report.ok("serveur 1 : PostgreSQL 15", f"samaconso.conf + pg_hba.conf du dépôt ; log_timezone/timezone = {tz}")
 
-        env = {**os.environ, "PGHOST": str(pg / "run"), "SAMACONSO_DB_PASSWORD_FILE": str(pgsec / "db_password"),
+        env = {**base_env(), "PGHOST": str(pg / "run"), "SAMACONSO_DB_PASSWORD_FILE": str(pgsec / "db_password"),
                "PGBOUNCER_AUTH_PASSWORD_FILE": str(pgsec / "pgbouncer_auth_password")}
         run(ns_argv(ns, ["bash", str(DEPLOY / "server1-data" / "postgresql" / "create-database.sh")], user="postgres"),
             env=env)
@@ -393,12 +403,15 @@ class Rehearsal:
         plain = any(self.read_secret(n) in users for n in ("db_password", "pgbouncer_auth_password"))
         if plain:
             raise StepFailed("la userlist contient un mot de passe en clair")
-        (bouncer / "pgbouncer.ini").write_text(
-            f"%include {DEPLOY / 'server1-data' / 'pgbouncer' / 'pgbouncer.ini'}\n"
-            "; Répétition : chemins propres à cette répétition, le reste vient du fichier du dépôt.\n"
-            f"[pgbouncer]\nauth_file = {bouncer / 'userlist.txt'}\nunix_socket_dir = {bouncer}\n"
-            f"logfile = {bouncer / 'pgbouncer.log'}\npidfile = {bouncer / 'pgbouncer.pid'}\n"
-        )
+        # Le fichier du dépôt, dont seuls les chemins (fichiers, socket) changent pour la répétition.
+        ini = (DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer.ini").read_text()
+        paths = {"auth_file": bouncer / "userlist.txt", "unix_socket_dir": bouncer,
+                 "logfile": bouncer / "pgbouncer.log", "pidfile": bouncer / "pgbouncer.pid"}
+        for key, value in paths.items():
+            ini, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", ini, flags=re.M)
+            if n != 1:
+                raise StepFailed(f"pgbouncer.ini: clé {key} introuvable")
+        (bouncer / "pgbouncer.ini").write_text(ini)
         run(["chown", "-R", "postgres:postgres", str(bouncer)])
         self.procs["pgbouncer"] = proc = Proc("pgbouncer", ns, ["/usr/sbin/pgbouncer", str(bouncer / "pgbouncer.ini")],
                                              self.tmp / "logs" / "pgbouncer.log", user="postgres",
@@ -422,11 +435,11 @@ class Rehearsal:
              "-master.port=9333", "-filer.port=8888", "-volume.port=8080", "-webdav=false", "-admin.ui=false",
              "-admin.port=23646"],
             self.tmp / "logs" / "s3.log", cwd=s3dir,
-            env={**os.environ, "AWS_ACCESS_KEY_ID": access,
+            env={**base_env(), "AWS_ACCESS_KEY_ID": access,
                  "AWS_SECRET_ACCESS_KEY": self.read_secret("samaconso_s3_secret_key")},
         ).start()
         wait_until("S3 :9000", lambda: ns_tcp_open(ns, self.addr["data"], 9000), 90, proc)
-        s3env = {**os.environ, "S3_CREDENTIALS_FILE": str(self.s3_creds), "S3_ENDPOINT": "http://127.0.0.1:9000",
+        s3env = {**base_env(), "S3_CREDENTIALS_FILE": str(self.s3_creds), "S3_ENDPOINT": "http://127.0.0.1:9000",
                  "S3_PROVIDER": "Other"}
         deadline = time.monotonic() + 60
         while True:
@@ -460,7 +473,7 @@ class Rehearsal:
         run(["chown", "-R", "rabbitmq:rabbitmq", str(rmq)])
         node = f"{TAG}@localhost"
         self.rabbit_env = {
-            **os.environ,
+            **base_env(),
             "RABBITMQ_NODENAME": node,
             "RABBITMQ_CONFIG_FILE": str(rmq / "rabbitmq.conf"),
             "RABBITMQ_ENABLED_PLUGINS_FILE": str(DEPLOY / "server2-api" / "rabbitmq" / "enabled_plugins"),
@@ -495,7 +508,8 @@ class Rehearsal:
                        f"profil production, secrets lus dans SAMACONSO_SECRETS_DIR ; commande `{shlex.join(self.compose['api_1'])}`")
 
     def seed_reference_data(self) -> None:
-        """Données de référence (agences, source existante simulée) : `samaconso seed` si disponible."""
+        """Données de référence (`samaconso seed` : agences, grilles tarifaires, types de demandes), source
+        existante simulée (200 clients + scénario de démonstration) et premier administrateur."""
         env = self.app_environment("api", "seed")
         res = run(ns_argv(self.ns["api"], [str(VENV_BIN / "samaconso"), "seed"], user=APP_USER), env=env,
                   timeout=600, check=False, cwd=self.tmp / "api")
@@ -504,6 +518,49 @@ class Rehearsal:
             self.report.ok("serveur 2 : données de référence (samaconso seed)", f"{len(lines)} lignes ; " + " | ".join(lines[:4]))
         else:
             self.report.failed("serveur 2 : données de référence (samaconso seed)", (res.stderr or res.stdout)[-400:])
+        legacy = (
+            "import asyncio\n"
+            "import samaconso.legacy.generator as g\n"
+            "from samaconso.legacy.gateway import simulated_url\n"
+            "from samaconso.settings import get_settings\n"
+            "async def _exists(url):\n    return None\n"
+            "g.ensure_database = _exists  # la base existe (c'est celle de l'application)\n"
+            "r = asyncio.run(g.load(simulated_url(get_settings()), 200, chunk_size=200))\n"
+            "print(r.customers, sum(r.rows.values()))\n"
+        )
+        res = run(ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", legacy], user=APP_USER), env=env,
+                  timeout=600, check=False, cwd=self.tmp / "api")
+        if res.returncode == 0:
+            customers, rows = res.stdout.split()[-2:]
+            self.report.ok("source existante simulée (doublure SQL Server)", f"{customers} clients, {rows} lignes")
+        else:
+            self.report.failed("source existante simulée (doublure SQL Server)", (res.stderr or res.stdout)[-400:])
+        # Premier administrateur : aucune commande ne le crée en production (POST /admin/users exige déjà
+        # un administrateur) ; l'exploitation l'insère une fois. Mot de passe aléatoire, jamais affiché.
+        self.admin_login = "exploitation.admin"
+        self.admin_password = "Rp-" + secrets.token_urlsafe(18)
+        bootstrap = (
+            "import asyncio, os\n"
+            "from sqlalchemy import insert\n"
+            "from samaconso.identity.models import Role, User\n"
+            "from samaconso.kit.db import Database\n"
+            "from samaconso.kit.security import hash_secret\n"
+            "from samaconso.settings import get_settings\n"
+            "async def main():\n"
+            "    db = Database(get_settings())\n"
+            "    async with db.sessionmaker() as s:\n"
+            "        await s.execute(insert(User).values(role=Role.admin, login=os.environ['BOOT_LOGIN'],\n"
+            "            password_hash=hash_secret(os.environ['BOOT_PASSWORD']), first_name='Exploitation',\n"
+            "            last_name='Senelec'))\n"
+            "        await s.commit()\n"
+            "    await db.dispose()\n"
+            "asyncio.run(main())\n"
+        )
+        res = run(ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", bootstrap], user=APP_USER),
+                  env={**env, "BOOT_LOGIN": self.admin_login, "BOOT_PASSWORD": self.admin_password},
+                  timeout=120, check=False, cwd=self.tmp / "api")
+        self.report.check("premier administrateur (insertion par l'exploitation)", res.returncode == 0,
+                          self.admin_login if res.returncode == 0 else (res.stderr or res.stdout)[-400:])
 
     def start_api(self, service: str, port: int) -> None:
         ns = self.ns["api"]
@@ -533,7 +590,7 @@ class Rehearsal:
         ).start()
         wait_until("Redis :6379", lambda: ns_tcp_open(ns, self.addr["workers"], 6379), 30, proc)
         info = run(ns_argv(ns, ["redis-cli", "-h", "127.0.0.1", "INFO", "persistence"]),
-                   env={**os.environ, "REDISCLI_AUTH": pw}).stdout
+                   env={**base_env(), "REDISCLI_AUTH": pw}).stdout
         noauth = run(ns_argv(ns, ["redis-cli", "-h", "127.0.0.1", "PING"]), check=False).stdout.strip()
         if "aof_enabled:1" not in info or "NOAUTH" not in noauth:
             raise StepFailed(f"Redis: AOF ou mot de passe absent ({noauth})")
@@ -578,11 +635,12 @@ class Rehearsal:
         run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=samaconso.rehearsal",
              "-keyout", str(lb / "key.pem"), "-out", str(lb / "cert.pem"), "-days", "1"])
         (lb / "samaconso.pem").write_text((lb / "cert.pem").read_text() + (lb / "key.pem").read_text())
-        self.haproxy_env = {**os.environ, "SAMACONSO_VIP": self.addr["vip"], "SAMACONSO_API_HOST": self.addr["api"],
+        self.haproxy_env = {**base_env(), "SAMACONSO_VIP": self.addr["vip"], "SAMACONSO_API_HOST": self.addr["api"],
                             "HAPROXY_CERT": str(lb / "samaconso.pem"), "HAPROXY_RUNDIR": str(lb)}
         cfg = DEPLOY / "loadbalancer" / "haproxy.cfg"
         run(ns_argv(ns, ["haproxy", "-c", "-q", "-f", str(cfg)]), env=self.haproxy_env)
-        self.procs["haproxy"] = proc = Proc("haproxy", ns, ["haproxy", "-db", "-f", str(cfg)],
+        # -n 8000 : maxconn réduit (20 000 en production) car cette machine limite les descripteurs à 20 000.
+        self.procs["haproxy"] = proc = Proc("haproxy", ns, ["haproxy", "-db", "-n", "8000", "-f", str(cfg)],
                                             self.tmp / "logs" / "haproxy.log", env=self.haproxy_env).start()
         wait_until("HAProxy :443", lambda: ns_tcp_open(ns, self.addr["vip"], 443), 20, proc)
         wait_until("HAProxy voit api_1 et api_2 UP", lambda: self.lb_states() == {"api_1": "UP", "api_2": "UP"}, 30, proc)
@@ -627,7 +685,7 @@ class Rehearsal:
                           f"{len(expectations) - len(wrong)}/{len(expectations)} attendus" + (f" ; écarts : {wrong}" if wrong else ""))
 
     def platform_health(self) -> None:
-        env = {**os.environ, "SRV_DATA": self.addr["data"], "SRV_API": self.addr["api"], "SRV_WORKERS": self.addr["workers"],
+        env = {**base_env(), "SRV_DATA": self.addr["data"], "SRV_API": self.addr["api"], "SRV_WORKERS": self.addr["workers"],
                "LB_URL": f"https://{self.addr['vip']}", "SECRETS_DIR": str(self.secrets),
                "FLOWER_USER": parse_env_file(REPO / ".env.production.example")["SAMACONSO_FLOWER_USER"]}
         res = run(ns_argv(self.ns["admin"], ["bash", str(DEPLOY / "scripts" / "healthcheck.sh")]), env=env, check=False,

@@ -89,7 +89,9 @@ def run_scenario(r: Rehearsal) -> None:
 # ------------------------------------------------------------------------------------------------
 def customer_journey(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]) -> None:
     rep = r.report
-    phone = f"+22177{uuid.uuid4().int % 10_000_000:07d}"
+    from samaconso.legacy import generator as g
+
+    phone = g.DEMO_PHONE  # le téléphone inscrit dans la source existante pour le compteur de démonstration
     state["phone"] = phone
     if ("POST", f"{API}/auth/otp") not in available or ("POST", f"{API}/auth/signup") not in available:
         rep.skipped("parcours : inscription", "routes /auth/otp, /auth/signup absentes")
@@ -113,8 +115,24 @@ def customer_journey(r: Rehearsal, c: Client, available: set[tuple[str, str]], s
     state["token"] = token = res.json()["access_token"]
     me = c.request("GET", f"{API}/me", token)
     rep.check("parcours : GET /me", me.status_code == 200 and me.json().get("phone") == phone, f"{me.status_code}")
+    if ("PUT", f"{API}/me/avatar") in available:
+        res = c.request("PUT", f"{API}/me/avatar", token, content=tiny_png(), headers={"Content-Type": "image/png"})
+        rep.check("parcours : photo de profil (S3, compartiment avatars)", res.status_code == 200,
+                  f"{res.status_code} {res.text[:120]}")
     link_meter(r, c, available, state, token)
     broadcast_to_customer(r, c, available, state)
+
+
+def tiny_png() -> bytes:
+    import struct
+    import zlib
+
+    def chunk(kind: bytes, data: bytes) -> bytes:
+        return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data) & 0xFFFFFFFF)
+
+    raw = b"".join(b"\x00" + b"\xff\x80\x00" * 8 for _ in range(8))
+    return (b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", struct.pack(">IIBBBBB", 8, 8, 8, 2, 0, 0, 0))
+            + chunk(b"IDAT", zlib.compress(raw)) + chunk(b"IEND", b""))
 
 
 def link_meter(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any], token: str) -> None:
@@ -122,45 +140,26 @@ def link_meter(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: 
     if ("POST", f"{API}/me/meters") not in available:
         rep.skipped("parcours : ajout d'un compteur", "route POST /me/meters absente")
         return
-    number = pick_legacy_meter(r)
-    if number is None:
-        rep.skipped("parcours : ajout d'un compteur", "aucun compteur dans la source existante simulée")
-        return
+    from samaconso.legacy import generator as g
+
+    number = g.DEMO_PREPAID_METER
     res = c.request("POST", f"{API}/me/meters", token, json={"kind": "prepaid", "number": number})
-    rep.check("parcours : ajout d'un compteur", res.status_code == 201,
-              f"{res.status_code} compteur {number} : {res.text[:160]}")
+    rep.check("parcours : ajout d'un compteur (propriétaire : lien actif)", res.status_code == 201,
+              f"{res.status_code} compteur {number} : {res.text[:200]}")
     listed = c.request("GET", f"{API}/me/meters", token)
     rep.check("parcours : liste des compteurs", listed.status_code == 200 and len(listed.json().get("items", [])) == 1,
               f"{listed.status_code} {listed.text[:120]}")
 
 
-def pick_legacy_meter(r: Rehearsal) -> str | None:
-    for sql in (
-        'SELECT "N° COMPTEUR" FROM sic."HEXING_INFOS_ADMINISTRATIVES_NEW" LIMIT 1',
-        'SELECT "N° COMPTEUR" FROM sic.hexing_infos_administratives_new LIMIT 1',
-    ):
-        try:
-            value = r.psql(sql, db=legacy_db(r))
-        except Exception:  # noqa: BLE001, S112 - on essaie la variante suivante
-            continue
-        if value:
-            return value.splitlines()[0].strip()
-    return None
-
-
-def legacy_db(r: Rehearsal) -> str:
-    names = r.psql("SELECT datname FROM pg_database WHERE datname LIKE 'samaconso%' ORDER BY 1").split()
-    return next((n for n in names if "legacy" in n), "samaconso")
-
-
 def staff_token(r: Rehearsal, c: Client, available: set[tuple[str, str]]) -> str | None:
     if ("POST", f"{API}/auth/staff/login") not in available:
         return None
-    for login, password in (("admin.national", "Admin-Demo-2026"),):
-        res = c.request("POST", f"{API}/auth/staff/login", json={"login": login, "password": password})
-        if res.status_code == 200:
-            return str(res.json()["access_token"])
-    return None
+    login, password = getattr(r, "admin_login", None), getattr(r, "admin_password", None)
+    if not login:
+        return None
+    res = c.request("POST", f"{API}/auth/staff/login", json={"login": login, "password": password})
+    r.report.check("parcours : connexion de l'administrateur", res.status_code == 200, f"{res.status_code} {res.text[:120]}")
+    return str(res.json()["access_token"]) if res.status_code == 200 else None
 
 
 def broadcast_to_customer(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]) -> None:
@@ -174,8 +173,9 @@ def broadcast_to_customer(r: Rehearsal, c: Client, available: set[tuple[str, str
         return
     state["admin"] = admin
     res = c.request("POST", f"{API}/notifications", admin, json={
-        "target": {"kind": "everyone"}, "type": "information", "title": "Répétition",
-        "body": "Message de répétition de mise en production"})
+        "target": {"kind": "everyone"}, "type": "campaign",
+        "title": {"fr": "Répétition", "en": "Rehearsal"},
+        "body": {"fr": "Message de répétition de mise en production", "en": "Go-live rehearsal message"}})
     if not rep.check("parcours : diffusion à tous", res.status_code == 202, f"{res.status_code} {res.text[:200]}"):
         return
     token = state.get("token")
@@ -191,7 +191,8 @@ def broadcast_to_customer(r: Rehearsal, c: Client, available: set[tuple[str, str
 
 
 # ------------------------------------------------------------------------------------------------
-def traffic(c: Client, token: str | None, stop: threading.Event, results: list[tuple[float, str]], t0: float) -> None:
+def traffic(c: Client, token: str | None, stop: threading.Event, results: list[tuple[float, str]], t0: float,
+            samples: list[str]) -> None:
     client = httpx.Client(base_url=c.base, verify=False, timeout=10.0)  # noqa: S501
     i = 0
     while not stop.is_set():
@@ -202,8 +203,12 @@ def traffic(c: Client, token: str | None, stop: threading.Event, results: list[t
         try:
             res = client.get(path, headers=headers)
             outcome = str(res.status_code)
+            if res.status_code != 200 and len(samples) < 5:
+                samples.append(f"{time.monotonic() - t0:.1f}s {path} {res.status_code} {res.text[:160]}")
         except httpx.HTTPError as exc:
             outcome = type(exc).__name__
+            if len(samples) < 5:
+                samples.append(f"{time.monotonic() - t0:.1f}s {path} {exc!r}"[:200])
         results.append((time.monotonic() - t0, outcome))
     client.close()
 
@@ -214,8 +219,10 @@ def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]
     rep = r.report
     stop = threading.Event()
     results: list[tuple[float, str]] = []
+    samples: list[str] = []
     t0 = time.monotonic()
-    threads = [threading.Thread(target=traffic, args=(c, state.get("token"), stop, results, t0)) for _ in range(6)]
+    threads = [threading.Thread(target=traffic, args=(c, state.get("token"), stop, results, t0, samples))
+               for _ in range(6)]
     for t in threads:
         t.start()
     timeline: list[str] = []
@@ -240,15 +247,104 @@ def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]
     ok = sum(n for o, n in outcomes.items() if o == "200")
     failed = {o: n for o, n in outcomes.items() if o != "200"}
     rep.check("arrêt d'api_1 puis redémarrage progressif sous trafic", not failed and ok > 100,
-              f"{len(results)} requêtes via la VIP, {ok} OK, échecs : {failed or 'aucun'} ; " + " ; ".join(timeline))
+              f"{len(results)} requêtes via la VIP, {ok} OK, échecs : {failed or 'aucun'} ; " + " ; ".join(timeline)
+              + (f" ; exemples : {samples}" if samples else ""))
     states = r.lb_states()
     rep.check("répartiteur après redémarrage", states == {"api_1": "UP", "api_2": "UP"}, str(states))
 
 
 # ------------------------------------------------------------------------------------------------
 def worker_kill_during_broadcast(r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]) -> None:
-    """worker_2 (files normal, low_priority) est tué (SIGKILL) pendant un lot de tâches de la file
-    low_priority ; relancé, tous les messages sont traités (acks tardifs : rien n'est perdu)."""
+    """worker_2 (files normal, low_priority, où tourne la diffusion) est tué (SIGKILL) pendant une diffusion
+    à tous ; relancé, chaque appareil ciblé reçoit sa notification (acks tardifs : rien n'est perdu)."""
+    if state.get("admin") and ("GET", f"{API}/notifications/{{notification_id}}") in available:
+        broadcast_with_worker_kill(r, c, state)
+    else:
+        r.report.skipped("diffusion pendant l'arrêt de worker_2", "pas de diffusion possible : test sur un lot de tâches")
+        echo_batch_with_worker_kill(r)
+
+
+def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -> None:
+    from rehearsal import APP_USER, VENV_BIN, ns_argv, run
+
+    rep = r.report
+    devices = 3000
+    make = (
+        "import asyncio, hashlib, uuid\n"
+        "from sqlalchemy import insert\n"
+        "from samaconso.identity.models import Device, Role, User\n"
+        "from samaconso.kit.db import Database\n"
+        "from samaconso.settings import get_settings\n"
+        "async def main():\n"
+        "    db = Database(get_settings())\n"
+        "    users = [dict(id=uuid.uuid4(), role=Role.customer, phone=f'+22176{i:07d}', first_name='Client',\n"
+        "                  last_name=str(i)) for i in range(N)]\n"
+        "    devs = [dict(id=uuid.uuid4(), user_id=u['id'], device_id=f'rehearsal-{i}', fcm_token=f'rehearsal-token-{i}',\n"
+        "                 fcm_token_hash=hashlib.sha256(f'rehearsal-token-{i}'.encode()).hexdigest(), platform='android')\n"
+        "            for i, u in enumerate(users)]\n"
+        "    async with db.sessionmaker() as s:\n"
+        "        for k in range(0, N, 500):\n"
+        "            await s.execute(insert(User), users[k:k + 500])\n"
+        "            await s.execute(insert(Device), devs[k:k + 500])\n"
+        "        await s.commit()\n"
+        "    await db.dispose()\n"
+        f"N = {devices}\n"
+        "asyncio.run(main())\n"
+    )
+    env = r.app_environment("api", "rehearsal-data")
+    res = run(ns_argv(r.ns["api"], [str(VENV_BIN / "python"), "-c", make], user=APP_USER), env=env, timeout=300,
+              check=False, cwd=r.tmp / "api")
+    if not rep.check("diffusion : 3 000 clients avec un appareil chacun", res.returncode == 0,
+                     "insérés en base" if res.returncode == 0 else (res.stderr or res.stdout)[-300:]):
+        return
+    admin = state["admin"]
+    res = c.request("POST", f"{API}/notifications", admin, json={
+        "target": {"kind": "everyone"}, "type": "campaign",
+        "title": {"fr": "Coupure programmée", "en": "Planned outage"},
+        "body": {"fr": "Répétition : diffusion pendant l'arrêt d'un worker", "en": "Rehearsal: broadcast during a worker kill"}})
+    if not rep.check("diffusion à tous (3 000 appareils)", res.status_code == 202, f"{res.status_code} {res.text[:200]}"):
+        return
+    nid = res.json()["id"]
+    t0 = time.monotonic()
+    stats: dict[str, Any] = {}
+    while time.monotonic() - t0 < 20:  # tuer worker_2 au milieu de l'envoi
+        stats = c.request("GET", f"{API}/notifications/{nid}", admin).json()
+        if stats.get("sent", 0) > 0 or time.monotonic() - t0 > 3:
+            break
+        time.sleep(0.2)
+    before = dict(stats)
+    r.procs["worker_2"].stop(sig=signal.SIGKILL, timeout=5)
+    killed = f"tué à {time.monotonic() - t0:.1f}s (envoyés {before.get('sent')}, en attente {before.get('pending')})"
+    time.sleep(2)
+    r.start_worker("worker_2")
+    deadline = time.monotonic() + 300
+    while time.monotonic() < deadline:
+        stats = c.request("GET", f"{API}/notifications/{nid}", admin).json()
+        if stats.get("fanout_complete") and stats.get("pending", 1) == 0:
+            break
+        time.sleep(2)
+    pushes = r.tmp / "workers" / "data" / "outbox" / "push.jsonl"
+    tokens: set[str] = set()
+    lines = 0
+    if pushes.exists():
+        for line in pushes.read_text(encoding="utf-8").splitlines():
+            if nid in line:
+                lines += 1
+                rec = json.loads(line)
+                tokens.add(str((rec.get("message") or rec).get("token")))
+    targeted = stats.get("targeted_devices", 0)
+    delivered = stats.get("sent", 0) + stats.get("failed", 0) + stats.get("dead_tokens", 0)
+    ok = bool(stats.get("fanout_complete")) and stats.get("pending") == 0 and targeted >= devices \
+        and delivered == targeted and len(tokens) == targeted
+    rep.check("worker_2 tué (SIGKILL) pendant la diffusion : rien de perdu", ok,
+              f"worker_2 {killed} ; après relance : ciblés {targeted}, envoyés {stats.get('sent')}, échecs "
+              f"{stats.get('failed')}, en attente {stats.get('pending')} ; outbox push : {len(tokens)} appareils "
+              f"distincts, {lines} envois ({lines - len(tokens)} doublons, livraison « au moins une fois »)")
+
+
+def echo_batch_with_worker_kill(r: Rehearsal) -> None:
+    from rehearsal import APP_USER, ns_argv, run
+
     rep = r.report
     total = 1500
     batch = f"rehearsal-{uuid.uuid4().hex[:8]}"
@@ -259,15 +355,12 @@ def worker_kill_during_broadcast(r: Rehearsal, c: Client, available: set[tuple[s
         "print(json.dumps(ids))\n"
     )
     env = r.app_environment("api", "rehearsal-publisher")
-    from rehearsal import APP_USER, ns_argv, run
-
     pub = run(ns_argv(r.ns["api"], [str(Path(env["PATH"].split(":")[0]) / "python"), "-c", script], user=APP_USER),
               env=env, timeout=300, cwd=r.tmp / "api")
     ids = json.loads(pub.stdout.strip().splitlines()[-1])
     time.sleep(1.5)
     done_before = count_results(r, ids)
     r.procs["worker_2"].stop(sig=signal.SIGKILL, timeout=5)
-    killed_at = done_before
     time.sleep(2)
     r.start_worker("worker_2")
     deadline = time.monotonic() + 240
@@ -278,7 +371,7 @@ def worker_kill_during_broadcast(r: Rehearsal, c: Client, available: set[tuple[s
             break
         time.sleep(2)
     rep.check("worker_2 tué (SIGKILL) pendant un lot low_priority : rien de perdu", done == total,
-              f"{total} tâches publiées, {killed_at} faites avant l'arrêt, {done}/{total} faites après relance")
+              f"{total} tâches publiées, {done_before} faites avant l'arrêt, {done}/{total} faites après relance")
 
 
 def count_results(r: Rehearsal, ids: list[str]) -> int:
@@ -288,7 +381,7 @@ def count_results(r: Rehearsal, ids: list[str]) -> int:
     keys = "\n".join(f"GET celery-task-meta-{i}" for i in ids)
     res = subprocess.run(
         ["ip", "netns", "exec", r.ns["workers"], "redis-cli", "-h", "127.0.0.1", "-n", "1"],
-        input=keys, capture_output=True, text=True, env={**os.environ, "REDISCLI_AUTH": pw}, timeout=60,
+        input=keys, capture_output=True, text=True, env={"PATH": os.environ["PATH"], "REDISCLI_AUTH": pw}, timeout=60,
     )
     return sum(1 for line in res.stdout.splitlines() if '"SUCCESS"' in line)
 
@@ -304,9 +397,11 @@ def backup_and_restore(r: Rehearsal) -> None:
     for d in (backups, textfile):
         d.mkdir(parents=True, exist_ok=True)
         run(["chown", "postgres:postgres", str(d)])
-    env = {**os.environ, **cfg, "BACKUP_DIR": str(backups), "S3_CREDENTIALS_FILE": str(r.s3_creds),
+    from rehearsal import base_env
+
+    env = {**base_env(), **cfg, "BACKUP_DIR": str(backups), "S3_CREDENTIALS_FILE": str(r.s3_creds),
            "S3_PROVIDER": "Other", "PGHOST": str(r.tmp / "data" / "pg" / "run"),
-           "NODE_EXPORTER_TEXTFILE_DIR": str(textfile)}
+           "NODE_EXPORTER_TEXTFILE_DIR": str(textfile), "HOME": str(backups)}
     res = run(ns_argv(r.ns["data"], ["bash", str(DEPLOY / "server1-data" / "backup" / "samaconso-backup.sh")],
                       user="postgres"), env=env, timeout=600, check=False)
     print(res.stdout.rstrip())

@@ -62,6 +62,8 @@ for member in api_1 api_2; do
     exit 1
   fi
   lb_member ready "$member"
+  # Le répartiteur doit l'avoir vu sain (moniteur : intervalle × montées) avant qu'on touche à l'autre.
+  sleep "${LB_SETTLE_SECONDS:-15}"
   log "$member sain et remis dans le répartiteur"
 done
 

@@ -1,3 +1,4 @@
+# shellcheck shell=bash
 # SamaConso — fonctions communes des scripts d'exploitation (sourcé, pas exécuté).
 # Les commandes des serveurs passent par SSH (depuis le réseau d'administration) ; « local » exécute ici.
 API_HOST=${API_HOST:-10.20.0.12}          # serveur 2

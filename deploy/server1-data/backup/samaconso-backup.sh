@@ -17,7 +17,7 @@ PG_ARGS=(${PGHOST:+-h "$PGHOST"} ${PGPORT:+-p "$PGPORT"} -U "${PGUSER:-postgres}
 stamp=$(date -u +%Y%m%dT%H%M%SZ)
 log() { printf '%s samaconso-backup %s\n' "$(date -u +%FT%TZ)" "$*"; }
 
-mkdir -p "$BACKUP_DIR/postgresql" "$BACKUP_DIR/s3"
+mkdir -p "$BACKUP_DIR/postgresql" "$BACKUP_DIR/s3/current" "$BACKUP_DIR/s3/history"
 dump="$BACKUP_DIR/postgresql/${DB_NAME}-${stamp}.dump"
 
 # 1. Base de données : format custom compressé, instantané cohérent (une transaction).
@@ -54,6 +54,7 @@ if [ -n "${S3_CREDENTIALS_FILE:-}" ]; then
   export RCLONE_CONFIG_SC_REGION=${S3_REGION:-us-east-1}
   for bucket in $S3_BUCKETS; do
     log "copie du compartiment $bucket"
+    mkdir -p "$BACKUP_DIR/s3/current/$bucket"
     rclone sync "sc:$bucket" "$BACKUP_DIR/s3/current/$bucket" \
       --backup-dir "$BACKUP_DIR/s3/history/$stamp/$bucket" --checksum --fast-list --quiet
   done
