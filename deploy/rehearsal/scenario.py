@@ -417,7 +417,7 @@ def backup_and_restore(r: Rehearsal) -> None:
     print(res.stdout.rstrip())
     rep.check("restauration dans une base neuve (samaconso-restore.sh)", res.returncode == 0,
               f"{len(counts)} tables, {len(nonzero)} non vides ({', '.join(nonzero[:6])}…) ; nombres de lignes "
-              + ("identiques" if res.returncode == 0 else f"DIFFÉRENTS (code {res.returncode})")
+              + ("identiques" if res.returncode == 0 else f"ÉCHEC (code {res.returncode}) : {res.stderr[-600:]}")
               + f" ; {objects} objet(s) S3 copiés")
     live = r.psql("SELECT count(*) FROM pg_stat_user_tables", db="samaconso")
     restored = r.psql("SELECT count(*) FROM pg_stat_user_tables", db="samaconso_restore")

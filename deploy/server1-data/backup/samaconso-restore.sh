@@ -41,7 +41,8 @@ CREATE DATABASE :"t" OWNER :"o" ENCODING 'UTF8' TEMPLATE template0;
 ALTER DATABASE :"t" SET timezone TO 'UTC';
 SQL
 log "pg_restore $dump -> $target ($JOBS tâches)"
-pg_restore "${PG_ARGS[@]}" -d "$target" -j "$JOBS" --no-owner --role="$DB_OWNER" --exit-on-error "$dump"
+# Propriétaires conservés (les rôles existent déjà : create-database.sh) : l'application garde ses droits.
+pg_restore "${PG_ARGS[@]}" -d "$target" -j "$JOBS" --exit-on-error "$dump"
 psql -X -q "${PG_ARGS[@]}" -d "$target" -c "ANALYZE" >/dev/null
 
 # Vérification : nombre de lignes par table, comparé au relevé fait lors de la sauvegarde.
