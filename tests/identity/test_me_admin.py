@@ -6,6 +6,7 @@ import struct
 import zlib
 from typing import Any
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import select
 
@@ -55,7 +56,9 @@ async def test_me_and_patch(client: AsyncClient, settings: Settings) -> None:
     assert bad.status_code == 422
 
 
-async def test_avatar_upload_checks_content_and_size(client: AsyncClient, settings: Settings) -> None:
+async def test_avatar_upload_checks_content_and_size(
+    client: AsyncClient, settings: Settings, app: FastAPI
+) -> None:
     tokens = await signup(client, settings)
     headers = bearer(tokens)
     assert (await client.get(f"{API}/me/avatar", headers=headers)).status_code == 404
@@ -87,12 +90,37 @@ async def test_avatar_upload_checks_content_and_size(client: AsyncClient, settin
     assert back.status_code == 200
     assert back.content == image
     assert back.headers["content-type"] == "image/png"
+    # the same through a multipart form (what most mobile HTTP clients send)
+    jpeg = (
+        b"\xff\xd8\xff\xe0\x00\x10JFIF\x00\x01\x01\x00\x00\x01\x00\x01\x00\x00" + b"\x00" * 200 + b"\xff\xd9"
+    )
+    multi = await client.put(
+        f"{API}/me/avatar", headers=headers, files={"file": ("me.jpg", jpeg, "image/jpeg")}
+    )
+    assert multi.status_code == 200, multi.text
+    back = await client.get(f"{API}/me/avatar", headers=headers)
+    assert back.content == jpeg
+    assert back.headers["content-type"] == "image/jpeg"
+    listed = app.state.storage.client.list_objects_v2(
+        Bucket=settings.s3_bucket_avatars, Prefix=tokens["user"]["id"]
+    )
+    assert listed["KeyCount"] == 1  # the replaced picture was deleted
+    fake_multi = await client.put(
+        f"{API}/me/avatar", headers=headers, files={"file": ("x.png", b"MZ\x90\x00" * 10, "image/png")}
+    )
+    assert fake_multi.status_code == 415
+    big_multi = await client.put(
+        f"{API}/me/avatar", headers=headers, files={"file": ("big.png", big, "image/png")}
+    )
+    assert big_multi.status_code == 413
     # another user has no access to it (their own avatar is simply absent)
     other = await signup(client, settings)
     assert (await client.get(f"{API}/me/avatar", headers=bearer(other))).status_code == 404
 
 
-async def test_delete_me_erases_and_revokes(client: AsyncClient, settings: Settings, db: Database) -> None:
+async def test_delete_me_erases_and_revokes(
+    client: AsyncClient, settings: Settings, db: Database, app: FastAPI
+) -> None:
     tokens = await signup(client, settings, device_id="phone-x", fcm_token="fcm-x")
     phone = tokens["user"]["phone"]
     headers = bearer(tokens)
@@ -128,6 +156,8 @@ async def test_delete_me_erases_and_revokes(client: AsyncClient, settings: Setti
         assert links == [LinkStatus.revoked]
         devices = (await s.execute(select(Device).where(Device.user_id == user_id))).scalars().all()
         assert [(d.is_active, d.fcm_token) for d in devices] == [(False, None)]
+    listed = app.state.storage.client.list_objects_v2(Bucket=settings.s3_bucket_avatars, Prefix=str(user_id))
+    assert listed["KeyCount"] == 0  # the picture is erased too
     # the number is free for a new account
     again = await signup(client, settings, phone=phone)
     assert again["user"]["id"] != user_id

@@ -4,11 +4,13 @@ live in ``service.py``."""
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
+from collections.abc import AsyncGenerator, Sequence
 from datetime import datetime
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Query, Request, Response, status
+from starlette.datastructures import UploadFile as StarletteUploadFile
+from starlette.formparsers import MultiPartException, MultiPartParser
 
 from samaconso.identity import service
 from samaconso.identity.deps import AdminUser, CurrentUser, StaffUser, forget_session
@@ -179,30 +181,70 @@ def _too_large(limit: int) -> AppError:
     )
 
 
+MULTIPART_OVERHEAD = 64 * 1024  # boundaries and part headers around the picture
+
+
+async def _read_capped(request: Request, cap: int, limit: int) -> bytes:
+    """The request body, refused (413) as soon as it grows past ``cap``: never buffered beyond it."""
+    declared = request.headers.get("content-length")
+    if declared and declared.isdigit() and int(declared) > cap:
+        raise _too_large(limit)
+    chunks: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > cap:
+            raise _too_large(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
+async def _picture_from_multipart(request: Request, body: bytes, limit: int) -> bytes:
+    async def replay() -> AsyncGenerator[bytes, None]:
+        yield body
+
+    try:
+        form = await MultiPartParser(request.headers, replay(), max_files=1, max_fields=5).parse()
+    except MultiPartException as exc:
+        raise AppError(400, "invalid_upload", "Envoi invalide.", "Invalid upload.") from exc
+    upload = next((v for v in form.values() if isinstance(v, StarletteUploadFile)), None)
+    if upload is None:
+        raise AppError(400, "invalid_upload", "Aucune image reçue.", "No picture received.")
+    data = await upload.read()
+    await form.close()
+    if len(data) > limit:
+        raise _too_large(limit)
+    return data
+
+
 @router.put(
     "/me/avatar",
     response_model=UserOut,
     openapi_extra={
         "requestBody": {
             "required": True,
-            "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in service.AVATAR_TYPES},
+            "content": {
+                **{m: {"schema": {"type": "string", "format": "binary"}} for m in service.AVATAR_TYPES},
+                "multipart/form-data": {
+                    "schema": {
+                        "type": "object",
+                        "properties": {"file": {"type": "string", "format": "binary"}},
+                    }
+                },
+            },
         }
     },
 )
 async def put_avatar(principal: CurrentUser, request: Request, session: SessionDep) -> UserOut:
-    """The picture is the raw request body (JPEG, PNG or WebP, checked by content, 2 MB at most)."""
+    """The picture (JPEG, PNG or WebP, checked by content, 2 MB at most) as the raw request body, or
+    as the one file of a ``multipart/form-data`` body. Oversized bodies are refused while reading."""
     limit: int = request.app.state.settings.avatar_max_bytes
-    declared = request.headers.get("content-length")
-    if declared and declared.isdigit() and int(declared) > limit:
-        raise _too_large(limit)
-    chunks: list[bytes] = []
-    size = 0
-    async for chunk in request.stream():
-        size += len(chunk)
-        if size > limit:  # stop reading at once: never buffer more than the limit
-            raise _too_large(limit)
-        chunks.append(chunk)
-    return await service.set_avatar(_ctx(request, session), principal, b"".join(chunks))
+    if request.headers.get("content-type", "").startswith("multipart/form-data"):
+        body = await _read_capped(request, limit + MULTIPART_OVERHEAD, limit)
+        data = await _picture_from_multipart(request, body, limit)
+    else:
+        data = await _read_capped(request, limit, limit)
+    return await service.set_avatar(_ctx(request, session), principal, data)
 
 
 @router.get("/me/avatar", response_class=Response, responses={200: {"content": {"image/*": {}}}})
