@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import time
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
@@ -125,4 +126,36 @@ async def test_hanging_legacy_database_answers_503_within_three_seconds(
             assert (await client.get("/api/v1/me/meters", headers=awa.headers)).status_code == 200
             assert time.monotonic() - began < 1.0
     finally:
+        await proxy.stop()
+
+
+async def test_breaker_opens_then_recovers_when_the_database_is_back(
+    settings: Settings, legacy_source: LegacySource
+) -> None:
+    from samaconso.kit.errors import AppError
+    from samaconso.legacy.gateway import LegacyGateway
+
+    proxy = await _proxy(legacy_source)
+    proxied = settings.model_copy(update={"legacy_simulated_url": proxy.url_for(legacy_source.url)})
+    gateway = LegacyGateway.from_settings(proxied)
+    for breaker in gateway.breakers.values():
+        breaker.reset_timeout_s = 0.5
+    try:
+        assert await gateway.prepaid_meter(g.DEMO_PREPAID_METER) is not None
+        await proxy.stop()
+        codes = []
+        for _ in range(4):
+            try:
+                await gateway.prepaid_meter(g.DEMO_PREPAID_METER)
+            except AppError as exc:
+                codes.append(exc.status)
+        assert codes == [503, 503, 503, 503]
+        assert gateway.breakers["sic"].is_open
+        assert not gateway.breakers["bi_ods"].is_open  # one breaker per database
+        await proxy.start()  # the database is back on the same address
+        await asyncio.sleep(0.6)
+        assert await gateway.prepaid_meter(g.DEMO_PREPAID_METER) is not None
+        assert not gateway.breakers["sic"].is_open
+    finally:
+        await gateway.dispose()
         await proxy.stop()

@@ -277,16 +277,3 @@ class LegacyGateway:
 
     async def subscription_notice_steps(self, notice: str) -> list[Row]:
         return await self._fetch(BI_ODS, q.subscription_notice_steps(notice))
-
-
-# --- one gateway per process ------------------------------------------------------------------------
-
-_process_gateway: LegacyGateway | None = None
-
-
-def process_gateway(settings: Settings) -> LegacyGateway:
-    """The gateway of this process (API or worker), created on first use."""
-    global _process_gateway
-    if _process_gateway is None:
-        _process_gateway = LegacyGateway.from_settings(settings)
-    return _process_gateway
