@@ -58,7 +58,20 @@ async def _ldap_staff(db: Database, settings: Settings, login: str, agency_id: A
 async def test_ldap_login_ok_and_wrong_password(
     client: AsyncClient, ldap_settings: Settings, db: Database, agencies: dict[str, Any]
 ) -> None:
-    await _ldap_staff(db, ldap_settings, "awa.ndiaye", agencies["DKC"].id)
+    admin = await make_user(db, ldap_settings, Role.admin)
+    created = await client.post(
+        f"{API}/admin/users",
+        headers=admin.headers,
+        json={
+            "login": "awa.ndiaye",
+            "role": "agent",
+            "agency_id": str(agencies["DKC"].id),
+            "first_name": "Awa",
+            "last_name": "Ndiaye",
+            "auth_source": "ldap",
+        },
+    )
+    assert created.status_code == 201, created.text
     ok = await client.post(f"{API}/auth/staff/login", json={"login": "AWA.NDIAYE", "password": PASSWORD})
     assert ok.status_code == 200, ok.text
     assert ok.json()["user"]["auth_source"] == "ldap"

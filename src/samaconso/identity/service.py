@@ -462,6 +462,8 @@ async def _attach_device(
     if fcm_token:
         digest = token_digest(fcm_token)
         if device.fcm_token_hash != digest:
+            # Two registrations of one token at once queue up here instead of colliding on the index.
+            await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": f"fcm:{digest}"})
             await repo.release_fcm_token(session, digest, keep=device.id)
             device.fcm_token = fcm_token
             device.fcm_token_hash = digest
