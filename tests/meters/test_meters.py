@@ -127,6 +127,9 @@ async def test_pending_request_approved_then_revoked_by_owner_only(
     requests = (await client.get("/api/v1/me/meter-access-requests", headers=owner.headers)).json()["items"]
     assert len(requests) == 1
     req = requests[0]
+    feed = (await client.get("/api/v1/me/notifications", headers=owner.headers)).json()["items"]
+    assert feed[0]["data"]["request_id"] == req["id"]
+    assert feed[0]["data"]["meter_id"] == meter["id"]
     assert req["meter"]["number"] == g.OTHER_PREPAID_METER
     assert req["requester"]["user_id"] == str(requester.id)
     assert req["requester"]["first_name"] == "Modou"

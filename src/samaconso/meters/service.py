@@ -169,7 +169,15 @@ def _kind_en(kind: MeterKind) -> str:
     return "Woyofal meter" if kind == MeterKind.prepaid else "contract account"
 
 
-async def _notify(session: AsyncSession, user_id: uuid.UUID, type_: str, meter: Meter, **texts: str) -> None:
+async def _notify(
+    session: AsyncSession,
+    user_id: uuid.UUID,
+    type_: str,
+    meter: Meter,
+    *,
+    request_id: uuid.UUID | None = None,
+    **texts: str,
+) -> None:
     from samaconso.notifications.service import notify_user
 
     await notify_user(
@@ -180,7 +188,11 @@ async def _notify(session: AsyncSession, user_id: uuid.UUID, type_: str, meter: 
         body_fr=texts["body_fr"],
         title_en=texts["title_en"],
         body_en=texts["body_en"],
-        data={"meter_id": str(meter.id), "link": f"samaconso://meters/{meter.id}"},
+        data={
+            "meter_id": str(meter.id),
+            "link": f"samaconso://meters/{meter.id}",
+            **({"request_id": str(request_id)} if request_id else {}),
+        },
     )
 
 
@@ -252,6 +264,7 @@ async def add_meter(
                 owner.id,
                 "meter_access_requested",
                 meter,
+                request_id=link.id,
                 title_fr="Demande d'accès à votre compteur",
                 body_fr=f"Un client demande à suivre votre {_kind_fr(kind)} {number}. Acceptez ou refusez dans l'application.",
                 title_en="Access request to your meter",
