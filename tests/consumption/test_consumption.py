@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import UTC, datetime, timedelta
 from typing import Any
@@ -263,3 +264,30 @@ async def test_customer_never_sees_another_customers_consumption(
     assert (
         await client.get(f"/api/v1/me/meters/{prepaid_id}/purchases", headers=awa.headers)
     ).status_code == 404
+
+
+async def test_one_legacy_database_down_leaves_the_others_answering(
+    app: FastAPI, client: AsyncClient, db: Database, settings: Settings, legacy_source: LegacySource
+) -> None:
+    awa, prepaid_id, postpaid_id = await _demo_meters(client, db, settings)
+    breaker = gateway_of(app).breakers["bi_ods"]
+    breaker.opened_at = time.monotonic()  # BI_ODS is known down: its breaker is open
+    try:
+        contract = await client.get(f"/api/v1/me/meters/{postpaid_id}/contract", headers=awa.headers)
+        assert contract.status_code == 200
+        assert contract.json()["holder"] == "DIOP Awa"
+        assert contract.json()["email"] is None  # from BI_ODS: left out rather than failing the page
+        assert (
+            await client.get(f"/api/v1/me/meters/{postpaid_id}/bills", headers=awa.headers)
+        ).status_code == 200
+        assert (
+            await client.get(f"/api/v1/me/meters/{prepaid_id}/purchases", headers=awa.headers)
+        ).status_code == 200
+        notice = await client.get(
+            f"/api/v1/subscription-notices/{g.DEMO_NOTICE}", params={"phone": g.DEMO_PHONE}
+        )
+        assert notice.status_code == 503
+        assert notice.json()["code"] == "legacy_bi_ods_unavailable"
+        assert int(notice.headers["Retry-After"]) >= 1
+    finally:
+        breaker.record_success()

@@ -248,11 +248,14 @@ async def contract(
     details = data.get("details") or {}
     email = None
     if meter.legacy_phone:
-        sap = await cache.get_or_load(
-            f"legacy:sap:{meter.legacy_phone}",
-            CUSTOMER_DATA_TTL_S,
-            lambda: gateway.sap_accounts_by_phone((meter.legacy_phone or "")[4:]),
-        )
+        try:
+            sap = await cache.get_or_load(
+                f"legacy:sap:{meter.legacy_phone}",
+                CUSTOMER_DATA_TTL_S,
+                lambda: gateway.sap_accounts_by_phone((meter.legacy_phone or "")[4:]),
+            )
+        except AppError:  # BI_ODS down: the contract still answers, without the e-mail
+            sap = []
         email = next(
             (r.get("EMAIL") for r in sap if r.get("COMPTE CONTRAT") == number and r.get("EMAIL")), None
         )
