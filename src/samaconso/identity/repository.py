@@ -45,7 +45,8 @@ async def customer_by_phone(session: AsyncSession, phone: str, *, lock: bool = F
 
 
 async def staff_by_login(session: AsyncSession, login: str, *, lock: bool = False) -> User | None:
-    stmt = select(User).where(func.lower(User.login) == login.lower(), User.role != Role.customer)
+    # Logins are stored in lower case (schemas._login, seed), so the unique index on ``login`` serves.
+    stmt = select(User).where(User.login == login.lower(), User.role != Role.customer)
     if lock:
         stmt = stmt.with_for_update()
     return (await session.execute(stmt)).scalar_one_or_none()

@@ -996,10 +996,7 @@ async def create_staff(ctx: Ctx, actor: Principal, body: StaffCreate) -> UserOut
             "Un mot de passe est requis pour un compte local.",
             "A password is required for a local account.",
         )
-    if (
-        await repo.staff_by_login(session, body.login) is not None
-        or (await session.execute(select(User.id).where(func.lower(User.login) == body.login))).first()
-    ):
+    if (await session.execute(select(User.id).where(User.login == body.login))).first():
         raise AppError(409, "login_taken", "Cet identifiant existe déjà.", "This login already exists.")
     user = User(
         role=role,
