@@ -17,7 +17,7 @@ def main() -> int:
     if not port:
         return 0
     try:
-        with urllib.request.urlopen(f"http://127.0.0.1:{int(port)}/health", timeout=4) as resp:  # noqa: S310
+        with urllib.request.urlopen(f"http://127.0.0.1:{int(port)}/health", timeout=4) as resp:
             body = resp.read(4096)
             return 0 if resp.status == 200 and b"running" in body else 1
     except (OSError, ValueError):

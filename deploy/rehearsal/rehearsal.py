@@ -28,9 +28,8 @@ import signal
 import subprocess
 import sys
 import tempfile
-import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -88,7 +87,9 @@ class Report:
         for s in self.steps:
             print(f"{s.status:8} {s.name}" + (f" — {s.detail}" if s.detail else ""))
         n = {k: sum(1 for s in self.steps if s.status == k) for k in ("OK", "FAILED", "SKIPPED")}
-        print(f"{n['OK']} passed, {n['FAILED']} failed" + (f", {n['SKIPPED']} skipped" if n["SKIPPED"] else ""))
+        print(
+            f"{n['OK']} passed, {n['FAILED']} failed" + (f", {n['SKIPPED']} skipped" if n["SKIPPED"] else "")
+        )
 
     @property
     def success(self) -> bool:
@@ -121,12 +122,22 @@ def address_plan() -> dict[str, str]:
 # --------------------------------------------------------------------------------------------
 # Commandes et processus dans les espaces de noms
 # --------------------------------------------------------------------------------------------
-def run(argv: list[str], *, check: bool = True, env: dict[str, str] | None = None, timeout: float = 120,
-        input_text: str | None = None, cwd: Path | None = None) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(argv, capture_output=True, text=True, env=env, timeout=timeout, input=input_text,
-                         cwd=cwd)
+def run(
+    argv: list[str],
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input_text: str | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=timeout, input=input_text, cwd=cwd
+    )
     if check and res.returncode != 0:
-        raise StepFailed(f"{shlex.join(argv)} → code {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}")
+        raise StepFailed(
+            f"{shlex.join(argv)} → code {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}"
+        )
     return res
 
 
@@ -158,8 +169,15 @@ class Proc:
             limit = min(self.ulimit_nofile, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
             argv = ["prlimit", f"--nofile={limit}:{limit}", "--", *argv]
         with self.log.open("ab") as out:
-            self.popen = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL,
-                                          env=self.env, cwd=self.cwd, start_new_session=True)
+            self.popen = subprocess.Popen(
+                argv,
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                stdin=subprocess.DEVNULL,
+                env=self.env,
+                cwd=self.cwd,
+                start_new_session=True,
+            )
         return self
 
     @property
@@ -199,7 +217,8 @@ def base_env() -> dict[str, str]:
 def ns_tcp_open(ns: str, host: str, port: int, timeout: float = 1.0) -> bool:
     res = subprocess.run(
         ns_argv(ns, ["timeout", str(timeout), "bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"]),
-        capture_output=True, timeout=timeout + 5,
+        capture_output=True,
+        timeout=timeout + 5,
     )
     return res.returncode == 0
 
@@ -265,7 +284,9 @@ class Rehearsal:
         self.addr = address_plan()
         self.tmp = Path(tempfile.mkdtemp(prefix="samaconso-rehearsal-"))
         os.chmod(self.tmp, 0o755)
-        self.ns = {role: f"{TAG}-{role}" for role in ("net", "lb", "data", "api", "workers", "admin", "client")}
+        self.ns = {
+            role: f"{TAG}-{role}" for role in ("net", "lb", "data", "api", "workers", "admin", "client")
+        }
         self.procs: dict[str, Proc] = {}
         self.host_netns_fd: int | None = None
         self.secrets = self.tmp / "secrets"
@@ -286,24 +307,51 @@ class Rehearsal:
         run(["ip", "-n", net, "link", "set", "br0", "up"])
         for role in ("lb", "data", "api", "workers", "admin", "client"):
             ns = self.ns[role]
-            run(["ip", "-n", net, "link", "add", f"p-{role}", "type", "veth", "peer", "name", "eth0", "netns", ns])
+            run(
+                [
+                    "ip",
+                    "-n",
+                    net,
+                    "link",
+                    "add",
+                    f"p-{role}",
+                    "type",
+                    "veth",
+                    "peer",
+                    "name",
+                    "eth0",
+                    "netns",
+                    ns,
+                ]
+            )
             run(["ip", "-n", net, "link", "set", f"p-{role}", "master", "br0", "up"])
             run(["ip", "-n", ns, "addr", "add", f"{self.addr[role]}/16", "dev", "eth0"])
             run(["ip", "-n", ns, "link", "set", "eth0", "up"])
         run(["ip", "-n", self.ns["lb"], "addr", "add", f"{self.addr['vip']}/16", "dev", "eth0"])
-        self.report.ok("réseau", " ".join(f"{r}={self.addr[r]}" for r in ("lb", "data", "api", "workers", "admin", "client"))
-                       + f" vip={self.addr['vip']} (espaces {TAG}-*)")
+        self.report.ok(
+            "réseau",
+            " ".join(f"{r}={self.addr[r]}" for r in ("lb", "data", "api", "workers", "admin", "client"))
+            + f" vip={self.addr['vip']} (espaces {TAG}-*)",
+        )
 
     def apply_firewalls(self) -> None:
         fw = DEPLOY / "firewall"
-        for role, file in (("data", "server1-data.nft"), ("api", "server2-api.nft"), ("workers", "server3-workers.nft")):
+        for role, file in (
+            ("data", "server1-data.nft"),
+            ("api", "server2-api.nft"),
+            ("workers", "server3-workers.nft"),
+        ):
             run(ns_argv(self.ns[role], ["nft", "-I", str(fw), "-f", str(fw / file)]))
         self.report.ok("pare-feu nftables", "server1-data.nft, server2-api.nft, server3-workers.nft chargés")
 
     # ---- secrets and environment -----------------------------------------------------------
     def make_secrets(self) -> None:
-        env = {**base_env(), "SRV_DATA": self.addr["data"], "SRV_API": self.addr["api"],
-               "SRV_WORKERS": self.addr["workers"]}
+        env = {
+            **base_env(),
+            "SRV_DATA": self.addr["data"],
+            "SRV_API": self.addr["api"],
+            "SRV_WORKERS": self.addr["workers"],
+        }
         run(["bash", str(DEPLOY / "scripts" / "make-secrets.sh"), str(self.secrets)], env=env)
         # Une copie par serveur, lisible par l'utilisateur du service (comme /run/secrets).
         for server in ("api", "workers"):
@@ -333,21 +381,33 @@ class Rehearsal:
             "SAMACONSO_XMLVEND_ENABLED": "false (pas de serveur de vente ici)",
             "SAMACONSO_FCM_CREDENTIALS_FILE, _XMLVEND_CLIENT_P12, _FCM_PROXY_URL": "retirés",
         }
-        env.update({
-            "SAMACONSO_DATA_DIR": str(self.tmp / server / "data"),
-            "SAMACONSO_SECRETS_DIR": str(self.tmp / server / "secrets"),
-            "SAMACONSO_PUBLIC_BASE_URL": f"https://{self.addr['vip']}",
-            "SAMACONSO_SMS_BACKEND": "file",
-            "SAMACONSO_PUSH_BACKEND": "file",
-            "SAMACONSO_LDAP_ENABLED": "false",
-            "SAMACONSO_LEGACY_BACKEND": "simulated",
-            "SAMACONSO_XMLVEND_ENABLED": "false",
-            "SAMACONSO_INSTANCE_NAME": instance,
-        })
-        for key in ("SAMACONSO_FCM_CREDENTIALS_FILE", "SAMACONSO_XMLVEND_CLIENT_P12", "SAMACONSO_FCM_PROXY_URL"):
+        env.update(
+            {
+                "SAMACONSO_DATA_DIR": str(self.tmp / server / "data"),
+                "SAMACONSO_SECRETS_DIR": str(self.tmp / server / "secrets"),
+                "SAMACONSO_PUBLIC_BASE_URL": f"https://{self.addr['vip']}",
+                "SAMACONSO_SMS_BACKEND": "file",
+                "SAMACONSO_PUSH_BACKEND": "file",
+                "SAMACONSO_LDAP_ENABLED": "false",
+                "SAMACONSO_LEGACY_BACKEND": "simulated",
+                "SAMACONSO_XMLVEND_ENABLED": "false",
+                "SAMACONSO_INSTANCE_NAME": instance,
+            }
+        )
+        for key in (
+            "SAMACONSO_FCM_CREDENTIALS_FILE",
+            "SAMACONSO_XMLVEND_CLIENT_P12",
+            "SAMACONSO_FCM_PROXY_URL",
+        ):
             env.pop(key, None)
-        env.update({"PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin", "LANG": "C.UTF-8",
-                    "TZ": "UTC", "HOME": str(self.tmp / server)})
+        env.update(
+            {
+                "PATH": f"{VENV_BIN}:/usr/local/bin:/usr/bin:/bin:/usr/sbin:/sbin",
+                "LANG": "C.UTF-8",
+                "TZ": "UTC",
+                "HOME": str(self.tmp / server),
+            }
+        )
         return env
 
     def app_argv(self, service: str) -> list[str]:
@@ -366,9 +426,25 @@ class Rehearsal:
             shutil.copy(self.secrets / name, pgsec / name)
         run(["chown", "-R", "postgres:postgres", str(self.tmp / "data")])
         os.chmod(pgsec, 0o700)
-        run(["setpriv", "--reuid=postgres", "--regid=postgres", "--init-groups", "--",
-             str(PG_BIN / "initdb"), "-D", str(pg / "data"), "-U", "postgres", "-E", "UTF8",
-             "--locale=C.UTF-8", "--auth-local=peer", "--auth-host=scram-sha-256"])
+        run(
+            [
+                "setpriv",
+                "--reuid=postgres",
+                "--regid=postgres",
+                "--init-groups",
+                "--",
+                str(PG_BIN / "initdb"),
+                "-D",
+                str(pg / "data"),
+                "-U",
+                "postgres",
+                "-E",
+                "UTF8",
+                "--locale=C.UTF-8",
+                "--auth-local=peer",
+                "--auth-host=scram-sha-256",
+            ]
+        )
         overrides = pg / "rehearsal-overrides.conf"
         overrides.write_text(
             "# Répétition : mêmes réglages que la production, sauf les tailles mémoire et les chemins.\n"
@@ -378,84 +454,180 @@ class Rehearsal:
             f"hba_file = '{DEPLOY / 'server1-data' / 'postgresql' / 'pg_hba.conf'}'\n"
         )
         with (pg / "data" / "postgresql.conf").open("a") as conf:
-            conf.write(f"\ninclude '{DEPLOY / 'server1-data' / 'postgresql' / 'samaconso.conf'}'\n"
-                       f"include '{overrides}'\n")
+            conf.write(
+                f"\ninclude '{DEPLOY / 'server1-data' / 'postgresql' / 'samaconso.conf'}'\n"
+                f"include '{overrides}'\n"
+            )
         run(["chown", "-R", "postgres:postgres", str(pg)])
-        self.procs["postgresql"] = proc = Proc("postgresql", ns, [str(PG_BIN / "postgres"), "-D", str(pg / "data")],
-                                              self.tmp / "logs" / "postgresql.log", user="postgres").start()
+        self.procs["postgresql"] = proc = Proc(
+            "postgresql",
+            ns,
+            [str(PG_BIN / "postgres"), "-D", str(pg / "data")],
+            self.tmp / "logs" / "postgresql.log",
+            user="postgres",
+        ).start()
         wait_until("PostgreSQL :5432", lambda: ns_tcp_open(ns, "127.0.0.1", 5432), 60, proc)
-        wait_until("PostgreSQL accepte les connexions", lambda: run(
-            ns_argv(ns, [str(PG_BIN / "pg_isready"), "-h", str(pg / "run"), "-p", "5432"]), check=False).returncode == 0,
-            30, proc)
+        wait_until(
+            "PostgreSQL accepte les connexions",
+            lambda: (
+                run(
+                    ns_argv(ns, [str(PG_BIN / "pg_isready"), "-h", str(pg / "run"), "-p", "5432"]),
+                    check=False,
+                ).returncode
+                == 0
+            ),
+            30,
+            proc,
+        )
         tz = self.psql("SHOW log_timezone") + "/" + self.psql("SHOW timezone")
-        self.report.ok("serveur 1 : PostgreSQL 15", f"samaconso.conf + pg_hba.conf du dépôt ; log_timezone/timezone = {tz}")
+        self.report.ok(
+            "serveur 1 : PostgreSQL 15",
+            f"samaconso.conf + pg_hba.conf du dépôt ; log_timezone/timezone = {tz}",
+        )
 
-        env = {**base_env(), "PGHOST": str(pg / "run"), "SAMACONSO_DB_PASSWORD_FILE": str(pgsec / "db_password"),
-               "PGBOUNCER_AUTH_PASSWORD_FILE": str(pgsec / "pgbouncer_auth_password")}
-        run(ns_argv(ns, ["bash", str(DEPLOY / "server1-data" / "postgresql" / "create-database.sh")], user="postgres"),
-            env=env)
+        env = {
+            **base_env(),
+            "PGHOST": str(pg / "run"),
+            "SAMACONSO_DB_PASSWORD_FILE": str(pgsec / "db_password"),
+            "PGBOUNCER_AUTH_PASSWORD_FILE": str(pgsec / "pgbouncer_auth_password"),
+        }
+        run(
+            ns_argv(
+                ns,
+                ["bash", str(DEPLOY / "server1-data" / "postgresql" / "create-database.sh")],
+                user="postgres",
+            ),
+            env=env,
+        )
         bouncer = self.tmp / "data" / "pgbouncer"
         bouncer.mkdir()
         run(["chown", "postgres:postgres", str(bouncer)])
-        run(ns_argv(ns, ["bash", str(DEPLOY / "server1-data" / "pgbouncer" / "generate-userlist.sh"),
-                         str(bouncer / "userlist.txt")], user="postgres"), env=env)
+        run(
+            ns_argv(
+                ns,
+                [
+                    "bash",
+                    str(DEPLOY / "server1-data" / "pgbouncer" / "generate-userlist.sh"),
+                    str(bouncer / "userlist.txt"),
+                ],
+                user="postgres",
+            ),
+            env=env,
+        )
         users = (bouncer / "userlist.txt").read_text()
         plain = any(self.read_secret(n) in users for n in ("db_password", "pgbouncer_auth_password"))
         if plain:
             raise StepFailed("la userlist contient un mot de passe en clair")
         # Le fichier du dépôt, dont seuls les chemins (fichiers, socket) changent pour la répétition.
         ini = (DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer.ini").read_text()
-        paths = {"auth_file": bouncer / "userlist.txt", "unix_socket_dir": bouncer,
-                 "logfile": bouncer / "pgbouncer.log", "pidfile": bouncer / "pgbouncer.pid"}
+        paths = {
+            "auth_file": bouncer / "userlist.txt",
+            "unix_socket_dir": bouncer,
+            "logfile": bouncer / "pgbouncer.log",
+            "pidfile": bouncer / "pgbouncer.pid",
+        }
         for key, value in paths.items():
             ini, n = re.subn(rf"^{key} = .*$", f"{key} = {value}", ini, flags=re.M)
             if n != 1:
                 raise StepFailed(f"pgbouncer.ini: clé {key} introuvable")
         (bouncer / "pgbouncer.ini").write_text(ini)
         run(["chown", "-R", "postgres:postgres", str(bouncer)])
-        self.procs["pgbouncer"] = proc = Proc("pgbouncer", ns, ["/usr/sbin/pgbouncer", str(bouncer / "pgbouncer.ini")],
-                                             self.tmp / "logs" / "pgbouncer.log", user="postgres",
-                                             ulimit_nofile=20000).start()
+        self.procs["pgbouncer"] = proc = Proc(
+            "pgbouncer",
+            ns,
+            ["/usr/sbin/pgbouncer", str(bouncer / "pgbouncer.ini")],
+            self.tmp / "logs" / "pgbouncer.log",
+            user="postgres",
+            ulimit_nofile=20000,
+        ).start()
         wait_until("PgBouncer :6432", lambda: ns_tcp_open(ns, self.addr["data"], 6432), 30, proc)
-        self.report.ok("serveur 1 : base, rôles, PgBouncer",
-                       "create-database.sh ; userlist SCRAM générée depuis pg_shadow (2 rôles, aucun mot de passe en clair) ; "
-                       "pool transaction, max_client_conn 10000, default_pool_size 100")
+        self.report.ok(
+            "serveur 1 : base, rôles, PgBouncer",
+            "create-database.sh ; userlist SCRAM générée depuis pg_shadow (2 rôles, aucun mot de passe en clair) ; "
+            "pool transaction, max_client_conn 10000, default_pool_size 100",
+        )
 
         # S3 : SeaweedFS « weed mini » tient le rôle de MinIO (même API S3, port 9000).
         s3dir = self.tmp / "data" / "s3"
         s3dir.mkdir()
         access = parse_env_file(REPO / ".env.production.example")["SAMACONSO_S3_ACCESS_KEY"]
         self.s3_creds = self.tmp / "data" / "s3-credentials.env"
-        self.s3_creds.write_text(f"S3_ACCESS_KEY={access}\nS3_SECRET_KEY={self.read_secret('samaconso_s3_secret_key')}\n")
+        self.s3_creds.write_text(
+            f"S3_ACCESS_KEY={access}\nS3_SECRET_KEY={self.read_secret('samaconso_s3_secret_key')}\n"
+        )
         os.chmod(self.s3_creds, 0o644)  # lu par postgres (sauvegarde) ; répertoire temporaire privé
         weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
         self.procs["s3"] = proc = Proc(
-            "s3", ns,
-            [weed, "mini", f"-dir={s3dir}", f"-ip={self.addr['data']}", "-ip.bind=0.0.0.0", "-s3.port=9000",
-             "-master.port=9333", "-filer.port=8888", "-volume.port=8080", "-webdav=false", "-admin.ui=false",
-             "-admin.port=23646"],
-            self.tmp / "logs" / "s3.log", cwd=s3dir,
-            env={**base_env(), "AWS_ACCESS_KEY_ID": access,
-                 "AWS_SECRET_ACCESS_KEY": self.read_secret("samaconso_s3_secret_key")},
+            "s3",
+            ns,
+            [
+                weed,
+                "mini",
+                f"-dir={s3dir}",
+                f"-ip={self.addr['data']}",
+                "-ip.bind=0.0.0.0",
+                "-s3.port=9000",
+                "-master.port=9333",
+                "-filer.port=8888",
+                "-volume.port=8080",
+                "-webdav=false",
+                "-admin.ui=false",
+                "-admin.port=23646",
+            ],
+            self.tmp / "logs" / "s3.log",
+            cwd=s3dir,
+            env={
+                **base_env(),
+                "AWS_ACCESS_KEY_ID": access,
+                "AWS_SECRET_ACCESS_KEY": self.read_secret("samaconso_s3_secret_key"),
+            },
         ).start()
         wait_until("S3 :9000", lambda: ns_tcp_open(ns, self.addr["data"], 9000), 90, proc)
-        s3env = {**base_env(), "S3_CREDENTIALS_FILE": str(self.s3_creds), "S3_ENDPOINT": "http://127.0.0.1:9000",
-                 "S3_PROVIDER": "Other"}
+        s3env = {
+            **base_env(),
+            "S3_CREDENTIALS_FILE": str(self.s3_creds),
+            "S3_ENDPOINT": "http://127.0.0.1:9000",
+            "S3_PROVIDER": "Other",
+        }
         deadline = time.monotonic() + 60
         while True:
-            res = run(ns_argv(ns, ["bash", str(DEPLOY / "server1-data" / "minio" / "create-buckets.sh")]), env=s3env,
-                      check=False)
+            res = run(
+                ns_argv(ns, ["bash", str(DEPLOY / "server1-data" / "minio" / "create-buckets.sh")]),
+                env=s3env,
+                check=False,
+            )
             if res.returncode == 0:
                 break
             if time.monotonic() > deadline:
                 raise StepFailed(f"create-buckets.sh: {res.stderr[-500:]}")
             time.sleep(2)
-        self.report.ok("serveur 1 : stockage objet", "SeaweedFS weed mini à la place de MinIO ; create-buckets.sh : "
-                       + " ".join(line.split()[-1] for line in res.stdout.splitlines() if "compartiment prêt" in line))
+        self.report.ok(
+            "serveur 1 : stockage objet",
+            "SeaweedFS weed mini à la place de MinIO ; create-buckets.sh : "
+            + " ".join(line.split()[-1] for line in res.stdout.splitlines() if "compartiment prêt" in line),
+        )
 
     def psql(self, sql: str, db: str = "postgres") -> str:
-        res = run(ns_argv(self.ns["data"], ["psql", "-X", "-A", "-t", "-h", str(self.tmp / "data" / "pg" / "run"),
-                                              "-U", "postgres", "-d", db, "-c", sql], user="postgres"))
+        res = run(
+            ns_argv(
+                self.ns["data"],
+                [
+                    "psql",
+                    "-X",
+                    "-A",
+                    "-t",
+                    "-h",
+                    str(self.tmp / "data" / "pg" / "run"),
+                    "-U",
+                    "postgres",
+                    "-d",
+                    db,
+                    "-c",
+                    sql,
+                ],
+                user="postgres",
+            )
+        )
         return res.stdout.strip()
 
     def read_secret(self, name: str) -> str:
@@ -482,42 +654,68 @@ class Rehearsal:
             "RABBITMQ_PID_FILE": str(rmq / "rabbit.pid"),
             "RABBITMQ_DIST_PORT": "25672",
         }
-        self.procs["rabbitmq"] = proc = Proc("rabbitmq", ns, ["rabbitmq-server"], self.tmp / "logs" / "rabbitmq.log",
-                                            env=self.rabbit_env).start()
+        self.procs["rabbitmq"] = proc = Proc(
+            "rabbitmq", ns, ["rabbitmq-server"], self.tmp / "logs" / "rabbitmq.log", env=self.rabbit_env
+        ).start()
         wait_until("RabbitMQ :5672", lambda: ns_tcp_open(ns, self.addr["api"], 5672), 120, proc)
         wait_until("RabbitMQ management :15672", lambda: ns_tcp_open(ns, self.addr["api"], 15672), 60, proc)
-        vhosts = run(ns_argv(ns, ["rabbitmqctl", "-n", node, "-q", "list_vhosts"]), env=self.rabbit_env).stdout
+        vhosts = run(
+            ns_argv(ns, ["rabbitmqctl", "-n", node, "-q", "list_vhosts"]), env=self.rabbit_env
+        ).stdout
         users = run(ns_argv(ns, ["rabbitmqctl", "-n", node, "-q", "list_users"]), env=self.rabbit_env).stdout
-        policies = run(ns_argv(ns, ["rabbitmqctl", "-n", node, "-q", "list_policies", "-p", "samaconso"]),
-                       env=self.rabbit_env).stdout
+        policies = run(
+            ns_argv(ns, ["rabbitmqctl", "-n", node, "-q", "list_policies", "-p", "samaconso"]),
+            env=self.rabbit_env,
+        ).stdout
         if "samaconso" not in vhosts or "guest" in users or "celery-dead-letter" not in policies:
             raise StepFailed(f"définitions RabbitMQ non appliquées: vhosts={vhosts!r} users={users!r}")
-        self.report.ok("serveur 2 : RabbitMQ", "rabbitmq.conf + enabled_plugins du dépôt ; definitions.json : vhost samaconso, "
-                       "utilisateurs samaconso/exploitation (pas de guest), politique lettres mortes")
+        self.report.ok(
+            "serveur 2 : RabbitMQ",
+            "rabbitmq.conf + enabled_plugins du dépôt ; definitions.json : vhost samaconso, "
+            "utilisateurs samaconso/exploitation (pas de guest), politique lettres mortes",
+        )
 
         env = self.app_environment("api", "migrate")
-        res = run(ns_argv(ns, self.app_argv("migrate"), user=APP_USER), env=env, timeout=300, cwd=self.tmp / "api")
-        tables = self.psql("SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema')",
-                           db="samaconso")
-        self.report.ok("serveur 2 : migrations (service one-shot « migrate »)",
-                       f"`{shlex.join(self.compose['migrate'])}` via PgBouncer : {res.stdout.strip()} ; {tables} tables")
+        res = run(
+            ns_argv(ns, self.app_argv("migrate"), user=APP_USER), env=env, timeout=300, cwd=self.tmp / "api"
+        )
+        tables = self.psql(
+            "SELECT count(*) FROM pg_tables WHERE schemaname NOT IN ('pg_catalog','information_schema')",
+            db="samaconso",
+        )
+        self.report.ok(
+            "serveur 2 : migrations (service one-shot « migrate »)",
+            f"`{shlex.join(self.compose['migrate'])}` via PgBouncer : {res.stdout.strip()} ; {tables} tables",
+        )
         self.seed_reference_data()
         for service, port in (("api_1", 8001), ("api_2", 8002)):
             self.start_api(service, port)
-        self.report.ok("serveur 2 : api_1 :8001, api_2 :8002",
-                       f"profil production, secrets lus dans SAMACONSO_SECRETS_DIR ; commande `{shlex.join(self.compose['api_1'])}`")
+        self.report.ok(
+            "serveur 2 : api_1 :8001, api_2 :8002",
+            f"profil production, secrets lus dans SAMACONSO_SECRETS_DIR ; commande `{shlex.join(self.compose['api_1'])}`",
+        )
 
     def seed_reference_data(self) -> None:
         """Données de référence (`samaconso seed` : agences, grilles tarifaires, types de demandes), source
         existante simulée (200 clients + scénario de démonstration) et premier administrateur."""
         env = self.app_environment("api", "seed")
-        res = run(ns_argv(self.ns["api"], [str(VENV_BIN / "samaconso"), "seed"], user=APP_USER), env=env,
-                  timeout=600, check=False, cwd=self.tmp / "api")
+        res = run(
+            ns_argv(self.ns["api"], [str(VENV_BIN / "samaconso"), "seed"], user=APP_USER),
+            env=env,
+            timeout=600,
+            check=False,
+            cwd=self.tmp / "api",
+        )
         if res.returncode == 0:
             lines = [ln for ln in res.stdout.splitlines() if ln.strip()]
-            self.report.ok("serveur 2 : données de référence (samaconso seed)", f"{len(lines)} lignes ; " + " | ".join(lines[:4]))
+            self.report.ok(
+                "serveur 2 : données de référence (samaconso seed)",
+                f"{len(lines)} lignes ; " + " | ".join(lines[:4]),
+            )
         else:
-            self.report.failed("serveur 2 : données de référence (samaconso seed)", (res.stderr or res.stdout)[-400:])
+            self.report.failed(
+                "serveur 2 : données de référence (samaconso seed)", (res.stderr or res.stdout)[-400:]
+            )
         legacy = (
             "import asyncio\n"
             "import samaconso.legacy.generator as g\n"
@@ -528,13 +726,22 @@ class Rehearsal:
             "r = asyncio.run(g.load(simulated_url(get_settings()), 200, chunk_size=200))\n"
             "print(r.customers, sum(r.rows.values()))\n"
         )
-        res = run(ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", legacy], user=APP_USER), env=env,
-                  timeout=600, check=False, cwd=self.tmp / "api")
+        res = run(
+            ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", legacy], user=APP_USER),
+            env=env,
+            timeout=600,
+            check=False,
+            cwd=self.tmp / "api",
+        )
         if res.returncode == 0:
             customers, rows = res.stdout.split()[-2:]
-            self.report.ok("source existante simulée (doublure SQL Server)", f"{customers} clients, {rows} lignes")
+            self.report.ok(
+                "source existante simulée (doublure SQL Server)", f"{customers} clients, {rows} lignes"
+            )
         else:
-            self.report.failed("source existante simulée (doublure SQL Server)", (res.stderr or res.stdout)[-400:])
+            self.report.failed(
+                "source existante simulée (doublure SQL Server)", (res.stderr or res.stdout)[-400:]
+            )
         # Premier administrateur : aucune commande ne le crée en production (POST /admin/users exige déjà
         # un administrateur) ; l'exploitation l'insère une fois. Mot de passe aléatoire, jamais affiché.
         self.admin_login = "exploitation.admin"
@@ -556,22 +763,43 @@ class Rehearsal:
             "    await db.dispose()\n"
             "asyncio.run(main())\n"
         )
-        res = run(ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", bootstrap], user=APP_USER),
-                  env={**env, "BOOT_LOGIN": self.admin_login, "BOOT_PASSWORD": self.admin_password},
-                  timeout=120, check=False, cwd=self.tmp / "api")
-        self.report.check("premier administrateur (insertion par l'exploitation)", res.returncode == 0,
-                          self.admin_login if res.returncode == 0 else (res.stderr or res.stdout)[-400:])
+        res = run(
+            ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", bootstrap], user=APP_USER),
+            env={**env, "BOOT_LOGIN": self.admin_login, "BOOT_PASSWORD": self.admin_password},
+            timeout=120,
+            check=False,
+            cwd=self.tmp / "api",
+        )
+        self.report.check(
+            "premier administrateur (insertion par l'exploitation)",
+            res.returncode == 0,
+            self.admin_login if res.returncode == 0 else (res.stderr or res.stdout)[-400:],
+        )
 
     def start_api(self, service: str, port: int) -> None:
         ns = self.ns["api"]
         env = self.app_environment("api", service)
-        self.procs[service] = proc = Proc(service, ns, self.app_argv(service), self.tmp / "logs" / f"{service}.log",
-                                          env=env, user=APP_USER, cwd=self.tmp / "api",
-                                          ulimit_nofile=65536).start()
-        wait_until(f"{service} /health", lambda: self.http_running(ns, f"http://{self.addr['api']}:{port}/health"), 60, proc)
+        self.procs[service] = proc = Proc(
+            service,
+            ns,
+            self.app_argv(service),
+            self.tmp / "logs" / f"{service}.log",
+            env=env,
+            user=APP_USER,
+            cwd=self.tmp / "api",
+            ulimit_nofile=65536,
+        ).start()
+        wait_until(
+            f"{service} /health",
+            lambda: self.http_running(ns, f"http://{self.addr['api']}:{port}/health"),
+            60,
+            proc,
+        )
 
     def http_running(self, ns: str, url: str) -> bool:
-        res = subprocess.run(ns_argv(ns, ["curl", "-ksS", "--max-time", "2", url]), capture_output=True, text=True)
+        res = subprocess.run(
+            ns_argv(ns, ["curl", "-ksS", "--max-time", "2", url]), capture_output=True, text=True
+        )
         return res.returncode == 0 and '"running"' in res.stdout
 
     # ---- server 3: Redis, workers, beat, Flower -----------------------------------------------
@@ -585,30 +813,57 @@ class Rehearsal:
         run(["chown", "-R", "redis:redis", str(rdir)])
         os.chmod(auth, 0o600)
         self.procs["redis"] = proc = Proc(
-            "redis", ns, ["redis-server", str(DEPLOY / "server3-workers" / "redis" / "redis.conf"), "--include", str(auth)],
-            self.tmp / "logs" / "redis.log", cwd=rdir, user="redis", ulimit_nofile=20000,
+            "redis",
+            ns,
+            [
+                "redis-server",
+                str(DEPLOY / "server3-workers" / "redis" / "redis.conf"),
+                "--include",
+                str(auth),
+            ],
+            self.tmp / "logs" / "redis.log",
+            cwd=rdir,
+            user="redis",
+            ulimit_nofile=20000,
         ).start()
         wait_until("Redis :6379", lambda: ns_tcp_open(ns, self.addr["workers"], 6379), 30, proc)
-        info = run(ns_argv(ns, ["redis-cli", "-h", "127.0.0.1", "INFO", "persistence"]),
-                   env={**base_env(), "REDISCLI_AUTH": pw}).stdout
+        info = run(
+            ns_argv(ns, ["redis-cli", "-h", "127.0.0.1", "INFO", "persistence"]),
+            env={**base_env(), "REDISCLI_AUTH": pw},
+        ).stdout
         noauth = run(ns_argv(ns, ["redis-cli", "-h", "127.0.0.1", "PING"]), check=False).stdout.strip()
         if "aof_enabled:1" not in info or "NOAUTH" not in noauth:
             raise StepFailed(f"Redis: AOF ou mot de passe absent ({noauth})")
-        self.report.ok("serveur 3 : Redis", "redis.conf du dépôt (AOF + RDB, maxmemory 4gb allkeys-lru), mot de passe exigé")
+        self.report.ok(
+            "serveur 3 : Redis",
+            "redis.conf du dépôt (AOF + RDB, maxmemory 4gb allkeys-lru), mot de passe exigé",
+        )
 
         for service in ("worker_1", "worker_2", "beat", "flower"):
             self.start_worker(service)
-        wait_until("Flower :5555", lambda: ns_tcp_open(ns, self.addr["workers"], 5555), 60, self.procs["flower"])
-        self.report.ok("serveur 3 : worker_1, worker_2, beat, Flower",
-                       f"`{shlex.join(self.compose['worker_1'])}` ; `{shlex.join(self.compose['worker_2'])}` ; un seul beat")
+        wait_until(
+            "Flower :5555", lambda: ns_tcp_open(ns, self.addr["workers"], 5555), 60, self.procs["flower"]
+        )
+        self.report.ok(
+            "serveur 3 : worker_1, worker_2, beat, Flower",
+            f"`{shlex.join(self.compose['worker_1'])}` ; `{shlex.join(self.compose['worker_2'])}` ; un seul beat",
+        )
 
     def start_worker(self, service: str) -> None:
         env = self.app_environment("workers", service)
-        self.procs[service] = Proc(service, self.ns["workers"], self.app_argv(service),
-                                   self.tmp / "logs" / f"{service}.log", env=env, user=APP_USER,
-                                   cwd=self.tmp / "workers").start()
+        self.procs[service] = Proc(
+            service,
+            self.ns["workers"],
+            self.app_argv(service),
+            self.tmp / "logs" / f"{service}.log",
+            env=env,
+            user=APP_USER,
+            cwd=self.tmp / "workers",
+        ).start()
 
-    def wait_workers_ready(self, names: tuple[str, ...] = ("worker_1", "worker_2"), timeout: float = 90) -> None:
+    def wait_workers_ready(
+        self, names: tuple[str, ...] = ("worker_1", "worker_2"), timeout: float = 90
+    ) -> None:
         def ready() -> bool:
             workers = self.flower_workers()
             return all(any(k.startswith(f"{n}@") and v for k, v in workers.items()) for n in names)
@@ -618,9 +873,22 @@ class Rehearsal:
     def flower_workers(self) -> dict[str, bool]:
         pw = self.read_secret("samaconso_flower_password")
         user = parse_env_file(REPO / ".env.production.example")["SAMACONSO_FLOWER_USER"]
-        res = subprocess.run(ns_argv(self.ns["admin"], [
-            "curl", "-sS", "--max-time", "10", "-u", f"{user}:{pw}",
-            f"http://{self.addr['workers']}:5555/api/workers?refresh=1&status=1"]), capture_output=True, text=True)
+        res = subprocess.run(
+            ns_argv(
+                self.ns["admin"],
+                [
+                    "curl",
+                    "-sS",
+                    "--max-time",
+                    "10",
+                    "-u",
+                    f"{user}:{pw}",
+                    f"http://{self.addr['workers']}:5555/api/workers?refresh=1&status=1",
+                ],
+            ),
+            capture_output=True,
+            text=True,
+        )
         try:
             data = json.loads(res.stdout)
         except ValueError:
@@ -632,24 +900,62 @@ class Rehearsal:
         ns = self.ns["lb"]
         lb = self.tmp / "lb"
         lb.mkdir()
-        run(["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=samaconso.rehearsal",
-             "-keyout", str(lb / "key.pem"), "-out", str(lb / "cert.pem"), "-days", "1"])
+        run(
+            [
+                "openssl",
+                "req",
+                "-x509",
+                "-newkey",
+                "rsa:2048",
+                "-nodes",
+                "-subj",
+                "/CN=samaconso.rehearsal",
+                "-keyout",
+                str(lb / "key.pem"),
+                "-out",
+                str(lb / "cert.pem"),
+                "-days",
+                "1",
+            ]
+        )
         (lb / "samaconso.pem").write_text((lb / "cert.pem").read_text() + (lb / "key.pem").read_text())
-        self.haproxy_env = {**base_env(), "SAMACONSO_VIP": self.addr["vip"], "SAMACONSO_API_HOST": self.addr["api"],
-                            "HAPROXY_CERT": str(lb / "samaconso.pem"), "HAPROXY_RUNDIR": str(lb)}
+        self.haproxy_env = {
+            **base_env(),
+            "SAMACONSO_VIP": self.addr["vip"],
+            "SAMACONSO_API_HOST": self.addr["api"],
+            "HAPROXY_CERT": str(lb / "samaconso.pem"),
+            "HAPROXY_RUNDIR": str(lb),
+        }
         cfg = DEPLOY / "loadbalancer" / "haproxy.cfg"
         run(ns_argv(ns, ["haproxy", "-c", "-q", "-f", str(cfg)]), env=self.haproxy_env)
         # -n 8000 : maxconn réduit (20 000 en production) car cette machine limite les descripteurs à 20 000.
-        self.procs["haproxy"] = proc = Proc("haproxy", ns, ["haproxy", "-db", "-n", "8000", "-f", str(cfg)],
-                                            self.tmp / "logs" / "haproxy.log", env=self.haproxy_env).start()
+        self.procs["haproxy"] = proc = Proc(
+            "haproxy",
+            ns,
+            ["haproxy", "-db", "-n", "8000", "-f", str(cfg)],
+            self.tmp / "logs" / "haproxy.log",
+            env=self.haproxy_env,
+        ).start()
         wait_until("HAProxy :443", lambda: ns_tcp_open(ns, self.addr["vip"], 443), 20, proc)
-        wait_until("HAProxy voit api_1 et api_2 UP", lambda: self.lb_states() == {"api_1": "UP", "api_2": "UP"}, 30, proc)
-        self.report.ok("répartiteur (HAProxy, doublure du F5)", "haproxy.cfg du dépôt : leastconn, GET /health attend « running », api_1 et api_2 UP")
+        wait_until(
+            "HAProxy voit api_1 et api_2 UP",
+            lambda: self.lb_states() == {"api_1": "UP", "api_2": "UP"},
+            30,
+            proc,
+        )
+        self.report.ok(
+            "répartiteur (HAProxy, doublure du F5)",
+            "haproxy.cfg du dépôt : leastconn, GET /health attend « running », api_1 et api_2 UP",
+        )
 
     def lb_states(self) -> dict[str, str]:
         sock = self.tmp / "lb" / "admin.sock"
-        res = subprocess.run(ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]), input="show stat\n",
-                             capture_output=True, text=True)
+        res = subprocess.run(
+            ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
+            input="show stat\n",
+            capture_output=True,
+            text=True,
+        )
         states: dict[str, str] = {}
         for line in res.stdout.splitlines():
             parts = line.split(",")
@@ -679,20 +985,40 @@ class Rehearsal:
             ("lb", a["data"], 5432, False, "répartiteur → PostgreSQL"),
             ("admin", a["data"], 5432, False, "administration → PostgreSQL (pas dans la liste)"),
         ]
-        wrong = [f"{label} ({'ouvert' if not exp else 'fermé'})" for ns, host, port, exp, label in expectations
-                 if ns_tcp_open(self.ns[ns], host, port) != exp]
-        self.report.check("pare-feu : ports entre serveurs", not wrong,
-                          f"{len(expectations) - len(wrong)}/{len(expectations)} attendus" + (f" ; écarts : {wrong}" if wrong else ""))
+        wrong = [
+            f"{label} ({'ouvert' if not exp else 'fermé'})"
+            for ns, host, port, exp, label in expectations
+            if ns_tcp_open(self.ns[ns], host, port) != exp
+        ]
+        self.report.check(
+            "pare-feu : ports entre serveurs",
+            not wrong,
+            f"{len(expectations) - len(wrong)}/{len(expectations)} attendus"
+            + (f" ; écarts : {wrong}" if wrong else ""),
+        )
 
     def platform_health(self) -> None:
-        env = {**base_env(), "SRV_DATA": self.addr["data"], "SRV_API": self.addr["api"], "SRV_WORKERS": self.addr["workers"],
-               "LB_URL": f"https://{self.addr['vip']}", "SECRETS_DIR": str(self.secrets),
-               "FLOWER_USER": parse_env_file(REPO / ".env.production.example")["SAMACONSO_FLOWER_USER"]}
-        res = run(ns_argv(self.ns["admin"], ["bash", str(DEPLOY / "scripts" / "healthcheck.sh")]), env=env, check=False,
-                  timeout=120)
+        env = {
+            **base_env(),
+            "SRV_DATA": self.addr["data"],
+            "SRV_API": self.addr["api"],
+            "SRV_WORKERS": self.addr["workers"],
+            "LB_URL": f"https://{self.addr['vip']}",
+            "SECRETS_DIR": str(self.secrets),
+            "FLOWER_USER": parse_env_file(REPO / ".env.production.example")["SAMACONSO_FLOWER_USER"],
+        }
+        res = run(
+            ns_argv(self.ns["admin"], ["bash", str(DEPLOY / "scripts" / "healthcheck.sh")]),
+            env=env,
+            check=False,
+            timeout=120,
+        )
         print(res.stdout.rstrip())
-        self.report.check("healthcheck.sh (depuis le réseau d'administration)", res.returncode == 0,
-                          res.stdout.strip().splitlines()[-1] if res.stdout.strip() else res.stderr[-300:])
+        self.report.check(
+            "healthcheck.sh (depuis le réseau d'administration)",
+            res.returncode == 0,
+            res.stdout.strip().splitlines()[-1] if res.stdout.strip() else res.stderr[-300:],
+        )
 
     # ---- cleanup ---------------------------------------------------------------------------
     def cleanup(self) -> None:
@@ -712,8 +1038,11 @@ class Rehearsal:
         time.sleep(0.5)
         for ns in self.ns.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
-        left = [ns for ns in self.ns.values() if ns in subprocess.run(["ip", "netns", "list"], capture_output=True,
-                                                                        text=True).stdout]
+        left = [
+            ns
+            for ns in self.ns.values()
+            if ns in subprocess.run(["ip", "netns", "list"], capture_output=True, text=True).stdout
+        ]
         if os.environ.get("REHEARSAL_KEEP_TMP"):
             say(f"répertoire conservé : {self.tmp}")
         else:
@@ -725,8 +1054,22 @@ def preflight() -> list[str]:
     missing = []
     if os.geteuid() != 0:
         missing.append("root (ip netns, nftables)")
-    for exe in ("ip", "nft", "haproxy", "pgbouncer", "redis-server", "rabbitmq-server", "rclone", "socat", "curl",
-                "openssl", "setpriv", "prlimit", "pg_dump", "pg_restore"):
+    for exe in (
+        "ip",
+        "nft",
+        "haproxy",
+        "pgbouncer",
+        "redis-server",
+        "rabbitmq-server",
+        "rclone",
+        "socat",
+        "curl",
+        "openssl",
+        "setpriv",
+        "prlimit",
+        "pg_dump",
+        "pg_restore",
+    ):
         if shutil.which(exe) is None and not Path(f"/usr/sbin/{exe}").exists():
             missing.append(exe)
     if not (PG_BIN / "postgres").exists():
@@ -740,8 +1083,10 @@ def main() -> int:
     missing = preflight()
     if missing:
         print("répétition impossible, manquent : " + ", ".join(missing), file=sys.stderr)
-        print("installer : apt-get install haproxy pgbouncer redis-server rabbitmq-server rclone socat postgresql-15",
-              file=sys.stderr)
+        print(
+            "installer : apt-get install haproxy pgbouncer redis-server rabbitmq-server rclone socat postgresql-15",
+            file=sys.stderr,
+        )
         return 2
     from scenario import run_scenario  # deploy/rehearsal/scenario.py
 
@@ -775,7 +1120,7 @@ def main() -> int:
         r.report.failed("étape interrompue", str(exc)[:1500])
     except KeyboardInterrupt as exc:
         r.report.failed("interruption", str(exc))
-    except Exception as exc:  # noqa: BLE001 - on veut le rapport et le nettoyage quoi qu'il arrive
+    except Exception as exc:
         import traceback
 
         traceback.print_exc()

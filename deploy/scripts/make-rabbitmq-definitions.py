@@ -37,7 +37,12 @@ def definitions(app_user: str, app_password: str, admin_user: str, admin_passwor
     queues = "^(urgent|high_priority|normal|low_priority)$"
     return {
         "users": [
-            {"name": app_user, "password_hash": rabbit_hash(app_password), "hashing_algorithm": algo, "tags": []},
+            {
+                "name": app_user,
+                "password_hash": rabbit_hash(app_password),
+                "hashing_algorithm": algo,
+                "tags": [],
+            },
             {
                 "name": admin_user,
                 "password_hash": rabbit_hash(admin_password),
@@ -51,20 +56,44 @@ def definitions(app_user: str, app_password: str, admin_user: str, admin_passwor
             {"user": admin_user, "vhost": vhost, "configure": ".*", "write": ".*", "read": ".*"},
         ],
         "exchanges": [
-            {"name": "samaconso.dlx", "vhost": vhost, "type": "fanout", "durable": True,
-             "auto_delete": False, "internal": False, "arguments": {}},
+            {
+                "name": "samaconso.dlx",
+                "vhost": vhost,
+                "type": "fanout",
+                "durable": True,
+                "auto_delete": False,
+                "internal": False,
+                "arguments": {},
+            },
         ],
         "queues": [
-            {"name": "samaconso.dead_letter", "vhost": vhost, "durable": True, "auto_delete": False,
-             "arguments": {"x-queue-type": "classic"}},
+            {
+                "name": "samaconso.dead_letter",
+                "vhost": vhost,
+                "durable": True,
+                "auto_delete": False,
+                "arguments": {"x-queue-type": "classic"},
+            },
         ],
         "bindings": [
-            {"source": "samaconso.dlx", "vhost": vhost, "destination": "samaconso.dead_letter",
-             "destination_type": "queue", "routing_key": "", "arguments": {}},
+            {
+                "source": "samaconso.dlx",
+                "vhost": vhost,
+                "destination": "samaconso.dead_letter",
+                "destination_type": "queue",
+                "routing_key": "",
+                "arguments": {},
+            },
         ],
         "policies": [
-            {"vhost": vhost, "name": "celery-dead-letter", "pattern": queues, "apply-to": "queues",
-             "priority": 0, "definition": {"dead-letter-exchange": "samaconso.dlx"}},
+            {
+                "vhost": vhost,
+                "name": "celery-dead-letter",
+                "pattern": queues,
+                "apply-to": "queues",
+                "priority": 0,
+                "definition": {"dead-letter-exchange": "samaconso.dlx"},
+            },
         ],
     }
 
