@@ -60,3 +60,15 @@ async def test_database_sets_times_in_utc(db: Database) -> None:
         await session.refresh(agency)
         assert agency.created_at.tzinfo is not None
         assert agency.created_at.utcoffset().total_seconds() == 0  # type: ignore[union-attr]
+
+
+async def test_sql_errors_never_carry_bound_values(db: Database) -> None:
+    import pytest
+    from sqlalchemy.exc import DBAPIError
+
+    secret = "argon2-hash-that-must-not-leak"
+    async with db.sessionmaker() as session:
+        with pytest.raises(DBAPIError) as info:
+            await session.execute(text("SELECT 1 / 0 WHERE :v <> ''"), {"v": secret})
+    assert "division by zero" in str(info.value)
+    assert secret not in str(info.value)

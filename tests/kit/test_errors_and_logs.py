@@ -68,3 +68,30 @@ async def test_metrics_are_exposed_locally(client: AsyncClient) -> None:
     assert response.status_code == 200
     assert "samaconso_http_requests_total" in response.text
     assert 'route="/health"' in response.text
+
+
+async def test_unexpected_errors_log_where_not_what(capsys: pytest.CaptureFixture[str]) -> None:
+    from fastapi import FastAPI
+    from httpx import ASGITransport
+
+    from samaconso.kit.errors import install_error_handlers
+
+    app = FastAPI()
+    install_error_handlers(app)
+
+    @app.get("/boom")
+    async def boom() -> None:
+        raise RuntimeError("value 'pin-hash-secret' rejected by driver")
+
+    capsys.readouterr()
+    transport = ASGITransport(app=app, raise_app_exceptions=False)
+    async with AsyncClient(transport=transport, base_url="http://t") as http:
+        response = await http.get("/boom")
+    assert response.status_code == 500
+    assert response.json()["detail"] == "Erreur interne, veuillez réessayer."
+    assert "pin-hash-secret" not in response.text
+    err = capsys.readouterr().err
+    assert "unhandled_error" in err
+    assert "RuntimeError" in err
+    assert "test_errors_and_logs.py" in err
+    assert "pin-hash-secret" not in err

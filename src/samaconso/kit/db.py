@@ -78,6 +78,8 @@ def make_engine(settings: Settings, *, url: str | None = None, pool_size: int | 
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
         pool_pre_ping=True,
+        # SQL errors (which may reach logs with a traceback) never carry bound values: PIN hashes, tokens.
+        hide_parameters=True,
         pool_recycle=1800,
         connect_args=connect_args,
     )

@@ -7,6 +7,7 @@ Nothing internal (stack trace, driver message, file path) ever reaches the respo
 
 from __future__ import annotations
 
+import traceback
 from collections.abc import Mapping
 from typing import Any
 
@@ -185,8 +186,20 @@ def install_error_handlers(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.error("unhandled_error", error_type=type(exc).__name__, path=request.url.path, exc_info=exc)
+        # Where it failed, never what the exception says: driver messages may quote bound values.
+        log.error(
+            "unhandled_error",
+            error_type=type(exc).__name__,
+            path=request.url.path,
+            frames=_frames(exc),
+        )
         return problem_response(request, 500, *_STATUS_TEXT[500])
+
+
+def _frames(exc: BaseException, limit: int = 12) -> list[str]:
+    """The innermost traceback frames as ``file:line function``, without any message."""
+    frames = traceback.extract_tb(exc.__traceback__)[-limit:]
+    return [f"{f.filename.rsplit('/site-packages/', 1)[-1]}:{f.lineno} {f.name}" for f in frames]
 
 
 class LocalizedValueError(ValueError):
