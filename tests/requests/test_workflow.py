@@ -434,3 +434,23 @@ async def test_assignment_and_english_answers(
     assert closed.status_code == 409
     assert closed.json()["code"] == "request_closed"
     assert closed.json()["detail"] == "This request is rejected: it can no longer be changed."
+
+
+async def test_seed_is_idempotent_and_keeps_admin_changes(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
+    from samaconso.requests.seed import DEFAULT_TYPES, seed
+
+    first = await seed(db, settings)
+    assert first == [f"request types: {len(DEFAULT_TYPES)} created, {len(DEFAULT_TYPES)} defaults"]
+    admin = await make_user(db, settings, Role.admin)
+    types = (await client.get(f"{API}/admin/request-types", headers=admin.headers)).json()["items"]
+    panne = next(t for t in types if t["code"] == "coupure_panne")
+    assert panne["sla_hours"] == 24
+    await client.patch(
+        f"{API}/admin/request-types/{panne['id']}", json={"sla_hours": 8}, headers=admin.headers
+    )
+    assert await seed(db, settings) == []
+    again = (await client.get(f"{API}/admin/request-types", headers=admin.headers)).json()["items"]
+    assert len(again) == len(DEFAULT_TYPES)
+    assert next(t for t in again if t["code"] == "coupure_panne")["sla_hours"] == 8
