@@ -127,7 +127,9 @@ def main() -> None:
     parser.add_argument("--runs", type=int, default=20)
     parser.add_argument("--keep", action="store_true", help="keep the scratch database")
     args = parser.parse_args()
-    os.environ.setdefault("SAMACONSO_LOG_LEVEL", "WARNING")
+    from samaconso.kit.logging import configure_logging
+
+    configure_logging("WARNING", False, process="bench")
     db_name = f"bench_dashboard_{os.getpid()}"
     print(f"Scratch database {db_name} (scale {args.scale})")
     started = time.perf_counter()
