@@ -74,6 +74,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             log.warning("s3_buckets_not_ensured", error=type(exc).__name__)
         for hook in STARTUP_HOOKS:
             await hook(app)
+        for warning in settings.deployment_warnings():
+            log.warning("deployment_warning", warning=warning)
         log.info("api_started", version=__version__, profile=settings.profile)
         try:
             yield

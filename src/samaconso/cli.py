@@ -181,6 +181,8 @@ def cmd_outbox(args: argparse.Namespace) -> None:
 def cmd_check_config(args: argparse.Namespace) -> None:
     settings = Settings(profile="embedded")
     problems = settings.security_problems()
+    for warning in settings.model_copy(update={"profile": "production"}).deployment_warnings():
+        print(f"! {warning}")
     if not problems:
         print("configuration OK for production")
         return

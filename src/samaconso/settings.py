@@ -225,6 +225,23 @@ class Settings(BaseSettings):
             problems.append("SAMACONSO_FCM_CREDENTIALS_FILE is missing")
         return problems
 
+    def deployment_warnings(self) -> list[str]:
+        """Choices that are allowed in production but mean messages do not reach people."""
+        warnings: list[str] = []
+        if self.profile != "production":
+            return warnings
+        if self.sms_backend == "file":
+            warnings.append("SAMACONSO_SMS_BACKEND=file: SMS codes are written to the outbox file, not sent")
+        if self.push_backend == "file":
+            warnings.append(
+                "SAMACONSO_PUSH_BACKEND=file: push messages are written to the outbox file, not sent"
+            )
+        if self.legacy_backend == "simulated":
+            warnings.append(
+                "SAMACONSO_LEGACY_BACKEND=simulated: meters and consumption come from simulated data"
+            )
+        return warnings
+
     @property
     def is_production(self) -> bool:
         return self.profile == "production"

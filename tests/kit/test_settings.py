@@ -72,3 +72,11 @@ def test_readme_documents_every_setting() -> None:
         if f"`SAMACONSO_{name.upper()}`" not in readme
     ]
     assert missing == [], f"settings missing from the README configuration reference: {missing}"
+
+
+def test_production_warns_when_messages_would_not_leave() -> None:
+    settings = Settings(profile="production", sms_backend="file", push_backend="file", **STRONG)  # type: ignore[arg-type]
+    warnings = settings.deployment_warnings()
+    assert any(w.startswith("SAMACONSO_SMS_BACKEND=file") for w in warnings)
+    assert any(w.startswith("SAMACONSO_PUSH_BACKEND=file") for w in warnings)
+    assert Settings(profile="embedded").deployment_warnings() == []

@@ -36,7 +36,8 @@ class SmsSender(Protocol):
 
 class FileSmsSender:
     def __init__(self, settings: Settings) -> None:
-        self.sink = JsonlSink(settings.outbox_dir, "sms")
+        # Codes are echoed on the console only on a developer's machine (make run), never in logs elsewhere.
+        self.sink = JsonlSink(settings.outbox_dir, "sms", echo=settings.profile == "embedded")
 
     def send(self, phone: str, message: str) -> None:
         try:
