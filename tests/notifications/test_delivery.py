@@ -164,8 +164,7 @@ async def test_broker_unreachable_outbox_keeps_everything(
             asyncio.get_running_loop().create_task(pipeline.relay(db, unreachable, notification_ids=ids))
         )
 
-    original = service.get_after_commit_publisher()
-    service.set_after_commit_publisher(publish_to_unreachable)
+    service.add_after_commit_publisher(publish_to_unreachable)
     try:
         direct = []
         for u in users[:5]:
@@ -193,7 +192,7 @@ async def test_broker_unreachable_outbox_keeps_everything(
             await session.commit()
         assert [await t for t in attempts] == [0] * 6  # every publish attempt failed
     finally:
-        service.set_after_commit_publisher(original)
+        service.remove_after_commit_publisher(publish_to_unreachable)
     async with db.sessionmaker() as session:
         pending = await session.scalar(
             select(func.count()).select_from(OutboxJob).where(OutboxJob.published_at.is_(None))

@@ -33,8 +33,11 @@ async def test_metrics_show_queue_depth_and_outbox_backlog(client: AsyncClient, 
         celery_app.send_task(
             "samaconso.system.echo_low", args=["x"], queue="low_priority", routing_key="low_priority"
         )
-    publisher = service.get_after_commit_publisher()
-    service.set_after_commit_publisher(None)  # leave the outbox row unpublished
+
+    def keep(ids: list[uuid.UUID]) -> None:  # leave the outbox row unpublished
+        return None
+
+    service.add_after_commit_publisher(keep)
     try:
         async with db.sessionmaker() as session:
             service.add_notification(
@@ -46,7 +49,7 @@ async def test_metrics_show_queue_depth_and_outbox_backlog(client: AsyncClient, 
             )
             await session.commit()
     finally:
-        service.set_after_commit_publisher(publisher)
+        service.remove_after_commit_publisher(keep)
     text = (await client.get("/metrics")).text
     assert metric(text, "samaconso_queue_depth", "low_priority") >= before + 3
     assert metric(text, "samaconso_queue_depth", "urgent") >= 0

@@ -25,7 +25,7 @@ from redis.exceptions import RedisError
 
 from samaconso.kit.metrics import QUEUE_DEPTH, REGISTRY
 from samaconso.notifications.pipeline import REALTIME_CHANNEL, relay
-from samaconso.notifications.service import set_after_commit_publisher
+from samaconso.notifications.service import add_after_commit_publisher, remove_after_commit_publisher
 from samaconso.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -156,7 +156,8 @@ async def startup(app: FastAPI) -> None:
         pending.add(task)
         task.add_done_callback(pending.discard)
 
-    set_after_commit_publisher(publish_now)
+    add_after_commit_publisher(publish_now)
+    app.state.notification_publisher = publish_now
     app.state.notification_publish_tasks = pending
 
     async def refresh_queue_metrics() -> None:
@@ -177,7 +178,9 @@ async def startup(app: FastAPI) -> None:
 
 
 async def shutdown(app: FastAPI) -> None:
-    set_after_commit_publisher(None)
+    publisher = getattr(app.state, "notification_publisher", None)
+    if publisher is not None:
+        remove_after_commit_publisher(publisher)
     tasks: set[asyncio.Task[int]] = getattr(app.state, "notification_publish_tasks", set())
     if tasks:
         await asyncio.wait(tasks, timeout=5)

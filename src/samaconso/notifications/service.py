@@ -159,23 +159,28 @@ async def notify_user(
 # The API process registers a callback (STARTUP_HOOKS) that publishes the outbox rows of a committed
 # session at once; without it (or if it fails) the beat relay publishes them within seconds.
 OUTBOX_INFO_KEY = "notifications_outbox"
-_after_commit_publisher: Callable[[list[uuid.UUID]], None] | None = None
+Publisher = Callable[[list[uuid.UUID]], None]
+# A stack: several apps may live in one process (tests); the most recently added one publishes, and
+# an app removing its own callback at shutdown leaves the others in place.
+_publishers: list[Publisher] = []
 
 
-def set_after_commit_publisher(callback: Callable[[list[uuid.UUID]], None] | None) -> None:
-    global _after_commit_publisher
-    _after_commit_publisher = callback
+def add_after_commit_publisher(callback: Publisher) -> None:
+    _publishers.append(callback)
 
 
-def get_after_commit_publisher() -> Callable[[list[uuid.UUID]], None] | None:
-    return _after_commit_publisher
+def remove_after_commit_publisher(callback: Publisher) -> None:
+    for i in range(len(_publishers) - 1, -1, -1):
+        if _publishers[i] is callback:
+            del _publishers[i]
+            return
 
 
 @event.listens_for(Session, "after_commit")
 def _publish_after_commit(session: Session) -> None:
     ids: list[uuid.UUID] | None = session.info.pop(OUTBOX_INFO_KEY, None)
-    if ids and _after_commit_publisher is not None:
-        _after_commit_publisher(ids)
+    if ids and _publishers:
+        _publishers[-1](ids)
 
 
 @event.listens_for(Session, "after_rollback")
