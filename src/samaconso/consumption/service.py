@@ -71,7 +71,8 @@ def purchase_out(row: Row) -> PurchaseOut:
     )
     fee = None
     if None not in (ht, vat, tco, ttc):
-        fee = round((ttc or 0) - (ht or 0) - (vat or 0) - (tco or 0), 2)
+        # "+ 0.0" turns the -0.0 that float subtraction can leave into 0.0
+        fee = round((ttc or 0) - (ht or 0) - (vat or 0) - (tco or 0), 2) + 0.0
     return PurchaseOut(
         order_number=row.get("NUMERO_COMMANDE"),
         date=_dt(row["DATE_TRANSACTION"]),
