@@ -74,6 +74,11 @@ class Report:
         self.steps.append(Step(name, "FAILED", detail))
         say(f"FAILED  {name}  {detail}")
 
+    def gap(self, name: str, detail: str) -> None:
+        """Un défaut de la plate-forme, constaté et signalé (ne fait pas échouer la répétition)."""
+        self.steps.append(Step(name, "GAP", detail))
+        say(f"GAP     {name}  {detail}")
+
     def skipped(self, name: str, detail: str) -> None:
         self.steps.append(Step(name, "SKIPPED", detail))
         say(f"SKIPPED {name}  {detail}")
@@ -86,7 +91,11 @@ class Report:
         print("\n==================== Répétition : résultat ====================")
         for s in self.steps:
             print(f"{s.status:8} {s.name}" + (f" — {s.detail}" if s.detail else ""))
-        n = {k: sum(1 for s in self.steps if s.status == k) for k in ("OK", "FAILED", "SKIPPED")}
+        n = {k: sum(1 for s in self.steps if s.status == k) for k in ("OK", "FAILED", "SKIPPED", "GAP")}
+        if n["GAP"]:
+            print(
+                f"{n['GAP']} défaut(s) de la plate-forme constaté(s) (GAP) : à corriger avant la mise en production"
+            )
         print(
             f"{n['OK']} passed, {n['FAILED']} failed" + (f", {n['SKIPPED']} skipped" if n["SKIPPED"] else "")
         )

@@ -149,6 +149,7 @@ def customer_journey(r: Rehearsal, c: Client, available: set[tuple[str, str]], s
             f"{res.status_code} {res.text[:120]}",
         )
     link_meter(r, c, available, state, token)
+    more_endpoints(r, c, available, state, token)
     broadcast_to_customer(r, c, available, state)
 
 
@@ -184,6 +185,8 @@ def link_meter(
 
     number = g.DEMO_PREPAID_METER
     res = c.request("POST", f"{API}/me/meters", token, json={"kind": "prepaid", "number": number})
+    if res.status_code == 201:
+        state["meter_id"] = res.json().get("id")
     rep.check(
         "parcours : ajout d'un compteur (propriétaire : lien actif)",
         res.status_code == 201,
@@ -195,6 +198,61 @@ def link_meter(
         listed.status_code == 200 and len(listed.json().get("items", [])) == 1,
         f"{listed.status_code} {listed.text[:120]}",
     )
+
+
+def more_endpoints(
+    r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any], token: str
+) -> None:
+    """Les autres routes du parcours client, quand elles existent : achats du compteur (source existante),
+    simulateur Woyofal, pièce jointe (compartiment documents) et son lien de téléchargement."""
+    rep = r.report
+    meter_id = state.get("meter_id")
+    if meter_id and ("GET", f"{API}/me/meters/{{meter_id}}/purchases") in available:
+        res = c.request("GET", f"{API}/me/meters/{meter_id}/purchases?limit=5", token)
+        items = res.json().get("items", []) if res.status_code == 200 else []
+        rep.check(
+            "parcours : achats Woyofal du compteur (source existante)",
+            res.status_code == 200 and bool(items),
+            f"{res.status_code}, {len(items)} achat(s)",
+        )
+    if ("POST", f"{API}/simulator/prepaid") in available:
+        res = c.request("POST", f"{API}/simulator/prepaid", token, json={"amount": 5000})
+        rep.check(
+            "parcours : simulateur Woyofal (5 000 FCFA)",
+            res.status_code == 200,
+            f"{res.status_code} {res.text[:140]}",
+        )
+    if ("POST", f"{API}/files") in available and ("GET", f"{API}/files/{{file_id}}") in available:
+        pdf = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
+        res = c.request(
+            "POST", f"{API}/files", token, files={"file": ("facture.pdf", pdf, "application/pdf")}
+        )
+        if not rep.check(
+            "parcours : pièce jointe (S3, compartiment documents)",
+            res.status_code == 201,
+            f"{res.status_code} {res.text[:140]}",
+        ):
+            return
+        link = c.request("GET", f"{API}/files/{res.json()['id']}", token)
+        url = link.json().get("url", "") if link.status_code == 200 else ""
+        rep.check(
+            "parcours : lien de téléchargement présigné",
+            link.status_code == 200 and url.startswith("http"),
+            f"{link.status_code} {url.split('?')[0]}",
+        )
+        try:
+            got = httpx.get(url, timeout=3).status_code if url else 0
+        except httpx.HTTPError as exc:
+            got = type(exc).__name__  # type: ignore[assignment]
+        if got == 200:
+            rep.ok("parcours : téléchargement depuis le téléphone", "le lien répond 200 depuis le client")
+        else:
+            rep.gap(
+                "parcours : téléchargement depuis le téléphone",
+                f"le lien présigné vise {url.split('/')[2] if url else '?'} (MinIO interne, fermé au public) : {got}. "
+                "Il faut un nom public pour S3 (réglage d'URL publique signée + publication via le F5) "
+                "ou un téléchargement relayé par l'API",
+            )
 
 
 def staff_token(r: Rehearsal, c: Client, available: set[tuple[str, str]]) -> str | None:
