@@ -7,7 +7,7 @@
 # (retiré du répartiteur, redémarré, remis seulement quand il est sain) → api_2 (idem) → workers
 # (arrêt propre, tâches en cours terminées) → contrôle de santé de la plate-forme.
 # Variables : API_HOST, WORKERS_HOST, SSH_USER, REMOTE_DIR, SAMACONSO_IMAGE, LB_KIND (haproxy|f5|none),
-# LB_HOST, HEALTH_TIMEOUT (défaut 180 s). Voir « Procédures de déploiement » dans deploy/README.md.
+# LB_HOST, HEALTH_TIMEOUT (défaut 180 s), LB_SETTLE_SECONDS (15), DRAIN_SECONDS (5). Voir « Procédures de déploiement » dans deploy/README.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=deploy/scripts/lib.sh
@@ -50,13 +50,13 @@ else
 fi
 
 for member in api_1 api_2; do
-  port=$([ "$member" = api_1 ] && echo 8001 || echo 8002)
+  port=$([ "$member" = api_1 ] && echo "$API_1_PORT" || echo "$API_2_PORT")
   log "3/5 $member : retrait du répartiteur, redémarrage sur $TAG"
   lb_member drain "$member"
   sleep "${DRAIN_SECONDS:-5}"   # les requêtes en cours se terminent
   compose "$API_HOST" "$API_FILE" "$TAG" up -d --no-deps --force-recreate "$member"
   if ! wait_container_healthy "$API_HOST" "$API_FILE" "$TAG" "$member" "$HEALTH_TIMEOUT" ||
-     ! wait_http_running "http://${API_HOST}:${port}/health" 30; then
+     ! wait_http_running "http://${API_ADDR}:${port}/health" 30; then
     log "$member ne démarre pas sur $TAG : arrêt du déploiement (l'autre instance sert toujours)"
     log "pour revenir en arrière : deploy/scripts/rollback.sh"
     exit 1
@@ -73,5 +73,5 @@ compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" up -d --no-deps worker_1 worker_2
 on "$API_HOST" "mkdir -p '$REMOTE_DIR/releases' && { [ -z '$previous' ] || [ '$previous' = '$TAG' ] || echo '$previous' > '$REMOTE_DIR/releases/previous'; } && echo '$TAG' > '$REMOTE_DIR/releases/current' && echo \"\$(date -u +%FT%TZ) $TAG\" >> '$REMOTE_DIR/releases/history'"
 
 log "5/5 contrôle de santé de la plate-forme"
-"$HERE/healthcheck.sh"
+${POST_DEPLOY_CHECK:-"$HERE/healthcheck.sh"}
 log "version $TAG en service"

@@ -5,6 +5,9 @@ API_HOST=${API_HOST:-10.20.0.12}          # serveur 2
 WORKERS_HOST=${WORKERS_HOST:-10.20.0.13}  # serveur 3
 SSH_USER=${SSH_USER:-exploitation}
 REMOTE_DIR=${REMOTE_DIR:-/opt/samaconso}
+API_ADDR=${API_ADDR:-$API_HOST}           # adresse HTTP des API (si API_HOST est un alias SSH)
+API_1_PORT=${API_1_PORT:-8001}
+API_2_PORT=${API_2_PORT:-8002}
 SAMACONSO_IMAGE=${SAMACONSO_IMAGE:-registry.senelec.sn/samaconso/api}
 
 log() { printf '%s [%s] %s\n' "$(date -u +%FT%TZ)" "${0##*/}" "$*"; }
@@ -50,7 +53,7 @@ wait_http_running() {
 # LB_KIND=f5 : tmsh via SSH sur LB_HOST ; LB_KIND=none : rien (le moniteur /health suffit).
 lb_member() {
   local action=$1 member=$2 port
-  port=$([ "$member" = api_1 ] && echo 8001 || echo 8002)
+  port=$([ "$member" = api_1 ] && echo "$API_1_PORT" || echo "$API_2_PORT")
   case "${LB_KIND:-none}" in
     haproxy)
       on "${LB_HOST:?LB_HOST}" "echo 'set server samaconso_api/$member state $action' | socat stdio ${HAPROXY_SOCKET:-/run/haproxy/admin.sock}" ;;
