@@ -6,6 +6,7 @@ from httpx import AsyncClient
 
 from samaconso.identity.models import Role
 from samaconso.kit.db import Database
+from samaconso.kit.pagination import encode_cursor
 from samaconso.meters.models import LinkStatus, MeterKind
 from samaconso.settings import Settings
 from tests.support.users import make_user
@@ -81,6 +82,22 @@ async def test_bands_with_colours_and_language(
     missing = await client.get("/api/v1/tariffs/XYZ/bands", headers=user.headers)
     assert missing.status_code == 404
     assert missing.headers["content-type"].startswith("application/problem+json")
+
+
+async def test_forged_cursors_are_refused_not_crashing(
+    client: AsyncClient, grids: Database, settings: Settings
+) -> None:
+    """A cursor that decodes but holds the wrong kind of values is a 400 problem, not a 500."""
+    user = await make_user(grids, settings)
+    forged = {
+        "/api/v1/tariffs?history=true": encode_cursor("DPP", "not-a-date"),
+        "/api/v1/tariffs/DPP/bands": encode_cursor("not-a-position"),
+    }
+    for url, cursor in forged.items():
+        r = await client.get(url, params={"cursor": cursor}, headers=user.headers)
+        assert r.status_code == 400, (url, r.text)
+        assert r.json()["code"] == "invalid_cursor"
+        assert r.headers["content-type"].startswith("application/problem+json")
 
 
 async def test_admin_adds_a_version_that_applies_from_its_date(

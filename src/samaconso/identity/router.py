@@ -40,7 +40,15 @@ from samaconso.identity.schemas import (
 from samaconso.kit.db import SessionDep
 from samaconso.kit.errors import AppError
 from samaconso.kit.i18n import negotiate
-from samaconso.kit.pagination import CursorQuery, LimitQuery, Page, decode_cursor, encode_cursor
+from samaconso.kit.pagination import (
+    CursorQuery,
+    LimitQuery,
+    Page,
+    decode_cursor,
+    decode_time_cursor,
+    encode_cursor,
+    encode_time_cursor,
+)
 
 router = APIRouter(tags=["identity"])
 
@@ -64,20 +72,8 @@ def _ctx(request: Request, session: Any) -> service.Ctx:
     )
 
 
-def _time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(str(values[0])), uuid.UUID(str(values[1]))
-    except ValueError as exc:
-        raise AppError(
-            400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
-        ) from exc
-
-
 def _next(pair: tuple[datetime, uuid.UUID] | None) -> str | None:
-    return encode_cursor(pair[0].isoformat(), pair[1]) if pair else None
+    return encode_time_cursor(*pair) if pair else None
 
 
 # --- public: codes, sign-up, logins, refresh, PIN reset ----------------------------------------
@@ -275,7 +271,9 @@ async def list_devices(
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[DeviceOut]:
-    items, nxt = await service.list_devices(_ctx(request, session), principal, limit, _time_cursor(cursor))
+    items, nxt = await service.list_devices(
+        _ctx(request, session), principal, limit, decode_time_cursor(cursor)
+    )
     return Page[DeviceOut](items=items, next_cursor=_next(nxt))
 
 
@@ -306,7 +304,7 @@ async def list_staff(
     cursor: CursorQuery = None,
 ) -> Page[UserOut]:
     items, nxt = await service.list_staff(
-        _ctx(request, session), limit, _time_cursor(cursor), role, agency_id
+        _ctx(request, session), limit, decode_time_cursor(cursor), role, agency_id
     )
     return Page[UserOut](items=items, next_cursor=_next(nxt))
 
@@ -333,7 +331,9 @@ async def list_audit(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[AuditOut]:
-    rows, nxt = await service.list_audit(_ctx(request, session), limit, _time_cursor(cursor), user_id, event)
+    rows, nxt = await service.list_audit(
+        _ctx(request, session), limit, decode_time_cursor(cursor), user_id, event
+    )
     return Page[AuditOut](items=[AuditOut.model_validate(r) for r in rows], next_cursor=_next(nxt))
 
 

@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
 from typing import Any
 
 import structlog
@@ -22,7 +21,7 @@ from samaconso.identity.phones import InvalidPhone, mask_phone, normalize_phone
 from samaconso.identity.seed import legacy_key
 from samaconso.kit.cache import Cache
 from samaconso.kit.errors import AppError
-from samaconso.kit.pagination import Page, decode_cursor, encode_cursor
+from samaconso.kit.pagination import Page, decode_time_cursor, encode_cursor, encode_time_cursor, parse_cursor
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import repository as repo
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
@@ -279,22 +278,10 @@ async def add_meter(
     return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
 
 
-def _after(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
-    values = decode_cursor(cursor, 2)
-    if values is None:
-        return None
-    try:
-        return datetime.fromisoformat(values[0]), uuid.UUID(values[1])
-    except (TypeError, ValueError) as exc:
-        raise AppError(
-            400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
-        ) from exc
-
-
 async def list_my_meters(
     session: AsyncSession, principal: Principal, cursor: str | None, limit: int
 ) -> Page[MeterOut]:
-    rows = list(await repo.my_links(session, principal.user_id, _after(cursor), limit))
+    rows = list(await repo.my_links(session, principal.user_id, decode_time_cursor(cursor), limit))
     more = len(rows) > limit
     rows = rows[:limit]
     names = await repo.agency_names(session, {m.agency_id for _, m in rows if m.agency_id})
@@ -302,7 +289,7 @@ async def list_my_meters(
         _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
         for link, meter in rows
     ]
-    next_cursor = encode_cursor(rows[-1][0].created_at.isoformat(), rows[-1][0].id) if more and rows else None
+    next_cursor = encode_time_cursor(rows[-1][0].created_at, rows[-1][0].id) if more and rows else None
     return Page[MeterOut](items=items, next_cursor=next_cursor)
 
 
@@ -390,12 +377,14 @@ async def list_access_requests(
     if phone is None:
         return Page[AccessRequestOut](items=[])
     rows = list(
-        await repo.pending_requests_for_owner(session, phone, principal.user_id, _after(cursor), limit)
+        await repo.pending_requests_for_owner(
+            session, phone, principal.user_id, decode_time_cursor(cursor), limit
+        )
     )
     more = len(rows) > limit
     rows = rows[:limit]
     items = [_request_out(link, meter, user) for link, meter, user in rows]
-    next_cursor = encode_cursor(rows[-1][0].created_at.isoformat(), rows[-1][0].id) if more and rows else None
+    next_cursor = encode_time_cursor(rows[-1][0].created_at, rows[-1][0].id) if more and rows else None
     return Page[AccessRequestOut](items=items, next_cursor=next_cursor)
 
 
@@ -501,13 +490,8 @@ async def staff_lookup(
     scope = None if principal.is_admin else principal.agency_id
     if not principal.is_admin and scope is None:
         return Page[StaffMeterOut](items=[])
-    after_values = decode_cursor(cursor, 1)
-    try:
-        after = uuid.UUID(after_values[0]) if after_values else None
-    except (TypeError, ValueError) as exc:
-        raise AppError(
-            400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
-        ) from exc
+    after_values = parse_cursor(cursor, uuid.UUID)
+    after = after_values[0] if after_values else None
     meters = list(await repo.staff_lookup(session, number, scope, after, limit))
     more = len(meters) > limit
     meters = meters[:limit]

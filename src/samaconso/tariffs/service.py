@@ -21,7 +21,7 @@ from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError, not_found
 from samaconso.kit.i18n import Lang
-from samaconso.kit.pagination import Page, decode_cursor, encode_cursor
+from samaconso.kit.pagination import Page, encode_cursor, parse_cursor
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters.models import Meter, MeterKind
 from samaconso.settings import Settings
@@ -101,8 +101,8 @@ def version_out(version: TariffVersion, on: date | None = None) -> TariffVersion
 async def list_versions(
     session: AsyncSession, *, in_force_on: date | None, code: str | None, cursor: str | None, limit: int
 ) -> Page[TariffVersionOut]:
-    after_raw = decode_cursor(cursor, 2)
-    after = (str(after_raw[0]), date.fromisoformat(str(after_raw[1]))) if after_raw else None
+    after_raw = parse_cursor(cursor, str, date.fromisoformat)
+    after = (after_raw[0], after_raw[1]) if after_raw else None
     rows = await repo.list_versions(session, on=in_force_on, code=code, after=after, limit=limit + 1)
     more = len(rows) > limit
     rows = rows[:limit]
@@ -117,8 +117,8 @@ async def list_versions(
 async def list_bands(
     session: AsyncSession, code: str, lang: Lang, *, cursor: str | None, limit: int
 ) -> Page[BandOut]:
-    after_raw = decode_cursor(cursor, 1)
-    rows = await repo.bands_of(session, code, after=int(after_raw[0]) if after_raw else None, limit=limit + 1)
+    after_raw = parse_cursor(cursor, int)
+    rows = await repo.bands_of(session, code, after=after_raw[0] if after_raw else None, limit=limit + 1)
     if not rows and after_raw is None and not await repo.code_exists(session, code):
         raise not_found("Tarif inconnu.", "Unknown tariff.")
     more = len(rows) > limit
