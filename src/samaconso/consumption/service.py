@@ -173,10 +173,12 @@ def _keyset(items: list[Any], key: Any, cursor: str | None, limit: int) -> tuple
 
 
 async def _purchases_between(
-    gateway: LegacyGateway, cache: Cache, meter: str, poc: str, first: date, last: date
+    gateway: LegacyGateway, cache: Cache | None, meter: str, poc: str, first: date, last: date
 ) -> list[Row]:
     start = datetime.combine(first, time.min)
     end = datetime.combine(last, time.max).replace(microsecond=0)
+    if cache is None:
+        return await gateway.purchases_between(meter, poc, start, end)
     key = f"legacy:purchases:{meter}:{poc}:{first.isoformat()}:{last.isoformat()}"
     return await cache.get_or_load(
         key, CONSUMPTION_TTL_S, lambda: gateway.purchases_between(meter, poc, start, end)
@@ -334,15 +336,7 @@ async def month_to_date(
     """This month's prepaid purchases of a meter (no authorization: callers check the link)."""
     day = today or _utc_today()
     first = day.replace(day=1)
-    if cache is not None:
-        rows = await _purchases_between(gateway, cache, meter_number, poc, first, day)
-    else:
-        rows = await gateway.purchases_between(
-            meter_number,
-            poc,
-            datetime.combine(first, time.min),
-            datetime.combine(day, time.max).replace(microsecond=0),
-        )
+    rows = await _purchases_between(gateway, cache, meter_number, poc, first, day)
     purchases = sorted(
         (purchase_out(r) for r in rows), key=lambda p: (p.date, p.order_number or ""), reverse=True
     )
