@@ -1029,6 +1029,88 @@ class Rehearsal:
             res.stdout.strip().splitlines()[-1] if res.stdout.strip() else res.stderr[-300:],
         )
 
+    def start_monitoring(self) -> None:
+        """Prometheus (réseau d'administration) avec prometheus.yml et les règles du dépôt."""
+        if shutil.which("prometheus") is None:
+            self.report.skipped(
+                "supervision : Prometheus", "binaire prometheus absent (apt-get install prometheus)"
+            )
+            return
+        mon = self.tmp / "admin" / "prometheus"
+        (mon / "rules").mkdir(parents=True)
+        shutil.copy(DEPLOY / "monitoring" / "rules" / "samaconso-alerts.yml", mon / "rules")
+        token = mon / "samaconso_metrics_token"
+        shutil.copy(self.secrets / "samaconso_metrics_token", token)
+        cfg = (DEPLOY / "monitoring" / "prometheus.yml").read_text()
+        (mon / "prometheus.yml").write_text(
+            cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token))
+        )
+        self.procs["prometheus"] = proc = Proc(
+            "prometheus",
+            self.ns["admin"],
+            [
+                "prometheus",
+                f"--config.file={mon / 'prometheus.yml'}",
+                f"--storage.tsdb.path={mon / 'data'}",
+                "--web.listen-address=127.0.0.1:9090",
+            ],
+            self.tmp / "logs" / "prometheus.log",
+        ).start()
+
+        def query(expr: str) -> list[dict[str, Any]]:
+            res = subprocess.run(
+                ns_argv(
+                    self.ns["admin"],
+                    [
+                        "curl",
+                        "-sS",
+                        "--max-time",
+                        "5",
+                        "--data-urlencode",
+                        f"query={expr}",
+                        "http://127.0.0.1:9090/api/v1/query",
+                    ],
+                ),
+                capture_output=True,
+                text=True,
+            )
+            try:
+                return list(json.loads(res.stdout)["data"]["result"])
+            except (ValueError, KeyError):
+                return []
+
+        def scraped() -> bool:
+            return len(query('up{job=~"samaconso_api|rabbitmq|haproxy"} == 1')) == 4
+
+        try:
+            wait_until("Prometheus : API, RabbitMQ et HAProxy scrutés", scraped, 60, proc)
+        except StepFailed as exc:
+            up = {
+                f"{r['metric'].get('job')}/{r['metric'].get('instance')}": r["value"][1] for r in query("up")
+            }
+            self.report.failed("supervision : Prometheus scrute la plate-forme", f"{exc} ; up = {up}")
+            return
+        res = subprocess.run(
+            ns_argv(
+                self.ns["admin"], ["curl", "-sS", "--max-time", "5", "http://127.0.0.1:9090/api/v1/rules"]
+            ),
+            capture_output=True,
+            text=True,
+        )
+        try:
+            loaded = sum(len(g["rules"]) for g in json.loads(res.stdout)["data"]["groups"])
+        except (ValueError, KeyError):
+            loaded = 0
+        dead = query('rabbitmq_queue_messages{queue="samaconso.dead_letter"}')
+        reqs = query("sum(samaconso_http_requests_total)")
+        self.report.check(
+            "supervision : Prometheus scrute la plate-forme",
+            bool(dead) and bool(reqs) and loaded >= 19,
+            "prometheus.yml du dépôt : api_1/api_2 (jeton Bearer), RabbitMQ (file des lettres mortes visible), "
+            f"HAProxy à 1 ; {reqs[0]['value'][1] if reqs else '?'} requêtes comptées ; {loaded} règles d'alerte chargées "
+            "(exportateurs node/postgres/redis non lancés ici)",
+        )
+
     # ---- cleanup ---------------------------------------------------------------------------
     def cleanup(self) -> None:
         say("nettoyage : processus, espaces de noms, répertoire temporaire")
@@ -1119,6 +1201,7 @@ def main() -> int:
         r.wait_workers_ready()
         r.check_firewall()
         r.platform_health()
+        r.start_monitoring()
         print("Écarts avec la production (répétition) :")
         for key, value in r.overrides.items():
             print(f"  {key} = {value}")

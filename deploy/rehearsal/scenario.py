@@ -255,6 +255,27 @@ def more_endpoints(
             )
 
 
+def staff_views(r: Rehearsal, c: Client, available: set[tuple[str, str]], admin: str) -> None:
+    """Vues des agents/administrateurs et suivi d'abonnement, quand les routes existent."""
+    from samaconso.legacy import generator as g
+
+    rep = r.report
+    if ("GET", f"{API}/dashboard") in available:
+        res = c.request("GET", f"{API}/dashboard", admin)
+        rep.check(
+            "administration : tableau de bord national",
+            res.status_code == 200,
+            f"{res.status_code} {res.text[:140]}",
+        )
+    if ("GET", f"{API}/subscription-notices/{{number}}") in available:
+        res = c.request("GET", f"{API}/subscription-notices/{g.DEMO_NOTICE}", params={"phone": g.DEMO_PHONE})
+        rep.check(
+            "parcours : suivi d'un avis d'abonnement (BI_ODS simulé)",
+            res.status_code == 200,
+            f"{res.status_code} {res.text[:140]}",
+        )
+
+
 def staff_token(r: Rehearsal, c: Client, available: set[tuple[str, str]]) -> str | None:
     if ("POST", f"{API}/auth/staff/login") not in available:
         return None
@@ -282,6 +303,7 @@ def broadcast_to_customer(
         rep.skipped("parcours : diffusion", "aucun compte administrateur (samaconso seed) pour diffuser")
         return
     state["admin"] = admin
+    staff_views(r, c, available, admin)
     res = c.request(
         "POST",
         f"{API}/notifications",
