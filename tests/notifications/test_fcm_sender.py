@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import uuid
 
+from sqlalchemy import update
+
+from samaconso.identity.models import Agency
 from samaconso.kit.db import Database
-from samaconso.notifications import pipeline, service
+from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
+from samaconso.notifications import pipeline, repository, service
 from samaconso.notifications.fcm import FcmSender, PushMessage
 from samaconso.notifications.fcm_standin import FcmStandIn
-from samaconso.notifications.models import DeliveryStatus
+from samaconso.notifications.models import DeliveryStatus, TargetKind
 from samaconso.settings import Settings
-from tests.notifications.conftest import add_customers, add_devices, delivery_statuses
+from tests.notifications.conftest import add_customers, add_devices, delivery_statuses, link_meter
 
 
 def msg(token: str) -> PushMessage:
@@ -64,3 +68,57 @@ async def test_send_batch_records_each_delivery_once(
     assert again == {"sent": 0, "dead": 0, "failed": 0}
     assert await delivery_statuses(db, n.id) == {DeliveryStatus.sent: 30}
     assert fcm_clean.state.by_notification[str(n.id)] == dict.fromkeys(tokens, 1)
+
+
+async def test_push_targets_follow_meter_links(
+    db: Database, settings: Settings, fcm_clean: FcmStandIn, agencies: dict[str, Agency]
+) -> None:
+    """Agency, outage, meter, all-agencies and user targets push to exactly their users' devices."""
+    dkc, ths, col = agencies["DKC"].id, agencies["THS"].id, agencies["COL"].id
+    users = await add_customers(db, 6)
+    tokens = dict(zip(users, await add_devices(db, users), strict=True))
+    in_dkc, in_ths, both, no_meter, revoked, _other = users
+    dkc_meter = await link_meter(db, in_dkc, dkc)
+    await link_meter(db, in_ths, ths)
+    await link_meter(db, both, ths)
+    async with db.sessionmaker() as session:  # `both` also shares the DKC meter
+        session.add(MeterLink(meter_id=dkc_meter, user_id=both, status=LinkStatus.active))
+        await session.flush()
+        session.add(Meter(kind=MeterKind.postpaid, number="99887766", agency_id=col))  # nobody linked
+        await session.commit()
+    revoked_meter = await link_meter(db, revoked, dkc)
+    async with db.sessionmaker() as session:
+        await session.execute(
+            update(MeterLink).where(MeterLink.meter_id == revoked_meter).values(status=LinkStatus.revoked)
+        )
+        await session.commit()
+    sender = FcmSender(settings)
+
+    async def pushed_to(kind: TargetKind, **columns: object) -> set[uuid.UUID]:
+        async with db.sessionmaker() as session:
+            n = service.add_notification(
+                session,
+                type_=service.NotificationType.campaign,
+                content=service.Content("a", "a", "b", "b"),
+                target=kind,
+                audiences=["test"],
+                **columns,  # type: ignore[arg-type]
+            )
+            await session.commit()
+        async with db.sessionmaker() as session:
+            first_page = await repository.device_page(session, n, None, 500)
+        if first_page:
+            await pipeline.send_batch(db, sender, n.id, None, first_page[-1], redelivered=False)
+        got = set(fcm_clean.state.by_notification.get(str(n.id), {}))
+        return {u for u, t in tokens.items() if t in got}
+
+    try:
+        assert await pushed_to(TargetKind.agency, target_agency_ids=[dkc]) == {in_dkc, both}
+        assert await pushed_to(TargetKind.outage, target_agency_ids=[dkc, ths]) == {in_dkc, in_ths, both}
+        assert await pushed_to(TargetKind.meter, target_meter_id=dkc_meter) == {in_dkc, both}
+        assert await pushed_to(TargetKind.all_agencies) == {in_dkc, in_ths, both}
+        assert await pushed_to(TargetKind.user, target_user_id=no_meter) == {no_meter}
+        assert await pushed_to(TargetKind.agency, target_agency_ids=[col]) == set()
+        assert await pushed_to(TargetKind.everyone) == set(users)  # `other` and `revoked` only here
+    finally:
+        await sender.aclose()
