@@ -44,6 +44,7 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name=op.f("pk_meters")),
     )
     op.create_index(op.f("ix_meters_agency_id"), "meters", ["agency_id"], unique=False)
+    op.create_index(op.f("ix_meters_legacy_phone"), "meters", ["legacy_phone"], unique=False)
     op.create_index("uq_meters_kind_number", "meters", ["kind", "number"], unique=True)
     op.create_table(
         "meter_links",
@@ -101,6 +102,7 @@ def downgrade() -> None:
     op.drop_index(op.f("ix_meter_links_meter_id"), table_name="meter_links")
     op.drop_table("meter_links")
     op.drop_index("uq_meters_kind_number", table_name="meters")
+    op.drop_index(op.f("ix_meters_legacy_phone"), table_name="meters")
     op.drop_index(op.f("ix_meters_agency_id"), table_name="meters")
     op.drop_table("meters")
     # ### end Alembic commands ###

@@ -35,7 +35,8 @@ class Meter(UUIDPk, Timestamps, Base):
     tariff_code: Mapped[str | None] = mapped_column(String(20))
     customer_name: Mapped[str | None] = mapped_column(String(160))
     address: Mapped[str | None] = mapped_column(String(255))
-    legacy_phone: Mapped[str | None] = mapped_column(String(16))  # E.164, as found in the legacy system
+    # E.164, as found in the legacy system; indexed: it finds the meters a customer owns
+    legacy_phone: Mapped[str | None] = mapped_column(String(16), index=True)
     legacy_agency: Mapped[str | None] = mapped_column(String(120))
     agency_id: Mapped[uuid.UUID | None] = mapped_column(
         ForeignKey("agencies.id", ondelete="SET NULL"), index=True
