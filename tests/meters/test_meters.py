@@ -63,7 +63,11 @@ async def test_owner_adds_prepaid_meter_active_default_and_recorded_in_legacy(
     assert listing.status_code == 200
     page1 = listing.json()
     assert [m["number"] for m in page1["items"]] == [g.DEMO_PREPAID_METER]
+    assert page1["items"][0]["agency_name"] == "Dakar Centre"
     assert page1["next_cursor"]
+    one = await client.get(f"/api/v1/me/meters/{body['id']}", headers=awa.headers)
+    assert one.status_code == 200
+    assert one.json() == {**body, "is_default": True}
     page2 = (
         await client.get(f"/api/v1/me/meters?limit=1&cursor={page1['next_cursor']}", headers=awa.headers)
     ).json()

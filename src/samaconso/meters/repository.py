@@ -33,11 +33,10 @@ async def agency_by_legacy_name(session: AsyncSession, legacy_name: str) -> Agen
     ).scalar_one_or_none()
 
 
-async def agency_names(session: AsyncSession, ids: set[uuid.UUID]) -> dict[uuid.UUID, str]:
-    if not ids:
-        return {}
-    rows = await session.execute(select(Agency.id, Agency.name).where(Agency.id.in_(ids)))
-    return {r.id: r.name for r in rows}
+async def agency_name(session: AsyncSession, agency_id: uuid.UUID | None) -> str | None:
+    if agency_id is None:
+        return None
+    return (await session.execute(select(Agency.name).where(Agency.id == agency_id))).scalar_one_or_none()
 
 
 async def meter_by_number(session: AsyncSession, kind: MeterKind, number: str) -> Meter | None:
@@ -111,14 +110,19 @@ async def promote_some_default(session: AsyncSession, user_id: uuid.UUID) -> Non
         first.is_default = True
 
 
+def _links_with_agency() -> Select[MeterLink, Meter, str | None]:
+    """Links with their meter and the meter's agency name, in one round trip."""
+    return (
+        select(MeterLink, Meter, Agency.name)
+        .join(Meter, Meter.id == MeterLink.meter_id)
+        .outerjoin(Agency, Agency.id == Meter.agency_id)
+    )
+
+
 def my_links_query(
     user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Select[MeterLink, Meter]:
-    stmt = (
-        select(MeterLink, Meter)
-        .join(Meter, Meter.id == MeterLink.meter_id)
-        .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
-    )
+) -> Select[MeterLink, Meter, str | None]:
+    stmt = _links_with_agency().where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
     if after is not None:
         created, link_id = after
         stmt = stmt.where(
@@ -129,9 +133,24 @@ def my_links_query(
 
 async def my_links(
     session: AsyncSession, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Sequence[tuple[MeterLink, Meter]]:
+) -> Sequence[tuple[MeterLink, Meter, str | None]]:
+    """The caller's live links (oldest first), each with its meter and the meter's agency name."""
     rows = await session.execute(my_links_query(user_id, after, limit))
-    return [(r[0], r[1]) for r in rows]
+    return [(r[0], r[1], r[2]) for r in rows]
+
+
+async def my_live_link(
+    session: AsyncSession, user_id: uuid.UUID, meter_id: uuid.UUID
+) -> tuple[MeterLink, Meter, str | None] | None:
+    """One of the caller's live links with its meter and agency name (read only)."""
+    row = (
+        await session.execute(
+            _links_with_agency().where(
+                MeterLink.user_id == user_id, MeterLink.meter_id == meter_id, MeterLink.status.in_(LIVE)
+            )
+        )
+    ).first()
+    return (row[0], row[1], row[2]) if row else None
 
 
 async def pending_requests_for_owner(
@@ -183,7 +202,8 @@ async def meter(session: AsyncSession, meter_id: uuid.UUID) -> Meter | None:
 async def staff_lookup(
     session: AsyncSession, number: str, agency_id: uuid.UUID | None, after: uuid.UUID | None, limit: int
 ) -> Sequence[Meter]:
-    stmt = select(Meter).where(Meter.number == number)
+    # both kinds spelled out so the (kind, number) unique index serves a lookup by number alone
+    stmt = select(Meter).where(Meter.kind.in_(list(MeterKind)), Meter.number == number)
     if agency_id is not None:
         stmt = stmt.where(Meter.agency_id == agency_id)
     if after is not None:

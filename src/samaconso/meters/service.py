@@ -273,9 +273,8 @@ async def add_meter(
     await session.refresh(link)
     if is_new:
         await gateway.record_app_meter(number, kind.value)
-    names = await repo.agency_names(session, {meter.agency_id} if meter.agency_id else set())
     log.info("meter_linked", meter_id=str(meter.id), status=link.status.value, new=is_new)
-    return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+    return _meter_out(link, meter, agency.name if agency else None)
 
 
 async def list_my_meters(
@@ -284,22 +283,16 @@ async def list_my_meters(
     rows = list(await repo.my_links(session, principal.user_id, decode_time_cursor(cursor), limit))
     more = len(rows) > limit
     rows = rows[:limit]
-    names = await repo.agency_names(session, {m.agency_id for _, m in rows if m.agency_id})
-    items = [
-        _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
-        for link, meter in rows
-    ]
+    items = [_meter_out(link, meter, agency_name) for link, meter, agency_name in rows]
     next_cursor = encode_time_cursor(rows[-1][0].created_at, rows[-1][0].id) if more and rows else None
     return Page[MeterOut](items=items, next_cursor=next_cursor)
 
 
 async def get_my_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> MeterOut:
-    found = await repo.my_link_with_meter(session, principal.user_id, meter_id)
+    found = await repo.my_live_link(session, principal.user_id, meter_id)
     if found is None:
         raise meter_not_found()
-    link, meter = found
-    names = await repo.agency_names(session, {meter.agency_id} if meter.agency_id else set())
-    return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+    return _meter_out(*found)
 
 
 async def active_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> Meter:
@@ -308,14 +301,6 @@ async def active_meter(session: AsyncSession, principal: Principal, meter_id: uu
     if found is None:
         raise meter_not_found()
     return found[1]
-
-
-async def default_meter(session: AsyncSession, principal: Principal) -> Meter | None:
-    rows = await repo.my_links(session, principal.user_id, None, 100)
-    for link, meter in rows:
-        if link.status == LinkStatus.active and link.is_default:
-            return meter
-    return None
 
 
 async def remove_my_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> None:
@@ -350,8 +335,7 @@ async def set_default(session: AsyncSession, principal: Principal, meter_id: uui
     link.is_default = True
     await session.commit()
     await session.refresh(link)
-    names = await repo.agency_names(session, {meter.agency_id} if meter.agency_id else set())
-    return _meter_out(link, meter, names.get(meter.agency_id) if meter.agency_id else None)
+    return _meter_out(link, meter, await repo.agency_name(session, meter.agency_id))
 
 
 def _request_out(link: MeterLink, meter: Meter, user: Any) -> AccessRequestOut:
@@ -543,7 +527,7 @@ async def suggestions(
 
     found = await cache.get_or_load(f"legacy:byphone:{phone}", CUSTOMER_DATA_TTL_S, load)
     rows = await repo.my_links(session, principal.user_id, None, 100)
-    mine = {(m.kind.value, m.number) for _, m in rows}
+    mine = {(m.kind.value, m.number) for _, m, _ in rows}
     items: list[SuggestionOut] = []
     for entry in found:
         key = (entry["kind"], entry["number"])
