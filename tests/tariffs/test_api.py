@@ -262,7 +262,7 @@ async def test_simulator_with_meter_only_for_the_callers_active_link(
     for other in (stranger, waiting):
         r = await client.post(SIM, json=body, headers=other.headers)
         assert r.status_code == 404
-        assert r.json()["code"] == "not_found"
+        assert r.json()["code"] == "meter_not_found"  # as on every route of someone else's meter
 
     postpaid = await make_meter(grids, users={owner.id: LinkStatus.active}, kind=MeterKind.postpaid)
     r = await client.post(SIM, json={"amount": 10000, "meter_id": str(postpaid.id)}, headers=owner.headers)

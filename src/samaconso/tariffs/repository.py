@@ -140,17 +140,6 @@ async def known_codes(session: AsyncSession) -> list[str]:
     return list(await session.scalars(select(TariffVersion.code).distinct().order_by(TariffVersion.code)))
 
 
-async def active_meter_for_user(
-    session: AsyncSession, meter_id: uuid.UUID, user_id: uuid.UUID
-) -> Meter | None:
-    return await session.scalar(
-        select(Meter)
-        .join(MeterLink, MeterLink.meter_id == Meter.id)
-        .where(Meter.id == meter_id, MeterLink.user_id == user_id, MeterLink.status == LinkStatus.active)
-        .limit(1)
-    )
-
-
 async def prepaid_links_page(
     session: AsyncSession, *, after: tuple[uuid.UUID, uuid.UUID] | None, limit: int
 ) -> list[tuple[Meter, uuid.UUID]]:

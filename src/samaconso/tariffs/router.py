@@ -81,7 +81,7 @@ async def simulate_prepaid(
     return await service.simulate_prepaid(
         session,
         request.app.state.settings,
-        user_id=principal.user_id,
+        principal=principal,
         data=body,
         lang=lang,
         legacy=legacy,

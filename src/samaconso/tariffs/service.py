@@ -17,12 +17,14 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.identity.deps import Principal
 from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError, not_found
 from samaconso.kit.i18n import Lang
 from samaconso.kit.pagination import Page, encode_cursor, parse_cursor
 from samaconso.legacy.gateway import LegacyGateway
+from samaconso.meters import service as meters
 from samaconso.meters.models import Meter, MeterKind
 from samaconso.settings import Settings
 from samaconso.tariffs import engine
@@ -449,7 +451,7 @@ async def simulate_prepaid(
     session: AsyncSession,
     settings: Settings,
     *,
-    user_id: uuid.UUID,
+    principal: Principal,
     data: SimulationIn,
     lang: Lang,
     legacy: LegacyGateway | None,
@@ -459,9 +461,7 @@ async def simulate_prepaid(
     on = data.on or today_utc()
     meter: Meter | None = None
     if data.meter_id is not None:
-        meter = await repo.active_meter_for_user(session, data.meter_id, user_id)
-        if meter is None:
-            raise not_found("Compteur introuvable.", "Meter not found.")
+        meter = await meters.active_meter(session, principal, data.meter_id)  # 404 unless mine, active
         if meter.kind != MeterKind.prepaid:
             raise AppError(
                 422,
