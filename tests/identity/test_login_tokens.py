@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
 
+from samaconso.identity import service as identity_service
 from samaconso.identity.models import Role, User
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
@@ -100,6 +102,26 @@ async def test_refresh_rotates_and_reuse_kills_the_session(client: AsyncClient, 
 async def test_unknown_refresh_token(client: AsyncClient) -> None:
     response = await client.post(f"{API}/auth/refresh", json={"refresh_token": "x" * 43})
     assert response.status_code == 401
+
+
+async def test_refresh_rate_limited_per_ip(
+    client: AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(identity_service, "REFRESH_IP_LIMIT", (3, 60))
+    issued = await signup(client, settings)
+    codes = []
+    for _ in range(3):
+        response = await client.post(f"{API}/auth/refresh", json={"refresh_token": "y" * 43})
+        codes.append(response.status_code)
+    assert codes == [401, 401, 401]
+    # the limit is reached: even a valid token waits (and is not consumed)
+    limited = await client.post(f"{API}/auth/refresh", json={"refresh_token": issued["refresh_token"]})
+    assert limited.status_code == 429
+    assert limited.json()["code"] == "too_many_requests"
+    assert int(limited.headers["retry-after"]) > 0
+    monkeypatch.setattr(identity_service, "REFRESH_IP_LIMIT", (10, 60))
+    again = await client.post(f"{API}/auth/refresh", json={"refresh_token": issued["refresh_token"]})
+    assert again.status_code == 200
 
 
 async def test_logout_kills_access_token_at_once(client: AsyncClient, settings: Settings) -> None:

@@ -74,6 +74,8 @@ log = structlog.get_logger(__name__)
 OTP_IP_LIMIT = (20, 3600)  # codes requested per IP per hour
 LOGIN_IP_LIMIT = (30, 60)  # login attempts (customer or staff) per IP per minute
 CHECK_IP_LIMIT = (30, 600)  # sign-up / PIN reset code checks per IP per 10 minutes
+# Token refreshes per IP per minute: one per device every 15 min, generous for carrier-grade NAT.
+REFRESH_IP_LIMIT = (120, 60)
 OTP_WINDOW = timedelta(hours=1)
 
 AVATAR_TYPES = {"image/jpeg": "jpg", "image/png": "png", "image/webp": "webp"}
@@ -654,6 +656,7 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
 
 
 async def refresh(ctx: Ctx, token: str) -> Issued:
+    await _limit(ctx, "refresh-ip", REFRESH_IP_LIMIT)
     session = ctx.session
     stored = await repo.refresh_token_by_hash(session, token_digest(token))
     if stored is None:
