@@ -130,6 +130,9 @@ class Settings(BaseSettings):
     fcm_timeout_s: float = 10.0
     fcm_proxy_url: str | None = None
     fcm_verify_tls: bool | str = True
+    ws_ping_interval_s: float = Field(
+        default=25.0, gt=0, description="WebSocket keepalive; the token is re-checked at each one."
+    )
 
     ldap_enabled: bool = False
     ldap_url: str = "ldap://127.0.0.1:389"
