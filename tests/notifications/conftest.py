@@ -110,16 +110,16 @@ def module_worker(fcm: FcmStandIn) -> Iterator[ManagedProcess]:
 
 
 @pytest.fixture
-def start_api(fcm: FcmStandIn) -> Iterator[Callable[[], str]]:
+def start_api(fcm: FcmStandIn) -> Iterator[Callable[..., str]]:
     started: list[ManagedProcess] = []
 
-    def start() -> str:
+    def start(**extra: str) -> str:
         port = free_port()
         proc = ManagedProcess(
             f"api-{port}",
             [SAMACONSO, "api", "--host", "127.0.0.1", "--port", str(port)],
             env.TMP / "logs" / f"api-{port}.log",
-            env=child_env(fcm, SAMACONSO_INSTANCE_NAME=f"api-{port}"),
+            env=child_env(fcm, SAMACONSO_INSTANCE_NAME=f"api-{port}", **extra),
         ).start()
         started.append(proc)
         wait_for(lambda: port_open("127.0.0.1", port), 40, f"api on {port}", proc)

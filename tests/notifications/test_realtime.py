@@ -10,10 +10,12 @@ from typing import Any
 import httpx
 import pytest
 import websockets
+from sqlalchemy import func, update
 from websockets.asyncio.client import ClientConnection
 
 from samaconso.embedded.procs import ManagedProcess
-from samaconso.identity.models import Role
+from samaconso.identity.deps import session_cache_key
+from samaconso.identity.models import AuthSession, Role
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.support.users import make_user
@@ -90,5 +92,31 @@ async def test_websocket_refuses_without_valid_token(
     assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "error", "code": "unauthenticated"}
     with pytest.raises(websockets.ConnectionClosed) as closed:
         await asyncio.wait_for(ws.recv(), 5)
+    assert closed.value.rcvd is not None
+    assert closed.value.rcvd.code == 4401
+
+
+async def test_websocket_keepalive_and_revoked_session_closes(
+    app: Any, db: Database, settings: Settings, start_api: Callable[..., str]
+) -> None:
+    api = start_api(SAMACONSO_WS_PING_INTERVAL_S="0.5")
+    alice = await make_user(db, settings)
+    ws = await connect(api, alice.token)
+    assert json.loads(await asyncio.wait_for(ws.recv(), 5)) == {"type": "ping"}
+    async with db.sessionmaker() as session:  # signed out elsewhere (logout, revocation)
+        await session.execute(
+            update(AuthSession).where(AuthSession.id == alice.session_id).values(revoked_at=func.now())
+        )
+        await session.commit()
+    await app.state.redis.delete(session_cache_key(alice.session_id))
+    messages: list[dict[str, Any]] = []
+
+    async def read_until_closed() -> None:
+        while True:
+            messages.append(json.loads(await asyncio.wait_for(ws.recv(), 5)))
+
+    with pytest.raises(websockets.ConnectionClosed) as closed:
+        await read_until_closed()
+    assert {"type": "error", "code": "session_expired"} in messages
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401

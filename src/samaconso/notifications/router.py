@@ -26,7 +26,6 @@ if realtime.startup not in app_module.STARTUP_HOOKS:
     app_module.SHUTDOWN_HOOKS.append(realtime.shutdown)
 
 AUTH_TIMEOUT_S = 5.0
-PING_INTERVAL_S = 25.0
 
 
 def _lang(request: Request) -> str:
@@ -96,19 +95,31 @@ async def hide_one(notification_id: uuid.UUID, user: CurrentUser, session: Sessi
 # --- realtime -------------------------------------------------------------------------------------
 
 
-async def _authenticate(websocket: WebSocket) -> realtime.Subscriber | None:
+async def _authenticate(websocket: WebSocket) -> tuple[realtime.Subscriber, str] | None:
     """First message must be ``{"type": "auth", "token": "<access token>"}`` within 5 s."""
     try:
         raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
         msg = json.loads(raw)
         token = msg.get("token") if isinstance(msg, dict) and msg.get("type") == "auth" else None
-        principal = await principal_from_token(websocket, token if isinstance(token, str) else None)
+        if not isinstance(token, str):
+            return None
+        principal = await principal_from_token(websocket, token)
     except (TimeoutError, ValueError, AppError):
         return None
-    async with websocket.app.state.db.sessionmaker() as session:
+    async with websocket.app.state.db.sessionmaker() as session:  # released at once: idle sockets hold none
         audiences = await service.audiences_for_user(session, principal.user_id)
     lang = principal.language if principal.language in ("fr", "en") else "fr"
-    return realtime.Subscriber(websocket, principal.user_id, lang, audiences)
+    return realtime.Subscriber(websocket, principal.user_id, lang, audiences), token
+
+
+async def _still_valid(websocket: WebSocket, token: str) -> bool:
+    """Re-checked at every keepalive: an expired token or a revoked session ends the socket (the
+    app reconnects with a fresh token). Uses the cached session state, rarely the database."""
+    try:
+        await principal_from_token(websocket, token)
+    except AppError:
+        return False
+    return True
 
 
 def _event(payload: dict[str, Any], lang: str) -> dict[str, Any]:
@@ -131,12 +142,13 @@ def _event(payload: dict[str, Any], lang: str) -> dict[str, Any]:
 async def notifications_socket(websocket: WebSocket) -> None:
     """Realtime notifications. The token travels in the first message, never in the URL."""
     await websocket.accept()
-    sub = await _authenticate(websocket)
-    if sub is None:
+    auth = await _authenticate(websocket)
+    if auth is None:
         with contextlib.suppress(Exception):
             await websocket.send_json({"type": "error", "code": "unauthenticated"})
             await websocket.close(code=4401)
         return
+    sub, token = auth
     hub: realtime.RealtimeHub = websocket.app.state.realtime
     hub.add(sub)
     await websocket.send_json({"type": "ready", "user_id": str(sub.user_id)})
@@ -149,14 +161,27 @@ async def notifications_socket(websocket: WebSocket) -> None:
                 if isinstance(msg, dict) and msg.get("type") == "ping":
                     await websocket.send_json({"type": "pong"})
 
+    interval = websocket.app.state.settings.ws_ping_interval_s
+
     async def writer() -> None:
+        loop = asyncio.get_running_loop()
+        checked_at = loop.time()
         while True:
+            payload: dict[str, Any] | None
             try:
-                payload = await asyncio.wait_for(sub.queue.get(), PING_INTERVAL_S)
+                payload = await asyncio.wait_for(sub.queue.get(), interval)
             except TimeoutError:
+                payload = None
+            if loop.time() - checked_at >= interval:
+                if not await _still_valid(websocket, token):
+                    await websocket.send_json({"type": "error", "code": "session_expired"})
+                    await websocket.close(code=4401)
+                    return
+                checked_at = loop.time()
+            if payload is None:
                 await websocket.send_json({"type": "ping"})  # keepalive through proxies / the F5
-                continue
-            await websocket.send_json(_event(payload, sub.language))
+            else:
+                await websocket.send_json(_event(payload, sub.language))
 
     tasks = [asyncio.create_task(reader()), asyncio.create_task(writer())]
     try:
