@@ -372,7 +372,11 @@ class Rehearsal:
                     shutil.copy(f, d / f.name)
             # Répétition : la source existante simulée (doublure de SQL Server) est chargée dans des
             # schémas sic/histh2mc/bi_ods de la base de l'application, par PgBouncer.
-            shutil.copy(self.secrets / "samaconso_database_url", d / "samaconso_legacy_simulated_url")
+            # Connexion directe à PostgreSQL (:5432, ouvert aux serveurs applicatifs) : la source simulée
+            # garde un cache d'instructions préparées, incompatible avec le pooling par transaction.
+            direct = (self.secrets / "samaconso_database_url").read_text().replace(":6432/", ":5432/")
+            (d / "samaconso_legacy_simulated_url").write_text(direct)
+            os.chmod(d / "samaconso_legacy_simulated_url", 0o600)
             (self.tmp / server / "data").mkdir(parents=True)
             os.chmod(d, 0o700)
         self.report.ok("secrets", "make-secrets.sh : fichiers générés, 0600, aucun dans l'environnement")
@@ -386,7 +390,7 @@ class Rehearsal:
             "SAMACONSO_SMS_BACKEND": "file (outbox, au lieu d'Orange SMS Pro)",
             "SAMACONSO_PUSH_BACKEND": "file (outbox, au lieu de FCM)",
             "SAMACONSO_LDAP_ENABLED": "false (pas d'Active Directory ici)",
-            "SAMACONSO_LEGACY_BACKEND": "simulated (schémas SQL Server simulés dans la base de l'application)",
+            "SAMACONSO_LEGACY_BACKEND": "simulated (schémas SQL Server simulés dans la base de l'application, :5432 direct)",
             "SAMACONSO_XMLVEND_ENABLED": "false (pas de serveur de vente ici)",
             "SAMACONSO_FCM_CREDENTIALS_FILE, _XMLVEND_CLIENT_P12, _FCM_PROXY_URL": "retirés",
         }
