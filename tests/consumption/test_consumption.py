@@ -9,13 +9,16 @@ from typing import Any
 
 from fastapi import FastAPI
 from httpx import AsyncClient
+from sqlalchemy import update
 
 from samaconso.consumption.service import month_to_date
 from samaconso.kit.db import Database
 from samaconso.legacy import generator as g
 from samaconso.legacy.deps import gateway_of
 from samaconso.legacy.tariff import tranche_status
+from samaconso.meters.models import Meter
 from samaconso.settings import Settings
+from samaconso.tariffs.seed import seed as seed_tariffs
 from tests.support.legacy import LegacySource
 from tests.support.users import TestUser, make_user
 
@@ -190,6 +193,7 @@ async def test_monthly_totals_match_legacy_sums(
 async def test_home_summary_prepaid_and_postpaid(
     app: FastAPI, client: AsyncClient, db: Database, settings: Settings, legacy_source: LegacySource
 ) -> None:
+    await seed_tariffs(db, settings)  # the tranche comes from the grid in force, as in production
     awa, prepaid_id, postpaid_id = await _demo_meters(client, db, settings)
     today = datetime.now(UTC)
     rows = [
@@ -225,6 +229,25 @@ async def test_home_summary_prepaid_and_postpaid(
     assert p.json()["last_bill"]["number"] == bills[0]["numFact"]
     status = tranche_status(float(bills[0]["BT_CONSTOT"]), days=bills[0]["NBJRS_"])
     assert p.json()["tranche"] == status.tranche
+
+    # the meter's own tariff decides: PPP has one unbounded tranche; an unknown tariff has no grid
+    async with db.sessionmaker() as session:
+        await session.execute(
+            update(Meter).where(Meter.id == uuid.UUID(prepaid_id)).values(tariff_code="PPP")
+        )
+        await session.commit()
+    ppp = (await client.get(f"/api/v1/me/meters/{prepaid_id}/summary", headers=awa.headers)).json()
+    assert (ppp["tranche"], ppp["kwh_left_in_tranche"]) == (1, None)
+    assert ppp["kwh_this_month"] == kwh
+    async with db.sessionmaker() as session:
+        await session.execute(
+            update(Meter).where(Meter.id == uuid.UUID(prepaid_id)).values(tariff_code="XYZ")
+        )
+        await session.commit()
+    unknown = await client.get(f"/api/v1/me/meters/{prepaid_id}/summary", headers=awa.headers)
+    assert unknown.status_code == 200
+    assert (unknown.json()["tranche"], unknown.json()["kwh_left_in_tranche"]) == (None, None)
+    assert unknown.json()["kwh_this_month"] == kwh
 
 
 async def test_customer_never_sees_another_customers_consumption(

@@ -195,3 +195,13 @@ def test_advice_is_consistent(grid: TariffGrid, x: D, m: D, fee: bool) -> None:
         assert advice.split.now_amount + advice.split.next_month_amount == x
         assert advice.split.total_kwh == advice.split.now_kwh + advice.split.next_month_kwh
         assert advice.split.now_kwh <= advice.kwh_left_in_current_tranche
+
+
+def test_tranche_reached_follows_the_grid_and_the_billed_days() -> None:
+    assert engine.tranche_reached(DPP_2026, D(120)) == (1, D(30))
+    assert engine.tranche_reached(DPP_2026, D(150)) == (1, D(0))  # the bound still closes tranche 1
+    assert engine.tranche_reached(DPP_2026, D("150.1")) == (2, D("99.9"))
+    assert engine.tranche_reached(DPP_2026, D(300)) == (3, None)
+    assert engine.tranche_reached(DPP_2026, D(280), days=60) == (1, D(20))  # 60 days: 300 then 500
+    assert engine.tranche_reached(DPP_2026, D(480), days=60) == (2, D(20))
+    assert engine.tranche_reached(PPP_2023, D(900)) == (1, None)  # one unbounded tranche

@@ -83,7 +83,9 @@ class SummaryOut(BaseModel):
     amount_this_month: float
     purchases_this_month: int | None = None
     monthly_fee_paid: bool | None = None
-    tranche: int  # 1, 2 or 3 reached this month (prepaid) or on the last bill (postpaid)
+    # reached this month (prepaid) or on the last bill (postpaid), per the meter's tariff grid;
+    # None when no grid of that tariff is in force
+    tranche: int | None
     kwh_left_in_tranche: float | None  # before the next tranche starts; None in the last one
     last_purchase: PurchaseOut | None = None
     last_bill: BillOut | None = None

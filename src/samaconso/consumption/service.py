@@ -13,6 +13,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
+from decimal import Decimal
 from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -31,9 +32,9 @@ from samaconso.kit.cache import Cache
 from samaconso.kit.errors import AppError
 from samaconso.kit.pagination import Page, decode_cursor, encode_cursor
 from samaconso.legacy.gateway import LegacyGateway, Row
-from samaconso.legacy.tariff import tranche_status
 from samaconso.meters import service as meters
 from samaconso.meters.models import Meter, MeterKind
+from samaconso.tariffs import service as tariffs
 
 CONSUMPTION_TTL_S = 300
 CUSTOMER_DATA_TTL_S = 3600
@@ -363,6 +364,18 @@ async def month_to_date_for_meter(
     return await month_to_date(gateway, cache, meter_number=meter.number, poc=meter.poc or "")
 
 
+def _dec(value: float) -> Decimal:
+    return Decimal(str(value))
+
+
+def _tranche_fields(status: tariffs.TrancheStatus | None) -> tuple[int | None, float | None]:
+    """The summary's (tranche, kWh left) from the tariff grid in force (None, None without a grid)."""
+    if status is None:
+        return None, None
+    left = status.kwh_left_in_tranche
+    return status.tranche, None if left is None else round(float(left), 2)
+
+
 async def summary(
     session: AsyncSession, gateway: LegacyGateway, cache: Cache, principal: Principal, meter_id: uuid.UUID
 ) -> SummaryOut:
@@ -379,7 +392,8 @@ async def summary(
                 lambda: gateway.purchases_top(number, poc),
             )
             last = max((purchase_out(r) for r in recent), key=lambda p: p.date, default=None)
-        status = tranche_status(mtd.kwh)
+        status = await tariffs.tranche_status(session, meter.tariff_code, _dec(mtd.kwh), on=today)
+        tranche, kwh_left = _tranche_fields(status)
         return SummaryOut(
             meter_id=meter.id,
             kind=meter.kind,
@@ -389,8 +403,8 @@ async def summary(
             amount_this_month=mtd.amount,
             purchases_this_month=len(mtd.purchases),
             monthly_fee_paid=mtd.monthly_fee_paid,
-            tranche=status.tranche,
-            kwh_left_in_tranche=status.kwh_left_in_tranche,
+            tranche=tranche,
+            kwh_left_in_tranche=kwh_left,
             last_purchase=last,
         )
     number = meter.number
@@ -399,7 +413,14 @@ async def summary(
     bills = sorted((bill_out(r) for r in recent_bills), key=lambda b: (b.date, b.number), reverse=True)
     this_month = [b for b in bills if b.date.year == today.year and b.date.month == today.month]
     last_bill = bills[0] if bills else None
-    status = tranche_status(last_bill.kwh, days=last_bill.days or 60) if last_bill else tranche_status(0.0)
+    status = await tariffs.tranche_status(
+        session,
+        meter.tariff_code,
+        _dec(last_bill.kwh if last_bill else 0.0),
+        on=last_bill.date if last_bill else today,
+        days=(last_bill.days or 60) if last_bill else 30,
+    )
+    tranche, kwh_left = _tranche_fields(status)
     return SummaryOut(
         meter_id=meter.id,
         kind=meter.kind,
@@ -407,7 +428,7 @@ async def summary(
         month=today.month,
         kwh_this_month=round(sum(b.kwh for b in this_month), 2),
         amount_this_month=round(sum(b.amount for b in this_month), 2),
-        tranche=status.tranche,
-        kwh_left_in_tranche=status.kwh_left_in_tranche,
+        tranche=tranche,
+        kwh_left_in_tranche=kwh_left,
         last_bill=last_bill,
     )

@@ -1,7 +1,8 @@
 """The low-voltage domestic (DPP) tariff rules the simulated source follows (DOMAIN §5).
 
-A small, self-contained routine for the data generator and the home summary (tranche reached). The
-product's tariff engine lives in ``samaconso.tariffs``; this module only has to produce purchases
+A small, self-contained routine for the data generator (the simulated vending records). The
+product's tariff engine lives in ``samaconso.tariffs`` (the home summary reads its grids); this
+module is independent of it on purpose, and only has to produce purchases
 and bills that look like Senelec's: tranche split, 2.5 % municipal tax, VAT above 250 kWh/month,
 429 FCFA monthly fee on the first purchase of the month. Grids are dated data, not constants.
 """

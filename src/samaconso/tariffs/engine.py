@@ -359,6 +359,21 @@ def current_tranche(grid: TariffGrid, month_to_date_kwh: Decimal) -> Tranche:
     return grid.tranches[-1]
 
 
+def tranche_reached(grid: TariffGrid, kwh: Decimal, *, days: int = 30) -> tuple[int, Decimal | None]:
+    """The tranche a period's consumption has reached and the kWh left before the next one starts
+    (None in the unbounded last tranche). Bounds scale with ``days / 30`` (postpaid bills); a
+    consumption exactly at a bound is still in the tranche that bound closes."""
+    scale = Decimal(days) / DAYS_PER_MONTH
+    ordered = sorted(grid.tranches, key=lambda x: x.position)
+    for t in ordered:
+        if t.kwh_to is None:
+            return t.position, None
+        end = t.kwh_to * scale
+        if kwh <= end:
+            return t.position, end - kwh
+    return ordered[-1].position, None
+
+
 def advise(
     grid: TariffGrid, amount: Decimal, *, month_to_date_kwh: Decimal = ZERO, fee_paid: bool = False
 ) -> Advice:

@@ -68,6 +68,29 @@ def today_utc() -> date:
     return datetime.now(UTC).date()  # Senegal is UTC+0 all year
 
 
+def tariff_code_of(raw: str | None) -> str:
+    """A meter's tariff code as the grid knows it (legacy codes may be padded; none means DPP)."""
+    return (raw or DEFAULT_TARIFF).strip().upper()
+
+
+@dataclass(frozen=True)
+class TrancheStatus:
+    tranche: int
+    kwh_left_in_tranche: Decimal | None  # before the next tranche; None in the last one
+
+
+async def tranche_status(
+    session: AsyncSession, tariff_code: str | None, kwh: Decimal, *, on: date, days: int = 30
+) -> TrancheStatus | None:
+    """Which tranche of the grid in force on ``on`` a consumption reached (``days``: the billed
+    period, tranche widths scale with it). None when no grid of that tariff is in force."""
+    version = await repo.version_in_force(session, tariff_code_of(tariff_code), on)
+    if version is None:
+        return None
+    tranche, left = engine.tranche_reached(repo.to_grid(version), kwh, days=days)
+    return TrancheStatus(tranche, left)
+
+
 # =========================================================================================== grid
 def version_out(version: TariffVersion, on: date | None = None) -> TariffVersionOut:
     grid = repo.to_grid(version)
@@ -470,7 +493,7 @@ async def simulate_prepaid(
                 "The Woyofal simulator is for prepaid meters.",
             )
         mtd = await month_to_date(legacy, cache, meter, on)
-        code = (meter.tariff_code or DEFAULT_TARIFF).strip().upper()
+        code = tariff_code_of(meter.tariff_code)
     else:
         mtd = MonthToDate(data.month_to_date_kwh or Decimal(0), bool(data.fee_paid), True)
         code = data.tariff_code or DEFAULT_TARIFF
@@ -621,7 +644,7 @@ async def scan_tranche_alerts(
                 if (meter.id, user_id) not in done:
                     todo.setdefault(meter.id, (meter, []))[1].append(user_id)
             for meter, users in todo.values():
-                code = (meter.tariff_code or DEFAULT_TARIFF).strip().upper()
+                code = tariff_code_of(meter.tariff_code)
                 if code not in grids:
                     version = await repo.version_in_force(session, code, day)
                     grids[code] = repo.to_grid(version) if version else None
