@@ -289,6 +289,20 @@ async def test_suggestions_from_my_phone_in_the_legacy_systems(
         ],
         "next_cursor": None,
     }
+    first = (await client.get("/api/v1/me/meters/suggestions?limit=1", headers=awa.headers)).json()
+    assert [s["number"] for s in first["items"]] == [g.DEMO_PREPAID_METER]
+    assert first["next_cursor"]
+    second = (
+        await client.get(
+            "/api/v1/me/meters/suggestions",
+            params={"limit": 1, "cursor": first["next_cursor"]},
+            headers=awa.headers,
+        )
+    ).json()
+    assert second == {"items": [r.json()["items"][1]], "next_cursor": None}
+    assert (
+        await client.get("/api/v1/me/meters/suggestions?limit=101", headers=awa.headers)
+    ).status_code == 422
     await _add(client, awa, "prepaid", g.DEMO_PREPAID_METER)
     left = (await client.get("/api/v1/me/meters/suggestions", headers=awa.headers)).json()["items"]
     assert [s["number"] for s in left] == [g.DEMO_POSTPAID_CONTRACT]

@@ -139,6 +139,16 @@ async def my_links(
     return [(r[0], r[1], r[2]) for r in rows]
 
 
+async def my_meter_keys(session: AsyncSession, user_id: uuid.UUID) -> set[tuple[str, str]]:
+    """(kind, number) of every meter the user has a live link to."""
+    rows = await session.execute(
+        select(Meter.kind, Meter.number)
+        .join(MeterLink, MeterLink.meter_id == Meter.id)
+        .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
+    )
+    return {(kind.value, number) for kind, number in rows.tuples()}
+
+
 async def my_live_link(
     session: AsyncSession, user_id: uuid.UUID, meter_id: uuid.UUID
 ) -> tuple[MeterLink, Meter, str | None] | None:

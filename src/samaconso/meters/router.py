@@ -46,10 +46,15 @@ async def list_meters(
 
 @router.get("/me/meters/suggestions", response_model=Page[SuggestionOut])
 async def suggestions(
-    principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
+    principal: CustomerUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    request: Request,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
 ) -> Page[SuggestionOut]:
     """Meters and contracts registered under my phone in the legacy systems, not added yet."""
-    return await service.suggestions(session, gateway, request.app.state.cache, principal)
+    return await service.suggestions(session, gateway, request.app.state.cache, principal, cursor, limit)
 
 
 @router.get("/me/meters/{meter_id}", response_model=MeterOut)

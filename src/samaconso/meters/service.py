@@ -504,7 +504,12 @@ async def staff_lookup(
 
 
 async def suggestions(
-    session: AsyncSession, gateway: LegacyGateway, cache: Cache, principal: Principal
+    session: AsyncSession,
+    gateway: LegacyGateway,
+    cache: Cache,
+    principal: Principal,
+    cursor: str | None = None,
+    limit: int = 20,
 ) -> Page[SuggestionOut]:
     """Meters (HEXING_INFOS_ADMINISTRATIVES) and contracts (SAP) registered under my phone that I
     have not added yet, so the app can offer them in one tap."""
@@ -525,16 +530,23 @@ async def suggestions(
                 found.append({"kind": "postpaid", "number": row["COMPTE CONTRAT"], "name": row.get("CLIENT")})
         return found
 
+    after = parse_cursor(cursor, int)
+    start = after[0] + 1 if after else 0  # position in the cached legacy list: stable for its TTL
     found = await cache.get_or_load(f"legacy:byphone:{phone}", CUSTOMER_DATA_TTL_S, load)
-    rows = await repo.my_links(session, principal.user_id, None, 100)
-    mine = {(m.kind.value, m.number) for _, m, _ in rows}
+    skip = await repo.my_meter_keys(session, principal.user_id)
     items: list[SuggestionOut] = []
-    for entry in found:
+    last = 0
+    for index, entry in enumerate(found):
         key = (entry["kind"], entry["number"])
-        if key not in mine and all((i.kind.value, i.number) != key for i in items):
-            items.append(
-                SuggestionOut(
-                    kind=MeterKind(entry["kind"]), number=entry["number"], customer_name=entry["name"]
-                )
-            )
+        if key in skip:
+            continue
+        skip.add(key)  # the same meter twice in the legacy answers is offered once
+        if index < start:
+            continue
+        if len(items) == limit:
+            return Page[SuggestionOut](items=items, next_cursor=encode_cursor(last))
+        items.append(
+            SuggestionOut(kind=MeterKind(entry["kind"]), number=entry["number"], customer_name=entry["name"])
+        )
+        last = index
     return Page[SuggestionOut](items=items)
