@@ -233,7 +233,27 @@ def more_endpoints(
             f"{res.status_code} {res.text[:140]}",
         ):
             return
-        link = c.request("GET", f"{API}/files/{res.json()['id']}", token)
+        file_id = res.json()["id"]
+        if ("POST", f"{API}/me/requests") in available and ("GET", f"{API}/request-types") in available:
+            types = c.request("GET", f"{API}/request-types", token).json().get("items", [])
+            if types:
+                req = c.request(
+                    "POST",
+                    f"{API}/me/requests",
+                    token,
+                    json={
+                        "type": types[0]["code"],
+                        "meter_id": meter_id,
+                        "attachments": [file_id],
+                        "comment": "Répétition : demande avec pièce jointe",
+                    },
+                )
+                rep.check(
+                    "parcours : demande à l'agence avec pièce jointe",
+                    req.status_code == 201,
+                    f"{req.status_code} type {types[0]['code']} : {req.text[:120]}",
+                )
+        link = c.request("GET", f"{API}/files/{file_id}", token)
         url = link.json().get("url", "") if link.status_code == 200 else ""
         rep.check(
             "parcours : lien de téléchargement présigné",
