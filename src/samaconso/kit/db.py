@@ -14,7 +14,7 @@ from datetime import datetime
 from typing import Annotated, Any, ClassVar
 
 from fastapi import Depends, Request
-from sqlalchemy import DateTime, MetaData, func, make_url
+from sqlalchemy import ColumnElement, DateTime, MetaData, func, make_url, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Uuid
@@ -51,6 +51,15 @@ class Timestamps:
     updated_at: Mapped[datetime] = mapped_column(
         server_default=func.now(), onupdate=func.now(), nullable=False
     )
+
+
+def keyset_after(
+    columns: tuple[Any, Any], after: tuple[Any, Any], *, descending: bool
+) -> ColumnElement[bool]:
+    """Rows strictly after a keyset cursor (e.g. ``(created_at, id)``) in the list's order, as one
+    row-value comparison (PostgreSQL serves it from an index on those columns)."""
+    row, mark = tuple_(*columns), tuple_(*after)
+    return row < mark if descending else row > mark
 
 
 def _unique_statement_name() -> str:
