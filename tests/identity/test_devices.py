@@ -81,6 +81,16 @@ async def test_third_device_signs_out_the_least_recently_used(
     assert devices["dev-b"]["signed_out_reason"] == "device_limit"
     assert devices["dev-a"]["is_active"] is True
     assert devices["dev-c"]["is_active"] is True
+    # one device a page, most recently used first, every device once
+    seen, cursor = [], None
+    while True:
+        params = {"limit": 1, **({"cursor": cursor} if cursor else {})}
+        page = (await client.get(f"{API}/me/devices", headers=bearer(c), params=params)).json()
+        seen += [d["device_id"] for d in page["items"]]
+        cursor = page["next_cursor"]
+        if cursor is None:
+            break
+    assert seen == ["dev-c", "dev-a", "dev-b"]
     # the customer is told why, in the notification feed
     feed = await client.get(f"{API}/me/notifications", headers=bearer(c))
     assert feed.status_code == 200, feed.text

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import (
@@ -21,6 +21,7 @@ from samaconso.identity.models import (
     Role,
     User,
 )
+from samaconso.kit.db import keyset_after
 
 
 async def db_now(session: AsyncSession) -> datetime:
@@ -70,9 +71,7 @@ async def list_staff(
     if agency_id is not None:
         stmt = stmt.where(User.agency_id == agency_id)
     if after is not None:
-        stmt = stmt.where(
-            or_(User.created_at < after[0], and_(User.created_at == after[0], User.id < after[1]))
-        )
+        stmt = stmt.where(keyset_after((User.created_at, User.id), after, descending=True))
     stmt = stmt.order_by(User.created_at.desc(), User.id.desc()).limit(limit + 1)
     return (await session.execute(stmt)).scalars().all()
 
@@ -177,9 +176,7 @@ async def list_devices(
 ) -> Sequence[Device]:
     stmt = select(Device).where(Device.user_id == user_id)
     if after is not None:
-        stmt = stmt.where(
-            or_(Device.last_seen_at < after[0], and_(Device.last_seen_at == after[0], Device.id < after[1]))
-        )
+        stmt = stmt.where(keyset_after((Device.last_seen_at, Device.id), after, descending=True))
     stmt = stmt.order_by(Device.last_seen_at.desc(), Device.id.desc()).limit(limit + 1)
     return (await session.execute(stmt)).scalars().all()
 
@@ -243,8 +240,6 @@ async def list_audit(
     if event is not None:
         stmt = stmt.where(AuditEvent.event == event)
     if after is not None:
-        stmt = stmt.where(
-            or_(AuditEvent.at < after[0], and_(AuditEvent.at == after[0], AuditEvent.id < after[1]))
-        )
+        stmt = stmt.where(keyset_after((AuditEvent.at, AuditEvent.id), after, descending=True))
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit + 1)
     return (await session.execute(stmt)).scalars().all()

@@ -6,10 +6,11 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, and_, or_, select, update
+from sqlalchemy import Select, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Agency, User
+from samaconso.kit.db import keyset_after
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 
 LIVE = (LinkStatus.pending, LinkStatus.active)
@@ -124,10 +125,7 @@ def my_links_query(
 ) -> Select[MeterLink, Meter, str | None]:
     stmt = _links_with_agency().where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
     if after is not None:
-        created, link_id = after
-        stmt = stmt.where(
-            or_(MeterLink.created_at > created, and_(MeterLink.created_at == created, MeterLink.id > link_id))
-        )
+        stmt = stmt.where(keyset_after((MeterLink.created_at, MeterLink.id), after, descending=False))
     return stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1)
 
 
@@ -181,10 +179,7 @@ async def pending_requests_for_owner(
         )
     )
     if after is not None:
-        created, link_id = after
-        stmt = stmt.where(
-            or_(MeterLink.created_at > created, and_(MeterLink.created_at == created, MeterLink.id > link_id))
-        )
+        stmt = stmt.where(keyset_after((MeterLink.created_at, MeterLink.id), after, descending=False))
     rows = await session.execute(stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1))
     return [(r[0], r[1], r[2]) for r in rows]
 
