@@ -559,13 +559,14 @@ async def _count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> Ap
     return error
 
 
-async def _phantom_failure(ctx: Ctx, phone: str) -> AppError:
-    """A number without an account behaves like one that has: after ``pin_max_failures`` tries it
-    answers "locked" for ``pin_lockout_s`` too, so a lockout never tells that an account exists."""
+async def _phantom_failure(ctx: Ctx, key: str) -> AppError:
+    """A number or staff login without an account behaves like one that has: after
+    ``pin_max_failures`` tries it answers "locked" for ``pin_lockout_s`` too, so a lockout never
+    tells that an account exists."""
     if ctx.limiter is None:
         return _invalid_credentials()
     allowed, retry_after = await ctx.limiter.hit(
-        f"pin-fail:{phone}", ctx.settings.pin_max_failures - 1, ctx.settings.pin_lockout_s
+        key, ctx.settings.pin_max_failures - 1, ctx.settings.pin_lockout_s
     )
     return _invalid_credentials() if allowed else _locked(retry_after)
 
@@ -584,7 +585,7 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
             reason="unknown" if user is None else "inactive",
         )
         await session.commit()
-        raise await _phantom_failure(ctx, body.phone)
+        raise await _phantom_failure(ctx, f"pin-fail:{body.phone}")
     await _check_lock(ctx, user)
     if not await _verify(user.pin_hash, body.pin):
         raise await _count_failure(ctx, user, "login", _invalid_credentials())
@@ -627,7 +628,7 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
             reason="unknown" if user is None else "inactive",
         )
         await session.commit()
-        raise _invalid_credentials()
+        raise await _phantom_failure(ctx, f"staff-fail:{login_name.strip().lower()}")
     await _check_lock(ctx, user)
     if user.auth_source == AuthSource.ldap:
         if not ctx.settings.ldap_enabled:
