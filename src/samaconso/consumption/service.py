@@ -106,11 +106,9 @@ def bill_out(row: Row) -> BillOut:
         TrancheLine(tranche=i, kwh=float(row.get(f"CONSO_TRANCHE{i}") or row.get(f"BT_CONSOM{i}") or 0.0))
         for i in (1, 2, 3)
     ]
-    bill_date = _d(row["DATFACT"])
-    assert bill_date is not None
     return BillOut(
         number=str(row.get("numFact")),
-        date=bill_date,
+        date=_d(row["DATFACT"]),
         due_date=_d(row.get("DATE_ECHEANCE") or row.get("DATEECH")),
         days=row.get("NBJRS_"),
         billing_month=row.get("moisFacturation"),

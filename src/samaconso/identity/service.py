@@ -805,7 +805,7 @@ def _storage(ctx: Ctx) -> Storage:
 
 async def set_avatar(ctx: Ctx, principal: Principal, data: bytes) -> UserOut:
     kind = filetype.guess(data) if data else None
-    mime = kind.mime if kind is not None else None
+    mime = kind.mime if kind is not None else ""
     if mime not in AVATAR_TYPES:
         raise AppError(
             415,
@@ -813,7 +813,6 @@ async def set_avatar(ctx: Ctx, principal: Principal, data: bytes) -> UserOut:
             "Image refusée : envoyez une photo JPEG, PNG ou WebP.",
             "Image refused: send a JPEG, PNG or WebP picture.",
         )
-    assert mime is not None
     storage = _storage(ctx)
     user = await _me(ctx, principal, lock=True)
     old_key = user.avatar_key
