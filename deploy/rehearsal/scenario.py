@@ -381,6 +381,29 @@ def traffic(
     client.close()
 
 
+def healthcheck_output(r: Rehearsal) -> tuple[int, str]:
+    import subprocess
+
+    from rehearsal import DEPLOY, base_env, ns_argv, parse_env_file
+
+    env = {
+        **base_env(),
+        "SRV_DATA": r.addr["data"],
+        "SRV_API": r.addr["api"],
+        "SRV_WORKERS": r.addr["workers"],
+        "SECRETS_DIR": str(r.secrets),
+        "FLOWER_USER": parse_env_file(DEPLOY.parent / ".env.production.example")["SAMACONSO_FLOWER_USER"],
+    }
+    res = subprocess.run(
+        ns_argv(r.ns["admin"], ["bash", str(DEPLOY / "scripts" / "healthcheck.sh")]),
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    return res.returncode, res.stdout
+
+
 def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]) -> None:
     """Arrêt d'api_1 sous trafic (SIGTERM, comme `docker compose stop`), puis redémarrage progressif
     comme deploy.sh : api_1 relancé, remis seulement quand HAProxy le voit sain, puis api_2."""
@@ -402,6 +425,12 @@ def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]
             timeline.append(f"{time.monotonic() - t0:.1f}s arrêt {service}")
             r.procs[service].stop(timeout=30)
             time.sleep(3)  # le trafic continue sur l'autre instance
+            if service == "api_1":  # le contrôle de santé doit voir la panne
+                hc = healthcheck_output(r)
+                down_seen = hc[0] == 1 and any(
+                    "ÉCHEC" in ln and "api_1 /health" in ln for ln in hc[1].splitlines()
+                )
+                state["healthcheck_api_1_down"] = down_seen
             timeline.append(f"{time.monotonic() - t0:.1f}s redémarrage {service}")
             r.start_api(service, port)
             deadline = time.monotonic() + 30
@@ -422,6 +451,11 @@ def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]
         f"{len(results)} requêtes via la VIP, {ok} OK, échecs : {failed or 'aucun'} ; "
         + " ; ".join(timeline)
         + (f" ; exemples : {samples}" if samples else ""),
+    )
+    r.report.check(
+        "healthcheck.sh signale api_1 arrêté",
+        bool(state.get("healthcheck_api_1_down")),
+        "code 1 et ligne ÉCHEC « api_1 /health » pendant l'arrêt",
     )
     states = r.lb_states()
     rep.check("répartiteur après redémarrage", states == {"api_1": "UP", "api_2": "UP"}, str(states))
