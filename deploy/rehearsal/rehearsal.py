@@ -976,6 +976,22 @@ class Rehearsal:
                 states[parts[1]] = parts[17].split()[0]
         return states
 
+    def lb_sessions(self) -> dict[str, int]:
+        """Sessions en cours par instance d'API, vues par HAProxy."""
+        sock = self.tmp / "lb" / "admin.sock"
+        res = subprocess.run(
+            ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
+            input="show stat\n",
+            capture_output=True,
+            text=True,
+        )
+        out: dict[str, int] = {}
+        for line in res.stdout.splitlines():
+            parts = line.split(",")
+            if len(parts) > 4 and parts[0] == "samaconso_api" and parts[1] in ("api_1", "api_2"):
+                out[parts[1]] = int(parts[4] or 0)
+        return out
+
     # ---- checks ----------------------------------------------------------------------------
     def check_firewall(self) -> None:
         a = self.addr

@@ -324,6 +324,8 @@ def broadcast_to_customer(
         return
     state["admin"] = admin
     staff_views(r, c, available, admin)
+    listeners = RealtimeListeners(r, state.get("token"))
+    listeners.start()
     res = c.request(
         "POST",
         f"{API}/notifications",
@@ -350,6 +352,87 @@ def broadcast_to_customer(
         if not got:
             time.sleep(1)
     rep.check("parcours : le client voit la diffusion", got, "GET /me/notifications")
+    listeners.report()
+
+
+class RealtimeListeners:
+    """Deux applications ouvertes (WebSocket wss:// via la VIP), réparties par HAProxy sur api_1 et api_2 :
+    la diffusion doit arriver en temps réel sur les deux, quelle que soit l'instance qui les tient."""
+
+    def __init__(self, r: Rehearsal, token: str | None, count: int = 2) -> None:
+        self.r, self.token, self.count = r, token, count
+        self.ready = threading.Event()
+        self.received: list[bool] = []
+        self.per_server: dict[str, int] = {}
+        self.error = ""
+        self.thread = threading.Thread(target=self._run, daemon=True)
+
+    def start(self) -> None:
+        if self.token:
+            self.thread.start()
+            self.ready.wait(20)
+
+    def _run(self) -> None:
+        import asyncio
+        import ssl
+
+        import websockets
+
+        async def one(ctx: ssl.SSLContext, opened: asyncio.Event, all_open: asyncio.Event) -> bool:
+            async with websockets.connect(
+                f"wss://{self.r.addr['vip']}{API}/ws", ssl=ctx, open_timeout=10
+            ) as ws:
+                await ws.send(json.dumps({"type": "auth", "token": self.token}))
+                first = json.loads(await asyncio.wait_for(ws.recv(), 10))
+                if first.get("type") != "ready":
+                    return False
+                opened.set()
+                await all_open.wait()
+                deadline = asyncio.get_running_loop().time() + 30
+                while asyncio.get_running_loop().time() < deadline:
+                    msg = json.loads(await asyncio.wait_for(ws.recv(), 30))
+                    if msg.get("type") == "notification" and "Répétition" in json.dumps(
+                        msg, ensure_ascii=False
+                    ):
+                        return True
+                return False
+
+        async def main() -> None:
+            ctx = ssl.create_default_context()
+            ctx.check_hostname = False
+            ctx.verify_mode = ssl.CERT_NONE
+            all_open = asyncio.Event()
+            opened = [asyncio.Event() for _ in range(self.count)]
+            tasks = []
+            for ev in opened:  # l'une après l'autre : leastconn envoie la seconde sur l'autre instance
+                tasks.append(asyncio.create_task(one(ctx, ev, all_open)))
+                await asyncio.wait_for(ev.wait(), 15)
+            self.per_server = self.r.lb_sessions()
+            all_open.set()
+            self.ready.set()
+            self.received = [
+                bool(x) for x in await asyncio.gather(*tasks, return_exceptions=True) if x is True
+            ]
+
+        try:
+            asyncio.run(main())
+        except Exception as exc:
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.ready.set()
+
+    def report(self) -> None:
+        if not self.token:
+            self.r.report.skipped("temps réel (WebSocket)", "pas de client connecté")
+            return
+        self.thread.join(40)
+        spread = all(n >= 1 for n in self.per_server.values()) and len(self.per_server) == 2
+        self.r.report.check(
+            "temps réel : la diffusion arrive sur les WebSocket ouvertes sur api_1 ET api_2",
+            len(self.received) == self.count and spread,
+            f"{len(self.received)}/{self.count} reçues ; sessions par instance (HAProxy) : {self.per_server}"
+            + (f" ; {self.error}" if self.error else ""),
+        )
 
 
 # ------------------------------------------------------------------------------------------------
