@@ -19,6 +19,7 @@ import asyncio
 import io
 import json
 import os
+import shutil
 import subprocess
 import sys
 import tempfile
@@ -30,13 +31,15 @@ from pathlib import Path
 import httpx
 import psycopg
 
+from samaconso import notifications
 from samaconso.embedded.procs import ManagedProcess, free_port, port_open, wait_for
+from samaconso.notifications.curl_http2 import CurlHttp2Client
 from samaconso.notifications.fcm import FcmSender, PushMessage
-from samaconso.notifications.h2client import Http2Channel
 from samaconso.settings import Settings
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
+NODE_STANDIN = Path(notifications.__file__).parent / "fcm_standin.mjs"
 
 
 def _cpu_seconds(pgid: int) -> float:
@@ -107,10 +110,10 @@ def _admin_token(dsn: str, settings: Settings) -> str:
 async def _standin_call(
     url: str, method: str, path: str, body: dict[str, object] | None = None
 ) -> dict[str, object]:
-    channel = Http2Channel(url)
+    channel = CurlHttp2Client(url, timeout_s=30)
     try:
-        raw = json.dumps(body or {}).encode() if method == "POST" else b""
-        resp = await channel.request(method, path, [("content-type", "application/json")], raw, 30)
+        raw = json.dumps(body or {}).encode() if method == "POST" else None
+        resp = await channel.request(method, path, ["Content-Type: application/json"], raw)
         return dict(json.loads(resp.body))
     finally:
         await channel.aclose()
@@ -141,7 +144,13 @@ def main() -> None:
     )
     parser.add_argument("--workers", type=int, default=1, help="worker processes (samaconso worker)")
     parser.add_argument("--procs", type=int, default=2, help="prefork children per worker")
-    parser.add_argument("--fcm-concurrency", type=int, default=150, help="in-flight requests per child")
+    parser.add_argument("--fcm-concurrency", type=int, default=1000, help="in-flight requests per child")
+    parser.add_argument(
+        "--standin",
+        choices=["auto", "node", "python"],
+        default="auto",
+        help="FCM stand-in: node (fcm_standin.mjs, used when node is installed) or python",
+    )
     parser.add_argument("--legacy-sample", type=int, default=200)
     parser.add_argument("--timeout", type=float, default=900)
     args = parser.parse_args()
@@ -150,10 +159,15 @@ def main() -> None:
     db_name = f"samaconso_bench_fanout_{os.getpid()}"
     dsn, async_url = _db_urls(db_name)
     procs: list[ManagedProcess] = []
-    standin = subprocess.Popen(
-        [sys.executable, "-m", "samaconso.notifications.fcm_standin", "--dir", str(tmp / "fcm")],
-        stdout=subprocess.PIPE,
-    )
+    node = shutil.which("node") if args.standin in ("auto", "node") else None
+    if args.standin == "node" and node is None:
+        parser.error("--standin node: node is not installed")
+    if node is not None:
+        standin_cmd = [node, str(NODE_STANDIN), "--dir", str(tmp / "fcm")]
+    else:
+        standin_cmd = [sys.executable, "-m", "samaconso.notifications.fcm_standin", "--dir", str(tmp / "fcm")]
+    print(f"FCM stand-in: {'Node.js http2 (fcm_standin.mjs)' if node else 'Python h2 (fcm_standin.py)'}")
+    standin = subprocess.Popen(standin_cmd, stdout=subprocess.PIPE)
     try:
         assert standin.stdout is not None
         info = json.loads(standin.stdout.readline())

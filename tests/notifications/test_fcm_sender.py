@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import uuid
 
 from sqlalchemy import update
@@ -120,5 +121,20 @@ async def test_push_targets_follow_meter_links(
         assert await pushed_to(TargetKind.user, target_user_id=no_meter) == {no_meter}
         assert await pushed_to(TargetKind.agency, target_agency_ids=[col]) == set()
         assert await pushed_to(TargetKind.everyone) == set(users)  # `other` and `revoked` only here
+    finally:
+        await sender.aclose()
+
+
+async def test_request_body_is_the_fcm_message_whatever_the_token_and_content(
+    settings: Settings, fcm_clean: FcmStandIn
+) -> None:
+    sender = FcmSender(settings)
+    try:
+        contents = [("Coupure à Thiès", 'Dépannage "urgent"\n'), ("Info", "Corps")]
+        tokens = ["plain-token", 'tok"with\\quotes', "ütf-8 ✓", ""]
+        for title, body in contents:
+            for token in tokens:
+                m = PushMessage(token, title, body, {"type": "outage", "k": "é"}, "urgent", "n-42")
+                assert json.loads(sender._encode(m)) == m.to_fcm()
     finally:
         await sender.aclose()

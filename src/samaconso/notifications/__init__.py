@@ -2,7 +2,8 @@
 
 Rooms: ``models.py`` (tables), ``repository.py`` (SQL), ``service.py`` (rules; ``notify_user`` for
 other domains), ``router.py`` (HTTP + the ``/ws`` WebSocket), ``pipeline.py`` (relay, fan-out,
-batches), ``tasks.py`` (Celery entry points), ``fcm.py`` (FCM v1 sender, OAuth2), ``h2client.py``
-(multiplexed HTTP/2 channel), ``realtime.py`` (Redis pub/sub hub, metrics refreshers),
-``fcm_standin.py`` (local FCM + OAuth2 server for tests and benchmarks). See README "Notifications".
+batches), ``tasks.py`` (Celery entry points), ``fcm.py`` (FCM v1 sender, OAuth2), ``curl_http2.py``
+(HTTP/2 transport on libcurl, driven by asyncio), ``realtime.py`` (Redis pub/sub hub, metrics
+refreshers), ``fcm_standin.py`` (local FCM + OAuth2 server for the tests), ``fcm_standin.mjs`` (the
+same on Node.js http2, for the benchmark). See README "Notifications".
 """

@@ -2,8 +2,9 @@
 
 * OAuth2 service-account flow: a JWT assertion signed RS256 with the service account's private key
   is exchanged at ``fcm_token_uri`` for a bearer token, cached until 5 minutes before it expires.
-* One ``POST /v1/projects/{project}/messages:send`` per message (FCM v1 has no batch API), over one
-  HTTP/2 connection (multiplexed streams) with at most ``fcm_concurrency`` requests in flight.
+* One ``POST /v1/projects/{project}/messages:send`` per message (FCM v1 has no batch API),
+  multiplexed as HTTP/2 streams by libcurl (``curl_http2.py``) with at most ``fcm_concurrency``
+  requests in flight per process.
 * Outcome per message: ``sent``; ``dead`` (``UNREGISTERED`` / ``INVALID_ARGUMENT``: the token is
   gone); ``429`` / ``5xx`` / network errors are retried with exponential backoff and jitter,
   honouring ``Retry-After``, then ``failed``.
@@ -16,7 +17,7 @@ import json
 import random
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
@@ -24,13 +25,14 @@ import httpx
 import jwt
 
 from samaconso.kit.metrics import OUTBOUND_CALLS
-from samaconso.notifications.h2client import H2Error, H2Response, Http2Channel
+from samaconso.notifications.curl_http2 import CurlHttp2Client, CurlTransportError, HttpResponse
 from samaconso.settings import Settings
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
 DEAD_CODES = frozenset({"UNREGISTERED", "INVALID_ARGUMENT"})
 MAX_ATTEMPTS = 6
 MAX_BACKOFF_S = 30.0
+_TOKEN_MARK = "\u0000token\u0000"  # noqa: S105 - placeholder in the JSON template (never a real FCM token)
 
 
 class FcmAuthError(RuntimeError):
@@ -118,7 +120,7 @@ class ServiceAccountToken:
             return self._token
 
 
-def _retry_after(resp: H2Response) -> float | None:
+def _retry_after(resp: HttpResponse) -> float | None:
     raw = resp.headers.get("retry-after")
     if raw is None:
         return None
@@ -128,7 +130,7 @@ def _retry_after(resp: H2Response) -> float | None:
         return None
 
 
-def _error_code(resp: H2Response) -> str:
+def _error_code(resp: HttpResponse) -> str:
     try:
         err = json.loads(resp.body).get("error", {})
     except (ValueError, AttributeError):
@@ -152,14 +154,17 @@ class FcmSender:
         self._base_backoff_s = base_backoff_s
         self._sem = asyncio.Semaphore(settings.fcm_concurrency)
         timeout = httpx.Timeout(settings.fcm_timeout_s, connect=min(5.0, settings.fcm_timeout_s))
-        self._timeout_s = settings.fcm_timeout_s
-        # Messages: one multiplexed HTTP/2 connection (TLS + ALPN h2, or h2c for the local stand-in).
-        self._channel = Http2Channel(
+        # Messages: HTTP/2 streams multiplexed by libcurl (TLS + ALPN h2, or h2c for the stand-in).
+        self._channel = CurlHttp2Client(
             settings.fcm_endpoint,
             connect_timeout_s=min(5.0, settings.fcm_timeout_s),
+            timeout_s=settings.fcm_timeout_s,
             verify=settings.fcm_verify_tls,
             proxy_url=settings.fcm_proxy_url,
+            max_streams=settings.fcm_concurrency,
         )
+        self._headers: tuple[str, list[str]] = ("", [])
+        self._templates: dict[tuple[object, ...], tuple[bytes, bytes]] = {}
         self._auth_http = httpx.AsyncClient(
             http1=False,
             http2=True,
@@ -168,12 +173,31 @@ class FcmSender:
             proxy=settings.fcm_proxy_url,
         )
 
+    def _encode(self, message: PushMessage) -> bytes:
+        """The request body. A broadcast sends the same message to every device but the token, so
+        the JSON is encoded once per content and the (escaped) token spliced in."""
+        key = (
+            message.title,
+            message.body,
+            tuple(message.data.items()),
+            message.priority,
+            message.collapse_id,
+        )
+        template = self._templates.get(key)
+        if template is None:
+            if len(self._templates) >= 64:
+                self._templates.clear()
+            raw = json.dumps(replace(message, token=_TOKEN_MARK).to_fcm(), separators=(",", ":"))
+            prefix, _, suffix = raw.partition(json.dumps(_TOKEN_MARK))
+            template = self._templates[key] = (prefix.encode(), suffix.encode())
+        return template[0] + json.dumps(message.token).encode() + template[1]
+
     async def aclose(self) -> None:
         await self._channel.aclose()
         await self._auth_http.aclose()
 
     async def send(self, message: PushMessage) -> SendResult:
-        payload = json.dumps(message.to_fcm(), separators=(",", ":")).encode()
+        payload = self._encode(message)
         attempt = 0
         while True:
             attempt += 1
@@ -181,14 +205,13 @@ class FcmSender:
             async with self._sem:
                 try:
                     token = await self._auth.get(self._auth_http)
-                    resp = await self._channel.request(
-                        "POST",
-                        self._path,
-                        [("authorization", f"Bearer {token}"), ("content-type", "application/json")],
-                        payload,
-                        self._timeout_s,
-                    )
-                except (H2Error, OSError, TimeoutError, httpx.TransportError, FcmAuthError) as exc:
+                    if self._headers[0] != token:
+                        self._headers = (
+                            token,
+                            [f"Authorization: Bearer {token}", "Content-Type: application/json"],
+                        )
+                    resp = await self._channel.request("POST", self._path, self._headers[1], payload)
+                except (CurlTransportError, OSError, TimeoutError, httpx.TransportError, FcmAuthError) as exc:
                     OUTBOUND_CALLS.labels("fcm", "error").inc()
                     error = type(exc).__name__
                 else:

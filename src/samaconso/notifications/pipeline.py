@@ -42,7 +42,7 @@ SEND_BATCH_TASK = "samaconso.notifications.tasks.send_batch"
 RELAY_TASK = "samaconso.notifications.tasks.relay_outbox"
 REALTIME_CHANNEL = "samaconso:notifications"
 
-PAGE_SIZE = 500  # devices per send_batch task
+PAGE_SIZE = 1000  # devices per send_batch task
 PAGES_PER_FANOUT = 40  # then the fan-out task re-enqueues itself with its cursor
 RELAY_BATCH = 200
 
@@ -200,14 +200,13 @@ async def send_batch(
         if n is None:
             return {}
         claimed = await repo.claim_batch(session, n, after, upto, reclaim=redelivered)
-        languages = await repo.languages_of_devices(session, [d for d, _ in claimed])
     totals = {"sent": 0, "dead": 0, "failed": 0}
     if not claimed:
         return totals
     done: list[tuple[uuid.UUID, SendResult]] = []
 
-    async def one(dev: uuid.UUID, token: str) -> None:
-        done.append((dev, await pusher.send(_message(n, token, languages.get(dev, "fr")))))
+    async def one(dev: uuid.UUID, token: str, language: str) -> None:
+        done.append((dev, await pusher.send(_message(n, token, language))))
 
     async def flush() -> None:
         batch = done[:]
@@ -226,7 +225,7 @@ async def send_batch(
         for _, res in batch:
             totals[res.outcome] += 1
 
-    tasks = [asyncio.create_task(one(dev, tok)) for dev, tok in claimed]
+    tasks = [asyncio.create_task(one(dev, tok, lang)) for dev, tok, lang in claimed]
     pending: set[asyncio.Task[None]] = set(tasks)
     while pending:
         _, pending = await asyncio.wait(pending, timeout=FLUSH_EVERY_S)

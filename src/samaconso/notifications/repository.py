@@ -316,8 +316,9 @@ async def device_page(
 
 async def claim_batch(
     session: AsyncSession, n: Notification, after: uuid.UUID | None, upto: uuid.UUID, reclaim: bool
-) -> list[tuple[uuid.UUID, str]]:
-    """Record one delivery per (notification, device) of the id range and claim the ones still to do.
+) -> list[tuple[uuid.UUID, str, str]]:
+    """Record one delivery per (notification, device) of the id range and claim the ones still to do:
+    ``(device id, FCM token, the owner's language)``.
 
     Rows already ``sent``/``dead``/``failed`` are never claimed again; rows left ``sending`` by a
     worker that died are reclaimed only when the broker redelivers the task (``reclaim``)."""
@@ -341,9 +342,11 @@ async def claim_batch(
         .cte("claimed")
     )
     rows = await session.execute(
-        select(Device.id, Device.fcm_token).join(claimed, claimed.c.device_id == Device.id)
+        select(Device.id, Device.fcm_token, User.language)
+        .join(claimed, claimed.c.device_id == Device.id)
+        .join(User, User.id == Device.user_id)
     )
-    return [(d, t or "") for d, t in rows.tuples()]
+    return [(d, t or "", lang or "fr") for d, t, lang in rows.tuples()]
 
 
 async def set_delivery_status(
@@ -378,16 +381,3 @@ async def mark_fanout_done(session: AsyncSession, nid: uuid.UUID) -> None:
         .where(Notification.id == nid, Notification.fanout_done_at.is_(None))
         .values(fanout_done_at=func.now())
     )
-
-
-async def languages_of_devices(
-    session: AsyncSession, device_ids: Sequence[uuid.UUID]
-) -> dict[uuid.UUID, str]:
-    if not device_ids:
-        return {}
-    rows = await session.execute(
-        select(Device.id, User.language)
-        .join(User, User.id == Device.user_id)
-        .where(Device.id.in_(device_ids))
-    )
-    return dict(rows.tuples().all())
