@@ -21,10 +21,14 @@ of a push; libcurl + nghttp2 do the same in ~15 µs. Design:
 from __future__ import annotations
 
 import asyncio
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
 import pycurl
+import structlog
+
+log = structlog.get_logger(__name__)
 
 
 class CurlTransportError(ConnectionError):
@@ -38,13 +42,17 @@ class HttpResponse:
     body: bytes
 
 
-class _Transfer:
-    __slots__ = ("body", "future", "header_lines")
+Callback = Callable[[HttpResponse | None, Exception | None], None]
 
-    def __init__(self, future: asyncio.Future[HttpResponse]) -> None:
-        self.future = future
+
+class _Transfer:
+    __slots__ = ("body", "callback", "header_lines", "headers_ref")
+
+    def __init__(self) -> None:
+        self.callback: Callback | None = None
         self.body: list[bytes] = []
         self.header_lines: list[bytes] = []
+        self.headers_ref: list[str] | None = None  # the HTTPHEADER list last set on the handle
 
 
 def _parse_headers(lines: list[bytes]) -> dict[str, str]:
@@ -81,7 +89,8 @@ class CurlHttp2Client:
         self._loop: asyncio.AbstractEventLoop | None = None
         self._multi: Any = None
         self._free: list[Any] = []
-        self._active: dict[Any, _Transfer] = {}
+        self._transfers: dict[Any, _Transfer] = {}  # every pooled handle -> its reusable state
+        self._active: set[Any] = set()
         self._watched: dict[int, int] = {}  # fd -> pycurl.POLL_* currently registered
         self._timer: asyncio.TimerHandle | None = None
 
@@ -89,6 +98,8 @@ class CurlHttp2Client:
     def _bind(self) -> asyncio.AbstractEventLoop:
         loop = asyncio.get_running_loop()
         if self._loop is not loop or self._multi is None:
+            if self._multi is not None:
+                self._fail_all(CurlTransportError("event loop changed"))
             self._close_multi()
             self._loop = loop
             m = pycurl.CurlMulti()
@@ -152,25 +163,29 @@ class CurlHttp2Client:
                 break
 
     def _finish(self, c: Any, error: Exception | None) -> None:
-        transfer = self._active.pop(c, None)
+        if c not in self._active:
+            return
+        self._active.discard(c)
+        transfer = self._transfers[c]
         status = int(c.getinfo(pycurl.RESPONSE_CODE)) if error is None else 0
         self._multi.remove_handle(c)
+        callback, transfer.callback = transfer.callback, None
+        response = None
+        if error is None:
+            headers = _parse_headers(transfer.header_lines) if status != 200 else {}
+            response = HttpResponse(status, headers, b"".join(transfer.body))
+        transfer.body.clear()
+        transfer.header_lines.clear()
         self._free.append(c)
-        if transfer is None or transfer.future.done():
-            return
-        if error is not None:
-            transfer.future.set_exception(error)
-            return
-        headers = _parse_headers(transfer.header_lines) if status != 200 else {}
-        transfer.future.set_result(HttpResponse(status, headers, b"".join(transfer.body)))
+        if callback is not None:
+            try:
+                callback(response, error)
+            except Exception:  # a caller's bug must not stall the other transfers
+                log.exception("curl_callback_failed")
 
     def _fail_all(self, error: Exception) -> None:
-        for c, transfer in list(self._active.items()):
-            self._active.pop(c, None)
-            self._multi.remove_handle(c)
-            self._free.append(c)
-            if not transfer.future.done():
-                transfer.future.set_exception(error)
+        for c in list(self._active):
+            self._finish(c, error)
 
     # --- handles ---------------------------------------------------------------------------------
     def _new_handle(self) -> Any:
@@ -198,24 +213,49 @@ class CurlHttp2Client:
                 c.setopt(pycurl.CAINFO, self._verify)
         return c
 
-    async def request(
-        self, method: str, path: str, headers: list[str], body: bytes | None = None
-    ) -> HttpResponse:
-        """One request; ``headers`` as ``"Name: value"`` lines. Raises CurlTransportError."""
-        loop = self._bind()
-        c = self._free.pop() if self._free else self._new_handle()
-        transfer = _Transfer(loop.create_future())
+    def submit(
+        self, method: str, path: str, headers: list[str], body: bytes | None, callback: Callback
+    ) -> None:
+        """Start one request; ``callback(response, None)`` or ``callback(None, CurlTransportError)``
+        is called from the event loop when it ends. ``headers``: ``"Name: value"`` lines (pass the
+        same list object again to skip re-setting them)."""
+        self._bind()
+        if self._free:
+            c = self._free.pop()
+            transfer = self._transfers[c]
+        else:
+            c = self._new_handle()
+            transfer = self._transfers[c] = _Transfer()
+            c.setopt(pycurl.WRITEFUNCTION, transfer.body.append)
+            c.setopt(pycurl.HEADERFUNCTION, transfer.header_lines.append)
         c.setopt(pycurl.URL, self.base_url + path)
-        c.setopt(pycurl.HTTPHEADER, headers)
+        if transfer.headers_ref is not headers:
+            c.setopt(pycurl.HTTPHEADER, headers)
+            transfer.headers_ref = headers
         if method == "GET":
             c.setopt(pycurl.HTTPGET, 1)
         else:
             c.setopt(pycurl.POSTFIELDS, body or b"")
-        c.setopt(pycurl.WRITEFUNCTION, transfer.body.append)
-        c.setopt(pycurl.HEADERFUNCTION, transfer.header_lines.append)
-        self._active[c] = transfer
+        transfer.callback = callback
+        self._active.add(c)
         self._multi.add_handle(c)  # libcurl asks (via the timer callback) to be driven right away
-        return await transfer.future
+
+    async def request(
+        self, method: str, path: str, headers: list[str], body: bytes | None = None
+    ) -> HttpResponse:
+        """One request, awaited. Raises CurlTransportError."""
+        future: asyncio.Future[HttpResponse] = self._bind().create_future()
+
+        def done(response: HttpResponse | None, error: Exception | None) -> None:
+            if future.done():
+                return
+            if response is not None:
+                future.set_result(response)
+            else:
+                future.set_exception(error or CurlTransportError("no response"))
+
+        self.submit(method, path, headers, body, done)
+        return await future
 
     async def aclose(self) -> None:
         if self._multi is not None:
@@ -234,6 +274,7 @@ class CurlHttp2Client:
         for c in self._free:
             c.close()
         self._free.clear()
+        self._transfers.clear()
         if self._multi is not None:
             self._multi.close()
             self._multi = None

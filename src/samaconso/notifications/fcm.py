@@ -16,8 +16,10 @@ import asyncio
 import json
 import random
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -25,7 +27,7 @@ import httpx
 import jwt
 
 from samaconso.kit.metrics import OUTBOUND_CALLS
-from samaconso.notifications.curl_http2 import CurlHttp2Client, CurlTransportError, HttpResponse
+from samaconso.notifications.curl_http2 import CurlHttp2Client, HttpResponse
 from samaconso.settings import Settings
 
 SCOPE = "https://www.googleapis.com/auth/firebase.messaging"
@@ -152,7 +154,13 @@ class FcmSender:
         self._path = f"/v1/projects/{settings.fcm_project_id}/messages:send"
         self._auth = ServiceAccountToken(settings.fcm_credentials_file, settings.fcm_token_uri)
         self._base_backoff_s = base_backoff_s
-        self._sem = asyncio.Semaphore(settings.fcm_concurrency)
+        self._concurrency = max(1, settings.fcm_concurrency)
+        self._in_flight = 0
+        self._drivers: set[asyncio.Event] = set()  # send_many calls waiting for a free slot
+        self._metric = {
+            outcome: OUTBOUND_CALLS.labels("fcm", outcome)
+            for outcome in ("ok", "error", "dead_token", "rejected", "retry")
+        }
         timeout = httpx.Timeout(settings.fcm_timeout_s, connect=min(5.0, settings.fcm_timeout_s))
         # Messages: HTTP/2 streams multiplexed by libcurl (TLS + ALPN h2, or h2c for the stand-in).
         self._channel = CurlHttp2Client(
@@ -196,46 +204,108 @@ class FcmSender:
         await self._channel.aclose()
         await self._auth_http.aclose()
 
-    async def send(self, message: PushMessage) -> SendResult:
-        payload = self._encode(message)
-        attempt = 0
-        while True:
-            attempt += 1
-            delay: float | None = None
-            async with self._sem:
-                try:
-                    token = await self._auth.get(self._auth_http)
-                    if self._headers[0] != token:
-                        self._headers = (
-                            token,
-                            [f"Authorization: Bearer {token}", "Content-Type: application/json"],
-                        )
-                    resp = await self._channel.request("POST", self._path, self._headers[1], payload)
-                except (CurlTransportError, OSError, TimeoutError, httpx.TransportError, FcmAuthError) as exc:
-                    OUTBOUND_CALLS.labels("fcm", "error").inc()
-                    error = type(exc).__name__
-                else:
-                    if resp.status == 200:
-                        OUTBOUND_CALLS.labels("fcm", "ok").inc()
-                        return SendResult("sent", attempts=attempt)
-                    code = _error_code(resp)
-                    if resp.status in (400, 404) and code in DEAD_CODES:
-                        OUTBOUND_CALLS.labels("fcm", "dead_token").inc()
-                        return SendResult("dead", code, attempt)
-                    if resp.status == 401:
-                        self._auth.invalidate()
-                    elif resp.status != 429 and resp.status < 500:
-                        OUTBOUND_CALLS.labels("fcm", "rejected").inc()
-                        return SendResult("failed", code, attempt)
-                    OUTBOUND_CALLS.labels("fcm", "retry").inc()
-                    error = code
-                    delay = _retry_after(resp)
-            if attempt >= MAX_ATTEMPTS:
-                return SendResult("failed", error[:60], attempt)
-            backoff = min(MAX_BACKOFF_S, self._base_backoff_s * 2 ** (attempt - 1))
-            await asyncio.sleep(
-                min(MAX_BACKOFF_S, delay) if delay is not None else random.uniform(0, backoff)
-            )
+    def _auth_headers(self, token: str) -> list[str]:
+        if self._headers[0] != token:  # one list per bearer token: the transport skips re-setting it
+            self._headers = (token, [f"Authorization: Bearer {token}", "Content-Type: application/json"])
+        return self._headers[1]
 
-    async def send_many(self, messages: Sequence[PushMessage]) -> list[SendResult]:
-        return list(await asyncio.gather(*(self.send(m) for m in messages)))
+    def _classify(
+        self, response: HttpResponse | None, error: Exception | None, attempt: int
+    ) -> SendResult | tuple[str, float | None]:
+        """A final result, or ``(error, retry_after)`` when the message is to be retried."""
+        if response is None:
+            self._metric["error"].inc()
+            return type(error).__name__, None
+        if response.status == 200:
+            self._metric["ok"].inc()
+            return SendResult("sent", attempts=attempt)
+        code = _error_code(response)
+        if response.status in (400, 404) and code in DEAD_CODES:
+            self._metric["dead_token"].inc()
+            return SendResult("dead", code, attempt)
+        if response.status == 401:
+            self._auth.invalidate()
+        elif response.status != 429 and response.status < 500:
+            self._metric["rejected"].inc()
+            return SendResult("failed", code, attempt)
+        self._metric["retry"].inc()
+        return code, _retry_after(response)
+
+    def _backoff(self, attempt: int, retry_after: float | None) -> float:
+        if retry_after is not None:
+            return min(MAX_BACKOFF_S, retry_after)
+        return random.uniform(0, min(MAX_BACKOFF_S, self._base_backoff_s * 2 ** (attempt - 1)))
+
+    async def send(self, message: PushMessage) -> SendResult:
+        return (await self.send_many([message]))[0]
+
+    async def send_many(
+        self,
+        messages: Sequence[PushMessage],
+        on_result: Callable[[int, SendResult], None] | None = None,
+    ) -> list[SendResult]:
+        """Send every message (at most ``fcm_concurrency`` in flight for this sender), retrying
+        429/5xx/network failures; ``on_result(index, result)`` is called as each one ends.
+
+        Callback-driven (no task or future per message): the transport calls back from the event
+        loop, retries are re-queued with ``call_later``, and this coroutine only refills the window
+        and fetches the bearer token."""
+        loop = asyncio.get_running_loop()
+        count = len(messages)
+        results: list[SendResult | None] = [None] * count
+        attempts = [0] * count
+        errors = [""] * count
+        payloads = [self._encode(m) for m in messages]
+        queue: deque[int] = deque(range(count))
+        remaining = count
+        wake = asyncio.Event()
+        self._drivers.add(wake)
+
+        def finish(i: int, result: SendResult) -> None:
+            nonlocal remaining
+            results[i] = result
+            remaining -= 1
+            if on_result is not None:
+                on_result(i, result)
+
+        def requeue(i: int) -> None:
+            queue.append(i)
+            wake.set()
+
+        def outcome(i: int, response: HttpResponse | None, error: Exception | None) -> None:
+            self._in_flight -= 1
+            for driver in self._drivers:
+                driver.set()
+            verdict = self._classify(response, error, attempts[i])
+            if isinstance(verdict, SendResult):
+                finish(i, verdict)
+                return
+            errors[i], retry_after = verdict
+            if attempts[i] >= MAX_ATTEMPTS:
+                finish(i, SendResult("failed", errors[i][:60], attempts[i]))
+            else:
+                loop.call_later(self._backoff(attempts[i], retry_after), requeue, i)
+
+        callbacks = [partial(outcome, i) for i in range(count)]
+        try:
+            while remaining:
+                if queue and self._in_flight < self._concurrency:
+                    try:
+                        headers = self._auth_headers(await self._auth.get(self._auth_http))
+                    except (FcmAuthError, httpx.TransportError, OSError, ValueError) as exc:
+                        for i in [queue.popleft() for _ in range(len(queue))]:
+                            attempts[i] += 1
+                            self._in_flight += 1
+                            outcome(i, None, exc)
+                        continue
+                    while queue and self._in_flight < self._concurrency:
+                        i = queue.popleft()
+                        attempts[i] += 1
+                        self._in_flight += 1
+                        self._channel.submit("POST", self._path, headers, payloads[i], callbacks[i])
+                wake.clear()
+                if remaining:
+                    await wake.wait()
+        finally:
+            self._drivers.discard(wake)
+        return [r for r in results if r is not None]

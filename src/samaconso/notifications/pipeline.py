@@ -19,7 +19,7 @@ from __future__ import annotations
 import asyncio
 import json
 import uuid
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
@@ -50,6 +50,12 @@ RELAY_BATCH = 200
 class Pusher(Protocol):
     async def send(self, message: PushMessage) -> SendResult: ...
 
+    async def send_many(
+        self,
+        messages: Sequence[PushMessage],
+        on_result: Callable[[int, SendResult], None] | None = None,
+    ) -> list[SendResult]: ...
+
     async def aclose(self) -> None: ...
 
 
@@ -62,6 +68,18 @@ class FilePusher:
     async def send(self, message: PushMessage) -> SendResult:
         self.sink.write(message.to_fcm())
         return SendResult("sent")
+
+    async def send_many(
+        self,
+        messages: Sequence[PushMessage],
+        on_result: Callable[[int, SendResult], None] | None = None,
+    ) -> list[SendResult]:
+        results = []
+        for i, message in enumerate(messages):
+            results.append(await self.send(message))
+            if on_result is not None:
+                on_result(i, results[-1])
+        return results
 
     async def aclose(self) -> None:
         return None
@@ -205,9 +223,6 @@ async def send_batch(
         return totals
     done: list[tuple[uuid.UUID, SendResult]] = []
 
-    async def one(dev: uuid.UUID, token: str, language: str) -> None:
-        done.append((dev, await pusher.send(_message(n, token, language))))
-
     async def flush() -> None:
         batch = done[:]
         del done[: len(batch)]
@@ -225,9 +240,18 @@ async def send_batch(
         for _, res in batch:
             totals[res.outcome] += 1
 
-    tasks = [asyncio.create_task(one(dev, tok, lang)) for dev, tok, lang in claimed]
-    pending: set[asyncio.Task[None]] = set(tasks)
-    while pending:
-        _, pending = await asyncio.wait(pending, timeout=FLUSH_EVERY_S)
+    models = {lang: _message(n, "", lang) for lang in {lang for _, _, lang in claimed}}
+    messages = [
+        PushMessage(tok, m.title, m.body, m.data, m.priority, m.collapse_id)
+        for _, tok, lang in claimed
+        for m in (models[lang],)
+    ]
+    sending = asyncio.ensure_future(
+        pusher.send_many(messages, lambda i, res: done.append((claimed[i][0], res)))
+    )
+    while not sending.done():
+        await asyncio.wait({sending}, timeout=FLUSH_EVERY_S)
         await flush()
+    await flush()  # what ended while the last flush was writing
+    sending.result()
     return totals
