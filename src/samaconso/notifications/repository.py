@@ -325,22 +325,31 @@ async def claim_batch(
     rng = and_(Device.id <= upto, PUSHABLE, device_target_filter(n))
     if after is not None:
         rng = and_(rng, Device.id > after)
-    await session.execute(
+    # New rows are inserted already claimed (one write per row instead of insert + update); rows a
+    # previous run left behind are claimed by the UPDATE, which does not see the rows this very
+    # statement inserts (same snapshot), so no device is claimed twice.
+    inserted = (
         insert(Delivery)
-        .from_select(["notification_id", "device_id"], select(literal(n.id), Device.id).where(rng))
+        .from_select(
+            ["notification_id", "device_id", "status", "attempts"],
+            select(literal(n.id), Device.id, literal(DeliveryStatus.sending.value), literal(1)).where(rng),
+        )
         .on_conflict_do_nothing(index_elements=["notification_id", "device_id"])
+        .returning(Delivery.device_id)
+        .cte("inserted")
     )
     todo = [DeliveryStatus.pending.value] + ([DeliveryStatus.sending.value] if reclaim else [])
     dev_range = Delivery.device_id <= upto
     if after is not None:
         dev_range = and_(dev_range, Delivery.device_id > after)
-    claimed = (
+    updated = (
         update(Delivery)
         .where(Delivery.notification_id == n.id, dev_range, Delivery.status.in_(todo))
         .values(status=DeliveryStatus.sending.value, attempts=Delivery.attempts + 1, updated_at=func.now())
         .returning(Delivery.device_id)
-        .cte("claimed")
+        .cte("updated")
     )
+    claimed = union_all(select(inserted.c.device_id), select(updated.c.device_id)).subquery("claimed")
     rows = await session.execute(
         select(Device.id, Device.fcm_token, User.language)
         .join(claimed, claimed.c.device_id == Device.id)
