@@ -130,12 +130,20 @@ class CurlHttp2Client:
             self._watched.pop(fd, None)
 
     def _on_timer(self, timeout_ms: int) -> None:
-        # Called by libcurl from inside its own calls: only schedule, never re-enter the multi handle.
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
-        if timeout_ms >= 0 and self._loop is not None:
-            self._timer = self._loop.call_later(timeout_ms / 1000, self._on_timeout)
+        # Called by libcurl from inside its own calls (once per added transfer): only schedule, never
+        # re-enter the multi handle. Waking libcurl earlier than asked is harmless (it re-arms the
+        # timer when driven), so a timer already due sooner is kept: one timer per loop iteration,
+        # not one per request. -1 (no timeout wanted) leaves a pending timer to fire for nothing.
+        loop = self._loop
+        if timeout_ms < 0 or loop is None:
+            return
+        when = loop.time() + timeout_ms / 1000
+        timer = self._timer
+        if timer is not None:
+            if timer.when() <= when:
+                return
+            timer.cancel()
+        self._timer = loop.call_at(when, self._on_timeout)
 
     def _on_timeout(self) -> None:
         self._timer = None
