@@ -3,14 +3,20 @@
 from __future__ import annotations
 
 import json
+import shutil
+import subprocess
 import uuid
+from pathlib import Path
 
+import pytest
 from sqlalchemy import update
 
+from samaconso import notifications
 from samaconso.identity.models import Agency
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 from samaconso.notifications import pipeline, repository, service
+from samaconso.notifications.curl_http2 import CurlHttp2Client
 from samaconso.notifications.fcm import FcmSender, PushMessage
 from samaconso.notifications.fcm_standin import FcmStandIn
 from samaconso.notifications.models import DeliveryStatus, TargetKind
@@ -138,3 +144,46 @@ async def test_request_body_is_the_fcm_message_whatever_the_token_and_content(
                 assert json.loads(sender._encode(m)) == m.to_fcm()
     finally:
         await sender.aclose()
+
+
+@pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (benchmark stand-in only)")
+async def test_node_standin_speaks_the_same_fcm_protocol(settings: Settings, tmp_path: Path) -> None:
+    """bench.fanout uses fcm_standin.mjs when node is installed: same OAuth2, checks and answers."""
+    script = Path(notifications.__file__).parent / "fcm_standin.mjs"
+    proc = subprocess.Popen(["node", str(script), "--dir", str(tmp_path)], stdout=subprocess.PIPE)
+    try:
+        assert proc.stdout is not None
+        info = json.loads(proc.stdout.readline())
+        node_settings = settings.model_copy(
+            update={
+                "fcm_endpoint": info["url"],
+                "fcm_token_uri": f"{info['url']}/token",
+                "fcm_credentials_file": Path(info["credentials_file"]),
+            }
+        )
+        control = CurlHttp2Client(info["url"])
+        headers = ["Content-Type: application/json"]
+        config = {"throttle_first": 1, "retry_after_s": 0.01}
+        await control.request("POST", "/_config", headers, json.dumps(config).encode())
+        sender = FcmSender(node_settings, base_backoff_s=0.01)
+        try:
+            results = await sender.send_many([msg(f"ok-{i}") for i in range(50)] + [msg("dead-1")])
+        finally:
+            await sender.aclose()
+        assert [r.outcome for r in results] == ["sent"] * 50 + ["dead"]
+        assert results[50].error == "UNREGISTERED"
+        # a request without a valid bearer token, or with a bad shape, is refused like FCM does
+        path = f"/v1/projects/{settings.fcm_project_id}/messages:send"
+        anonymous = await control.request("POST", path, headers, json.dumps(msg("x").to_fcm()).encode())
+        assert anonymous.status == 401
+        stats = json.loads((await control.request("GET", "/_stats", headers)).body)
+        await control.aclose()
+        assert stats["accepted_total"] == 50
+        assert stats["duplicates"] == 0
+        assert stats["throttled"] == 51
+        assert stats["unregistered"] == 1
+        assert stats["rejected_auth"] == 1
+        assert stats["tokens_issued"] == 1
+    finally:
+        proc.terminate()
+        proc.wait(5)
