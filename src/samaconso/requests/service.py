@@ -9,6 +9,7 @@ the national queue (``agency_id`` NULL) that only administrators see.
 from __future__ import annotations
 
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
@@ -174,7 +175,7 @@ async def _view(session: AsyncSession, req: CustomerRequest, *, with_requester: 
     )
 
 
-def _page_cursor(rows: list[tuple[CustomerRequest, RequestType]], limit: int) -> str | None:
+def _page_cursor(rows: Sequence[tuple[CustomerRequest, RequestType]], limit: int) -> str | None:
     if len(rows) <= limit:
         return None
     last = rows[limit - 1][0]
@@ -252,6 +253,14 @@ async def submit(
     return await _view(session, req)
 
 
+async def _page_of_views(
+    session: AsyncSession, rows: Sequence[tuple[CustomerRequest, RequestType]], limit: int
+) -> tuple[list[RequestView], str | None]:
+    """One page of requests as views (ages computed against the database clock) and its next cursor."""
+    now = await repo.db_now(session)
+    return [RequestView(r, t, now) for r, t in rows[:limit]], _page_cursor(rows, limit)
+
+
 async def list_mine(
     session: AsyncSession,
     principal: Principal,
@@ -260,14 +269,10 @@ async def list_mine(
     cursor: str | None,
     limit: int,
 ) -> tuple[list[RequestView], str | None]:
-    rows = [
-        (r, t)
-        for r, t in await repo.list_requests(
-            session, requester_id=principal.user_id, status=status, after=_after(cursor), limit=limit + 1
-        )
-    ]
-    now = await repo.db_now(session)
-    return [RequestView(r, t, now) for r, t in rows[:limit]], _page_cursor(rows, limit)
+    rows = await repo.list_requests(
+        session, requester_id=principal.user_id, status=status, after=_after(cursor), limit=limit + 1
+    )
+    return await _page_of_views(session, rows, limit)
 
 
 async def _mine(
@@ -352,20 +357,16 @@ async def list_for_staff(
         if principal.agency_id is None:
             return [], None
         agency_id = principal.agency_id
-    rows = [
-        (r, t)
-        for r, t in await repo.list_requests(
-            session,
-            agency=agency_id,
-            national_only=national_only,
-            status=status,
-            overdue=overdue,
-            after=_after(cursor),
-            limit=limit + 1,
-        )
-    ]
-    now = await repo.db_now(session)
-    return [RequestView(r, t, now) for r, t in rows[:limit]], _page_cursor(rows, limit)
+    rows = await repo.list_requests(
+        session,
+        agency=agency_id,
+        national_only=national_only,
+        status=status,
+        overdue=overdue,
+        after=_after(cursor),
+        limit=limit + 1,
+    )
+    return await _page_of_views(session, rows, limit)
 
 
 async def _for_staff(
