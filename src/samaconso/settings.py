@@ -90,6 +90,9 @@ class Settings(BaseSettings):
 
     # --- S3 object storage (MinIO in production, SeaweedFS embedded) ---------------------------
     s3_endpoint_url: str = "http://127.0.0.1:8333"
+    # Address the mobile app downloads presigned objects from (F5 virtual server in front of MinIO,
+    # Host header preserved). Unset: links are signed for s3_endpoint_url.
+    s3_public_endpoint_url: str | None = None
     s3_region: str = "us-east-1"
     s3_access_key: str = "samaconso"
     s3_secret_key: SecretStr = SecretStr(EMBEDDED_SECRET)

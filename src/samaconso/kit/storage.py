@@ -29,9 +29,16 @@ class StorageError(RuntimeError):
 class Storage:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        self.client: S3Client = boto3.client(
+        self.client: S3Client = self._make_client(settings.s3_endpoint_url)
+        # Presigned links are signed for the host the phone will contact (SigV4 signs the Host header).
+        public = settings.s3_public_endpoint_url
+        self.signer: S3Client = self._make_client(public) if public else self.client
+
+    def _make_client(self, endpoint_url: str) -> S3Client:
+        settings = self.settings
+        return boto3.client(
             "s3",
-            endpoint_url=settings.s3_endpoint_url,
+            endpoint_url=endpoint_url,
             region_name=settings.s3_region,
             aws_access_key_id=settings.s3_access_key,
             aws_secret_access_key=settings.s3_secret_key.get_secret_value(),
@@ -90,7 +97,7 @@ class Storage:
         safe_name = "".join(c for c in filename if c.isalnum() or c in "._- ")[:120] or "document"
 
         def _sign() -> str:
-            return self.client.generate_presigned_url(
+            return self.signer.generate_presigned_url(
                 "get_object",
                 Params={
                     "Bucket": bucket,
