@@ -755,36 +755,34 @@ class Rehearsal:
             self.report.failed(
                 "source existante simulée (doublure SQL Server)", (res.stderr or res.stdout)[-400:]
             )
-        # Premier administrateur : aucune commande ne le crée en production (POST /admin/users exige déjà
-        # un administrateur) ; l'exploitation l'insère une fois. Mot de passe aléatoire, jamais affiché.
+        # Premier administrateur : créé une fois par l'exploitation avec `samaconso staff create`
+        # (mot de passe lu sur l'entrée standard, jamais affiché ni dans la liste des processus).
         self.admin_login = "exploitation.admin"
         self.admin_password = "Rp-" + secrets.token_urlsafe(18)
-        bootstrap = (
-            "import asyncio, os\n"
-            "from sqlalchemy import insert\n"
-            "from samaconso.identity.models import Role, User\n"
-            "from samaconso.kit.db import Database\n"
-            "from samaconso.kit.security import hash_secret\n"
-            "from samaconso.settings import get_settings\n"
-            "async def main():\n"
-            "    db = Database(get_settings())\n"
-            "    async with db.sessionmaker() as s:\n"
-            "        await s.execute(insert(User).values(role=Role.admin, login=os.environ['BOOT_LOGIN'],\n"
-            "            password_hash=hash_secret(os.environ['BOOT_PASSWORD']), first_name='Exploitation',\n"
-            "            last_name='Senelec'))\n"
-            "        await s.commit()\n"
-            "    await db.dispose()\n"
-            "asyncio.run(main())\n"
-        )
         res = run(
-            ns_argv(self.ns["api"], [str(VENV_BIN / "python"), "-c", bootstrap], user=APP_USER),
-            env={**env, "BOOT_LOGIN": self.admin_login, "BOOT_PASSWORD": self.admin_password},
+            ns_argv(
+                self.ns["api"],
+                [
+                    str(VENV_BIN / "samaconso"),
+                    "staff",
+                    "create",
+                    "--login",
+                    self.admin_login,
+                    "--first-name",
+                    "Exploitation",
+                    "--last-name",
+                    "Senelec",
+                ],
+                user=APP_USER,
+            ),
+            env=env,
+            input_text=self.admin_password + "\n",
             timeout=120,
             check=False,
             cwd=self.tmp / "api",
         )
         self.report.check(
-            "premier administrateur (insertion par l'exploitation)",
+            "premier administrateur (samaconso staff create)",
             res.returncode == 0,
             self.admin_login if res.returncode == 0 else (res.stderr or res.stdout)[-400:],
         )

@@ -985,7 +985,9 @@ def _agent_needs_agency() -> AppError:
     )
 
 
-async def create_staff(ctx: Ctx, actor: Principal, body: StaffCreate) -> UserOut:
+async def create_staff(ctx: Ctx, actor: Principal | None, body: StaffCreate) -> UserOut:
+    """Create an agent or administrator. ``actor`` is None for the operator's command line
+    (``samaconso staff create``), which is how the first administrator of a platform is made."""
     session = ctx.session
     role = Role(body.role)
     if role == Role.agent and body.agency_id is None:
@@ -1025,7 +1027,8 @@ async def create_staff(ctx: Ctx, actor: Principal, body: StaffCreate) -> UserOut
         ctx,
         "staff_created",
         user_id=user.id,
-        actor_id=actor.user_id,
+        actor_id=actor.user_id if actor else None,
+        source="api" if actor else "cli",
         role=role.value,
         agency=str(body.agency_id) if body.agency_id else None,
     )
