@@ -60,10 +60,11 @@ class Pusher(Protocol):
 
 
 class FilePusher:
-    """Embedded profile: pushes are appended to ``outbox/push.jsonl``."""
+    """Embedded profile: pushes are appended to ``outbox/push.jsonl`` (and echoed on the console on a
+    developer's machine, like SMS codes)."""
 
     def __init__(self, settings: Settings) -> None:
-        self.sink = JsonlSink(settings.outbox_dir, "push", echo=False)
+        self.sink = JsonlSink(settings.outbox_dir, "push", echo=settings.profile == "embedded")
 
     async def send(self, message: PushMessage) -> SendResult:
         self.sink.write(message.to_fcm())
