@@ -486,6 +486,17 @@ async def _attach_device(
 # --- sign-up and logins ------------------------------------------------------------------------
 
 
+async def _device_from(
+    ctx: Ctx, user: User, body: SignupRequest | LoginRequest
+) -> tuple[Device | None, list[uuid.UUID]]:
+    """The device a sign-up or login names (registered or refreshed), and the sessions it displaced."""
+    if not body.device_id:
+        return None, []
+    return await _attach_device(
+        ctx, user, body.device_id, fcm_token=body.fcm_token, model=body.device_model, platform=body.platform
+    )
+
+
 async def signup(ctx: Ctx, body: SignupRequest) -> Issued:
     session = ctx.session
     await _consume_otp(ctx, body.phone, OtpPurpose.signup, body.otp)
@@ -515,16 +526,7 @@ async def signup(ctx: Ctx, body: SignupRequest) -> Issued:
             409, "phone_taken", "Ce numéro a déjà un compte.", "This number already has an account."
         ) from None
     await session.refresh(user)
-    device = None
-    if body.device_id:
-        device, _ = await _attach_device(
-            ctx,
-            user,
-            body.device_id,
-            fcm_token=body.fcm_token,
-            model=body.device_model,
-            platform=body.platform,
-        )
+    device, _ = await _device_from(ctx, user, body)
     issued = await _open_session(ctx, user, device)
     _audit(ctx, "signup", user_id=user.id, phone=mask_phone(user.phone))
     await session.commit()
@@ -591,17 +593,7 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
         raise await _count_failure(ctx, user, "login", _invalid_credentials())
     user.failed_attempts = 0
     user.locked_until = None
-    device = None
-    revoked: list[uuid.UUID] = []
-    if body.device_id:
-        device, revoked = await _attach_device(
-            ctx,
-            user,
-            body.device_id,
-            fcm_token=body.fcm_token,
-            model=body.device_model,
-            platform=body.platform,
-        )
+    device, revoked = await _device_from(ctx, user, body)
     issued = await _open_session(ctx, user, device)
     _audit(
         ctx,
