@@ -51,8 +51,21 @@ TAG = f"scr{os.getpid() % 100000}"  # préfixe unique des espaces de noms de cet
 T0 = time.monotonic()
 
 
+# Jetons dans les extraits de réponses : jamais dans le journal, même ceux d'une répétition jetable.
+_JWT = re.compile(r"eyJ[A-Za-z0-9_-]*(?:\.[A-Za-z0-9_-]*){0,2}")
+_TOKEN_KEYS = re.compile(r'("(?:access_token|refresh_token)"\s*:\s*)"[^"]*"?')
+_BEARER = re.compile(r"(Bearer\s+)[A-Za-z0-9._~+/=-]+")
+
+
+def mask_secrets(text: str) -> str:
+    """Remplace les JWT et les valeurs des clés access_token/refresh_token par « … »."""
+    text = _TOKEN_KEYS.sub(r'\1"…"', text)
+    text = _BEARER.sub(r"\1…", text)
+    return _JWT.sub("…", text)
+
+
 def say(msg: str) -> None:
-    print(f"[{time.monotonic() - T0:6.1f}s] {msg}", flush=True)
+    print(f"[{time.monotonic() - T0:6.1f}s] {mask_secrets(msg)}", flush=True)
 
 
 @dataclass
@@ -67,20 +80,20 @@ class Report:
     steps: list[Step] = field(default_factory=list)
 
     def ok(self, name: str, detail: str = "") -> None:
-        self.steps.append(Step(name, "OK", detail))
+        self.steps.append(Step(name, "OK", mask_secrets(detail)))
         say(f"OK      {name}  {detail}")
 
     def failed(self, name: str, detail: str) -> None:
-        self.steps.append(Step(name, "FAILED", detail))
+        self.steps.append(Step(name, "FAILED", mask_secrets(detail)))
         say(f"FAILED  {name}  {detail}")
 
     def gap(self, name: str, detail: str) -> None:
         """Un défaut de la plate-forme, constaté et signalé (ne fait pas échouer la répétition)."""
-        self.steps.append(Step(name, "GAP", detail))
+        self.steps.append(Step(name, "GAP", mask_secrets(detail)))
         say(f"GAP     {name}  {detail}")
 
     def skipped(self, name: str, detail: str) -> None:
-        self.steps.append(Step(name, "SKIPPED", detail))
+        self.steps.append(Step(name, "SKIPPED", mask_secrets(detail)))
         say(f"SKIPPED {name}  {detail}")
 
     def check(self, name: str, condition: bool, detail: str) -> bool:
@@ -126,6 +139,11 @@ def address_plan() -> dict[str, str]:
         "client": "10.20.50.10",
         "vip": "10.20.0.100",
     }
+
+
+def files_public_url() -> str:
+    """L'adresse publique des liens présignés (.env.production.example), la même qu'en production."""
+    return parse_env_file(REPO / ".env.production.example")["SAMACONSO_S3_PUBLIC_ENDPOINT_URL"]
 
 
 # --------------------------------------------------------------------------------------------
@@ -298,6 +316,7 @@ class Rehearsal:
         }
         self.procs: dict[str, Proc] = {}
         self.host_netns_fd: int | None = None
+        self.netns_etc_created = False
         self.secrets = self.tmp / "secrets"
         self.app_env: dict[str, dict[str, str]] = {}
         self.overrides: dict[str, str] = {}
@@ -337,6 +356,14 @@ class Rehearsal:
             run(["ip", "-n", ns, "addr", "add", f"{self.addr[role]}/16", "dev", "eth0"])
             run(["ip", "-n", ns, "link", "set", "eth0", "up"])
         run(["ip", "-n", self.ns["lb"], "addr", "add", f"{self.addr['vip']}/16", "dev", "eth0"])
+        # Le téléphone résout le nom public des fichiers vers la VIP (DNS public en production) :
+        # `ip netns exec` monte /etc/netns/<espace>/hosts sur /etc/hosts.
+        self.files_host = files_public_url().split("://", 1)[1].split("/", 1)[0]
+        self.netns_etc_created = not Path("/etc/netns").exists()
+        hosts = Path("/etc/netns") / self.ns["client"] / "hosts"
+        hosts.parent.mkdir(parents=True, exist_ok=True)
+        hosts.write_text(f"127.0.0.1 localhost\n::1 localhost\n{self.addr['vip']} {self.files_host}\n")
+        os.chmod(hosts, 0o644)
         self.report.ok(
             "réseau",
             " ".join(f"{r}={self.addr[r]}" for r in ("lb", "data", "api", "workers", "admin", "client"))
@@ -393,6 +420,11 @@ class Rehearsal:
             "SAMACONSO_LEGACY_BACKEND": "simulated (schémas SQL Server simulés dans la base de l'application, :5432 direct)",
             "SAMACONSO_XMLVEND_ENABLED": "false (pas de serveur de vente ici)",
             "SAMACONSO_FCM_CREDENTIALS_FILE, _XMLVEND_CLIENT_P12, _FCM_PROXY_URL": "retirés",
+            "SAMACONSO_S3_PUBLIC_ENDPOINT_URL": (
+                f"{files_public_url()} (valeur de production ; résolu vers la VIP {self.addr['vip']} par "
+                f"/etc/netns/{self.ns['client']}/hosts ; HTTPS avec le certificat de test de HAProxy ; "
+                "routage par Host sur la VIP de l'API, le F5 ayant un virtuel dédié samaconso_files_vs)"
+            ),
         }
         env.update(
             {
@@ -405,6 +437,7 @@ class Rehearsal:
                 "SAMACONSO_LEGACY_BACKEND": "simulated",
                 "SAMACONSO_XMLVEND_ENABLED": "false",
                 "SAMACONSO_INSTANCE_NAME": instance,
+                "SAMACONSO_S3_PUBLIC_ENDPOINT_URL": files_public_url(),
             }
         )
         for key in (
@@ -921,6 +954,8 @@ class Rehearsal:
                 "-nodes",
                 "-subj",
                 "/CN=samaconso.rehearsal",
+                "-addext",
+                f"subjectAltName=DNS:samaconso.rehearsal,DNS:{self.files_host},IP:{self.addr['vip']}",
                 "-keyout",
                 str(lb / "key.pem"),
                 "-out",
@@ -934,6 +969,7 @@ class Rehearsal:
             **base_env(),
             "SAMACONSO_VIP": self.addr["vip"],
             "SAMACONSO_API_HOST": self.addr["api"],
+            "SAMACONSO_DATA_HOST": self.addr["data"],
             "HAPROXY_CERT": str(lb / "samaconso.pem"),
             "HAPROXY_RUNDIR": str(lb),
         }
@@ -954,9 +990,16 @@ class Rehearsal:
             30,
             proc,
         )
+        wait_until(
+            "HAProxy voit le stockage objet UP",
+            lambda: self.lb_server_state("samaconso_files", "minio") == "UP",
+            30,
+            proc,
+        )
         self.report.ok(
             "répartiteur (HAProxy, doublure du F5)",
-            "haproxy.cfg du dépôt : leastconn, GET /health attend « running », api_1 et api_2 UP",
+            "haproxy.cfg du dépôt : leastconn, GET /health attend « running », api_1 et api_2 UP ; "
+            f"{self.files_host} → S3 {self.addr['data']}:9000 (GET/HEAD signés, /documents/ /avatars/)",
         )
 
     def lb_states(self) -> dict[str, str]:
@@ -973,6 +1016,20 @@ class Rehearsal:
             if len(parts) > 17 and parts[0] == "samaconso_api" and parts[1] in ("api_1", "api_2"):
                 states[parts[1]] = parts[17].split()[0]
         return states
+
+    def lb_server_state(self, backend: str, server: str) -> str:
+        sock = self.tmp / "lb" / "admin.sock"
+        res = subprocess.run(
+            ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
+            input="show stat\n",
+            capture_output=True,
+            text=True,
+        )
+        for line in res.stdout.splitlines():
+            parts = line.split(",")
+            if len(parts) > 17 and parts[0] == backend and parts[1] == server:
+                return parts[17].split()[0] if parts[17] else ""
+        return ""
 
     def lb_sessions(self) -> dict[str, int]:
         """Sessions en cours par instance d'API, vues par HAProxy."""
@@ -1005,6 +1062,8 @@ class Rehearsal:
             ("client", a["workers"], 5555, False, "client → Flower"),
             ("api", a["data"], 6432, True, "serveur 2 → PgBouncer"),
             ("api", a["data"], 9000, True, "serveur 2 → S3"),
+            ("lb", a["data"], 9000, True, "répartiteur → S3 (fichiers publics)"),
+            ("client", a["data"], 9000, False, "client → S3 direct"),
             ("api", a["workers"], 6379, True, "serveur 2 → Redis"),
             ("workers", a["api"], 5672, True, "serveur 3 → RabbitMQ"),
             ("workers", a["data"], 6432, True, "serveur 3 → PgBouncer"),
@@ -1147,6 +1206,11 @@ class Rehearsal:
         time.sleep(0.5)
         for ns in self.ns.values():
             subprocess.run(["ip", "netns", "del", ns], capture_output=True)
+        netns_etc = Path("/etc/netns")
+        shutil.rmtree(netns_etc / self.ns["client"], ignore_errors=True)
+        if self.netns_etc_created:
+            with contextlib.suppress(OSError):
+                netns_etc.rmdir()  # seulement si vide : d'autres espaces peuvent y avoir leurs fichiers
         left = [
             ns
             for ns in self.ns.values()

@@ -260,19 +260,103 @@ def more_endpoints(
             link.status_code == 200 and url.startswith("http"),
             f"{link.status_code} {url.split('?')[0]}",
         )
-        try:
-            got = httpx.get(url, timeout=3).status_code if url else 0
-        except httpx.HTTPError as exc:
-            got = type(exc).__name__  # type: ignore[assignment]
-        if got == 200:
-            rep.ok("parcours : téléchargement depuis le téléphone", "le lien répond 200 depuis le client")
-        else:
-            rep.gap(
-                "parcours : téléchargement depuis le téléphone",
-                f"le lien présigné vise {url.split('/')[2] if url else '?'} (MinIO interne, fermé au public) : {got}. "
-                "Il faut un nom public pour S3 (réglage d'URL publique signée + publication via le F5) "
-                "ou un téléchargement relayé par l'API",
-            )
+        if url:
+            phone_download(r, url, pdf)
+
+
+def curl_from(r: Rehearsal, ns_role: str, argv: list[str]) -> tuple[int, str, str, bytes]:
+    """curl lancé par `ip netns exec` (donc avec /etc/netns/<espace>/hosts) : code de sortie, code HTTP,
+    en-têtes, corps."""
+    import subprocess
+
+    from rehearsal import ns_argv
+
+    out = r.tmp / "client" / f"curl-{uuid.uuid4().hex[:8]}"
+    out.parent.mkdir(parents=True, exist_ok=True)
+    res = subprocess.run(
+        ns_argv(
+            r.ns[ns_role],
+            [
+                "curl",
+                "-sS",
+                "--max-time",
+                "5",
+                "-D",
+                f"{out}.h",
+                "-o",
+                f"{out}.b",
+                "-w",
+                "%{http_code}",
+                *argv,
+            ],
+        ),
+        capture_output=True,
+        text=True,
+        timeout=30,
+    )
+    headers = Path(f"{out}.h").read_text(errors="replace") if Path(f"{out}.h").exists() else ""
+    body = Path(f"{out}.b").read_bytes() if Path(f"{out}.b").exists() else b""
+    for suffix in (".h", ".b"):
+        Path(f"{out}{suffix}").unlink(missing_ok=True)
+    return res.returncode, res.stdout.strip(), headers, body
+
+
+def phone_download(r: Rehearsal, url: str, expected: bytes) -> None:
+    """Le téléphone (espace client) ouvre le lien présigné : nom public résolu vers la VIP, HAProxy
+    (même configuration que la production) vers le stockage objet ; le stockage reste fermé en direct."""
+    from urllib.parse import urlsplit
+
+    rep = r.report
+    cacert = str(r.tmp / "lb" / "cert.pem")
+    parts = urlsplit(url)
+    code, status, headers, body = curl_from(r, "client", ["--cacert", cacert, url])
+    disposition = next(
+        (
+            ln.split(":", 1)[1].strip()
+            for ln in headers.splitlines()
+            if ln.lower().startswith("content-disposition:")
+        ),
+        "",
+    )
+    rep.check(
+        "parcours : téléchargement depuis le téléphone",
+        code == 0 and status == "200" and body == expected and disposition.startswith("attachment"),
+        f"{parts.scheme}://{parts.netloc} → VIP {r.addr['vip']} (/etc/netns hosts) : curl {code}, HTTP {status}, "
+        f"{len(body)} octets {'identiques' if body == expected else 'DIFFÉRENTS'} ; "
+        f"Content-Disposition: {disposition or 'absent'}",
+    )
+    # Ce que le virtuel « fichiers » refuse : écriture, chemin hors compartiments publiés, lien non signé.
+    refused = {
+        "PUT signé": curl_from(r, "client", ["--cacert", cacert, "-X", "PUT", "--data-binary", "x", url])[1],
+        "GET liste des compartiments": curl_from(
+            r, "client", ["--cacert", cacert, f"{parts.scheme}://{parts.netloc}/?{parts.query}"]
+        )[1],
+        "GET sans signature": curl_from(
+            r, "client", ["--cacert", cacert, f"{parts.scheme}://{parts.netloc}{parts.path}"]
+        )[1],
+        "GET /api/v1/me": curl_from(
+            r, "client", ["--cacert", cacert, f"{parts.scheme}://{parts.netloc}/api/v1/me"]
+        )[1],
+    }
+    rep.check(
+        "fichiers publics : seuls les GET signés sur /documents/ et /avatars/ passent",
+        refused
+        == {
+            "PUT signé": "405",
+            "GET liste des compartiments": "403",
+            "GET sans signature": "403",
+            "GET /api/v1/me": "403",
+        },
+        " ; ".join(f"{k} → {v}" for k, v in refused.items()),
+    )
+    direct = f"http://{r.addr['data']}:9000{parts.path}?{parts.query}"
+    code, status, _, _ = curl_from(r, "client", ["--connect-timeout", "3", direct])
+    rep.check(
+        "fichiers publics : le stockage objet reste fermé au téléphone en direct",
+        code != 0 and status in ("000", ""),
+        f"GET http://{r.addr['data']}:9000{parts.path}… depuis le client : curl {code} (HTTP {status or '000'}), "
+        "refusé par server1-data.nft",
+    )
 
 
 def staff_views(r: Rehearsal, c: Client, available: set[tuple[str, str]], admin: str) -> None:
