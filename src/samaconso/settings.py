@@ -172,6 +172,8 @@ class Settings(BaseSettings):
     xmlvend_connect_timeout_s: float = 5.0
     xmlvend_wsdl_timeout_s: float = 30.0
     xmlvend_read_timeout_s: float = 60.0
+    # How long a customer's simulation waits for the vending system before the engine answers.
+    xmlvend_simulator_budget_s: float = 8.0
 
     # --- metrics --------------------------------------------------------------------------------
     metrics_token: SecretStr | None = Field(

@@ -282,3 +282,44 @@ async def test_certificate_days_to_expiry_in_readiness_and_metrics(
     assert cert["days_left"] < 0
     assert REGISTRY.get_sample_value("samaconso_certificate_days_to_expiry", {"name": "xmlvend"}) < 0
     assert datetime.fromisoformat(cert["not_after"]) < datetime.now(UTC)
+
+
+async def test_hanging_vending_server_costs_a_customer_the_budget_then_nothing(
+    client: AsyncClient,
+    grids: Database,
+    settings: Settings,
+    vend_meters: dict[str, MeterAccount],
+    xmlvend_on: Settings,
+) -> None:
+    """A vending server that accepts connections and never answers: each simulation waits at most
+    the simulator budget, then the breaker opens and the engine answers at once."""
+    import asyncio
+    import time
+
+    async def silent(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        await asyncio.sleep(30)
+        writer.close()
+
+    server = await asyncio.start_server(silent, "127.0.0.1", 0)
+    port = server.sockets[0].getsockname()[1]
+    saved_budget = settings.xmlvend_simulator_budget_s
+    settings.xmlvend_simulator_budget_s = 1.0
+    settings.xmlvend_wsdl_url = f"https://127.0.0.1:{port}/xmlvend/xmlvend.wsdl"
+    try:
+        user = await make_user(grids, settings)
+        meter = await make_meter(grids, users={user.id: LinkStatus.active})
+        vend_meters[meter.number] = MeterAccount()
+        body = {"amount": 5000, "meter_id": str(meter.id)}
+        waits = []
+        for _ in range(4):
+            start = time.perf_counter()
+            answer = await client.post(SIM, json=body, headers=user.headers)
+            waits.append(time.perf_counter() - start)
+            assert answer.status_code == 200
+            assert answer.json()["source"] == "engine"
+            assert answer.json()["fallback_reason"] == "vending_unavailable"
+        assert all(w < 2.5 for w in waits[:3]), waits  # the budget (1 s), not DOMAIN's 30 s + 60 s
+        assert waits[3] < 0.5, waits  # three timeouts opened the breaker
+    finally:
+        settings.xmlvend_simulator_budget_s = saved_budget
+        server.close()

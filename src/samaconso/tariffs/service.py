@@ -326,7 +326,7 @@ class VendingGateway:
 
     async def trial(self, settings: Settings, meter_no: str, amount: Decimal) -> TrialVendResult:
         client = await self.client(settings)
-        return await client.trial_credit_vend(meter_no, amount)
+        return await client.trial_credit_vend(meter_no, amount, budget_s=settings.xmlvend_simulator_budget_s)
 
     async def aclose(self) -> None:
         if self._client is not None:

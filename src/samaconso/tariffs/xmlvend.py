@@ -657,7 +657,9 @@ class XmlVendClient:
             log.info("xmlvend_endpoint_selected", endpoint=self._endpoint)
         return self._endpoint
 
-    async def trial_credit_vend(self, meter_no: str, amount: Decimal) -> TrialVendResult:
+    async def trial_credit_vend(
+        self, meter_no: str, amount: Decimal, *, budget_s: float | None = None
+    ) -> TrialVendResult:
         """Ask the vending system what ``amount`` FCFA would buy for ``meter_no`` (no real sale)."""
         if self.identity.days_left() <= 0:
             raise VendingError("certificate_expired", "the XMLVend client certificate has expired")
@@ -690,7 +692,12 @@ class XmlVendClient:
             return result
 
         try:
+            # DOMAIN's per-request timeouts (30 s WSDL, 60 s call) bound the transport; a caller
+            # waiting on a person (the simulator) gives a shorter overall budget. Either way a timeout
+            # counts as a failure for the breaker, so a hanging server is soon skipped altogether.
             timeout = self.settings.xmlvend_wsdl_timeout_s + self.settings.xmlvend_read_timeout_s
+            if budget_s is not None:
+                timeout = min(timeout, budget_s)
             return await self.breaker.call(call, timeout_s=timeout)
         except VendingError:
             raise
