@@ -52,6 +52,8 @@ def upgrade() -> None:
         sa.Column("target_agency_ids", postgresql.ARRAY(sa.Uuid()), nullable=True),
         sa.Column("created_by", sa.Uuid(), nullable=True),
         sa.Column("idempotency_key", sa.String(length=200), nullable=True),
+        sa.Column("fanout_started_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("targeted_devices", sa.Integer(), nullable=True),
         sa.Column("fanout_done_at", sa.DateTime(timezone=True), nullable=True),
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.ForeignKeyConstraint(

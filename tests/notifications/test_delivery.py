@@ -103,6 +103,7 @@ async def test_broadcast_exactly_once_dead_tokens_and_429(
     assert stats["dead_tokens"] == 20
     assert stats["pending"] == 0
     assert stats["fanout_complete"] is True
+    assert stats["status"] == "done"
     async with db.sessionmaker() as session:
         invalid = await session.scalars(select(Device.fcm_token).where(Device.token_invalid_at.is_not(None)))
         assert set(invalid) == set(dead)

@@ -89,6 +89,10 @@ class Notification(UUIDPk, Base):
     target_agency_ids: Mapped[list[uuid.UUID] | None] = mapped_column(ARRAY(Uuid(as_uuid=True)))
     created_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
     idempotency_key: Mapped[str | None] = mapped_column(String(200))
+    # Delivery progress: set once when the fan-out starts (how many pushable devices the audience had,
+    # one COUNT over the keyset source the fan-out walks) and when it has enqueued its last batch.
+    fanout_started_at: Mapped[datetime | None]
+    targeted_devices: Mapped[int | None] = mapped_column(Integer)
     fanout_done_at: Mapped[datetime | None]
 
     __table_args__ = (

@@ -4,7 +4,9 @@
   outbox rows to RabbitMQ (rows locked ``FOR UPDATE SKIP LOCKED``, marked published in the same
   transaction after the broker confirmed): called right after commit and by a beat task every few
   seconds, so a crash or a broker outage between commit and publish only delays delivery.
-* ``fanout(nid, after)`` walks the target's pushable devices by id (``ix_devices_pushable``) and
+* ``fanout(nid, None)`` first records on the notification how many pushable devices the target has
+  (``targeted_devices``, one COUNT over the same source), so the delivery stats are truthful before
+  any batch ran. ``fanout(nid, after)`` walks the target's pushable devices by id (``ix_devices_pushable``) and
   enqueues ``send_batch(nid, after, upto)``: id ranges, never token lists. It re-enqueues itself
   after a bounded number of pages so no task runs long.
 * ``send_batch`` inserts one ``notification_deliveries`` row per (notification, device) (primary
@@ -165,6 +167,11 @@ async def fanout(
                 await redis.publish(REALTIME_CHANNEL, json.dumps(payload, default=str))
             except (RedisError, OSError) as exc:
                 log.warning("realtime_publish_failed", error=type(exc).__name__)
+            if n.targeted_devices is None:
+                # Committed before any batch is enqueued: the stats know the audience size from
+                # the first moment a device can be served (pending = targeted - finished).
+                await repo.mark_fanout_started(session, nid, await repo.count_pushable(session, n))
+                await session.commit()
         cursor = after
         batches: list[tuple[str | None, str]] = []
         done = False

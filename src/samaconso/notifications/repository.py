@@ -304,6 +304,26 @@ def device_target_filter(n: Notification) -> ColumnElement[bool]:
     return Device.user_id.in_(linked)
 
 
+async def count_pushable(session: AsyncSession, n: Notification) -> int:
+    """How many pushable devices the target has: the same source :func:`device_page` walks (one
+    COUNT, an index scan of ix_devices_pushable)."""
+    return int(
+        await session.scalar(
+            select(func.count()).select_from(Device).where(PUSHABLE, device_target_filter(n))
+        )
+        or 0
+    )
+
+
+async def mark_fanout_started(session: AsyncSession, nid: uuid.UUID, targeted: int) -> None:
+    """Record the audience size once (a redelivered first fan-out step keeps the first count)."""
+    await session.execute(
+        update(Notification)
+        .where(Notification.id == nid, Notification.targeted_devices.is_(None))
+        .values(targeted_devices=targeted, fanout_started_at=func.now())
+    )
+
+
 async def device_page(
     session: AsyncSession, n: Notification, after: uuid.UUID | None, limit: int
 ) -> list[uuid.UUID]:

@@ -82,18 +82,28 @@ class NotificationAccepted(BaseModel):
     queue: str
 
 
+DeliveryProgress = Literal["queued", "fanning_out", "sending", "done"]
+
+
 class DeliveryStats(BaseModel):
     id: uuid.UUID
     type: str
     priority: str
     target_kind: str
     created_at: datetime
+    status: DeliveryProgress = Field(
+        description="queued (fan-out not started) · fanning_out · sending (fan-out done, devices left) · done."
+    )
     fanout_complete: bool
-    targeted_devices: int
+    targeted_devices: int | None = Field(
+        description="Pushable devices of the audience, counted when the fan-out started (null before)."
+    )
     sent: int
     failed: int
     dead_tokens: int
-    pending: int
+    pending: int | None = Field(
+        description="targeted_devices - (sent + failed + dead_tokens), never negative (null before the fan-out)."
+    )
 
 
 class FeedItem(BaseModel):

@@ -290,18 +290,36 @@ async def delivery_stats(session: AsyncSession, staff: Principal, nid: uuid.UUID
     if n is None or not _staff_may_see(staff, n):
         raise not_found("Notification introuvable.", "Notification not found.")
     counts = await repo.delivery_counts(session, nid)
+    sent = counts.get(DeliveryStatus.sent, 0)
+    failed = counts.get(DeliveryStatus.failed, 0)
+    dead = counts.get(DeliveryStatus.dead, 0)
+    # Rows exist only for devices a send batch has claimed, so the audience size comes from the
+    # count the fan-out recorded when it started, never from the rows.
+    targeted = n.targeted_devices
+    pending = None if targeted is None else max(0, targeted - (sent + failed + dead))
+    in_flight = counts.get(DeliveryStatus.pending, 0) + counts.get(DeliveryStatus.sending, 0)
+    status: schemas.DeliveryProgress
+    if targeted is None:
+        status = "queued"
+    elif n.fanout_done_at is None:
+        status = "fanning_out"
+    elif pending or in_flight:
+        status = "sending"
+    else:
+        status = "done"
     return schemas.DeliveryStats(
         id=n.id,
         type=n.type,
         priority=n.priority,
         target_kind=n.target_kind,
         created_at=n.created_at,
+        status=status,
         fanout_complete=n.fanout_done_at is not None,
-        targeted_devices=sum(counts.values()),
-        sent=counts.get(DeliveryStatus.sent, 0),
-        failed=counts.get(DeliveryStatus.failed, 0),
-        dead_tokens=counts.get(DeliveryStatus.dead, 0),
-        pending=counts.get(DeliveryStatus.pending, 0) + counts.get(DeliveryStatus.sending, 0),
+        targeted_devices=targeted,
+        sent=sent,
+        failed=failed,
+        dead_tokens=dead,
+        pending=pending,
     )
 
 
