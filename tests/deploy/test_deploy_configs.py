@@ -264,6 +264,7 @@ def test_haproxy_configuration_checks(tmp_path: Path) -> None:
             **os.environ,
             "SAMACONSO_VIP": "127.0.0.1",
             "SAMACONSO_API_HOST": "127.0.0.1",
+            "SAMACONSO_DATA_HOST": "127.0.0.1",
             "HAPROXY_CERT": str(tmp_path / "pem"),
             "HAPROXY_RUNDIR": str(tmp_path),
         }
@@ -285,6 +286,13 @@ def test_firewall_rules_open_only_the_listed_ports() -> None:
     assert "ip saddr $LOAD_BALANCERS tcp dport { 8001, 8002 } accept" in api
     assert "ip saddr $SRV_WORKERS tcp dport 5672 accept" in api
     assert "ip saddr $SRV_API tcp dport 6379 accept" in workers
+    # MinIO: application servers, the load balancers (public files name) and administration only.
+    s3_sources = sorted(
+        ln.split("ip saddr ")[1].split()[0]
+        for ln in data.splitlines()
+        if re.search(r"dport (\{[^}]*\b9000\b[^}]*\}|9000) accept", ln)
+    )
+    assert s3_sources == ["$ADMIN_NET", "$APP_SERVERS", "$LOAD_BALANCERS"], s3_sources
     for text, mgmt in ((api, "15672"), (workers, "5555"), (data, "9001")):
         line = next(ln for ln in text.splitlines() if mgmt in ln and "accept" in ln)
         assert "$ADMIN_NET" in line, line
@@ -395,3 +403,182 @@ def test_container_healthcheck_uses_the_f5_criterion(body: bytes, expected: int)
         assert res.returncode == expected
     finally:
         server.shutdown()
+
+
+FILES_HOST = "fichiers.samaconso.senelec.sn"
+
+
+def test_public_files_name_is_published_like_the_runbook_says() -> None:
+    env = env_assignments()
+    assert env["SAMACONSO_S3_PUBLIC_ENDPOINT_URL"] == f"https://{FILES_HOST}"
+    f5 = (DEPLOY / "loadbalancer" / "f5-samaconso.tmsh").read_text()
+    vs = f5[f5.index("ltm virtual samaconso_files_vs") :]
+    assert "pool samaconso_files_pool" in vs
+    assert "samaconso_files_filter" in vs
+    pool = f5[f5.index("ltm pool samaconso_files_pool") :]
+    assert "10.20.0.11:9000" in pool[: pool.index("\n}\n")]
+    rule = f5[f5.index("ltm rule samaconso_files_filter") : f5.index("ltm virtual samaconso_files_vs")]
+    for fragment in (
+        '"GET"',
+        '"HEAD"',
+        '"/documents/"',
+        '"/avatars/"',
+        "X-Amz-Signature=",
+        "HTTP::respond 405",
+    ):
+        assert fragment in rule, fragment
+    assert not re.search(r"HTTP::header (replace|insert|remove) Host", rule), "SigV4 covers Host"
+    cfg = (DEPLOY / "loadbalancer" / "haproxy.cfg").read_text()
+    assert FILES_HOST in cfg
+    assert not re.search(r"(set|del|replace)-header Host", cfg, re.I), "SigV4 covers Host"
+
+
+def _free_loopback() -> str:
+    import random
+    import socket
+
+    for _ in range(50):
+        ip = f"127.{random.randint(64, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+        with socket.socket() as s:
+            try:
+                s.bind((ip, 443))
+            except OSError:
+                continue
+            return ip
+    raise RuntimeError("no free loopback address")
+
+
+@pytest.mark.skipif(
+    not (shutil.which("haproxy") and shutil.which("openssl") and os.geteuid() == 0),
+    reason="needs haproxy, openssl and root (binds :443 and :80 on a loopback address)",
+)
+def test_haproxy_routes_the_public_files_name_to_minio_only_for_signed_reads(tmp_path: Path) -> None:
+    """The real haproxy.cfg in front of stand-ins for api_1/api_2 and MinIO, on private loopback addresses."""
+    import time
+    from http.server import ThreadingHTTPServer
+
+    import httpx
+
+    vip, api_host, data_host = _free_loopback(), _free_loopback(), _free_loopback()
+    seen: list[tuple[str, str, str, dict[str, str]]] = []
+
+    def handler(label: str) -> type[BaseHTTPRequestHandler]:
+        class Handler(BaseHTTPRequestHandler):
+            def answer(self) -> None:
+                seen.append((label, self.command, self.path, {k.lower(): v for k, v in self.headers.items()}))
+                body = b'{"status":"running"}' if label == "api" else b"file-bytes"
+                self.send_response(200)
+                self.send_header("Content-Length", str(len(body)))
+                self.end_headers()
+                if self.command != "HEAD":
+                    self.wfile.write(body)
+
+            do_GET = do_HEAD = do_PUT = do_POST = do_DELETE = answer
+
+            def log_message(self, *args: Any) -> None:
+                pass
+
+        return Handler
+
+    servers = [
+        ThreadingHTTPServer((api_host, 8001), handler("api")),
+        ThreadingHTTPServer((api_host, 8002), handler("api")),
+        ThreadingHTTPServer((data_host, 9000), handler("minio")),
+    ]
+    for server in servers:
+        threading.Thread(target=server.serve_forever, daemon=True).start()
+    subprocess.run(
+        [
+            "openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-subj", "/CN=t", "-days", "1",
+            "-keyout", str(tmp_path / "k"), "-out", str(tmp_path / "c"),
+        ],
+        check=True,
+        capture_output=True,
+    )  # fmt: skip
+    (tmp_path / "pem").write_text((tmp_path / "c").read_text() + (tmp_path / "k").read_text())
+    env = {
+        **os.environ,
+        "SAMACONSO_VIP": vip,
+        "SAMACONSO_API_HOST": api_host,
+        "SAMACONSO_DATA_HOST": data_host,
+        "HAPROXY_CERT": str(tmp_path / "pem"),
+        "HAPROXY_RUNDIR": str(tmp_path),
+    }
+    proc = subprocess.Popen(
+        # -n: maxconn below this machine's descriptor limit (20 000 in production).
+        ["haproxy", "-db", "-n", "1000", "-f", str(DEPLOY / "loadbalancer" / "haproxy.cfg")],
+        env=env,
+        stdout=(tmp_path / "haproxy.log").open("wb"),
+        stderr=subprocess.STDOUT,
+    )
+    client = httpx.Client(base_url=f"https://{vip}", verify=False, timeout=5, trust_env=False)  # noqa: S501
+    try:
+        signed = "/documents/uploads/u/f.pdf?X-Amz-Algorithm=AWS4-HMAC-SHA256&X-Amz-Signature=abc123"
+        files = {"Host": FILES_HOST}
+        deadline = time.monotonic() + 15
+        last = ""
+        while True:
+            try:
+                res = client.get(signed, headers={**files, "Authorization": "AWS4-HMAC-SHA256 stolen"})
+                if res.status_code == 200:
+                    break
+                last = f"{res.status_code} {res.text[:200]}"
+            except httpx.HTTPError as exc:
+                last = repr(exc)
+            assert proc.poll() is None, (tmp_path / "haproxy.log").read_text()
+            assert time.monotonic() < deadline, (
+                f"haproxy not serving: {last} {(tmp_path / 'haproxy.log').read_text()}"
+            )
+            time.sleep(0.2)
+        assert res.content == b"file-bytes"
+        assert res.headers["x-content-type-options"] == "nosniff"
+        label, method, path, headers = seen[-1]
+        assert (label, method, path) == ("minio", "GET", signed)
+        assert headers["host"] == FILES_HOST, "Host must reach MinIO unchanged (SigV4)"
+        assert "authorization" not in headers
+        assert client.head(signed, headers=files).status_code == 200
+        assert seen[-1][:2] == ("minio", "HEAD")
+        before = len([s for s in seen if s[0] == "minio"])
+        for method in ("PUT", "POST", "DELETE"):
+            assert client.request(method, signed, headers=files, content=b"x").status_code == 405, method
+        for path in (
+            "/documents/uploads/u/f.pdf",  # not signed
+            "/?X-Amz-Signature=abc123",  # bucket listing
+            "/private/x?X-Amz-Signature=abc123",  # another bucket
+            "/api/v1/me?X-Amz-Signature=abc123",  # the API is not reachable under this name
+        ):
+            assert client.get(path, headers=files).status_code == 403, path
+        assert len([s for s in seen if s[0] == "minio"]) == before, "refused requests never reach MinIO"
+        assert client.get(signed.replace("/documents/", "/avatars/"), headers=files).status_code == 200
+        res = client.get("/health", headers={"Host": "samaconso.senelec.sn"})
+        assert res.status_code == 200
+        assert seen[-1][:3] == ("api", "GET", "/health")
+    finally:
+        client.close()
+        proc.terminate()
+        proc.wait(10)
+        for server in servers:
+            server.shutdown()
+            server.server_close()
+
+
+def test_rehearsal_report_masks_tokens(monkeypatch: pytest.MonkeyPatch) -> None:
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("rehearsal_mod", DEPLOY / "rehearsal" / "rehearsal.py")
+    assert spec
+    assert spec.loader
+    mod = importlib.util.module_from_spec(spec)
+    monkeypatch.setitem(sys.modules, "rehearsal_mod", mod)  # dataclasses look their module up
+    spec.loader.exec_module(mod)
+    jwt = "eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxIn0.c2lnbmF0dXJl"
+    text = f'201 {{"token_type":"bearer","access_token":"{jwt}","refresh_token":"opaque-Rt-123","x":1}}'
+    masked = mod.mask_secrets(text)
+    assert "eyJ" not in masked
+    assert "opaque-Rt-123" not in masked
+    assert '"x":1' in masked
+    assert '"access_token":"…"' in masked
+    assert "eyJ" not in mod.mask_secrets(
+        f'{{"access_token":"{jwt[:40]}'
+    )  # cut in the middle (report excerpt)
+    assert "secret" not in mod.mask_secrets("Authorization: Bearer secret.value")
