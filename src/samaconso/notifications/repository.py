@@ -10,6 +10,7 @@ from typing import Any
 from sqlalchemy import (
     BindParameter,
     ColumnElement,
+    Select,
     and_,
     any_,
     bindparam,
@@ -45,7 +46,10 @@ def _uuid_array(ids: Sequence[uuid.UUID]) -> BindParameter[list[uuid.UUID]]:
     return bindparam(None, list(ids), type_=ARRAY(Uuid(as_uuid=True)))  # type: ignore[arg-type]
 
 
-PUSHABLE = and_(Device.is_active.is_(True), Device.fcm_token.is_not(None), Device.token_invalid_at.is_(None))
+# Written exactly as ix_devices_pushable's predicate (a bare ``is_active``, not ``is_active IS true``,
+# which PostgreSQL cannot prove implies the index predicate): the keyset pages and the audience COUNT
+# are index(-only) scans of that partial index.
+PUSHABLE = and_(Device.is_active, Device.fcm_token.is_not(None), Device.token_invalid_at.is_(None))
 
 
 # --- audiences ----------------------------------------------------------------------------------
@@ -304,15 +308,14 @@ def device_target_filter(n: Notification) -> ColumnElement[bool]:
     return Device.user_id.in_(linked)
 
 
+def pushable_count_query(n: Notification) -> Select[int]:
+    """COUNT of the target's pushable devices: the same source :func:`device_page` walks."""
+    return select(func.count()).select_from(Device).where(PUSHABLE, device_target_filter(n))
+
+
 async def count_pushable(session: AsyncSession, n: Notification) -> int:
-    """How many pushable devices the target has: the same source :func:`device_page` walks (one
-    COUNT, an index scan of ix_devices_pushable)."""
-    return int(
-        await session.scalar(
-            select(func.count()).select_from(Device).where(PUSHABLE, device_target_filter(n))
-        )
-        or 0
-    )
+    """How many pushable devices the target has (one COUNT over ix_devices_pushable)."""
+    return int(await session.scalar(pushable_count_query(n)) or 0)
 
 
 async def mark_fanout_started(session: AsyncSession, nid: uuid.UUID, targeted: int) -> None:
