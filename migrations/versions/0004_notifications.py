@@ -100,6 +100,19 @@ def upgrade() -> None:
         unique=False,
     )
     op.create_table(
+        "notification_batches",
+        sa.Column("notification_id", sa.Uuid(), nullable=False),
+        sa.Column("upto", sa.Uuid(), nullable=False),
+        sa.Column("finished_at", sa.DateTime(timezone=True), nullable=True),
+        sa.ForeignKeyConstraint(
+            ["notification_id"],
+            ["notifications.id"],
+            name=op.f("fk_notification_batches_notification_id_notifications"),
+            ondelete="CASCADE",
+        ),
+        sa.PrimaryKeyConstraint("notification_id", "upto", name=op.f("pk_notification_batches")),
+    )
+    op.create_table(
         "notification_deliveries",
         sa.Column("notification_id", sa.Uuid(), nullable=False),
         sa.Column("device_id", sa.Uuid(), nullable=False),
@@ -179,6 +192,7 @@ def downgrade() -> None:
     op.drop_index("ix_notification_outbox_notification_id", table_name="notification_outbox")
     op.drop_table("notification_outbox")
     op.drop_index("ix_notification_deliveries_device_id", table_name="notification_deliveries")
+    op.drop_table("notification_batches")
     op.drop_table("notification_deliveries")
     op.drop_index("ix_notification_audiences_notification_id", table_name="notification_audiences")
     op.drop_table("notification_audiences")

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import select, text
+from sqlalchemy import select, text, update
 from sqlalchemy.dialects import postgresql
 
 from samaconso.identity.models import Device, Role
@@ -136,12 +136,59 @@ async def test_stats_are_truthful_while_a_broadcast_is_under_way(
     await pipeline.send_batch(db, pusher, nid, _uuid(start), uuid.UUID(upto), redelivered=False)
     final = await stats()
     assert progress(final) == ("done", 25, 25, 0, True)
-    assert (final["failed"], final["dead_tokens"]) == (0, 0)
+    assert (final["failed"], final["dead_tokens"], final["skipped"]) == (0, 0, 0)
     assert sorted(pusher.tokens) == sorted(tokens)  # each device served once
 
     # A redelivered first fan-out step neither recounts nor reopens the broadcast.
     await pipeline.fanout(db, redis, broker, nid, None, "low_priority")  # type: ignore[arg-type]
     assert progress(await stats()) == ("done", 25, 25, 0, True)
+
+
+async def test_device_gone_between_count_and_its_batch_still_ends_done(
+    app: FastAPI, client: AsyncClient, db: Database, settings: Settings, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A device counted when the fan-out started but signed out before its batch ran is never
+    served: the broadcast still ends ``done`` (skipped 1) instead of staying 'sending' forever."""
+    monkeypatch.setattr(pipeline, "PAGE_SIZE", 10)
+    monkeypatch.setattr(service, "_publishers", [])
+    users = await add_customers(db, 25)
+    await add_devices(db, users)
+    admin = await make_user(db, settings, Role.admin)
+    created = await client.post(
+        "/api/v1/notifications",
+        json={
+            "target": {"kind": "everyone"},
+            "type": "campaign",
+            "title": {"fr": "Information", "en": "Information"},
+            "body": {"fr": "Message à tous", "en": "Message to all"},
+        },
+        headers=admin.headers,
+    )
+    nid = uuid.UUID(created.json()["id"])
+
+    async def progress() -> tuple[Any, ...]:
+        s = (await client.get(f"/api/v1/notifications/{nid}", headers=admin.headers)).json()
+        return (s["status"], s["targeted_devices"], s["sent"], s["pending"], s["skipped"])
+
+    broker = RecordingBroker()
+    await pipeline.fanout(db, app.state.redis, broker, nid, None, "low_priority")  # type: ignore[arg-type]
+    batches = broker.take(pipeline.SEND_BATCH_TASK)
+    assert len(batches) == 3
+    assert await progress() == ("sending", 25, 0, 25, 0)
+    async with db.sessionmaker() as session, session.begin():  # the last device's owner signs out
+        last = await session.scalar(select(Device.id).order_by(Device.id.desc()).limit(1))
+        await session.execute(update(Device).where(Device.id == last).values(is_active=False))
+    pusher = AcceptingPusher()
+    for _, start, upto in batches[:2]:
+        await pipeline.send_batch(db, pusher, nid, _uuid(start), uuid.UUID(upto), redelivered=False)
+    assert await progress() == ("sending", 25, 20, 5, 0)
+    _, start, upto = batches[2]
+    await pipeline.send_batch(db, pusher, nid, _uuid(start), uuid.UUID(upto), redelivered=False)
+    assert await progress() == ("done", 25, 24, 0, 1)
+    # The same batch delivered again (redelivery) serves nobody twice and changes nothing.
+    await pipeline.send_batch(db, pusher, nid, _uuid(start), uuid.UUID(upto), redelivered=True)
+    assert await progress() == ("done", 25, 24, 0, 1)
+    assert len(pusher.tokens) == len(set(pusher.tokens)) == 24
 
 
 async def test_audience_count_and_pages_use_the_pushable_index(db: Database) -> None:

@@ -10,6 +10,8 @@
 * ``notification_outbox``: transactional outbox, committed with the notification; a relay publishes
   it to RabbitMQ.
 * ``notification_deliveries``: one row per (notification, device), the dedupe record of the push.
+* ``notification_batches``: one row per send batch the fan-out enqueued (keyed by the batch's last
+  device id), marked finished by the batch: the stats know whether work is still queued.
 """
 
 from __future__ import annotations
@@ -166,3 +168,15 @@ class Delivery(Base):
     updated_at: Mapped[datetime] = mapped_column(server_default=text("now()"))
 
     __table_args__ = (Index("ix_notification_deliveries_device_id", "device_id"),)
+
+
+class FanoutBatch(Base):
+    """A send batch (device id range ending at ``upto``) the fan-out enqueued; ``finished_at`` once run."""
+
+    __tablename__ = "notification_batches"
+
+    notification_id: Mapped[uuid.UUID] = mapped_column(
+        ForeignKey("notifications.id", ondelete="CASCADE"), primary_key=True
+    )
+    upto: Mapped[uuid.UUID] = mapped_column(primary_key=True)
+    finished_at: Mapped[datetime | None]

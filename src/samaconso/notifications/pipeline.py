@@ -13,7 +13,9 @@
   key: a redelivered task never creates a second), claims the ``pending`` ones, pushes them, and
   records the outcome. Rows a dead worker left ``sending`` are reclaimed when RabbitMQ redelivers
   the task (at-least-once; the message carries the notification id as collapse key so the phone
-  shows it once).
+  shows it once). Each batch the fan-out enqueues is recorded (``notification_batches``) and marked
+  finished by the batch, so the stats know when nothing is left, even when devices signed out
+  between the audience count and their batch.
 """
 
 from __future__ import annotations
@@ -192,9 +194,12 @@ async def fanout(
         if not done:
             celery.send_task(FANOUT_TASK, args=[str(nid), str(cursor)], queue=queue, routing_key=queue)
 
-    await asyncio.to_thread(publish)
-    if done:
-        async with db.sessionmaker() as session, session.begin():
+    # The batch rows are committed only after the broker took the tasks: a crash in between leaves
+    # no row without a task (the redelivered step re-records them; a batch upserts its own row).
+    async with db.sessionmaker() as session, session.begin():
+        await repo.record_batches(session, nid, [uuid.UUID(upto) for _, upto in batches])
+        await asyncio.to_thread(publish)
+        if done:
             await repo.mark_fanout_done(session, nid)
 
 
@@ -227,8 +232,14 @@ async def send_batch(
             return {}
         claimed = await repo.claim_batch(session, n, after, upto, reclaim=redelivered)
     totals = {"sent": 0, "dead": 0, "failed": 0}
-    if not claimed:
+
+    async def finished() -> dict[str, int]:
+        async with db.sessionmaker() as session, session.begin():
+            await repo.finish_batch(session, nid, upto)
         return totals
+
+    if not claimed:
+        return await finished()
     done: list[tuple[uuid.UUID, SendResult]] = []
 
     async def flush() -> None:
@@ -262,4 +273,4 @@ async def send_batch(
         await flush()
     await flush()  # what ended while the last flush was writing
     sending.result()
-    return totals
+    return await finished()

@@ -32,6 +32,7 @@ from samaconso.meters.models import LinkStatus, Meter, MeterLink
 from samaconso.notifications.models import (
     Delivery,
     DeliveryStatus,
+    FanoutBatch,
     Notification,
     NotificationAudience,
     NotificationReadMark,
@@ -255,6 +256,14 @@ async def delivery_counts(session: AsyncSession, nid: uuid.UUID) -> dict[str, in
     return {str(s): int(c) for s, c in rows.tuples()}
 
 
+async def has_unfinished_batches(session: AsyncSession, nid: uuid.UUID) -> bool:
+    return bool(
+        await session.scalar(
+            select(exists().where(FanoutBatch.notification_id == nid, FanoutBatch.finished_at.is_(None)))
+        )
+    )
+
+
 # --- outbox -------------------------------------------------------------------------------------
 
 
@@ -412,4 +421,26 @@ async def mark_fanout_done(session: AsyncSession, nid: uuid.UUID) -> None:
         update(Notification)
         .where(Notification.id == nid, Notification.fanout_done_at.is_(None))
         .values(fanout_done_at=func.now())
+    )
+
+
+async def record_batches(session: AsyncSession, nid: uuid.UUID, uptos: Sequence[uuid.UUID]) -> None:
+    """The send batches a fan-out step enqueues (a redelivered step adds none twice)."""
+    if not uptos:
+        return
+    await session.execute(
+        insert(FanoutBatch)
+        .values([{"notification_id": nid, "upto": u} for u in uptos])
+        .on_conflict_do_nothing(index_elements=["notification_id", "upto"])
+    )
+
+
+async def finish_batch(session: AsyncSession, nid: uuid.UUID, upto: uuid.UUID) -> None:
+    """Upsert: a batch published by a fan-out step whose commit then failed is still recorded."""
+    stmt = insert(FanoutBatch).values(notification_id=nid, upto=upto, finished_at=func.now())
+    await session.execute(
+        stmt.on_conflict_do_update(
+            index_elements=["notification_id", "upto"],
+            set_={"finished_at": func.coalesce(FanoutBatch.finished_at, func.now())},
+        )
     )

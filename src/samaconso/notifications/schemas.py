@@ -102,7 +102,12 @@ class DeliveryStats(BaseModel):
     failed: int
     dead_tokens: int
     pending: int | None = Field(
-        description="targeted_devices - (sent + failed + dead_tokens), never negative (null before the fan-out)."
+        description="targeted_devices - (sent + failed + dead_tokens), never negative (null before the "
+        "fan-out); 0 once done."
+    )
+    skipped: int = Field(
+        description="Once done: devices counted at the start that signed out or lost their token before "
+        "their turn (targeted = sent + failed + dead_tokens + skipped)."
     )
 
 

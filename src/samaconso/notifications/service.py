@@ -294,19 +294,28 @@ async def delivery_stats(session: AsyncSession, staff: Principal, nid: uuid.UUID
     failed = counts.get(DeliveryStatus.failed, 0)
     dead = counts.get(DeliveryStatus.dead, 0)
     # Rows exist only for devices a send batch has claimed, so the audience size comes from the
-    # count the fan-out recorded when it started, never from the rows.
+    # count the fan-out recorded when it started, never from the rows; whether work is still queued
+    # comes from the batches the fan-out recorded.
     targeted = n.targeted_devices
-    pending = None if targeted is None else max(0, targeted - (sent + failed + dead))
+    finished = sent + failed + dead
     in_flight = counts.get(DeliveryStatus.pending, 0) + counts.get(DeliveryStatus.sending, 0)
     status: schemas.DeliveryProgress
     if targeted is None:
         status = "queued"
     elif n.fanout_done_at is None:
         status = "fanning_out"
-    elif pending or in_flight:
+    elif in_flight or await repo.has_unfinished_batches(session, nid):
         status = "sending"
     else:
         status = "done"
+    pending: int | None = None
+    skipped = 0
+    if targeted is not None:
+        left = max(0, targeted - finished)
+        if status == "done":  # devices counted at the start but gone before their batch ran
+            pending, skipped = 0, left
+        else:
+            pending = max(left, in_flight)
     return schemas.DeliveryStats(
         id=n.id,
         type=n.type,
@@ -320,6 +329,7 @@ async def delivery_stats(session: AsyncSession, staff: Principal, nid: uuid.UUID
         failed=failed,
         dead_tokens=dead,
         pending=pending,
+        skipped=skipped,
     )
 
 
