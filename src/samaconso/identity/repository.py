@@ -164,7 +164,7 @@ async def release_fcm_token(session: AsyncSession, digest: str, keep: uuid.UUID 
 async def active_devices(session: AsyncSession, user_id: uuid.UUID) -> Sequence[Device]:
     stmt = (
         select(Device)
-        .where(Device.user_id == user_id, Device.is_active.is_(True))
+        .where(Device.user_id == user_id, Device.is_active)
         .order_by(Device.last_seen_at.desc(), Device.id)
         .with_for_update()
     )
@@ -184,7 +184,7 @@ async def list_devices(
 async def idle_devices(session: AsyncSession, idle: timedelta, batch: int) -> Sequence[Device]:
     stmt = (
         select(Device)
-        .where(Device.is_active.is_(True), Device.last_seen_at < func.now() - idle)
+        .where(Device.is_active, Device.last_seen_at < func.now() - idle)
         .order_by(Device.last_seen_at)
         .limit(batch)
         .with_for_update(skip_locked=True)

@@ -678,7 +678,7 @@ async def refresh(ctx: Ctx, token: str) -> Issued:
     if auth.device_id is not None:
         await session.execute(
             update(Device)
-            .where(Device.id == auth.device_id, Device.is_active.is_(True))
+            .where(Device.id == auth.device_id, Device.is_active)
             .values(last_seen_at=now)
         )
     new_token = new_opaque_token()
