@@ -677,9 +677,7 @@ async def refresh(ctx: Ctx, token: str) -> Issued:
     auth.last_used_at = now
     if auth.device_id is not None:
         await session.execute(
-            update(Device)
-            .where(Device.id == auth.device_id, Device.is_active)
-            .values(last_seen_at=now)
+            update(Device).where(Device.id == auth.device_id, Device.is_active).values(last_seen_at=now)
         )
     new_token = new_opaque_token()
     session.add(RefreshToken(session_id=auth.id, token_hash=token_digest(new_token)))
