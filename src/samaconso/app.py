@@ -14,9 +14,9 @@ from samaconso import __version__
 from samaconso.identity.deps import require_authentication
 from samaconso.kit.cache import Cache, make_redis
 from samaconso.kit.db import Database
-from samaconso.kit.errors import install_error_handlers
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.middleware import RequestContextMiddleware
+from samaconso.kit.problems import install_error_handlers
 from samaconso.kit.ratelimit import RateLimiter
 from samaconso.kit.storage import Storage
 from samaconso.settings import Settings, get_settings

@@ -216,9 +216,7 @@ async def test_home_summary_prepaid_and_postpaid(
     assert s["last_purchase"]["order_number"] == rows[0]["NUMERO_COMMANDE"]
 
     # the same figures for another domain (the tariff simulator) through the service function
-    mtd = await month_to_date(
-        gateway_of(app), None, meter_number=g.DEMO_PREPAID_METER, poc=g.DEMO_PREPAID_POC
-    )
+    mtd = await month_to_date(gateway_of(app), meter_number=g.DEMO_PREPAID_METER, poc=g.DEMO_PREPAID_POC)
     assert mtd.kwh == kwh
     assert mtd.monthly_fee_paid is True
     assert len(mtd.purchases) == 2

@@ -121,8 +121,12 @@ async def test_idle_devices_are_signed_out_by_the_periodic_task(
     async def forget(ids: object) -> None:
         await redis.delete(*(f"authsess:{i}" for i in ids))  # type: ignore[attr-defined]
 
-    async with db.sessionmaker() as s:
-        count = await service.sign_out_idle_devices(service.Ctx(session=s, settings=settings, forget=forget))
+    from samaconso.kit.transaction import unit_of_work
+    from samaconso.notifications.service import notify_user
+
+    async with unit_of_work(db.sessionmaker) as s:
+        ctx = service.Ctx(session=s, settings=settings, forget=forget, notify=notify_user)
+        count = await service.sign_out_idle_devices(ctx)
     assert count == 1
     assert (await client.get(f"{API}/me", headers=bearer(old))).status_code == 401
     assert (await client.get(f"{API}/me", headers=bearer(fresh))).status_code == 200

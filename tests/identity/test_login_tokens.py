@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import update
 
-from samaconso.identity import service as identity_service
+from samaconso.identity import sessions as identity_sessions
 from samaconso.identity.models import Role, User
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
@@ -107,7 +107,7 @@ async def test_unknown_refresh_token(client: AsyncClient) -> None:
 async def test_refresh_rate_limited_per_ip(
     client: AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    monkeypatch.setattr(identity_service, "REFRESH_IP_LIMIT", (3, 60))
+    monkeypatch.setattr(identity_sessions, "REFRESH_IP_LIMIT", (3, 60))
     issued = await signup(client, settings)
     codes = []
     for _ in range(3):
@@ -119,7 +119,7 @@ async def test_refresh_rate_limited_per_ip(
     assert limited.status_code == 429
     assert limited.json()["code"] == "too_many_requests"
     assert int(limited.headers["retry-after"]) > 0
-    monkeypatch.setattr(identity_service, "REFRESH_IP_LIMIT", (10, 60))
+    monkeypatch.setattr(identity_sessions, "REFRESH_IP_LIMIT", (10, 60))
     again = await client.post(f"{API}/auth/refresh", json={"refresh_token": issued["refresh_token"]})
     assert again.status_code == 200
 

@@ -74,7 +74,7 @@ async def test_unexpected_errors_log_where_not_what(capsys: pytest.CaptureFixtur
     from fastapi import FastAPI
     from httpx import ASGITransport
 
-    from samaconso.kit.errors import install_error_handlers
+    from samaconso.kit.problems import install_error_handlers
 
     app = FastAPI()
     install_error_handlers(app)

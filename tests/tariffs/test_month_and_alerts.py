@@ -116,12 +116,12 @@ async def test_tranche_alert_once_a_month_at_80_percent_of_tranche_1(
     legacy = gateway_of(app)
     today = datetime.now(UTC).date()
 
-    assert await service.scan_tranche_alerts(grids, legacy, app.state.cache, today) == 0  # 100 kWh < 120
+    assert await service.scan_tranche_alerts(grids, legacy, today) == 0  # 100 kWh < 120
     assert await feed(client, owner.headers) == []
 
     await add_purchase(legacy_source, meter, "25", this_month(2) + timedelta(hours=1))  # 125 kWh: 83 %
     await app.state.redis.flushdb()  # the 5-minute purchase cache expires
-    assert await service.scan_tranche_alerts(grids, legacy, app.state.cache, today) == 2  # both active users
+    assert await service.scan_tranche_alerts(grids, legacy, today) == 2  # both active users
     alerts = await feed(client, owner.headers)
     assert len(alerts) == 1
     assert "25 kWh" in alerts[0]["body"]
@@ -135,7 +135,7 @@ async def test_tranche_alert_once_a_month_at_80_percent_of_tranche_1(
     # more purchases the same month: still one alert
     await add_purchase(legacy_source, meter, "10", this_month(2) + timedelta(hours=2))
     await app.state.redis.flushdb()
-    assert await service.scan_tranche_alerts(grids, legacy, app.state.cache, today) == 0
+    assert await service.scan_tranche_alerts(grids, legacy, today) == 0
     assert len(await feed(client, owner.headers)) == 1
 
     # next month the tranches reset: a new month gets its own alert when it gets there again
@@ -147,7 +147,7 @@ async def test_tranche_alert_once_a_month_at_80_percent_of_tranche_1(
         datetime.combine(next_month, datetime.min.time(), UTC) + timedelta(hours=9),
     )
     await app.state.redis.flushdb()
-    assert await service.scan_tranche_alerts(grids, legacy, app.state.cache, next_month) == 2
+    assert await service.scan_tranche_alerts(grids, legacy, next_month) == 2
     assert len(await feed(client, owner.headers)) == 2
 
 
@@ -157,5 +157,5 @@ async def test_no_alert_once_tranche_1_is_already_used_up(
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
     await add_purchase(legacy_source, meter, "180", this_month(1))
-    assert await service.scan_tranche_alerts(grids, gateway_of(app), app.state.cache, date.today()) == 0
+    assert await service.scan_tranche_alerts(grids, gateway_of(app), date.today()) == 0
     assert await feed(client, user.headers) == []

@@ -11,8 +11,8 @@ from fastapi import APIRouter, Query, Request
 from samaconso.consumption import service
 from samaconso.consumption.schemas import BillOut, ContractOut, MonthlyOut, PurchaseOut, SummaryOut
 from samaconso.identity.deps import CustomerUser
-from samaconso.kit.db import SessionDep
-from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
 
 router = APIRouter(tags=["consumption"])
@@ -34,9 +34,7 @@ async def purchases(
     limit: LimitQuery = 20,
 ) -> Page[PurchaseOut]:
     """Woyofal purchases, newest first (default: the last 12 months)."""
-    return await service.list_purchases(
-        session, gateway, request.app.state.cache, principal, meter_id, start, end, cursor, limit
-    )
+    return await service.list_purchases(session, gateway, principal, meter_id, start, end, cursor, limit)
 
 
 @router.get("/me/meters/{meter_id}/bills", response_model=Page[BillOut])
@@ -52,16 +50,14 @@ async def bills(
     limit: LimitQuery = 20,
 ) -> Page[BillOut]:
     """Postpaid bills, newest first (default: the last 12 months)."""
-    return await service.list_bills(
-        session, gateway, request.app.state.cache, principal, meter_id, start, end, cursor, limit
-    )
+    return await service.list_bills(session, gateway, principal, meter_id, start, end, cursor, limit)
 
 
 @router.get("/me/meters/{meter_id}/contract", response_model=ContractOut)
 async def contract(
     meter_id: uuid.UUID, principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
 ) -> ContractOut:
-    return await service.contract(session, gateway, request.app.state.cache, principal, meter_id)
+    return await service.contract(session, gateway, principal, meter_id)
 
 
 @router.get("/me/meters/{meter_id}/consumption/monthly", response_model=MonthlyOut)
@@ -74,7 +70,7 @@ async def monthly(
     year: Annotated[int | None, Query(ge=2000, le=2100)] = None,
 ) -> MonthlyOut:
     """kWh and FCFA per month of a year (default: this year)."""
-    return await service.monthly(session, gateway, request.app.state.cache, principal, meter_id, year)
+    return await service.monthly(session, gateway, principal, meter_id, year)
 
 
 @router.get("/me/meters/{meter_id}/summary", response_model=SummaryOut)
@@ -82,4 +78,4 @@ async def summary(
     meter_id: uuid.UUID, principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
 ) -> SummaryOut:
     """Home screen: this month's kWh and FCFA, tranche reached, kWh left, last purchase or bill."""
-    return await service.summary(session, gateway, request.app.state.cache, principal, meter_id)
+    return await service.summary(session, gateway, principal, meter_id)

@@ -24,7 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from samaconso.dashboard import repository as repo
 from samaconso.dashboard.models import NATIONAL
 from samaconso.dashboard.schemas import DashboardOut
-from samaconso.identity.deps import Principal
+from samaconso.identity.principal import Principal
 from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
@@ -102,10 +102,9 @@ async def _refresh_notification_days(
 async def refresh_rollups(db: Database) -> bool:
     """Recompute every scope's rolled-up figures in one transaction. False if another refresh runs."""
     started = datetime.now(UTC)
-    async with db.sessionmaker() as session:
+    async with db.sessionmaker.begin() as session:  # one transaction: committed at the end
         await repo.tune_for_aggregates(session)
         if not await repo.try_refresh_lock(session):
-            await session.rollback()
             return False
         now = await repo.db_now(session)
         first_day = now.astimezone(UTC).date() - timedelta(days=SIGNUP_DAYS - 1)
@@ -152,7 +151,6 @@ async def refresh_rollups(db: Database) -> bool:
                 {"day": d.isoformat(), "count": counts.get(d.isoformat(), 0)} for d in days
             ]
         await repo.save_rollups(session, figures)
-        await session.commit()
     log.info(
         "dashboard_rollups_refreshed",
         scopes=len(figures),
@@ -203,8 +201,7 @@ async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
         for row in await repo.requests_by_status(session, agency_id):
             by_status[str(row["status"])] = int(row["n"])
             overdue += int(row["overdue"])
-        now = await repo.db_now(session)
-        await session.commit()
+        now = await repo.db_now(session)  # read only: the session's end rolls the reads back
     if now - rollup.computed_at > STALE_AFTER:
         log.warning("dashboard_rollup_stale", scope=scope, computed_at=rollup.computed_at.isoformat())
     f = rollup.figures

@@ -10,8 +10,9 @@ from samaconso.files import service
 from samaconso.files.schemas import DownloadOut, FileOut
 from samaconso.files.upload import read_single_file
 from samaconso.identity.deps import CurrentUser
-from samaconso.kit.db import SessionDep
+from samaconso.kit.deps import SessionDep
 from samaconso.kit.storage import Storage
+from samaconso.requests import service as requests_service
 
 router = APIRouter(tags=["files"])
 
@@ -63,7 +64,9 @@ async def get_file(
     file_id: uuid.UUID, request: Request, principal: CurrentUser, session: SessionDep
 ) -> DownloadOut:
     """A short-lived (≤ 5 min) download link, for the owner and the staff handling the request."""
-    link = await service.download_link(session, request.app.state.storage, principal, file_id)
+    link = await service.download_link(
+        session, request.app.state.storage, principal, file_id, request_agency=requests_service.request_agency
+    )
     return DownloadOut(
         id=link.file.id,
         url=link.url,

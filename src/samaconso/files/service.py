@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import unicodedata
 import uuid
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 
 import filetype
@@ -13,11 +13,12 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.files import repository as repo
 from samaconso.files.models import StoredFile
-from samaconso.identity.deps import Principal
 from samaconso.identity.models import Role
+from samaconso.identity.principal import Principal
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError, unavailable
 from samaconso.kit.storage import Storage, StorageError
+from samaconso.kit.transaction import after_commit, unit_of_work
 
 log = structlog.get_logger(__name__)
 
@@ -25,6 +26,11 @@ log = structlog.get_logger(__name__)
 ALLOWED_TYPES: dict[str, str] = {"application/pdf": "pdf", "image/jpeg": "jpg", "image/png": "png"}
 UNATTACHED_GRACE_S = 24 * 3600
 DOWNLOAD_TTL_S = 300
+
+
+# The agency handling a request, asked when staff open a document attached to it. The requests
+# domain (above this one: it attaches documents) provides it; files never imports requests.
+RequestAgency = Callable[[AsyncSession, uuid.UUID], Awaitable[uuid.UUID | None]]
 
 
 def file_not_found() -> AppError:
@@ -79,9 +85,8 @@ async def store_upload(
     )
     session.add(row)
     try:
-        await session.commit()
+        await session.flush()
     except Exception:
-        await session.rollback()
         try:
             await storage.delete(bucket, key)
         except StorageError:
@@ -117,15 +122,15 @@ async def attachments_of(session: AsyncSession, request_id: uuid.UUID) -> Sequen
     return await repo.of_request(session, request_id)
 
 
-async def _visible_to(session: AsyncSession, principal: Principal, row: StoredFile) -> bool:
+async def _visible_to(
+    session: AsyncSession, principal: Principal, row: StoredFile, request_agency: RequestAgency
+) -> bool:
     if row.owner_id == principal.user_id:
         return True
     if principal.role == Role.customer or row.request_id is None:
         return False
     if principal.is_admin:
         return True
-    from samaconso.requests.service import request_agency
-
     agency = await request_agency(session, row.request_id)
     return agency is not None and principal.agency_id is not None and agency == principal.agency_id
 
@@ -138,10 +143,15 @@ class DownloadLink:
 
 
 async def download_link(
-    session: AsyncSession, storage: Storage, principal: Principal, file_id: uuid.UUID
+    session: AsyncSession,
+    storage: Storage,
+    principal: Principal,
+    file_id: uuid.UUID,
+    *,
+    request_agency: RequestAgency,
 ) -> DownloadLink:
     row = await repo.get(session, file_id)
-    if row is None or not await _visible_to(session, principal, row):
+    if row is None or not await _visible_to(session, principal, row, request_agency):
         raise file_not_found()
     try:
         url = await storage.presigned_get(
@@ -166,12 +176,16 @@ async def delete_own(
             "This document is attached to a request and can no longer be deleted.",
         )
     await repo.delete_ids(session, [row.id])
-    await session.commit()
-    try:
-        await storage.delete(row.bucket, row.key)
-    except StorageError:
-        # The row is gone; the object is unreachable and only costs space. Logged for operators.
-        log.warning("file_object_not_deleted", file_id=str(row.id))
+    bucket, key, row_id = row.bucket, row.key, row.id
+
+    async def delete_object() -> None:  # once the row is gone for good
+        try:
+            await storage.delete(bucket, key)
+        except StorageError:
+            # The row is gone; the object is unreachable and only costs space. Logged for operators.
+            log.warning("file_object_not_deleted", file_id=str(row_id))
+
+    after_commit(session, delete_object)
 
 
 async def purge_unattached(
@@ -180,7 +194,7 @@ async def purge_unattached(
     """Remove unattached uploads older than the grace period (objects first, then rows). Idempotent."""
     purged = 0
     while True:
-        async with db.sessionmaker() as session:
+        async with unit_of_work(db.sessionmaker) as session:
             rows = await repo.stale_unattached(session, older_than_s=older_than_s, limit=batch)
             if not rows:
                 return purged
@@ -194,7 +208,6 @@ async def purge_unattached(
                 done.append(row.id)
             if done:
                 await repo.delete_ids(session, done)
-            await session.commit()
             purged += len(done)
             log.info("files_purged", count=len(done))
             if len(rows) < batch or not done:

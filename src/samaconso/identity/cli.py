@@ -22,6 +22,7 @@ from sqlalchemy import select
 from samaconso.identity.models import Agency, AuthSource
 from samaconso.identity.schemas import StaffCreate
 from samaconso.identity.service import Ctx, create_staff
+from samaconso.kit.transaction import unit_of_work
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
 from samaconso.settings import get_settings
@@ -40,7 +41,7 @@ async def _create(args: argparse.Namespace, password: str | None) -> str:
     settings = get_settings()
     db = Database(settings)
     try:
-        async with db.sessionmaker() as session:
+        async with unit_of_work(db.sessionmaker) as session:
             agency_id = None
             if args.agency:
                 agency_id = (

@@ -10,16 +10,16 @@ from __future__ import annotations
 import json
 import re
 import uuid
-from dataclasses import dataclass
 from typing import Annotated
 
 from fastapi import Depends, Request
 from redis.exceptions import RedisError
-from sqlalchemy import select
 from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 
-from samaconso.identity.models import AuthSession, Role, User
+from samaconso.identity import repository as repo
+from samaconso.identity.models import Role
+from samaconso.identity.principal import Principal, session_cache_key
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
 from samaconso.kit.security import decode_access_token
@@ -61,23 +61,6 @@ def is_public(method: str, path: str, route: object | None) -> bool:
     return False
 
 
-@dataclass(frozen=True)
-class Principal:
-    user_id: uuid.UUID
-    session_id: uuid.UUID
-    role: Role
-    agency_id: uuid.UUID | None
-    language: str
-
-    @property
-    def is_staff(self) -> bool:
-        return self.role in (Role.agent, Role.admin)
-
-    @property
-    def is_admin(self) -> bool:
-        return self.role == Role.admin
-
-
 def _unauthenticated() -> AppError:
     return AppError(
         401,
@@ -86,10 +69,6 @@ def _unauthenticated() -> AppError:
         "Authentication required: please sign in again.",
         headers={"WWW-Authenticate": "Bearer"},
     )
-
-
-def session_cache_key(session_id: uuid.UUID | str) -> str:
-    return f"authsess:{session_id}"
 
 
 def bearer_token(conn: HTTPConnection) -> str | None:
@@ -120,20 +99,7 @@ async def principal_from_token(conn: HTTPConnection, token: str | None) -> Princ
     if cached is None:
         db: Database = conn.app.state.db
         async with db.sessionmaker() as session:
-            row = (
-                await session.execute(
-                    select(
-                        User.id,
-                        User.role,
-                        User.agency_id,
-                        User.language,
-                        User.is_active,
-                        AuthSession.revoked_at,
-                    )
-                    .join(AuthSession, AuthSession.user_id == User.id)
-                    .where(AuthSession.id == claims.session_id, User.id == claims.user_id)
-                )
-            ).first()
+            row = await repo.session_state(session, claims.session_id, claims.user_id)
         valid = row is not None and row.is_active and row.revoked_at is None
         cached = {
             "valid": "1" if valid else "0",

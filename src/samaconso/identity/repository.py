@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
+from sqlalchemy import delete, func, select, text, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import (
@@ -29,6 +29,24 @@ async def db_now(session: AsyncSession) -> datetime:
 
 
 # --- users -------------------------------------------------------------------------------------
+
+
+async def session_state(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> Any:
+    """The caller's user and session flags (role, agency, language, active, revoked), or None."""
+    return (
+        await session.execute(
+            select(
+                User.id,
+                User.role,
+                User.agency_id,
+                User.language,
+                User.is_active,
+                AuthSession.revoked_at,
+            )
+            .join(AuthSession, AuthSession.user_id == User.id)
+            .where(AuthSession.id == session_id, User.id == user_id)
+        )
+    ).first()
 
 
 async def user_by_id(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:
@@ -243,3 +261,74 @@ async def list_audit(
         stmt = stmt.where(keyset_after((AuditEvent.at, AuditEvent.id), after, descending=True))
     stmt = stmt.order_by(AuditEvent.at.desc(), AuditEvent.id.desc()).limit(limit + 1)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def lock_key(session: AsyncSession, key: str) -> None:
+    """Serialise work on ``key`` until the transaction ends (safe behind PgBouncer)."""
+    await session.execute(text("SELECT pg_advisory_xact_lock(hashtext(:k))"), {"k": key})
+
+
+async def delete_otp(session: AsyncSession, otp_id: uuid.UUID) -> None:
+    await session.execute(delete(OtpCode).where(OtpCode.id == otp_id))
+
+
+async def purge_otps(session: AsyncSession, older_than: timedelta) -> int:
+    result = await session.execute(delete(OtpCode).where(OtpCode.created_at < func.now() - older_than))
+    return int(getattr(result, "rowcount", 0) or 0)
+
+
+async def delete_otps_of_phone(session: AsyncSession, phone: str) -> None:
+    await session.execute(delete(OtpCode).where(OtpCode.phone == phone))
+
+
+async def session_for_update(session: AsyncSession, session_id: uuid.UUID) -> AuthSession:
+    return (
+        await session.execute(select(AuthSession).where(AuthSession.id == session_id).with_for_update())
+    ).scalar_one()
+
+
+async def touch_device(session: AsyncSession, device_id: uuid.UUID, now: datetime) -> None:
+    await session.execute(
+        update(Device).where(Device.id == device_id, Device.is_active).values(last_seen_at=now)
+    )
+
+
+async def set_session_device(session: AsyncSession, session_id: uuid.UUID, device_id: uuid.UUID) -> None:
+    await session.execute(update(AuthSession).where(AuthSession.id == session_id).values(device_id=device_id))
+
+
+async def device_of_session(session: AsyncSession, session_id: uuid.UUID) -> uuid.UUID | None:
+    return (
+        await session.execute(select(AuthSession.device_id).where(AuthSession.id == session_id))
+    ).scalar_one_or_none()
+
+
+async def login_taken(session: AsyncSession, login: str) -> bool:
+    return (await session.execute(select(User.id).where(User.login == login))).first() is not None
+
+
+async def live_sessions(session: AsyncSession, user_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    return (
+        (
+            await session.execute(
+                select(AuthSession.id).where(AuthSession.user_id == user_id, AuthSession.revoked_at.is_(None))
+            )
+        )
+        .scalars()
+        .all()
+    )
+
+
+async def sign_out_all_devices(session: AsyncSession, user_id: uuid.UUID, reason: str) -> None:
+    """Every device of the user signed out and its push token dropped (account closure)."""
+    await session.execute(
+        update(Device)
+        .where(Device.user_id == user_id)
+        .values(
+            is_active=False,
+            fcm_token=None,
+            fcm_token_hash=None,
+            signed_out_at=func.coalesce(Device.signed_out_at, func.now()),
+            signed_out_reason=func.coalesce(Device.signed_out_reason, reason),
+        )
+    )

@@ -12,6 +12,7 @@ from fastapi import APIRouter, Query, Request, Response, status
 from starlette.datastructures import UploadFile as StarletteUploadFile
 from starlette.formparsers import MultiPartException, MultiPartParser
 
+from samaconso.flows import account_closure
 from samaconso.identity import service
 from samaconso.identity.deps import AdminUser, CurrentUser, StaffUser, forget_session
 from samaconso.identity.models import Role
@@ -37,18 +38,17 @@ from samaconso.identity.schemas import (
     TokenPair,
     UserOut,
 )
-from samaconso.kit.db import SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.errors import AppError
 from samaconso.kit.i18n import negotiate
 from samaconso.kit.pagination import (
-    CursorQuery,
-    LimitQuery,
     Page,
     decode_cursor,
     decode_time_cursor,
     encode_cursor,
     encode_time_cursor,
 )
+from samaconso.notifications.service import notify_user
 
 router = APIRouter(tags=["identity"])
 
@@ -69,6 +69,7 @@ def _ctx(request: Request, session: Any) -> service.Ctx:
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         forget=forget,
+        notify=notify_user,
     )
 
 
@@ -156,7 +157,7 @@ async def delete_me(principal: CurrentUser, request: Request, session: SessionDe
             "Les comptes agents sont gérés par les administrateurs.",
             "Staff accounts are managed by administrators.",
         )
-    await service.delete_me(_ctx(request, session), principal)
+    await account_closure.close_account(_ctx(request, session), principal)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

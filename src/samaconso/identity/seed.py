@@ -2,12 +2,12 @@
 
 from __future__ import annotations
 
-import unicodedata
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects.postgresql import insert
 
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.models import Agency, Role, User
 from samaconso.kit.db import Database
 from samaconso.kit.security import hash_secret
@@ -45,14 +45,8 @@ DEMO_ADMIN_LOGIN = "admin.national"
 DEMO_ADMIN_PASSWORD = "Admin-Demo-2026"  # noqa: S105 - embedded demo account, never created in production
 
 
-def legacy_key(name: str) -> str:
-    """How agency names are compared with the legacy systems: upper case, no accents, single spaces."""
-    ascii_name = unicodedata.normalize("NFKD", name).encode("ascii", "ignore").decode()
-    return " ".join(ascii_name.upper().replace("-", " ").split())
-
-
 async def seed(db: Database, settings: Settings) -> list[str]:
-    async with db.sessionmaker() as session:
+    async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
         await session.execute(
             insert(Agency)
             .values(
@@ -100,5 +94,4 @@ async def seed(db: Database, settings: Settings) -> list[str]:
                 f"admin   {DEMO_ADMIN_LOGIN} / {DEMO_ADMIN_PASSWORD}  (POST /api/v1/auth/staff/login)",
                 "nouveau client : POST /api/v1/auth/otp puis /auth/signup (code SMS affiché ici et dans l'outbox)",
             ]
-        await session.commit()
     return lines

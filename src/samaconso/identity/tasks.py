@@ -11,17 +11,22 @@ from celery import Task
 from redis.exceptions import RedisError
 
 from samaconso.identity import service
-from samaconso.identity.deps import session_cache_key
+from samaconso.identity.principal import session_cache_key
 from samaconso.identity.sms import SmsError, make_sender
+from samaconso.identity.sms_delivery import SEND_SMS_TASK
 from samaconso.kit.aio import run_sync
+from samaconso.kit.transaction import unit_of_work
+from samaconso.notifications.service import notify_user
 from samaconso.settings import get_settings
 from samaconso.worker import celery_app, resources
 
 log = structlog.get_logger(__name__)
 
+IDLE_BATCH = 500
+
 
 @celery_app.task(
-    name="samaconso.identity.tasks.send_sms",
+    name=SEND_SMS_TASK,
     bind=True,
     autoretry_for=(SmsError,),
     retry_backoff=5,
@@ -45,12 +50,18 @@ async def _sign_out_idle() -> int:
             except (RedisError, OSError):
                 log.warning("session_cache_not_cleared")  # the cache expires within 60 s anyway
 
-    async with res.db.sessionmaker() as session:
-        ctx = service.Ctx(session=session, settings=res.settings, forget=forget)
-        count = await service.sign_out_idle_devices(ctx)
-        purged = await service.purge_old_codes(ctx)
-        log.info("identity_housekeeping", idle_devices=count, codes_purged=purged)
-        return count
+    count = 0
+    while True:  # one transaction per batch: a long backlog never holds one huge transaction
+        async with unit_of_work(res.db.sessionmaker) as session:
+            ctx = service.Ctx(session=session, settings=res.settings, forget=forget, notify=notify_user)
+            done = await service.sign_out_idle_devices(ctx, IDLE_BATCH)
+        count += done
+        if done < IDLE_BATCH:
+            break
+    async with unit_of_work(res.db.sessionmaker) as session:
+        purged = await service.purge_old_codes(service.Ctx(session=session, settings=res.settings))
+    log.info("identity_housekeeping", idle_devices=count, codes_purged=purged)
+    return count
 
 
 @celery_app.task(name="samaconso.identity.tasks.sign_out_idle_devices")

@@ -9,13 +9,11 @@ nothing may rely on session state: no named prepared statements cached across tr
 from __future__ import annotations
 
 import uuid
-from collections.abc import AsyncIterator
 from datetime import datetime
-from typing import Annotated, Any, ClassVar
+from typing import Any, ClassVar
 
-from fastapi import Depends, Request
 from sqlalchemy import ColumnElement, DateTime, MetaData, func, make_url, tuple_
-from sqlalchemy.ext.asyncio import AsyncEngine, AsyncSession, async_sessionmaker, create_async_engine
+from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from sqlalchemy.types import Uuid
 
@@ -103,17 +101,3 @@ class Database:
 
     async def dispose(self) -> None:
         await self.engine.dispose()
-
-
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
-    """Request-scoped session. Services commit what they mean to keep; the rest is rolled back."""
-    db: Database = request.app.state.db
-    async with db.sessionmaker() as session:
-        try:
-            yield session
-        finally:
-            if session.in_transaction():
-                await session.rollback()
-
-
-SessionDep = Annotated[AsyncSession, Depends(get_session)]

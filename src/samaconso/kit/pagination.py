@@ -7,9 +7,8 @@ import json
 import uuid
 from collections.abc import Callable
 from datetime import datetime
-from typing import Annotated, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
-from fastapi import Query
 from pydantic import BaseModel
 
 from samaconso.kit.errors import AppError
@@ -73,7 +72,3 @@ def encode_time_cursor(moment: datetime, row_id: uuid.UUID) -> str:
 def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     values = parse_cursor(cursor, _as_datetime, _as_uuid)
     return None if values is None else (values[0], values[1])
-
-
-LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-100).")]
-CursorQuery = Annotated[str | None, Query(description="Opaque cursor from the previous page.")]

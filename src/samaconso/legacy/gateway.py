@@ -9,15 +9,20 @@ legacy database (SIC, HISTH2MC, BI_ODS).
 
 Every call runs under the database's :class:`CircuitBreaker` with an overall deadline of
 ``legacy_timeout_s``: a database that is down or slow turns into ``503 + Retry-After`` for the
-endpoints that need it and nothing else. Results are plain JSON-able dicts (numbers as float,
-datetimes/dates as ISO strings) so they can be cached as they are.
+endpoints that need it and nothing else.
+
+Two levels: the row methods (``prepaid_meter``, ``purchases_between``…) answer the legacy rows as
+plain JSON-able dicts, exactly as the queries name their columns (tested against the legacy
+schema); the record methods (``meter``, ``purchases``, ``bills``…) are what services call: they
+cache the rows in Redis (customer data 1 h, purchases/bills/totals 5 min, misses never) and answer
+typed records (``legacy/records.py``), so no legacy column name leaves this package.
 """
 
 from __future__ import annotations
 
 import functools
 from collections.abc import Callable
-from datetime import date, datetime
+from datetime import date, datetime, time
 from decimal import Decimal
 from typing import Any, Protocol
 
@@ -27,8 +32,10 @@ from sqlalchemy import Engine, Executable, create_engine, make_url
 from sqlalchemy.engine import URL
 from sqlalchemy.ext.asyncio import AsyncEngine, create_async_engine
 
+from samaconso.kit.cache import Cache
 from samaconso.kit.outbound import CircuitBreaker
 from samaconso.legacy import queries as q
+from samaconso.legacy import records
 from samaconso.legacy.tables import BI_ODS, HISTH2MC, MSSQL_SCHEMA_MAP, SIC, SIMULATED_SCHEMA_MAP
 from samaconso.settings import Settings
 
@@ -161,11 +168,21 @@ class MssqlSource:
         await anyio.to_thread.run_sync(self._owner.dispose)
 
 
+CUSTOMER_DATA_TTL_S = 3600  # who a meter belongs to, contracts, SAP accounts
+CONSUMPTION_TTL_S = 300  # purchases, bills, monthly totals
+NOTICE_TTL_S = 300  # subscription-request steps
+
+
+def _span(first: date, last: date) -> tuple[datetime, datetime]:
+    return datetime.combine(first, time.min), datetime.combine(last, time.max).replace(microsecond=0)
+
+
 class LegacyGateway:
     """Typed async access to every legacy query. Raises ``AppError(503)`` when a database fails."""
 
-    def __init__(self, sources: dict[str, Source], timeout_s: float) -> None:
+    def __init__(self, sources: dict[str, Source], timeout_s: float, cache: Cache | None = None) -> None:
         self.sources = sources
+        self.cache = cache
         self.timeout_s = timeout_s
         # the whole call (pool wait, connect, query) ends a little before the API's 3 s promise
         self.deadline_s = max(0.5, timeout_s - 0.25)
@@ -175,7 +192,7 @@ class LegacyGateway:
         }
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> LegacyGateway:
+    def from_settings(cls, settings: Settings, cache: Cache | None = None) -> LegacyGateway:
         timeout = settings.legacy_timeout_s
         sources: dict[str, Source] = {}
         if settings.legacy_backend == "mssql":
@@ -197,7 +214,7 @@ class LegacyGateway:
                 simulated_url(settings), pool_size=settings.legacy_pool_size, timeout_s=timeout
             )
             sources = dict.fromkeys(DATABASES, shared)
-        return cls(sources, timeout)
+        return cls(sources, timeout, cache)
 
     async def dispose(self) -> None:
         seen: set[int] = set()
@@ -277,3 +294,117 @@ class LegacyGateway:
 
     async def subscription_notice_steps(self, notice: str) -> list[Row]:
         return await self._fetch(BI_ODS, q.subscription_notice_steps(notice))
+
+    # --- records: cached, typed (what services call) ------------------------------------------
+    async def _meter_row(self, kind: str, number: str) -> Row | None:
+        if kind == "prepaid":
+            return await self.prepaid_meter(number)
+        return await self.postpaid_contract(number)
+
+    async def meter(self, kind: str, number: str) -> records.MeterRecord | None:
+        """A prepaid meter (``kind`` "prepaid") or a contract account; None when unknown (not cached)."""
+        key = f"legacy:rows:meter:{kind}:{number}"
+        cache = self.cache
+        row: Row | None = await cache.get(key) if cache is not None else None
+        if row is None:
+            row = await self._meter_row(kind, number)
+            if row is None:
+                return None
+            if cache is not None:
+                await cache.set(key, row, CUSTOMER_DATA_TTL_S)
+        return records.prepaid_meter(row) if kind == "prepaid" else records.postpaid_contract(row)
+
+    async def _cached(self, key: str, ttl_s: int, load: Callable[[], Any]) -> Any:
+        if self.cache is None:
+            return await load()
+        return await self.cache.get_or_load(f"legacy:rows:{key}", ttl_s, load)
+
+    async def purchases(
+        self, meter_number: str, poc: str, first: date, last: date
+    ) -> list[records.PurchaseRecord]:
+        """Purchases of a prepaid meter between two days (both included), in no particular order."""
+        start, end = _span(first, last)
+        rows = await self._cached(
+            f"purchases:{meter_number}:{poc}:{first.isoformat()}:{last.isoformat()}",
+            CONSUMPTION_TTL_S,
+            lambda: self.purchases_between(meter_number, poc, start, end),
+        )
+        return [records.purchase(r) for r in rows]
+
+    async def latest_purchases(self, meter_number: str, poc: str) -> list[records.PurchaseRecord]:
+        rows = await self._cached(
+            f"purchases:top:{meter_number}:{poc}",
+            CONSUMPTION_TTL_S,
+            lambda: self.purchases_top(meter_number, poc),
+        )
+        return [records.purchase(r) for r in rows]
+
+    async def bills(self, contract: str, first: date, last: date) -> list[records.BillRecord]:
+        rows = await self._cached(
+            f"bills:{contract}:{first.isoformat()}:{last.isoformat()}",
+            CONSUMPTION_TTL_S,
+            lambda: self.bills_between(contract, first, last),
+        )
+        return [records.bill(r) for r in rows]
+
+    async def monthly_purchases(self, meter_number: str, poc: str, year: int) -> list[records.MonthTotal]:
+        rows = await self._cached(
+            f"monthly:p:{meter_number}:{poc}:{year}",
+            CONSUMPTION_TTL_S,
+            lambda: self.purchases_monthly(meter_number, poc, year),
+        )
+        return [records.month_total(r) for r in rows]
+
+    async def monthly_bills(self, contract: str, year: int) -> list[records.MonthTotal]:
+        rows = await self._cached(
+            f"monthly:b:{contract}:{year}",
+            CONSUMPTION_TTL_S,
+            lambda: self.bills_monthly(contract, year),
+        )
+        return [records.month_total(r) for r in rows]
+
+    async def contract(self, contract_account: str) -> records.ContractDetails | None:
+        async def load() -> dict[str, Any]:
+            return {"details": await self.contract_details(contract_account)}
+
+        data = await self._cached(f"contract:{contract_account}", CUSTOMER_DATA_TTL_S, load)
+        details = data.get("details")
+        return records.contract_details(details) if details else None
+
+    async def sap_accounts(self, national_phone: str) -> list[records.SapAccount]:
+        rows = await self._cached(
+            f"sap:{national_phone}",
+            CUSTOMER_DATA_TTL_S,
+            lambda: self.sap_accounts_by_phone(national_phone),
+        )
+        return [records.sap_account(r) for r in rows]
+
+    async def meters_of_phone(self, national_phone: str) -> list[records.PhoneMeter]:
+        """Prepaid meters (HEXING administrative data) then contracts (SAP) registered under a phone, in
+        the legacy systems' order (stable for the cache's lifetime)."""
+
+        async def load() -> list[dict[str, Any]]:
+            found: list[dict[str, Any]] = []
+            for row in await self.prepaid_admin_by_phone(national_phone):
+                entry = records.prepaid_admin(row)
+                if entry is not None:
+                    found.append({"kind": entry.kind, "number": entry.number, "name": entry.customer_name})
+            for account in map(records.sap_account, await self.sap_accounts_by_phone(national_phone)):
+                if account.contract_account:
+                    found.append(
+                        {
+                            "kind": "postpaid",
+                            "number": account.contract_account,
+                            "name": account.customer_name,
+                        }
+                    )
+            return found
+
+        rows = await self._cached(f"byphone:{national_phone}", CUSTOMER_DATA_TTL_S, load)
+        return [records.PhoneMeter(kind=r["kind"], number=r["number"], customer_name=r["name"]) for r in rows]
+
+    async def notice_steps(self, notice: str) -> list[records.NoticeStep]:
+        rows = await self._cached(
+            f"notice:{notice}", NOTICE_TTL_S, lambda: self.subscription_notice_steps(notice)
+        )
+        return [records.notice_step(r) for r in rows]

@@ -6,7 +6,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Select, select, update
+from sqlalchemy import Select, func, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Agency, User
@@ -225,3 +225,12 @@ async def links_of_meters(session: AsyncSession, meter_ids: list[uuid.UUID]) -> 
         .order_by(MeterLink.created_at)
     )
     return rows.scalars().all()
+
+
+async def revoke_live_links_of_user(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """Every pending or active link of the user revoked, as decided by the user (account closure)."""
+    await session.execute(
+        update(MeterLink)
+        .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
+        .values(status=LinkStatus.revoked, is_default=False, decided_at=func.now(), decided_by=user_id)
+    )

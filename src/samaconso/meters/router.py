@@ -9,11 +9,12 @@ from fastapi import APIRouter, Query, Request, Response, status
 
 from samaconso.app import SHUTDOWN_HOOKS
 from samaconso.identity.deps import CustomerUser, StaffUser
-from samaconso.kit.db import SessionDep
-from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep, close_gateway
 from samaconso.meters import service
 from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, StaffMeterOut, SuggestionOut
+from samaconso.notifications.service import notify_user
 
 router = APIRouter(tags=["meters"])
 
@@ -32,9 +33,7 @@ async def add_meter(
     await request.app.state.rate_limiter.check(
         f"meters:add:{principal.user_id}", ADDS_PER_HOUR, 3600, code="too_many_meter_additions"
     )
-    return await service.add_meter(
-        session, gateway, request.app.state.cache, principal, body.kind, body.number
-    )
+    return await service.add_meter(session, gateway, principal, body.kind, body.number, notify=notify_user)
 
 
 @router.get("/me/meters", response_model=Page[MeterOut])
@@ -54,7 +53,7 @@ async def suggestions(
     limit: LimitQuery = 20,
 ) -> Page[SuggestionOut]:
     """Meters and contracts registered under my phone in the legacy systems, not added yet."""
-    return await service.suggestions(session, gateway, request.app.state.cache, principal, cursor, limit)
+    return await service.suggestions(session, gateway, principal, cursor, limit)
 
 
 @router.get("/me/meters/{meter_id}", response_model=MeterOut)
@@ -83,12 +82,16 @@ async def list_access_requests(
 
 @router.post("/me/meter-access-requests/{request_id}/approve", response_model=AccessRequestOut)
 async def approve(request_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> AccessRequestOut:
-    return await service.decide_access_request(session, principal, request_id, approve=True)
+    return await service.decide_access_request(
+        session, principal, request_id, approve=True, notify=notify_user
+    )
 
 
 @router.post("/me/meter-access-requests/{request_id}/refuse", response_model=AccessRequestOut)
 async def refuse(request_id: uuid.UUID, principal: CustomerUser, session: SessionDep) -> AccessRequestOut:
-    return await service.decide_access_request(session, principal, request_id, approve=False)
+    return await service.decide_access_request(
+        session, principal, request_id, approve=False, notify=notify_user
+    )
 
 
 @router.delete("/me/meters/{meter_id}/members/{user_id}", status_code=status.HTTP_204_NO_CONTENT)
@@ -96,7 +99,7 @@ async def revoke_member(
     meter_id: uuid.UUID, user_id: uuid.UUID, principal: CustomerUser, session: SessionDep
 ) -> Response:
     """The owner withdraws another customer's access (or pending request)."""
-    await service.revoke_member(session, principal, meter_id, user_id)
+    await service.revoke_member(session, principal, meter_id, user_id, notify=notify_user)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
 
 

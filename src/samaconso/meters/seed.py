@@ -4,14 +4,16 @@ from __future__ import annotations
 
 from sqlalchemy import select
 
-from samaconso.identity.deps import Principal
 from samaconso.identity.models import Role, User
+from samaconso.identity.principal import Principal
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
+from samaconso.kit.transaction import unit_of_work
 from samaconso.legacy import generator as g
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import service
 from samaconso.meters.models import MeterKind
+from samaconso.notifications.service import notify_user
 from samaconso.settings import Settings
 
 
@@ -27,21 +29,22 @@ async def seed(db: Database, settings: Settings) -> list[str]:
                     select(User).where(User.phone == g.DEMO_PHONE, User.role == Role.customer)
                 )
             ).scalar_one_or_none()
-            if demo is None:
-                return []
-            principal = Principal(
-                user_id=demo.id, session_id=demo.id, role=Role.customer, agency_id=None, language="fr"
-            )
-            for kind, number in (
-                (MeterKind.prepaid, g.DEMO_PREPAID_METER),
-                (MeterKind.postpaid, g.DEMO_POSTPAID_CONTRACT),
-            ):
-                try:
-                    await service.add_meter(session, gateway, None, principal, kind, number)
-                    linked += 1
-                except AppError as exc:
-                    if exc.status != 409:  # 409: already linked by a previous run
-                        raise
+        if demo is None:
+            return []
+        principal = Principal(
+            user_id=demo.id, session_id=demo.id, role=Role.customer, agency_id=None, language="fr"
+        )
+        for kind, number in (
+            (MeterKind.prepaid, g.DEMO_PREPAID_METER),
+            (MeterKind.postpaid, g.DEMO_POSTPAID_CONTRACT),
+        ):
+            try:
+                async with unit_of_work(db.sessionmaker) as session:  # one transaction per meter
+                    await service.add_meter(session, gateway, principal, kind, number, notify=notify_user)
+                linked += 1
+            except AppError as exc:
+                if exc.status != 409:  # 409: already linked by a previous run
+                    raise
     finally:
         await gateway.dispose()
     return (

@@ -16,12 +16,13 @@ from sqlalchemy import func
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samaconso.identity.deps import Principal
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.phones import InvalidPhone, mask_phone, normalize_phone
-from samaconso.identity.seed import legacy_key
-from samaconso.kit.cache import Cache
+from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError
+from samaconso.kit.notify import Notify
 from samaconso.kit.pagination import Page, decode_time_cursor, encode_cursor, encode_time_cursor, parse_cursor
+from samaconso.kit.transaction import after_commit
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import repository as repo
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
@@ -36,8 +37,6 @@ from samaconso.meters.schemas import (
 )
 
 log = structlog.get_logger(__name__)
-
-CUSTOMER_DATA_TTL_S = 3600
 
 
 def meter_not_found() -> AppError:
@@ -89,55 +88,23 @@ class LegacyMeter:
     phone: str | None  # E.164
     agency: str | None  # legacy agency name
 
-    def to_json(self) -> dict[str, Any]:
-        return {k: (v.value if isinstance(v, MeterKind) else v) for k, v in self.__dict__.items()}
 
-    @classmethod
-    def from_json(cls, data: dict[str, Any]) -> LegacyMeter:
-        return cls(**{**data, "kind": MeterKind(data["kind"])})
-
-
-async def lookup_legacy(
-    gateway: LegacyGateway, cache: Cache | None, kind: MeterKind, number: str
-) -> LegacyMeter | None:
-    """Check a meter/contract in the legacy source (customer data cached 1 h; misses are not cached)."""
-    key = f"legacy:meter:{kind.value}:{number}"
-    cached = await cache.get(key) if cache is not None else None
-    if cached is not None:
-        return LegacyMeter.from_json(cached)
-    if kind == MeterKind.prepaid:
-        row = await gateway.prepaid_meter(number)
-        if row is None:
-            return None
-        found = LegacyMeter(
-            kind=kind,
-            number=number,
-            poc=row.get("poc"),
-            partner=row.get("id_client"),
-            tariff_code=row.get("usage"),
-            customer_name=row.get("nomClient"),
-            address=row.get("adresse"),
-            phone=_e164(row.get("tel")),
-            agency=row.get("agence"),
-        )
-    else:
-        row = await gateway.postpaid_contract(number)
-        if row is None:
-            return None
-        found = LegacyMeter(
-            kind=kind,
-            number=number,
-            poc=None,
-            partner=row.get("N PARTENAIRE"),
-            tariff_code=row.get("TARIF"),
-            customer_name=row.get("CLIENT"),
-            address=row.get("ADRESSE"),
-            phone=_e164(row.get("TELEPHONE")),
-            agency=row.get("AGENCE"),
-        )
-    if cache is not None:
-        await cache.set(key, found.to_json(), CUSTOMER_DATA_TTL_S)
-    return found
+async def lookup_legacy(gateway: LegacyGateway, kind: MeterKind, number: str) -> LegacyMeter | None:
+    """Check a meter/contract in the legacy source (the gateway caches customer data 1 h)."""
+    found = await gateway.meter(kind.value, number)
+    if found is None:
+        return None
+    return LegacyMeter(
+        kind=kind,
+        number=number,
+        poc=found.poc,
+        partner=found.partner,
+        tariff_code=found.tariff_code,
+        customer_name=found.customer_name,
+        address=found.address,
+        phone=_e164(found.phone),
+        agency=found.agency,
+    )
 
 
 def _meter_out(link: MeterLink, meter: Meter, agency_name: str | None) -> MeterOut:
@@ -169,6 +136,7 @@ def _kind_en(kind: MeterKind) -> str:
 
 
 async def _notify(
+    notify: Notify,
     session: AsyncSession,
     user_id: uuid.UUID,
     type_: str,
@@ -177,9 +145,7 @@ async def _notify(
     request_id: uuid.UUID | None = None,
     **texts: str,
 ) -> None:
-    from samaconso.notifications.service import notify_user
-
-    await notify_user(
+    await notify(
         session,
         user_id=user_id,
         type=type_,
@@ -198,10 +164,11 @@ async def _notify(
 async def add_meter(
     session: AsyncSession,
     gateway: LegacyGateway,
-    cache: Cache | None,
     principal: Principal,
     kind: MeterKind,
     number: str,
+    *,
+    notify: Notify,
 ) -> MeterOut:
     me = principal.user_id
     existing = await repo.meter_by_number(session, kind, number)
@@ -212,7 +179,7 @@ async def add_meter(
             "Ce compteur est déjà dans votre liste.",
             "This meter is already in your list.",
         )
-    legacy = await lookup_legacy(gateway, cache, kind, number)
+    legacy = await lookup_legacy(gateway, kind, number)
     if legacy is None:
         raise unknown_in_legacy(kind)
     my_phone = await repo.user_phone(session, me)
@@ -248,7 +215,6 @@ async def add_meter(
         session.add(link)
         await session.flush()
     except IntegrityError as exc:  # a concurrent add of the same meter
-        await session.rollback()
         raise AppError(
             409,
             "meter_already_linked",
@@ -259,6 +225,7 @@ async def add_meter(
         owner = await repo.customer_by_phone(session, legacy.phone)
         if owner is not None and owner.id != me:
             await _notify(
+                notify,
                 session,
                 owner.id,
                 "meter_access_requested",
@@ -269,10 +236,14 @@ async def add_meter(
                 title_en="Access request to your meter",
                 body_en=f"A customer asks to follow your {_kind_en(kind)} {number}. Approve or refuse in the app.",
             )
-    await session.commit()
+    await session.flush()
     await session.refresh(link)
     if is_new:
-        await gateway.record_app_meter(number, kind.value)
+
+        async def tell_legacy() -> None:  # best effort, once the link is committed
+            await gateway.record_app_meter(number, kind.value)
+
+        after_commit(session, tell_legacy)
     log.info("meter_linked", meter_id=str(meter.id), status=link.status.value, new=is_new)
     return _meter_out(link, meter, agency.name if agency else None)
 
@@ -303,6 +274,11 @@ async def active_meter(session: AsyncSession, principal: Principal, meter_id: uu
     return found[1]
 
 
+async def revoke_links_of_closed_account(session: AsyncSession, user_id: uuid.UUID) -> None:
+    """The meters part of closing an account: its pending and active links are revoked."""
+    await repo.revoke_live_links_of_user(session, user_id)
+
+
 async def remove_my_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> None:
     found = await repo.my_link_with_meter(session, principal.user_id, meter_id, for_update=True)
     if found is None:
@@ -316,7 +292,7 @@ async def remove_my_meter(session: AsyncSession, principal: Principal, meter_id:
     await session.flush()
     if was_default:
         await repo.promote_some_default(session, principal.user_id)
-    await session.commit()
+    await session.flush()
 
 
 async def set_default(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> MeterOut:
@@ -333,7 +309,7 @@ async def set_default(session: AsyncSession, principal: Principal, meter_id: uui
         )
     await repo.clear_default(session, principal.user_id)
     link.is_default = True
-    await session.commit()
+    await session.flush()
     await session.refresh(link)
     return _meter_out(link, meter, await repo.agency_name(session, meter.agency_id))
 
@@ -389,7 +365,7 @@ async def _owned_link(
 
 
 async def decide_access_request(
-    session: AsyncSession, principal: Principal, link_id: uuid.UUID, *, approve: bool
+    session: AsyncSession, principal: Principal, link_id: uuid.UUID, *, approve: bool, notify: Notify
 ) -> AccessRequestOut:
     link, meter = await _owned_link(session, principal, link_id)
     if link.status != LinkStatus.pending:
@@ -406,6 +382,7 @@ async def decide_access_request(
     if approve:
         await repo.promote_some_default(session, link.user_id)
         await _notify(
+            notify,
             session,
             link.user_id,
             "meter_access_granted",
@@ -417,6 +394,7 @@ async def decide_access_request(
         )
     else:
         await _notify(
+            notify,
             session,
             link.user_id,
             "meter_access_refused",
@@ -426,14 +404,14 @@ async def decide_access_request(
             title_en="Access refused",
             body_en=f"The owner of {_kind_en(meter.kind)} {meter.number} refused your request.",
         )
-    await session.commit()
+    await session.flush()
     await session.refresh(link)
     user = await repo.user_brief(session, link.user_id)
     return _request_out(link, meter, user)
 
 
 async def revoke_member(
-    session: AsyncSession, principal: Principal, meter_id: uuid.UUID, user_id: uuid.UUID
+    session: AsyncSession, principal: Principal, meter_id: uuid.UUID, user_id: uuid.UUID, *, notify: Notify
 ) -> None:
     phone = await repo.user_phone(session, principal.user_id)
     meter = await repo.meter(session, meter_id)
@@ -456,6 +434,7 @@ async def revoke_member(
     if was_default:
         await repo.promote_some_default(session, user_id)
     await _notify(
+        notify,
         session,
         user_id,
         "meter_access_revoked",
@@ -465,7 +444,7 @@ async def revoke_member(
         title_en="Access revoked",
         body_en=f"The owner of {_kind_en(meter.kind)} {meter.number} revoked your access.",
     )
-    await session.commit()
+    await session.flush()
 
 
 async def staff_lookup(
@@ -506,7 +485,6 @@ async def staff_lookup(
 async def suggestions(
     session: AsyncSession,
     gateway: LegacyGateway,
-    cache: Cache,
     principal: Principal,
     cursor: str | None = None,
     limit: int = 20,
@@ -518,26 +496,14 @@ async def suggestions(
         return Page[SuggestionOut](items=[])
     national = phone[4:]
 
-    async def load() -> list[dict[str, Any]]:
-        found: list[dict[str, Any]] = []
-        for row in await gateway.prepaid_admin_by_phone(national):
-            if row.get("MT_COMM_ADDR"):
-                found.append(
-                    {"kind": "prepaid", "number": row["MT_COMM_ADDR"], "name": row.get("NOM_CLIENT")}
-                )
-        for row in await gateway.sap_accounts_by_phone(national):
-            if row.get("COMPTE CONTRAT"):
-                found.append({"kind": "postpaid", "number": row["COMPTE CONTRAT"], "name": row.get("CLIENT")})
-        return found
-
     after = parse_cursor(cursor, int)
     start = after[0] + 1 if after else 0  # position in the cached legacy list: stable for its TTL
-    found = await cache.get_or_load(f"legacy:byphone:{phone}", CUSTOMER_DATA_TTL_S, load)
+    found = await gateway.meters_of_phone(national)
     skip = await repo.my_meter_keys(session, principal.user_id)
     items: list[SuggestionOut] = []
     last = 0
     for index, entry in enumerate(found):
-        key = (entry["kind"], entry["number"])
+        key = (entry.kind, entry.number)
         if key in skip:
             continue
         skip.add(key)  # the same meter twice in the legacy answers is offered once
@@ -546,7 +512,7 @@ async def suggestions(
         if len(items) == limit:
             return Page[SuggestionOut](items=items, next_cursor=encode_cursor(last))
         items.append(
-            SuggestionOut(kind=MeterKind(entry["kind"]), number=entry["number"], customer_name=entry["name"])
+            SuggestionOut(kind=MeterKind(entry.kind), number=entry.number, customer_name=entry.customer_name)
         )
         last = index
     return Page[SuggestionOut](items=items)

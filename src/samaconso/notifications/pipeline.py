@@ -172,8 +172,9 @@ async def fanout(
             if n.targeted_devices is None:
                 # Committed before any batch is enqueued: the stats know the audience size from
                 # the first moment a device can be served (pending = targeted - finished).
-                await repo.mark_fanout_started(session, nid, await repo.count_pushable(session, n))
-                await session.commit()
+                targeted = await repo.count_pushable(session, n)
+                async with db.sessionmaker.begin() as marking:
+                    await repo.mark_fanout_started(marking, nid, targeted)
         cursor = after
         batches: list[tuple[str | None, str]] = []
         done = False

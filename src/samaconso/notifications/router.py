@@ -13,10 +13,10 @@ from starlette.websockets import WebSocketState
 
 from samaconso import app as app_module
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
-from samaconso.kit.db import SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.errors import AppError
 from samaconso.kit.i18n import negotiate
-from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.kit.pagination import Page
 from samaconso.notifications import realtime, schemas, service
 
 router = APIRouter(tags=["notifications"])

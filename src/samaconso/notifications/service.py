@@ -16,7 +16,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 from sqlalchemy.orm import Session
 
-from samaconso.identity.deps import Principal
+from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError, forbidden, not_found
 from samaconso.kit.pagination import decode_cursor, encode_cursor
 from samaconso.notifications import repository as repo
@@ -243,7 +243,8 @@ def _accepted(n: Notification) -> schemas.NotificationAccepted:
 async def create_notification(
     session: AsyncSession, staff: Principal, body: schemas.NotificationCreate, idempotency_key: str | None
 ) -> schemas.NotificationAccepted:
-    """Store the notification and its outbox job in one transaction (committed here)."""
+    """Store the notification and its outbox job in the request's transaction (published once it
+    commits)."""
     if idempotency_key is not None:
         previous = await repo.find_by_idempotency_key(session, staff.user_id, idempotency_key)
         if previous is not None:
@@ -273,7 +274,7 @@ async def create_notification(
         **columns,
     )
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError:  # the same key raced in another request: answer what that one answered
         await session.rollback()
         if idempotency_key is None:
@@ -409,18 +410,15 @@ async def _must_be_in_feed(session: AsyncSession, user: Principal, nid: uuid.UUI
 async def mark_read(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
     await _must_be_in_feed(session, user, nid)
     await repo.upsert_receipt(session, user.user_id, nid, read=True)
-    await session.commit()
 
 
 async def mark_all_read(session: AsyncSession, user: Principal) -> None:
     await repo.mark_all_read(session, user.user_id)
-    await session.commit()
 
 
 async def hide(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
     await _must_be_in_feed(session, user, nid)
     await repo.upsert_receipt(session, user.user_id, nid, hidden=True)
-    await session.commit()
 
 
 async def outbox_backlog(session: AsyncSession) -> int:

@@ -7,9 +7,9 @@ import uuid
 from fastapi import APIRouter, Query, Request
 
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
-from samaconso.kit.db import SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.i18n import Lang, negotiate
-from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.kit.pagination import Page
 from samaconso.requests import service
 from samaconso.requests.models import EventKind, RequestStatus, RequestType
 from samaconso.requests.schemas import (

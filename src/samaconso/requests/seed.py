@@ -20,7 +20,7 @@ DEFAULT_TYPES: tuple[tuple[str, str, str, int], ...] = (
 
 
 async def seed(db: Database, settings: Settings) -> list[str]:
-    async with db.sessionmaker() as session:
+    async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
         result = await session.execute(
             insert(RequestType)
             .values(
@@ -33,5 +33,4 @@ async def seed(db: Database, settings: Settings) -> list[str]:
             .returning(RequestType.code)
         )
         created = result.scalars().all()
-        await session.commit()
     return [f"request types: {len(created)} created, {len(DEFAULT_TYPES)} defaults"] if created else []

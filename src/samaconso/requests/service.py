@@ -20,10 +20,11 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.files import service as files
 from samaconso.files.models import StoredFile
-from samaconso.identity.deps import Principal
 from samaconso.identity.models import User
+from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError
 from samaconso.kit.pagination import decode_cursor, encode_cursor
+from samaconso.notifications.service import notify_user
 from samaconso.requests import repository as repo
 from samaconso.requests.models import (
     OPEN_STATUSES,
@@ -100,9 +101,8 @@ async def create_type(
     )
     session.add(row)
     try:
-        await session.commit()
+        await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise AppError(
             409,
             "request_type_exists",
@@ -134,7 +134,7 @@ async def update_type(
         row.sla_hours = sla_hours
     if is_active is not None:
         row.is_active = is_active
-    await session.commit()
+    await session.flush()
     await session.refresh(row)
     return row
 
@@ -248,7 +248,7 @@ async def submit(
         actor_role=principal.role.value,
         to_status=RequestStatus.submitted,
     )
-    await session.commit()
+    await session.flush()
     log.info("request_submitted", request_id=str(req.id), type=rtype.code, agency_id=str(agency_id))
     return await _view(session, req)
 
@@ -303,7 +303,7 @@ async def comment_mine(
         body=body.strip(),
     )
     await repo.touch(session, req.id)
-    await session.commit()
+    await session.flush()
     return await _view(session, req)
 
 
@@ -313,7 +313,7 @@ async def cancel_mine(session: AsyncSession, principal: Principal, request_id: u
         raise invalid_transition(req.status, RequestStatus.cancelled)
     _set_status(session, req, RequestStatus.cancelled, principal, comment=None)
     # The customer made this change: no notification to themselves.
-    await session.commit()
+    await session.flush()
     return await _view(session, req)
 
 
@@ -415,8 +415,6 @@ async def _notify(
     comment: str | None,
 ) -> None:
     """Tell the customer (notification stored in the same transaction as the change)."""
-    from samaconso.notifications.service import notify_user
-
     if status is not None:
         fr, en = STATUS_LABELS[status]
         title_fr, title_en = "Votre demande a évolué", "Your request was updated"
@@ -504,6 +502,6 @@ async def staff_update(
         await _notify(session, req, rtype, status=None, comment=comment)
     await session.flush()
     await repo.touch(session, req.id)
-    await session.commit()
+    await session.flush()
     log.info("request_updated", request_id=str(req.id), status=req.status.value, by=str(principal.user_id))
     return await _view(session, req, with_requester=True)

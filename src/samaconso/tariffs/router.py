@@ -8,9 +8,9 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from samaconso.identity.deps import AdminUser, CurrentUser
-from samaconso.kit.db import SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.i18n import negotiate
-from samaconso.kit.pagination import CursorQuery, LimitQuery, Page
+from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
 from samaconso.tariffs import service
 from samaconso.tariffs.schemas import (
@@ -85,7 +85,6 @@ async def simulate_prepaid(
         data=body,
         lang=lang,
         legacy=legacy,
-        cache=request.app.state.cache,
     )
 
 

@@ -14,7 +14,7 @@ from samaconso.tariffs.reference import REFERENCE_BANDS, REFERENCE_GRIDS
 
 async def seed(db: Database, settings: Settings) -> list[str]:
     added: list[str] = []
-    async with db.sessionmaker() as session:
+    async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
         for label, grid in REFERENCE_GRIDS:
             await repo.lock_code(session, grid.code)
             exists = await session.scalar(
@@ -39,7 +39,6 @@ async def seed(db: Database, settings: Settings) -> list[str]:
                         label_en=en,
                     )
                 )
-        await session.commit()
     if added:
         return [f"Tarifs : grilles de référence ajoutées ({', '.join(added)})"]
     return ["Tarifs : grilles de référence déjà présentes"]

@@ -17,15 +17,16 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samaconso.identity.deps import Principal
-from samaconso.kit.cache import Cache
+from samaconso.identity.principal import Principal
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError, not_found
 from samaconso.kit.i18n import Lang
 from samaconso.kit.pagination import Page, encode_cursor, parse_cursor
+from samaconso.kit.transaction import unit_of_work
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import service as meters
 from samaconso.meters.models import Meter, MeterKind
+from samaconso.notifications.service import notify_user
 from samaconso.settings import Settings
 from samaconso.tariffs import engine
 from samaconso.tariffs import repository as repo
@@ -251,11 +252,10 @@ async def add_version(
     try:
         await session.flush()
     except IntegrityError as exc:
-        await session.rollback()
         raise AppError(
             409, "tariff_version_overlap", "Cette version existe déjà.", "This version already exists."
         ) from exc
-    await session.commit()
+    await session.flush()
     await session.refresh(version, ["tranches", "created_at"])
     log.info("tariff_version_added", code=version.code, effective_from=version.effective_from.isoformat())
     return version_out(version)
@@ -269,24 +269,19 @@ class MonthToDate:
     known: bool
 
 
-async def month_to_date(
-    gateway: LegacyGateway | None, cache: Cache | None, meter: Meter, on: date
-) -> MonthToDate:
-    """kWh bought this calendar month on a prepaid meter and whether the monthly fee is paid, from the
-    legacy vending records (through the consumption service). Unknown (0, ``known`` False) when the
-    legacy source cannot answer: the simulator still answers and says so."""
+async def month_to_date(gateway: LegacyGateway | None, meter: Meter, on: date) -> MonthToDate:
+    """kWh bought this calendar month on a prepaid meter and whether the monthly fee is paid (it is
+    taken at the first purchase of the month), from the legacy vending records. Unknown (0,
+    ``known`` False) when the legacy source cannot answer: the simulator still answers and says so."""
     if gateway is None:
         return MonthToDate(Decimal(0), False, False)
-    from samaconso.consumption.service import month_to_date as purchases_this_month
-
     try:
-        result = await purchases_this_month(
-            gateway, cache, meter_number=meter.number, poc=meter.poc or "", today=on
-        )
+        bought = await gateway.purchases(meter.number, meter.poc or "", on.replace(day=1), on)
     except Exception as exc:  # legacy down or slow (AppError 503), or bad data: degrade, never fail
         log.warning("month_to_date_unavailable", error=type(exc).__name__)
         return MonthToDate(Decimal(0), False, False)
-    return MonthToDate(Decimal(str(result.kwh)), result.monthly_fee_paid, True)
+    kwh = round(sum(p.kwh for p in bought), 2)
+    return MonthToDate(Decimal(str(kwh)), bool(bought), True)
 
 
 # ==================================================================================== simulator
@@ -478,7 +473,6 @@ async def simulate_prepaid(
     data: SimulationIn,
     lang: Lang,
     legacy: LegacyGateway | None,
-    cache: Cache | None,
     vending: VendingGateway = GATEWAY,
 ) -> SimulationOut:
     on = data.on or today_utc()
@@ -492,7 +486,7 @@ async def simulate_prepaid(
                 "Le simulateur Woyofal concerne les compteurs prépayés.",
                 "The Woyofal simulator is for prepaid meters.",
             )
-        mtd = await month_to_date(legacy, cache, meter, on)
+        mtd = await month_to_date(legacy, meter, on)
         code = tariff_code_of(meter.tariff_code)
     else:
         mtd = MonthToDate(data.month_to_date_kwh or Decimal(0), bool(data.fee_paid), True)
@@ -619,21 +613,17 @@ def _alert_text(kwh_left: Decimal, meter_number: str) -> tuple[str, str, str, st
     )
 
 
-async def scan_tranche_alerts(
-    db: Database, legacy: LegacyGateway, cache: Cache | None, on: date | None = None
-) -> int:
+async def scan_tranche_alerts(db: Database, legacy: LegacyGateway, on: date | None = None) -> int:
     """Send the monthly tranche alert to every user of a prepaid meter whose month reached 80 % of
     tranche 1 (and has not left it). One alert per (meter, user, month), guaranteed by a unique row
     written in the same transaction as the notification. Returns how many were sent."""
-    from samaconso.notifications.service import notify_user
-
     day = on or today_utc()
     month = day.replace(day=1)
     sent = 0
     after: tuple[uuid.UUID, uuid.UUID] | None = None
     grids: dict[str, TariffGrid | None] = {}
     while True:
-        async with db.sessionmaker() as session:
+        async with unit_of_work(db.sessionmaker) as session:  # one transaction per page
             page = await repo.prepaid_links_page(session, after=after, limit=SCAN_BATCH)
             if not page:
                 break
@@ -654,7 +644,7 @@ async def scan_tranche_alerts(
                 first = min(grid.tranches, key=lambda t: t.position)
                 if first.kwh_to is None:
                     continue
-                mtd = await month_to_date(legacy, cache, meter, day)
+                mtd = await month_to_date(legacy, meter, day)
                 threshold = first.kwh_to * ALERT_SHARE_OF_TRANCHE_1
                 if not mtd.known or not threshold <= mtd.kwh < first.kwh_to:
                     continue
@@ -687,7 +677,6 @@ async def scan_tranche_alerts(
                         },
                     )
                     await repo.set_alert_notification(session, alert_id, notification_id)
-                    await session.commit()
                     sent += 1
         if len(page) < SCAN_BATCH:
             break

@@ -14,9 +14,9 @@ def housekeeping_tranche_alerts() -> int:
     res = resources()
 
     async def scan() -> int:
-        legacy = LegacyGateway.from_settings(res.settings)
+        legacy = LegacyGateway.from_settings(res.settings, res.cache)
         try:
-            return await service.scan_tranche_alerts(res.db, legacy, res.cache)
+            return await service.scan_tranche_alerts(res.db, legacy)
         finally:
             await legacy.dispose()
 

@@ -17,22 +17,22 @@ import structlog
 
 from samaconso.identity.sms import SmsError, make_sender
 from samaconso.settings import Settings
+from samaconso.worker import celery_app
 
 log = structlog.get_logger(__name__)
 
 PUBLISH_TIMEOUT_S = 3.0
+# Published by name: the task module (an entry point) imports this one, never the other way round.
+SEND_SMS_TASK = "samaconso.identity.tasks.send_sms"
 
 
 def _publish(settings: Settings, phone: str, message: str) -> None:
-    from samaconso.identity.tasks import send_sms
-    from samaconso.worker import celery_app
-
     with celery_app.connection_for_write(settings.broker_url, connect_timeout=PUBLISH_TIMEOUT_S) as conn:
         conn.ensure_connection(
             max_retries=1, interval_start=0, interval_step=1, timeout=int(PUBLISH_TIMEOUT_S)
         )
         options: dict[str, Any] = {"connection": conn, "retry": False, "expires": settings.otp_ttl_s}
-        send_sms.apply_async(args=(phone, message), **options)
+        celery_app.send_task(SEND_SMS_TASK, args=(phone, message), **options)
 
 
 def _send_inline(settings: Settings, phone: str, message: str) -> None:

@@ -1,0 +1,160 @@
+"""Customer (PIN) and staff (password or directory) logins, failure counting and lockouts."""
+
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import structlog
+
+from samaconso.identity import ldap as ldap_auth
+from samaconso.identity import repository as repo
+from samaconso.identity.audit import _audit
+from samaconso.identity.context import Ctx, _limit, _seconds_until, _verify
+from samaconso.identity.devices import _device_from
+from samaconso.identity.models import (
+    AuthSource,
+    User,
+)
+from samaconso.identity.phones import mask_phone
+from samaconso.identity.schemas import (
+    LoginRequest,
+)
+from samaconso.identity.sessions import Issued, _open_session
+from samaconso.kit.errors import AppError, unavailable
+from samaconso.kit.outbound import CircuitOpenError
+from samaconso.kit.transaction import record_now
+
+log = structlog.get_logger(__name__)
+
+
+LOGIN_IP_LIMIT = (30, 60)  # login attempts (customer or staff) per IP per minute
+
+
+def _invalid_credentials() -> AppError:
+    return AppError(
+        401,
+        "invalid_credentials",
+        "Identifiants incorrects.",
+        "Incorrect credentials.",
+        headers={"WWW-Authenticate": "Bearer"},
+    )
+
+
+def _locked(retry_after_s: int) -> AppError:
+    return AppError(
+        423,
+        "account_locked",
+        "Trop de codes erronés : compte bloqué temporairement. Réessayez plus tard.",
+        "Too many wrong codes: account temporarily locked. Please retry later.",
+        headers={"Retry-After": str(max(1, retry_after_s))},
+    )
+
+
+async def _check_lock(ctx: Ctx, user: User) -> None:
+    if user.locked_until is None:
+        return
+    now = await repo.db_now(ctx.session)
+    if user.locked_until > now:
+        retry = _seconds_until(user.locked_until, now)
+        raise _locked(retry)
+
+
+async def _count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> AppError:
+    """Record one wrong PIN/password; lock the account at the threshold. Recorded at once (``record_now``). Returns the error
+    to raise (423 when this failure locked the account)."""
+    settings = ctx.settings
+    user.failed_attempts += 1
+    if user.failed_attempts >= settings.pin_max_failures:
+        user.failed_attempts = 0
+        now = await repo.db_now(ctx.session)
+        user.locked_until = now + timedelta(seconds=settings.pin_lockout_s)
+        _audit(ctx, f"{kind}_failed", user_id=user.id)
+        _audit(ctx, "lockout", user_id=user.id, seconds=settings.pin_lockout_s)
+        await record_now(ctx.session)
+        return _locked(settings.pin_lockout_s)
+    _audit(ctx, f"{kind}_failed", user_id=user.id, attempts=user.failed_attempts)
+    await record_now(ctx.session)
+    return error
+
+
+async def _phantom_failure(ctx: Ctx, key: str) -> AppError:
+    """A number or staff login without an account behaves like one that has: after
+    ``pin_max_failures`` tries it answers "locked" for ``pin_lockout_s`` too, so a lockout never
+    tells that an account exists."""
+    if ctx.limiter is None:
+        return _invalid_credentials()
+    allowed, retry_after = await ctx.limiter.hit(
+        key, ctx.settings.pin_max_failures - 1, ctx.settings.pin_lockout_s
+    )
+    return _invalid_credentials() if allowed else _locked(retry_after)
+
+
+async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
+    await _limit(ctx, "login-ip", LOGIN_IP_LIMIT)
+    session = ctx.session
+    user = await repo.customer_by_phone(session, body.phone, lock=True)
+    if user is None or not user.is_active or user.pin_hash is None:
+        await _verify(None, body.pin)  # same cost as a real check: no account enumeration by timing
+        _audit(
+            ctx,
+            "login_failed",
+            user_id=user.id if user else None,
+            phone=mask_phone(body.phone),
+            reason="unknown" if user is None else "inactive",
+        )
+        await record_now(session)
+        raise await _phantom_failure(ctx, f"pin-fail:{body.phone}")
+    await _check_lock(ctx, user)
+    if not await _verify(user.pin_hash, body.pin):
+        raise await _count_failure(ctx, user, "login", _invalid_credentials())
+    user.failed_attempts = 0
+    user.locked_until = None
+    device, revoked = await _device_from(ctx, user, body)
+    issued = await _open_session(ctx, user, device)
+    _audit(
+        ctx,
+        "login_ok",
+        user_id=user.id,
+        session=str(issued.session_id),
+        device=str(device.id) if device else None,
+    )
+    ctx.forget_after_commit(revoked)
+    return issued, revoked
+
+
+async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
+    await _limit(ctx, "login-ip", LOGIN_IP_LIMIT)
+    session = ctx.session
+    user = await repo.staff_by_login(session, login_name.strip(), lock=True)
+    if user is None or not user.is_active:
+        await _verify(None, password)
+        _audit(
+            ctx,
+            "staff_login_failed",
+            user_id=user.id if user else None,
+            reason="unknown" if user is None else "inactive",
+        )
+        await record_now(session)
+        raise await _phantom_failure(ctx, f"staff-fail:{login_name.strip().lower()}")
+    await _check_lock(ctx, user)
+    if user.auth_source == AuthSource.ldap:
+        if not ctx.settings.ldap_enabled:
+            raise unavailable("ldap", 60)
+        try:
+            ok = await ldap_auth.check_password(ctx.settings, user.login or "", password)
+        except CircuitOpenError as exc:
+            raise unavailable("ldap", int(exc.retry_after_s)) from exc
+        except (ldap_auth.DirectoryUnavailable, TimeoutError) as exc:
+            raise unavailable("ldap", 30) from exc
+    else:
+        ok = await _verify(user.password_hash, password)
+    if not ok:
+        raise await _count_failure(ctx, user, "staff_login", _invalid_credentials())
+    user.failed_attempts = 0
+    user.locked_until = None
+    issued = await _open_session(ctx, user, None)
+    _audit(
+        ctx, "staff_login_ok", user_id=user.id, session=str(issued.session_id), method=user.auth_source.value
+    )
+    return issued
