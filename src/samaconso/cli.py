@@ -25,10 +25,10 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
+from samaconso import domains
 from samaconso.settings import InsecureSettingsError, Settings, get_settings
 
 PROJECT_ROOT = Path(__file__).resolve().parents[2]
-CLI_DOMAINS = ("identity", "legacy", "meters", "tariffs", "notifications", "requests", "files", "dashboard")
 
 
 def _settings_or_exit() -> Settings:
@@ -62,19 +62,12 @@ def migrate(database_url: str | None = None) -> None:
 async def run_seeders(settings: Settings) -> list[str]:
     """Run every domain's ``seed(db, settings)``; each returns lines describing the demo data."""
     from samaconso.kit.db import Database
-    from samaconso.models import MODEL_DOMAINS
 
     db = Database(settings)
     lines: list[str] = []
     try:
-        for domain in ("identity", "legacy", *[d for d in MODEL_DOMAINS if d != "identity"]):
-            name = f"samaconso.{domain}.seed"
-            try:
-                module = importlib.import_module(name)
-            except ModuleNotFoundError as exc:
-                if exc.name != name:
-                    raise
-                continue
+        for name in domains.modules("seed"):
+            module = importlib.import_module(name)
             lines.extend(await module.seed(db, settings))
     finally:
         await db.dispose()
@@ -241,14 +234,8 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-n", type=int, default=10)
     p.set_defaults(func=cmd_outbox)
 
-    for domain in CLI_DOMAINS:
-        name = f"samaconso.{domain}.cli"
-        try:
-            module = importlib.import_module(name)
-        except ModuleNotFoundError as exc:
-            if exc.name != name:
-                raise
-            continue
+    for name in domains.modules("cli"):
+        module = importlib.import_module(name)
         register: Callable[[Any], None] = module.register
         register(sub)
     return parser

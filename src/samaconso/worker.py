@@ -12,10 +12,8 @@ process dies (``reject_on_worker_lost``); each worker process reserves one messa
 from __future__ import annotations
 
 import fnmatch
-import importlib.util
 import socket
 from dataclasses import dataclass
-from datetime import timedelta
 from functools import lru_cache
 from typing import Any
 
@@ -23,6 +21,7 @@ from celery import Celery, Task
 from celery.signals import setup_logging, worker_process_shutdown
 from kombu import Exchange, Queue
 
+from samaconso import domains
 from samaconso.kit.aio import run_sync
 from samaconso.kit.cache import Cache, make_redis
 from samaconso.kit.db import Database
@@ -47,7 +46,7 @@ TASK_ROUTES: dict[str, str] = {
     "samaconso.*.tasks.housekeeping*": "low_priority",
 }
 
-# Periodic tasks (run by ``samaconso worker --beat`` or ``samaconso beat``); domains add theirs here.
+# Periodic tasks (run by ``samaconso worker --beat`` or ``samaconso beat``): the whole schedule, here.
 BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     # documents uploaded > 24 h ago and never attached to a request (files domain)
     "files-purge-unattached": {"task": "samaconso.files.tasks.purge_unattached", "schedule": 3600.0},
@@ -58,6 +57,8 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
         "task": "samaconso.tariffs.tasks.housekeeping_tranche_alerts",
         "schedule": 1800.0,
     },
+    # outbox rows the immediate after-commit publish missed (crash, broker outage): notifications
+    "notifications-relay-outbox": {"task": "samaconso.notifications.tasks.relay_outbox", "schedule": 5.0},
     # devices unused for 30 days are signed out (identity domain)
     "identity-sign-out-idle-devices": {
         "task": "samaconso.identity.tasks.sign_out_idle_devices",
@@ -177,21 +178,5 @@ def echo_low(self: Task[Any, Any], payload: Any = None) -> dict[str, Any]:
     return _echo(self, payload)
 
 
-def every(seconds: float) -> timedelta:
-    return timedelta(seconds=seconds)
-
-
-def _task_modules() -> list[str]:
-    """Every ``samaconso.<domain>.tasks`` module that exists: a worker knows every task."""
-    import pkgutil
-
-    import samaconso
-
-    return [
-        f"samaconso.{info.name}.tasks"
-        for info in pkgutil.iter_modules(samaconso.__path__)
-        if info.ispkg and importlib.util.find_spec(f"samaconso.{info.name}.tasks") is not None
-    ]
-
-
-celery_app.conf.include = _task_modules()
+# Every ``samaconso.<domain>.tasks`` module (``samaconso/domains.py``): a worker knows every task.
+celery_app.conf.include = domains.modules("tasks")

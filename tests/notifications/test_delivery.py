@@ -165,7 +165,8 @@ async def test_broker_unreachable_outbox_keeps_everything(
             asyncio.get_running_loop().create_task(pipeline.relay(db, unreachable, notification_ids=ids))
         )
 
-    service.add_after_commit_publisher(publish_to_unreachable)
+    publisher = app.state.outbox_publisher
+    publisher.publish = publish_to_unreachable  # type: ignore[method-assign]
     try:
         direct = []
         for u in users[:5]:
@@ -193,7 +194,7 @@ async def test_broker_unreachable_outbox_keeps_everything(
             await session.commit()
         assert [await t for t in attempts] == [0] * 6  # every publish attempt failed
     finally:
-        service.remove_after_commit_publisher(publish_to_unreachable)
+        del publisher.publish  # back to the class's method
     async with db.sessionmaker() as session:
         pending = await session.scalar(
             select(func.count()).select_from(OutboxJob).where(OutboxJob.published_at.is_(None))

@@ -7,6 +7,7 @@ import re
 import uuid
 from pathlib import Path
 
+from fastapi import FastAPI
 from httpx import AsyncClient
 
 from samaconso.kit.db import Database
@@ -27,7 +28,9 @@ def metric(text: str, name: str, label: str) -> float:
     return float(match.group(1))
 
 
-async def test_metrics_show_queue_depth_and_outbox_backlog(client: AsyncClient, db: Database) -> None:
+async def test_metrics_show_queue_depth_and_outbox_backlog(
+    app: FastAPI, client: AsyncClient, db: Database
+) -> None:
     before = metric((await client.get("/metrics")).text, "samaconso_queue_depth", "low_priority")
     for _ in range(3):  # nobody consumes this vhost during this test
         celery_app.send_task(
@@ -37,7 +40,8 @@ async def test_metrics_show_queue_depth_and_outbox_backlog(client: AsyncClient, 
     def keep(ids: list[uuid.UUID]) -> None:  # leave the outbox row unpublished
         return None
 
-    service.add_after_commit_publisher(keep)
+    publisher = app.state.outbox_publisher
+    publisher.publish = keep  # type: ignore[method-assign]
     try:
         async with db.sessionmaker() as session:
             service.add_notification(
@@ -49,7 +53,7 @@ async def test_metrics_show_queue_depth_and_outbox_backlog(client: AsyncClient, 
             )
             await session.commit()
     finally:
-        service.remove_after_commit_publisher(keep)
+        del publisher.publish  # back to the class's method
     text = (await client.get("/metrics")).text
     assert metric(text, "samaconso_queue_depth", "low_priority") >= before + 3
     assert metric(text, "samaconso_queue_depth", "urgent") >= 0

@@ -18,7 +18,7 @@ from sqlalchemy.dialects import postgresql
 
 from samaconso.identity.models import Device, Role
 from samaconso.kit.db import Database
-from samaconso.notifications import pipeline, service
+from samaconso.notifications import pipeline
 from samaconso.notifications import repository as repo
 from samaconso.notifications.fcm import PushMessage, SendResult
 from samaconso.notifications.models import Notification
@@ -78,7 +78,7 @@ async def test_stats_are_truthful_while_a_broadcast_is_under_way(
     monkeypatch.setattr(pipeline, "PAGE_SIZE", 10)  # 25 devices → 3 send batches
     monkeypatch.setattr(pipeline, "PAGES_PER_FANOUT", 2)  # → the fan-out takes 2 steps
     # Nothing is published to RabbitMQ: this test runs each step itself (the outbox row stays).
-    monkeypatch.setattr(service, "_publishers", [])
+    monkeypatch.setattr(app.state.outbox_publisher, "publish", lambda ids: None)
     users = await add_customers(db, 25)
     tokens = await add_devices(db, users)
     admin = await make_user(db, settings, Role.admin)  # no device: not part of the audience
@@ -150,7 +150,7 @@ async def test_device_gone_between_count_and_its_batch_still_ends_done(
     """A device counted when the fan-out started but signed out before its batch ran is never
     served: the broadcast still ends ``done`` (skipped 1) instead of staying 'sending' forever."""
     monkeypatch.setattr(pipeline, "PAGE_SIZE", 10)
-    monkeypatch.setattr(service, "_publishers", [])
+    monkeypatch.setattr(app.state.outbox_publisher, "publish", lambda ids: None)
     users = await add_customers(db, 25)
     await add_devices(db, users)
     admin = await make_user(db, settings, Role.admin)

@@ -7,11 +7,11 @@ from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 
 import pytest
+from fastapi import FastAPI
 from pydantic import SecretStr
 
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
-from samaconso.tariffs import service
 from samaconso.tariffs.reference import REFERENCE_GRIDS
 from samaconso.tariffs.seed import seed
 from samaconso.tariffs.standin import MeterAccount, XmlVendStandIn
@@ -65,7 +65,9 @@ XMLVEND_FIELDS = (
 
 
 @pytest.fixture
-async def xmlvend_on(settings: Settings, pki: Pki, standin: XmlVendStandIn) -> AsyncIterator[Settings]:
+async def xmlvend_on(
+    app: FastAPI, settings: Settings, pki: Pki, standin: XmlVendStandIn
+) -> AsyncIterator[Settings]:
     """The running app's settings pointed at the stand-in (restored afterwards)."""
     saved = {name: getattr(settings, name) for name in XMLVEND_FIELDS}
     settings.xmlvend_enabled = True
@@ -82,4 +84,4 @@ async def xmlvend_on(settings: Settings, pki: Pki, standin: XmlVendStandIn) -> A
     yield settings
     for name, value in saved.items():
         setattr(settings, name, value)
-    await service.GATEWAY.aclose()
+    await app.state.vending.aclose()  # the next test's client is rebuilt from its settings

@@ -12,6 +12,7 @@ from httpx import AsyncClient
 
 from samaconso.kit.db import Database
 from samaconso.legacy.deps import gateway_of
+from samaconso.legacy.gateway import LegacyGateway
 from samaconso.legacy.simulated import asyncpg_dsn
 from samaconso.meters.models import LinkStatus, Meter
 from samaconso.settings import Settings
@@ -75,17 +76,15 @@ async def test_simulator_says_when_the_month_is_unknown(
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
-    saved = settings.legacy_simulated_url
-    gateway = app.state.__dict__.get("legacy")
-    app.state.legacy = None
-    settings.legacy_simulated_url = "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"
+    gateway = app.state.legacy
+    nowhere = settings.model_copy(
+        update={"legacy_simulated_url": "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"}
+    )
+    app.state.legacy = broken = LegacyGateway.from_settings(nowhere)
     try:
         r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
     finally:
-        broken = app.state.__dict__.get("legacy")
-        if broken is not None:
-            await broken.dispose()
-        settings.legacy_simulated_url = saved
+        await broken.dispose()
         app.state.legacy = gateway
     assert r.status_code == 200
     body = r.json()

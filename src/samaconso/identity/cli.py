@@ -22,9 +22,9 @@ from sqlalchemy import select
 from samaconso.identity.models import Agency, AuthSource
 from samaconso.identity.schemas import StaffCreate
 from samaconso.identity.service import Ctx, create_staff
-from samaconso.kit.transaction import unit_of_work
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
+from samaconso.kit.transaction import unit_of_work
 from samaconso.settings import get_settings
 
 

@@ -13,6 +13,7 @@ import anyio
 import structlog
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.identity.ldap import Directory
 from samaconso.kit.notify import Notify
 from samaconso.kit.ratelimit import RateLimiter
 from samaconso.kit.security import (
@@ -49,6 +50,7 @@ class Ctx:
     user_agent: str | None = None
     forget: Forget = field(default=_forget_nothing)
     notify: Notify | None = None
+    directory: Directory | None = None
 
     def forget_after_commit(self, session_ids: Sequence[uuid.UUID]) -> None:
         """Drop the cached state of these sessions once the revocation is committed."""

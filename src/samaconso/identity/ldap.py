@@ -21,8 +21,6 @@ from samaconso.settings import Settings
 
 log = structlog.get_logger(__name__)
 
-_breaker = CircuitBreaker("ldap", failure_threshold=5, reset_timeout_s=30)
-
 
 class DirectoryUnavailable(RuntimeError):
     """The directory could not be reached or the service account was refused."""
@@ -87,8 +85,18 @@ def check_password_sync(settings: Settings, login: str, password: str) -> bool:
     return True
 
 
-async def check_password(settings: Settings, login: str, password: str) -> bool:
-    async def _call() -> bool:
-        return await anyio.to_thread.run_sync(check_password_sync, settings, login, password)
+class Directory:
+    """The corporate directory as the API process sees it: built at start-up with its own circuit
+    breaker (``samaconso/wiring.py``), handed to the identity services through their context."""
 
-    return await _breaker.call(_call, timeout_s=settings.ldap_timeout_s * 3 + 1)
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.breaker = CircuitBreaker("ldap", failure_threshold=5, reset_timeout_s=30)
+
+    async def check_password(self, login: str, password: str) -> bool:
+        settings = self.settings
+
+        async def _call() -> bool:
+            return await anyio.to_thread.run_sync(check_password_sync, settings, login, password)
+
+        return await self.breaker.call(_call, timeout_s=settings.ldap_timeout_s * 3 + 1)

@@ -139,10 +139,10 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
         raise await _phantom_failure(ctx, f"staff-fail:{login_name.strip().lower()}")
     await _check_lock(ctx, user)
     if user.auth_source == AuthSource.ldap:
-        if not ctx.settings.ldap_enabled:
+        if not ctx.settings.ldap_enabled or ctx.directory is None:
             raise unavailable("ldap", 60)
         try:
-            ok = await ldap_auth.check_password(ctx.settings, user.login or "", password)
+            ok = await ctx.directory.check_password(user.login or "", password)
         except CircuitOpenError as exc:
             raise unavailable("ldap", int(exc.retry_after_s)) from exc
         except (ldap_auth.DirectoryUnavailable, TimeoutError) as exc:

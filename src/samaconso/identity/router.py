@@ -70,6 +70,7 @@ def _ctx(request: Request, session: Any) -> service.Ctx:
         user_agent=request.headers.get("user-agent"),
         forget=forget,
         notify=notify_user,
+        directory=getattr(state, "directory", None),
     )
 
 

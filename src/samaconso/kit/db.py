@@ -14,7 +14,7 @@ from typing import Any, ClassVar
 
 from sqlalchemy import ColumnElement, DateTime, MetaData, func, make_url, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
-from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import Uuid
 
 from samaconso.settings import Settings
@@ -93,11 +93,17 @@ def make_engine(settings: Settings, *, url: str | None = None, pool_size: int | 
 
 
 class Database:
-    """One engine and session factory per process."""
+    """One engine and session factory, built at start-up (app lifespan, worker process, command).
+
+    Its sessions are of a class of their own (``session_class``), so session events (the outbox's
+    after-commit publish) are attached to this database only, never to every session of the process."""
 
     def __init__(self, settings: Settings, *, url: str | None = None) -> None:
         self.engine = make_engine(settings, url=url)
-        self.sessionmaker = async_sessionmaker(self.engine, expire_on_commit=False, autoflush=False)
+        self.session_class: type[Session] = type("DatabaseSession", (Session,), {})
+        self.sessionmaker = async_sessionmaker(
+            self.engine, expire_on_commit=False, autoflush=False, sync_session_class=self.session_class
+        )
 
     async def dispose(self) -> None:
         await self.engine.dispose()

@@ -1,4 +1,4 @@
-"""The API's legacy gateway: one per application, created on first use, closed at shutdown."""
+"""Typed dependency of the routes that read the legacy systems: the gateway built at start-up."""
 
 from __future__ import annotations
 
@@ -10,22 +10,13 @@ from samaconso.legacy.gateway import LegacyGateway
 
 
 def gateway_of(app: FastAPI) -> LegacyGateway:
-    gateway: LegacyGateway | None = getattr(app.state, "legacy", None)
-    if gateway is None:
-        gateway = LegacyGateway.from_settings(app.state.settings)
-        app.state.legacy = gateway
+    """The app's legacy gateway (built by the lifespan, ``samaconso/wiring.py``)."""
+    gateway: LegacyGateway = app.state.legacy
     return gateway
 
 
 async def get_gateway(request: Request) -> LegacyGateway:
     return gateway_of(request.app)
-
-
-async def close_gateway(app: FastAPI) -> None:
-    gateway: LegacyGateway | None = getattr(app.state, "legacy", None)
-    if gateway is not None:
-        app.state.legacy = None
-        await gateway.dispose()
 
 
 GatewayDep = Annotated[LegacyGateway, Depends(get_gateway)]

@@ -20,6 +20,7 @@ typed records (``legacy/records.py``), so no legacy column name leaves this pack
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 from collections.abc import Callable
 from datetime import date, datetime, time
@@ -302,22 +303,25 @@ class LegacyGateway:
         return await self.postpaid_contract(number)
 
     async def meter(self, kind: str, number: str) -> records.MeterRecord | None:
-        """A prepaid meter (``kind`` "prepaid") or a contract account; None when unknown (not cached)."""
-        key = f"legacy:rows:meter:{kind}:{number}"
+        """A prepaid meter (``kind`` "prepaid") or a contract account; None when unknown (misses
+        are not cached)."""
+        key = f"legacy:meter:{kind}:{number}"
         cache = self.cache
-        row: Row | None = await cache.get(key) if cache is not None else None
+        cached: dict[str, Any] | None = await cache.get(key) if cache is not None else None
+        if cached is not None:
+            return records.meter_from_json(cached)
+        row = await self._meter_row(kind, number)
         if row is None:
-            row = await self._meter_row(kind, number)
-            if row is None:
-                return None
-            if cache is not None:
-                await cache.set(key, row, CUSTOMER_DATA_TTL_S)
-        return records.prepaid_meter(row) if kind == "prepaid" else records.postpaid_contract(row)
+            return None
+        found = records.prepaid_meter(row) if kind == "prepaid" else records.postpaid_contract(row)
+        if cache is not None:
+            await cache.set(key, dataclasses.asdict(found), CUSTOMER_DATA_TTL_S)
+        return found
 
     async def _cached(self, key: str, ttl_s: int, load: Callable[[], Any]) -> Any:
         if self.cache is None:
             return await load()
-        return await self.cache.get_or_load(f"legacy:rows:{key}", ttl_s, load)
+        return await self.cache.get_or_load(f"legacy:{key}", ttl_s, load)
 
     async def purchases(
         self, meter_number: str, poc: str, first: date, last: date

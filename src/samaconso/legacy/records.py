@@ -8,7 +8,7 @@ caches the rows and converts on the way out.
 from __future__ import annotations
 
 import datetime as dt
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -46,6 +46,11 @@ class MeterRecord:
     address: str | None
     phone: str | None  # as the legacy system stores it (national or international, unchecked)
     agency: str | None  # legacy agency name
+
+
+def meter_from_json(data: dict[str, Any]) -> MeterRecord:
+    """A cached :class:`MeterRecord` (extra keys, e.g. an older cache entry's, are ignored)."""
+    return MeterRecord(**{f.name: data.get(f.name) for f in fields(MeterRecord)})
 
 
 def prepaid_meter(row: Row) -> MeterRecord:

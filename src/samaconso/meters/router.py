@@ -7,11 +7,10 @@ from typing import Annotated
 
 from fastapi import APIRouter, Query, Request, Response, status
 
-from samaconso.app import SHUTDOWN_HOOKS
 from samaconso.identity.deps import CustomerUser, StaffUser
 from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.pagination import Page
-from samaconso.legacy.deps import GatewayDep, close_gateway
+from samaconso.legacy.deps import GatewayDep
 from samaconso.meters import service
 from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, StaffMeterOut, SuggestionOut
 from samaconso.notifications.service import notify_user
@@ -19,9 +18,6 @@ from samaconso.notifications.service import notify_user
 router = APIRouter(tags=["meters"])
 
 ADDS_PER_HOUR = 20
-
-if close_gateway not in SHUTDOWN_HOOKS:
-    SHUTDOWN_HOOKS.append(close_gateway)
 
 
 @router.post("/me/meters", status_code=status.HTTP_201_CREATED, response_model=MeterOut)

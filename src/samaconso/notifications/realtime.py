@@ -1,6 +1,6 @@
 """Realtime delivery to open app sessions (WebSocket), whichever API process holds them.
 
-Every API process runs ONE Redis pub/sub subscriber (started by ``app.STARTUP_HOOKS``) on
+Every API process runs ONE Redis pub/sub subscriber (started by the app's lifespan) on
 ``samaconso:notifications``; the fan-out task publishes each new notification there with its audience
 keys, and each process forwards it to the sockets it holds whose user belongs to one of those keys.
 A socket only holds memory: no database connection while idle (the token and the audience keys are
@@ -14,19 +14,22 @@ import contextlib
 import json
 import uuid
 from collections import defaultdict
+from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from typing import Any
 
 import structlog
-from fastapi import FastAPI, WebSocket
+from fastapi import WebSocket
 from prometheus_client import Gauge
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
 
+from samaconso.kit.db import Database
 from samaconso.kit.metrics import QUEUE_DEPTH, REGISTRY
-from samaconso.notifications.pipeline import REALTIME_CHANNEL, relay
-from samaconso.notifications.service import add_after_commit_publisher, remove_after_commit_publisher
+from samaconso.notifications.pipeline import REALTIME_CHANNEL
+from samaconso.notifications.service import outbox_backlog
 from samaconso.settings import Settings
+from samaconso.worker import QUEUES
 
 log = structlog.get_logger(__name__)
 
@@ -121,8 +124,6 @@ class RealtimeHub:
 def _queue_depths(broker_url: str) -> dict[str, int]:
     from kombu import Connection
 
-    from samaconso.worker import QUEUES
-
     depths: dict[str, int] = {}
     with Connection(broker_url, connect_timeout=2) as conn:
         channel: Any = conn.channel()
@@ -136,29 +137,8 @@ def _queue_depths(broker_url: str) -> dict[str, int]:
     return depths
 
 
-async def startup(app: FastAPI) -> None:
-    settings: Settings = app.state.settings
-    hub = RealtimeHub(settings.redis_url, settings.redis_timeout_s)
-    app.state.realtime = hub
-    await hub.start()
-
-    from samaconso.worker import celery_app
-
-    pending: set[asyncio.Task[int]] = set()
-
-    def publish_now(ids: list[uuid.UUID]) -> None:
-        try:
-            task = asyncio.get_running_loop().create_task(
-                relay(app.state.db, celery_app, notification_ids=ids)
-            )
-        except RuntimeError:  # no loop (sync context): the beat relay will publish them
-            return
-        pending.add(task)
-        task.add_done_callback(pending.discard)
-
-    add_after_commit_publisher(publish_now)
-    app.state.notification_publisher = publish_now
-    app.state.notification_publish_tasks = pending
+def queue_metrics_refresher(settings: Settings, db: Database) -> Callable[[], Awaitable[None]]:
+    """The ``/metrics`` refresher of the queue depths and the outbox backlog (wired at start-up)."""
 
     async def refresh_queue_metrics() -> None:
         try:
@@ -169,21 +149,7 @@ async def startup(app: FastAPI) -> None:
             for name, count in depths.items():
                 QUEUE_DEPTH.labels(name).set(count)
         with contextlib.suppress(Exception):
-            from samaconso.notifications.service import outbox_backlog
-
-            async with app.state.db.sessionmaker() as session:
+            async with db.sessionmaker() as session:
                 OUTBOX_PENDING.set(await outbox_backlog(session))
 
-    app.state.metric_refreshers.append(refresh_queue_metrics)
-
-
-async def shutdown(app: FastAPI) -> None:
-    publisher = getattr(app.state, "notification_publisher", None)
-    if publisher is not None:
-        remove_after_commit_publisher(publisher)
-    tasks: set[asyncio.Task[int]] = getattr(app.state, "notification_publish_tasks", set())
-    if tasks:
-        await asyncio.wait(tasks, timeout=5)
-    hub: RealtimeHub | None = getattr(app.state, "realtime", None)
-    if hub is not None:
-        await hub.stop()
+    return refresh_queue_metrics

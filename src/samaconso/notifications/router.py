@@ -11,7 +11,6 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Header, Request, Response, WebSocket, WebSocketDisconnect
 from starlette.websockets import WebSocketState
 
-from samaconso import app as app_module
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
 from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.errors import AppError
@@ -20,10 +19,6 @@ from samaconso.kit.pagination import Page
 from samaconso.notifications import realtime, schemas, service
 
 router = APIRouter(tags=["notifications"])
-
-if realtime.startup not in app_module.STARTUP_HOOKS:
-    app_module.STARTUP_HOOKS.append(realtime.startup)
-    app_module.SHUTDOWN_HOOKS.append(realtime.shutdown)
 
 AUTH_TIMEOUT_S = 5.0
 

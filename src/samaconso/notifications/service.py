@@ -6,15 +6,14 @@ Other domains call :func:`notify_user` with their own session and commit it with
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import event, func, select, update
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.orm import Session
 
 from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError, forbidden, not_found
@@ -46,6 +45,12 @@ TRANSACTIONAL_TYPES = frozenset(
     }
 )
 PERSONAL_TARGETS = frozenset({TargetKind.user, TargetKind.meter})
+
+# ``add_notification`` notes its outbox row in the session; the API's after-commit publisher
+# (``notifications/outbox_publisher.py``, attached to the app's database at start-up) publishes the
+# rows of a committed session at once. Without it (or if it fails) the beat relay publishes them
+# within seconds.
+OUTBOX_INFO_KEY = "notifications_outbox"
 
 
 def derive_priority(type_: NotificationType, target: TargetKind) -> Priority:
@@ -125,7 +130,7 @@ def add_notification(
     # created_at of every row below is now(): the transaction's start time, identical for all.
     session.add_all(NotificationAudience(audience=a, notification_id=nid) for a in sorted(set(audiences)))
     session.add(OutboxJob(notification_id=nid, queue=QUEUE_OF_PRIORITY[prio]))
-    session.info.setdefault("notifications_outbox", []).append(nid)
+    session.info.setdefault(OUTBOX_INFO_KEY, []).append(nid)
     return notification
 
 
@@ -153,39 +158,6 @@ async def notify_user(
         target_user_id=user_id,
     )
     return notification.id
-
-
-# --- immediate publish after commit ---------------------------------------------------------------
-# The API process registers a callback (STARTUP_HOOKS) that publishes the outbox rows of a committed
-# session at once; without it (or if it fails) the beat relay publishes them within seconds.
-OUTBOX_INFO_KEY = "notifications_outbox"
-Publisher = Callable[[list[uuid.UUID]], None]
-# A stack: several apps may live in one process (tests); the most recently added one publishes, and
-# an app removing its own callback at shutdown leaves the others in place.
-_publishers: list[Publisher] = []
-
-
-def add_after_commit_publisher(callback: Publisher) -> None:
-    _publishers.append(callback)
-
-
-def remove_after_commit_publisher(callback: Publisher) -> None:
-    for i in range(len(_publishers) - 1, -1, -1):
-        if _publishers[i] is callback:
-            del _publishers[i]
-            return
-
-
-@event.listens_for(Session, "after_commit")
-def _publish_after_commit(session: Session) -> None:
-    ids: list[uuid.UUID] | None = session.info.pop(OUTBOX_INFO_KEY, None)
-    if ids and _publishers:
-        _publishers[-1](ids)
-
-
-@event.listens_for(Session, "after_rollback")
-def _forget_after_rollback(session: Session) -> None:
-    session.info.pop(OUTBOX_INFO_KEY, None)
 
 
 # --- staff: create --------------------------------------------------------------------------------

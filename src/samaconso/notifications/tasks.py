@@ -15,9 +15,7 @@ from celery import Task
 
 from samaconso.kit.aio import run_sync
 from samaconso.notifications import pipeline
-from samaconso.worker import BEAT_SCHEDULE, celery_app, every, resources
-
-BEAT_SCHEDULE["notifications-relay-outbox"] = {"task": pipeline.RELAY_TASK, "schedule": every(5)}
+from samaconso.worker import celery_app, resources
 
 _pusher: pipeline.Pusher | None = None
 

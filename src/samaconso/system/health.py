@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 
 import anyio
@@ -18,10 +18,10 @@ from samaconso.settings import Settings
 
 PROBE_TIMEOUT_S = 2.0
 
-# Extra readiness details contributed by domains (e.g. the XMLVend certificate's days to expiry).
-# Each returns a dict merged under ``details``; a failing provider never fails readiness by itself.
+# Extra readiness details contributed by domains (e.g. the XMLVend certificate's days to expiry),
+# listed by the app's wiring. Each returns a dict merged under ``details``; a failing provider never
+# fails readiness by itself.
 DetailProvider = Callable[[Settings], Awaitable[dict[str, Any]]]
-DETAIL_PROVIDERS: list[DetailProvider] = []
 
 
 async def _probe(name: str, check: Callable[[], Awaitable[object]]) -> tuple[str, dict[str, Any]]:
@@ -41,7 +41,13 @@ def _broker_check(url: str) -> None:
         conn.ensure_connection(max_retries=1, timeout=int(PROBE_TIMEOUT_S))
 
 
-async def readiness(settings: Settings, db: Database, cache: Cache, storage: Storage) -> dict[str, Any]:
+async def readiness(
+    settings: Settings,
+    db: Database,
+    cache: Cache,
+    storage: Storage,
+    details_from: Sequence[DetailProvider] = (),
+) -> dict[str, Any]:
     async def pg() -> None:
         async with db.engine.connect() as conn:
             await conn.execute(text("SELECT 1"))
@@ -60,7 +66,7 @@ async def readiness(settings: Settings, db: Database, cache: Cache, storage: Sto
     )
     checks = dict(results)
     details: dict[str, Any] = {}
-    for provider in DETAIL_PROVIDERS:
+    for provider in details_from:
         try:
             async with asyncio.timeout(PROBE_TIMEOUT_S):
                 details.update(await provider(settings))

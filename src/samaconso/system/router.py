@@ -24,7 +24,7 @@ async def health() -> dict[str, str]:
 @router.get("/health/ready", summary="Readiness: PostgreSQL, Redis, broker and S3")
 async def ready(request: Request) -> JSONResponse:
     state = request.app.state
-    report = await readiness(state.settings, state.db, state.cache, state.storage)
+    report = await readiness(state.settings, state.db, state.cache, state.storage, state.readiness_details)
     report["version"] = __version__
     status = 200 if not report["failing"] else 503
     headers = {"Retry-After": "10"} if status == 503 else {}
@@ -46,6 +46,6 @@ async def metrics(request: Request) -> Response:
             raise AppError(
                 403, "forbidden", "Métriques accessibles en local uniquement.", "Metrics are local only."
             )
-    for collector in getattr(request.app.state, "metric_refreshers", []):
+    for collector in request.app.state.metric_refreshers:
         await collector()
     return Response(generate_latest(REGISTRY), media_type=CONTENT_TYPE_LATEST)

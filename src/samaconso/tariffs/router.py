@@ -13,6 +13,7 @@ from samaconso.kit.i18n import negotiate
 from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
 from samaconso.tariffs import service
+from samaconso.tariffs.deps import VendingDep
 from samaconso.tariffs.schemas import (
     BandOut,
     PostpaidIn,
@@ -72,7 +73,12 @@ async def add_tariff_version(
 
 @router.post("/simulator/prepaid", summary="Woyofal simulator: kWh for an amount, or the amount for kWh")
 async def simulate_prepaid(
-    request: Request, session: SessionDep, principal: CurrentUser, legacy: GatewayDep, body: SimulationIn
+    request: Request,
+    session: SessionDep,
+    principal: CurrentUser,
+    legacy: GatewayDep,
+    vending: VendingDep,
+    body: SimulationIn,
 ) -> SimulationOut:
     lang = negotiate(request.headers.get("accept-language"))
     await request.app.state.rate_limiter.check(
@@ -85,40 +91,10 @@ async def simulate_prepaid(
         data=body,
         lang=lang,
         legacy=legacy,
+        vending=vending,
     )
 
 
 @router.post("/simulator/postpaid", summary="Postpaid bill estimate for kWh over N billed days")
 async def simulate_postpaid(session: SessionDep, _: CurrentUser, body: PostpaidIn) -> PostpaidOut:
     return await service.estimate_postpaid(session, body)
-
-
-# --- process wiring: readiness details, metrics refresh, closing the vending client ----------------
-def _install() -> None:
-    from fastapi import FastAPI
-
-    from samaconso.app import SHUTDOWN_HOOKS, STARTUP_HOOKS
-    from samaconso.system.health import DETAIL_PROVIDERS
-    from samaconso.tariffs.xmlvend import certificate_status, health_details
-
-    async def startup(app: FastAPI) -> None:
-        settings = app.state.settings
-
-        async def refresh_certificate_metric() -> None:
-            if settings.xmlvend_client_p12 is not None:
-                import asyncio
-
-                await asyncio.to_thread(certificate_status, settings)
-
-        app.state.metric_refreshers.append(refresh_certificate_metric)
-
-    async def shutdown(app: FastAPI) -> None:
-        await service.GATEWAY.aclose()
-
-    if health_details not in DETAIL_PROVIDERS:
-        DETAIL_PROVIDERS.append(health_details)
-    STARTUP_HOOKS.append(startup)
-    SHUTDOWN_HOOKS.append(shutdown)
-
-
-_install()
