@@ -34,14 +34,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-REPO = Path(__file__).resolve().parents[2]
-DEPLOY = REPO / "deploy"
-VENV_BIN = REPO / ".venv" / "bin"
+sys.path.insert(0, str(Path(__file__).resolve().parent))  # netns.py, scenario.py: siblings
+
+from netns import APP_USER, DEPLOY, REPO, VENV_BIN, StepFailed, base_env, ns_argv, parse_env_file, run
+from scenario import run_scenario
+
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 CLONE_NEWNET = 0x40000000
 # Les processus applicatifs tournent en root ici : le Python du virtualenv de cette machine est sous
 # /root (inaccessible à un autre utilisateur). L'image de production, elle, tourne en uid 10001.
-APP_USER: str | None = None
 TAG = f"scr{os.getpid() % 100000}"  # préfixe unique des espaces de noms de cette répétition
 
 
@@ -118,10 +119,6 @@ class Report:
         return bool(self.steps) and all(s.status != "FAILED" for s in self.steps)
 
 
-class StepFailed(RuntimeError):
-    pass
-
-
 # --------------------------------------------------------------------------------------------
 # Plan d'adressage : lu dans deploy/firewall/samaconso-addresses.nft (le même qu'en production)
 # --------------------------------------------------------------------------------------------
@@ -149,30 +146,6 @@ def files_public_url() -> str:
 # --------------------------------------------------------------------------------------------
 # Commandes et processus dans les espaces de noms
 # --------------------------------------------------------------------------------------------
-def run(
-    argv: list[str],
-    *,
-    check: bool = True,
-    env: dict[str, str] | None = None,
-    timeout: float = 120,
-    input_text: str | None = None,
-    cwd: Path | None = None,
-) -> subprocess.CompletedProcess[str]:
-    res = subprocess.run(
-        argv, capture_output=True, text=True, env=env, timeout=timeout, input=input_text, cwd=cwd
-    )
-    if check and res.returncode != 0:
-        raise StepFailed(
-            f"{shlex.join(argv)} → code {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}"
-        )
-    return res
-
-
-def ns_argv(ns: str, argv: list[str], user: str | None = None) -> list[str]:
-    base = ["ip", "netns", "exec", ns]
-    if user:
-        base += ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
-    return base + argv
 
 
 @dataclass
@@ -236,11 +209,6 @@ class Proc:
             return ""
 
 
-def base_env() -> dict[str, str]:
-    """L'environnement de cette machine, sans ce qui ne serait pas sur un serveur (AWS_*, SAMACONSO_*)."""
-    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAMACONSO_", "PG"))}
-
-
 def ns_tcp_open(ns: str, host: str, port: int, timeout: float = 1.0) -> bool:
     res = subprocess.run(
         ns_argv(ns, ["timeout", str(timeout), "bash", "-c", f"exec 3<>/dev/tcp/{host}/{port}"]),
@@ -275,15 +243,6 @@ def setns(path: str) -> None:
 # --------------------------------------------------------------------------------------------
 # Fichiers de configuration de deploy/
 # --------------------------------------------------------------------------------------------
-def parse_env_file(path: Path) -> dict[str, str]:
-    values: dict[str, str] = {}
-    for line in path.read_text().splitlines():
-        line = line.strip()
-        if not line or line.startswith("#") or "=" not in line:
-            continue
-        key, _, value = line.partition("=")
-        values[key.strip()] = value.strip().strip('"')
-    return values
 
 
 def compose_commands(path: Path) -> dict[str, list[str]]:
@@ -1261,8 +1220,6 @@ def main() -> int:
             file=sys.stderr,
         )
         return 2
-    from scenario import run_scenario  # deploy/rehearsal/scenario.py
-
     r = Rehearsal()
 
     def interrupted(signum: int, _frame: Any) -> None:

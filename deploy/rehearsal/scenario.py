@@ -17,12 +17,31 @@ import time
 import uuid
 from collections import Counter
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import Any, Protocol
 
 import httpx
+from netns import APP_USER, DEPLOY, VENV_BIN, base_env, ns_argv, parse_env_file, run
 
-if TYPE_CHECKING:
-    from rehearsal import Rehearsal
+
+class Rehearsal(Protocol):
+    """What the scenario uses of the running rehearsal (``rehearsal.Rehearsal``), which calls it:
+    the scenario never imports the orchestrator back."""
+
+    addr: dict[str, str]
+    ns: dict[str, str]
+    procs: Any
+    report: Any
+    secrets: Path
+    tmp: Path
+
+    def app_environment(self, *args: Any, **kwargs: Any) -> Any: ...
+    def lb_states(self) -> dict[str, str]: ...
+    def lb_sessions(self) -> dict[str, int]: ...
+    def psql(self, *args: Any, **kwargs: Any) -> Any: ...
+    def read_secret(self, *args: Any, **kwargs: Any) -> Any: ...
+    def start_api(self, *args: Any, **kwargs: Any) -> Any: ...
+    def start_worker(self, *args: Any, **kwargs: Any) -> Any: ...
+
 
 API = "/api/v1"
 
@@ -268,8 +287,6 @@ def curl_from(r: Rehearsal, ns_role: str, argv: list[str]) -> tuple[int, str, st
     """curl lancé par `ip netns exec` (donc avec /etc/netns/<espace>/hosts) : code de sortie, code HTTP,
     en-têtes, corps."""
     import subprocess
-
-    from rehearsal import ns_argv
 
     out = r.tmp / "client" / f"curl-{uuid.uuid4().hex[:8]}"
     out.parent.mkdir(parents=True, exist_ok=True)
@@ -552,8 +569,6 @@ def traffic(
 def healthcheck_output(r: Rehearsal) -> tuple[int, str]:
     import subprocess
 
-    from rehearsal import DEPLOY, base_env, ns_argv, parse_env_file
-
     env = {
         **base_env(),
         "SRV_DATA": r.addr["data"],
@@ -645,7 +660,6 @@ def worker_kill_during_broadcast(
 
 
 def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -> None:
-    from rehearsal import APP_USER, VENV_BIN, ns_argv, run
 
     rep = r.report
     devices = 20_000
@@ -759,7 +773,6 @@ def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -
 
 
 def echo_batch_with_worker_kill(r: Rehearsal) -> None:
-    from rehearsal import APP_USER, ns_argv, run
 
     rep = r.report
     total = 1500
@@ -815,7 +828,6 @@ def count_results(r: Rehearsal, ids: list[str]) -> int:
 
 # ------------------------------------------------------------------------------------------------
 def backup_and_restore(r: Rehearsal) -> None:
-    from rehearsal import DEPLOY, ns_argv, parse_env_file, run
 
     rep = r.report
     cfg = parse_env_file(DEPLOY / "server1-data" / "backup" / "backup.env.example")
@@ -824,7 +836,6 @@ def backup_and_restore(r: Rehearsal) -> None:
     for d in (backups, textfile):
         d.mkdir(parents=True, exist_ok=True)
         run(["chown", "postgres:postgres", str(d)])
-    from rehearsal import base_env
 
     env = {
         **base_env(),

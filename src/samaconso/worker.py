@@ -14,11 +14,10 @@ from __future__ import annotations
 import fnmatch
 import socket
 from dataclasses import dataclass
-from functools import lru_cache
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import setup_logging, worker_process_shutdown
+from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
 from kombu import Exchange, Queue
 
 from samaconso import domains
@@ -26,6 +25,8 @@ from samaconso.kit.aio import run_sync
 from samaconso.kit.cache import Cache, make_redis
 from samaconso.kit.db import Database
 from samaconso.kit.logging import configure_logging
+from samaconso.kit.storage import Storage
+from samaconso.legacy.gateway import LegacyGateway
 from samaconso.settings import Settings, get_settings
 
 QUEUES: tuple[str, ...] = ("urgent", "high_priority", "normal", "low_priority")
@@ -123,20 +124,60 @@ def make_celery(settings: Settings) -> Celery:
 celery_app = make_celery(get_settings())
 
 
+# The dashboard's national aggregates take seconds, more than the API's per-statement timeout allows.
+AGGREGATE_STATEMENT_TIMEOUT_MS = 300_000
+
+
 @dataclass
 class WorkerResources:
+    """Every long-lived resource a worker process's tasks use, built once at its start-up
+    (``worker_process_init``) and closed at its shutdown; the breakers live in these objects."""
+
     settings: Settings
     db: Database
+    aggregate_db: Database  # same database, longer statement timeout (dashboard rollups)
     cache: Cache
+    storage: Storage
+    legacy: LegacyGateway
+
+    async def aclose(self) -> None:
+        await self.legacy.dispose()
+        await self.aggregate_db.dispose()
+        await self.db.dispose()
+        await self.cache.redis.aclose()
 
 
-@lru_cache(maxsize=1)
-def resources() -> WorkerResources:
-    """Per-process resources for tasks (created on first use in each worker process)."""
+def build_resources(settings: Settings) -> WorkerResources:
+    redis = make_redis(settings.redis_url, settings.redis_timeout_s)
+    cache = Cache(redis)
+    slow = settings.model_copy(update={"database_statement_timeout_ms": AGGREGATE_STATEMENT_TIMEOUT_MS})
+    return WorkerResources(
+        settings=settings,
+        db=Database(settings),
+        aggregate_db=Database(slow),
+        cache=cache,
+        storage=Storage(settings),
+        legacy=LegacyGateway.from_settings(settings, cache),
+    )
+
+
+_process: list[WorkerResources] = []  # this process's resources (one entry once started)
+
+
+@worker_process_init.connect
+def _start_resources(**_: Any) -> None:
+    """Worker start-up: build this process's resources before it takes its first task."""
     settings = get_settings()
     configure_logging(settings.log_level, settings.log_json, process="worker")
-    redis = make_redis(settings.redis_url, settings.redis_timeout_s)
-    return WorkerResources(settings=settings, db=Database(settings), cache=Cache(redis))
+    _process[:] = [build_resources(settings)]
+
+
+def resources() -> WorkerResources:
+    """The resources built at this worker process's start-up. A process that runs tasks without a
+    worker start-up (eager mode, ``samaconso`` commands, tests) builds them on first use."""
+    if not _process:
+        _start_resources()
+    return _process[0]
 
 
 @setup_logging.connect
@@ -148,8 +189,8 @@ def _json_logs(**_: Any) -> None:
 
 @worker_process_shutdown.connect
 def _close_resources(**_: Any) -> None:
-    if resources.cache_info().currsize:
-        run_sync(resources().db.dispose())
+    if _process:
+        run_sync(_process.pop().aclose())
 
 
 def _echo(task: Task[Any, Any], payload: Any) -> dict[str, Any]:

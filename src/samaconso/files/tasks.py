@@ -4,7 +4,6 @@ from __future__ import annotations
 
 from samaconso.files import service
 from samaconso.kit.aio import run_sync
-from samaconso.kit.storage import Storage
 from samaconso.worker import celery_app, resources
 
 
@@ -12,4 +11,4 @@ from samaconso.worker import celery_app, resources
 def purge_unattached() -> int:
     """Remove documents uploaded more than 24 h ago and never attached to a request."""
     res = resources()
-    return run_sync(service.purge_unattached(res.db, Storage(res.settings)))
+    return run_sync(service.purge_unattached(res.db, res.storage))

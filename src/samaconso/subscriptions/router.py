@@ -27,4 +27,4 @@ async def follow_notice(
     """Public: follow a new-connection request by its notice number and the phone given with it."""
     ip = request.client.host if request.client else "unknown"
     await request.app.state.rate_limiter.check(f"notice:{ip}", NOTICE_LOOKUPS_PER_MINUTE, 60)
-    return await service.follow_notice(gateway, request.app.state.cache, number, phone)
+    return await service.follow_notice(gateway, number, phone)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from samaconso.kit.aio import run_sync
-from samaconso.legacy.gateway import LegacyGateway
 from samaconso.tariffs import service
 from samaconso.worker import celery_app, resources
 
@@ -13,11 +12,4 @@ def housekeeping_tranche_alerts() -> int:
     """Periodic scan (low_priority): monthly tranche-1 alert for prepaid meters at ≥ 80 %."""
     res = resources()
 
-    async def scan() -> int:
-        legacy = LegacyGateway.from_settings(res.settings, res.cache)
-        try:
-            return await service.scan_tranche_alerts(res.db, legacy)
-        finally:
-            await legacy.dispose()
-
-    return run_sync(scan())
+    return run_sync(service.scan_tranche_alerts(res.db, res.legacy))

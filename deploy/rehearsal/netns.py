@@ -1,0 +1,70 @@
+"""Ce que la répétition et son scénario partagent : chemins du dépôt, commandes (dans un espace de
+noms réseau, sous l'utilisateur de l'application), environnement de base, fichiers .env.
+
+``rehearsal.py`` (l'orchestrateur) et ``scenario.py`` (le parcours joué à travers la VIP) importent
+ce module ; aucun des deux n'importe l'autre en retour (``rehearsal.py`` appelle le scénario).
+"""
+
+from __future__ import annotations
+
+import os
+import shlex
+import subprocess
+from pathlib import Path
+
+APP_USER: str | None = None
+
+
+REPO = Path(__file__).resolve().parents[2]
+
+
+DEPLOY = REPO / "deploy"
+
+
+VENV_BIN = REPO / ".venv" / "bin"
+
+
+class StepFailed(RuntimeError):
+    pass
+
+
+def run(
+    argv: list[str],
+    *,
+    check: bool = True,
+    env: dict[str, str] | None = None,
+    timeout: float = 120,
+    input_text: str | None = None,
+    cwd: Path | None = None,
+) -> subprocess.CompletedProcess[str]:
+    res = subprocess.run(
+        argv, capture_output=True, text=True, env=env, timeout=timeout, input=input_text, cwd=cwd
+    )
+    if check and res.returncode != 0:
+        raise StepFailed(
+            f"{shlex.join(argv)} → code {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}"
+        )
+    return res
+
+
+def ns_argv(ns: str, argv: list[str], user: str | None = None) -> list[str]:
+    base = ["ip", "netns", "exec", ns]
+    if user:
+        base += ["setpriv", f"--reuid={user}", f"--regid={user}", "--init-groups", "--"]
+    return base + argv
+
+
+def base_env() -> dict[str, str]:
+    """L'environnement de cette machine, sans ce qui ne serait pas sur un serveur (AWS_*, SAMACONSO_*)."""
+    return {k: v for k, v in os.environ.items() if not k.startswith(("AWS_", "SAMACONSO_", "PG"))}
+
+
+def parse_env_file(path: Path) -> dict[str, str]:
+    values: dict[str, str] = {}
+    for line in path.read_text().splitlines():
+        line = line.strip()
+        if not line or line.startswith("#") or "=" not in line:
+            continue
+        key, _, value = line.partition("=")
+        values[key.strip()] = value.strip().strip('"')
+    return values
