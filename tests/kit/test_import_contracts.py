@@ -39,7 +39,9 @@ def test_a_new_cycle_between_domains_breaks_the_lint(tmp_path: Path) -> None:
     shutil.copytree(ROOT / "src" / "samaconso", tmp_path / "src" / "samaconso")
     # consumption already uses tariffs; tariffs using consumption back closes a cycle
     grid = tmp_path / "src" / "samaconso" / "tariffs" / "grid.py"
-    grid.write_text(grid.read_text() + "\nfrom samaconso.consumption import service as _consumption  # noqa\n")
+    grid.write_text(
+        grid.read_text() + "\nfrom samaconso.consumption import service as _consumption  # noqa\n"
+    )
     result = _lint(tmp_path, tmp_path / "src")
     assert result.returncode != 0
     assert "BROKEN" in result.stdout
