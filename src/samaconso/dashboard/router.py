@@ -4,23 +4,25 @@ from __future__ import annotations
 
 import uuid
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Query
 
 from samaconso.dashboard import service
 from samaconso.dashboard.schemas import DashboardOut
 from samaconso.identity.deps import StaffUser
+from samaconso.kit.deps import CacheDep, DatabaseDep
 
 router = APIRouter(tags=["dashboard"])
 
 
 @router.get("/dashboard", response_model=DashboardOut)
 async def get_dashboard(
-    request: Request,
+    db: DatabaseDep,
+    cache: CacheDep,
     principal: StaffUser,
     agency: uuid.UUID | None = Query(
         default=None, description="Administrators: one agency (default: national)."
     ),
 ) -> DashboardOut:
     """Agents: their agency's figures. Administrators: national figures, or one agency's."""
-    data = await service.dashboard(request.app.state.db, request.app.state.cache, principal, agency)
+    data = await service.dashboard(db, cache, principal, agency)
     return DashboardOut.model_validate(data)

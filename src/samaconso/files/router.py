@@ -10,8 +10,7 @@ from samaconso.files import service
 from samaconso.files.schemas import DownloadOut, FileOut
 from samaconso.files.upload import read_single_file
 from samaconso.identity.deps import CurrentUser
-from samaconso.kit.deps import SessionDep
-from samaconso.kit.storage import Storage
+from samaconso.kit.deps import RateLimiterDep, SessionDep, SettingsDep, StorageDep
 from samaconso.requests import service as requests_service
 
 router = APIRouter(tags=["files"])
@@ -35,17 +34,22 @@ _MULTIPART_DOC = {
 
 
 @router.post("/files", status_code=201, response_model=FileOut, openapi_extra=_MULTIPART_DOC)
-async def upload_file(request: Request, principal: CurrentUser, session: SessionDep) -> FileOut:
+async def upload_file(
+    request: Request,
+    principal: CurrentUser,
+    session: SessionDep,
+    settings: SettingsDep,
+    limiter: RateLimiterDep,
+    storage: StorageDep,
+) -> FileOut:
     """Upload one document (PDF, JPEG or PNG, at most ``document_max_bytes``) to attach to a request."""
-    settings = request.app.state.settings
-    await request.app.state.rate_limiter.check(f"upload:{principal.user_id}", UPLOADS_PER_HOUR, 3600)
+    await limiter.check(f"upload:{principal.user_id}", UPLOADS_PER_HOUR, 3600)
     upload = await read_single_file(
         request.headers.get("content-type"),
         request.headers.get("content-length"),
         request.stream(),
         max_bytes=settings.document_max_bytes,
     )
-    storage: Storage = request.app.state.storage
     row = await service.store_upload(
         session, storage, owner_id=principal.user_id, original_name=upload.filename, data=upload.data
     )
@@ -61,11 +65,11 @@ async def upload_file(request: Request, principal: CurrentUser, session: Session
 
 @router.get("/files/{file_id}", response_model=DownloadOut)
 async def get_file(
-    file_id: uuid.UUID, request: Request, principal: CurrentUser, session: SessionDep
+    file_id: uuid.UUID, principal: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> DownloadOut:
     """A short-lived (≤ 5 min) download link, for the owner and the staff handling the request."""
     link = await service.download_link(
-        session, request.app.state.storage, principal, file_id, request_agency=requests_service.request_agency
+        session, storage, principal, file_id, request_agency=requests_service.request_agency
     )
     return DownloadOut(
         id=link.file.id,
@@ -79,8 +83,8 @@ async def get_file(
 
 @router.delete("/files/{file_id}", status_code=204)
 async def delete_file(
-    file_id: uuid.UUID, request: Request, principal: CurrentUser, session: SessionDep
+    file_id: uuid.UUID, principal: CurrentUser, session: SessionDep, storage: StorageDep
 ) -> Response:
     """Delete one of my documents that is not attached to a request yet."""
-    await service.delete_own(session, request.app.state.storage, principal, file_id)
+    await service.delete_own(session, storage, principal, file_id)
     return Response(status_code=204)

@@ -13,9 +13,13 @@ from typing import Annotated
 from fastapi import Depends, Query, Request
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.pagination import MAX_LIMIT
+from samaconso.kit.ratelimit import RateLimiter
+from samaconso.kit.storage import Storage
 from samaconso.kit.transaction import discard_after_commit, run_after_commit
+from samaconso.settings import Settings
 
 
 async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
@@ -37,6 +41,38 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response leaves, so a failed commit is an error
 # answer, never a 2xx for data that was not kept.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_settings(request: Request) -> Settings:
+    settings: Settings = request.app.state.settings
+    return settings
+
+
+async def get_database(request: Request) -> Database:
+    db: Database = request.app.state.db
+    return db
+
+
+async def get_cache(request: Request) -> Cache:
+    cache: Cache = request.app.state.cache
+    return cache
+
+
+async def get_storage(request: Request) -> Storage:
+    storage: Storage = request.app.state.storage
+    return storage
+
+
+async def get_rate_limiter(request: Request) -> RateLimiter:
+    limiter: RateLimiter = request.app.state.rate_limiter
+    return limiter
+
+
+SettingsDep = Annotated[Settings, Depends(get_settings)]
+DatabaseDep = Annotated[Database, Depends(get_database)]
+CacheDep = Annotated[Cache, Depends(get_cache)]
+StorageDep = Annotated[Storage, Depends(get_storage)]
+RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-100).")]
 CursorQuery = Annotated[str | None, Query(description="Opaque cursor from the previous page.")]

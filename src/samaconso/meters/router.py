@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from samaconso.identity.deps import CustomerUser, StaffUser
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
 from samaconso.meters import service
@@ -22,11 +22,15 @@ ADDS_PER_HOUR = 20
 
 @router.post("/me/meters", status_code=status.HTTP_201_CREATED, response_model=MeterOut)
 async def add_meter(
-    body: MeterAdd, principal: CustomerUser, session: SessionDep, gateway: GatewayDep, request: Request
+    body: MeterAdd,
+    principal: CustomerUser,
+    session: SessionDep,
+    gateway: GatewayDep,
+    limiter: RateLimiterDep,
 ) -> MeterOut:
     """Add a meter: active at once for its owner (legacy phone = my phone), pending otherwise."""
     # bounded so meter numbers cannot be enumerated against the legacy systems
-    await request.app.state.rate_limiter.check(
+    await limiter.check(
         f"meters:add:{principal.user_id}", ADDS_PER_HOUR, 3600, code="too_many_meter_additions"
     )
     return await service.add_meter(session, gateway, principal, body.kind, body.number, notify=notify_user)

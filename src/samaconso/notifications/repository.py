@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import (
@@ -443,4 +443,19 @@ async def finish_batch(session: AsyncSession, nid: uuid.UUID, upto: uuid.UUID) -
             index_elements=["notification_id", "upto"],
             set_={"finished_at": func.coalesce(FanoutBatch.finished_at, func.now())},
         )
+    )
+
+
+async def created_within(session: AsyncSession, notification_id: uuid.UUID, age: timedelta) -> bool:
+    """Whether the notification was created less than ``age`` ago (by the database clock)."""
+    fresh = await session.scalar(
+        select(Notification.created_at > func.now() - age).where(Notification.id == notification_id)
+    )
+    return bool(fresh)
+
+
+async def release_idempotency_key(session: AsyncSession, notification_id: uuid.UUID) -> None:
+    """An expired key may be used again: the old notification lets go of it."""
+    await session.execute(
+        update(Notification).where(Notification.id == notification_id).values(idempotency_key=None)
     )

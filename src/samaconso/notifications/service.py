@@ -11,7 +11,6 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -220,16 +219,9 @@ async def create_notification(
     if idempotency_key is not None:
         previous = await repo.find_by_idempotency_key(session, staff.user_id, idempotency_key)
         if previous is not None:
-            fresh = await session.scalar(
-                select(Notification.created_at > func.now() - IDEMPOTENCY_TTL).where(
-                    Notification.id == previous.id
-                )
-            )
-            if fresh:
+            if await repo.created_within(session, previous.id, IDEMPOTENCY_TTL):
                 return _accepted(previous)
-            await session.execute(
-                update(Notification).where(Notification.id == previous.id).values(idempotency_key=None)
-            )
+            await repo.release_idempotency_key(session, previous.id)
     kind, audiences, columns = await _resolve_target(session, staff, body.target)
     n = add_notification(
         session,

@@ -7,7 +7,7 @@ import uuid
 from fastapi import APIRouter, Query, Request
 
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.i18n import Lang, negotiate
 from samaconso.kit.pagination import Page
 from samaconso.requests import service
@@ -176,9 +176,13 @@ async def admin_update_type(
 
 @router.post("/me/requests", status_code=201, response_model=RequestDetail)
 async def submit_request(
-    body: RequestCreate, request: Request, principal: CustomerUser, session: SessionDep
+    body: RequestCreate,
+    request: Request,
+    principal: CustomerUser,
+    session: SessionDep,
+    limiter: RateLimiterDep,
 ) -> RequestDetail:
-    await request.app.state.rate_limiter.check(f"req-submit:{principal.user_id}", SUBMISSIONS_PER_DAY, 86400)
+    await limiter.check(f"req-submit:{principal.user_id}", SUBMISSIONS_PER_DAY, 86400)
     view = await service.submit(
         session,
         principal,

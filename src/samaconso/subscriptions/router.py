@@ -6,6 +6,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 
+from samaconso.kit.deps import RateLimiterDep
 from samaconso.legacy.deps import GatewayDep
 from samaconso.subscriptions import service
 from samaconso.subscriptions.schemas import NoticeOut
@@ -19,6 +20,7 @@ NOTICE_LOOKUPS_PER_MINUTE = 10
 async def follow_notice(
     request: Request,
     gateway: GatewayDep,
+    limiter: RateLimiterDep,
     number: Annotated[str, Path(min_length=4, max_length=20)],
     phone: Annotated[
         str, Query(min_length=6, max_length=24, description="The phone given with the request.")
@@ -26,5 +28,5 @@ async def follow_notice(
 ) -> NoticeOut:
     """Public: follow a new-connection request by its notice number and the phone given with it."""
     ip = request.client.host if request.client else "unknown"
-    await request.app.state.rate_limiter.check(f"notice:{ip}", NOTICE_LOOKUPS_PER_MINUTE, 60)
+    await limiter.check(f"notice:{ip}", NOTICE_LOOKUPS_PER_MINUTE, 60)
     return await service.follow_notice(gateway, number, phone)

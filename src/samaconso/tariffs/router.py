@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from samaconso.identity.deps import AdminUser, CurrentUser
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep, SettingsDep
 from samaconso.kit.i18n import negotiate
 from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
@@ -78,15 +78,17 @@ async def simulate_prepaid(
     principal: CurrentUser,
     legacy: GatewayDep,
     vending: VendingDep,
+    limiter: RateLimiterDep,
+    settings: SettingsDep,
     body: SimulationIn,
 ) -> SimulationOut:
     lang = negotiate(request.headers.get("accept-language"))
-    await request.app.state.rate_limiter.check(
+    await limiter.check(
         f"simulator:{principal.user_id}", SIMULATIONS_PER_MINUTE, 60, "simulator_rate_limited"
     )
     return await service.simulate_prepaid(
         session,
-        request.app.state.settings,
+        settings,
         principal=principal,
         data=body,
         lang=lang,
