@@ -9,7 +9,7 @@ from sqlalchemy.exc import IntegrityError
 
 from samaconso.identity import repository as repo
 from samaconso.identity.agency_names import legacy_key
-from samaconso.identity.audit import _audit
+from samaconso.identity.audit import record_event
 from samaconso.identity.context import Ctx
 from samaconso.identity.models import (
     Agency,
@@ -60,7 +60,7 @@ async def create_agency(ctx: Ctx, actor: Principal, body: AgencyIn) -> Agency:
         await ctx.session.flush()
     except IntegrityError:
         raise _agency_taken() from None
-    _audit(ctx, "agency_created", actor_id=actor.user_id, agency=str(agency.id), code=agency.code)
+    record_event(ctx, "agency_created", actor_id=actor.user_id, agency=str(agency.id), code=agency.code)
     await ctx.session.flush()
     await ctx.session.refresh(agency)
     return agency
@@ -82,7 +82,7 @@ async def patch_agency(ctx: Ctx, actor: Principal, agency_id: uuid.UUID, body: A
         await ctx.session.flush()
     except IntegrityError:
         raise _agency_taken() from None
-    _audit(ctx, "agency_updated", actor_id=actor.user_id, agency=str(agency.id), changes=sorted(fields))
+    record_event(ctx, "agency_updated", actor_id=actor.user_id, agency=str(agency.id), changes=sorted(fields))
     await ctx.session.flush()
     await ctx.session.refresh(agency)
     return agency

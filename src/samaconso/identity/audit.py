@@ -17,7 +17,7 @@ from samaconso.identity.models import (
 log = structlog.get_logger(__name__)
 
 
-def _audit(
+def record_event(
     ctx: Ctx,
     event: str,
     *,

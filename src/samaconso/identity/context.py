@@ -65,24 +65,24 @@ class Ctx:
         after_commit(self.session, drop)
 
 
-async def _limit(ctx: Ctx, name: str, rule: tuple[int, int]) -> None:
+async def limit_per_ip(ctx: Ctx, name: str, rule: tuple[int, int]) -> None:
     if ctx.limiter is not None and ctx.ip:
         await ctx.limiter.check(f"{name}:{ctx.ip}", rule[0], rule[1])
 
 
-def _seconds_until(moment: datetime, now: datetime) -> int:
+def seconds_until(moment: datetime, now: datetime) -> int:
     return max(1, math.ceil((moment - now).total_seconds()))
 
 
-async def _verify(stored_hash: str | None, secret: str) -> bool:
+async def check_secret(stored_hash: str | None, secret: str) -> bool:
     return await anyio.to_thread.run_sync(verify_secret, stored_hash, secret)
 
 
-async def _hash(secret: str) -> str:
+async def hash_new_secret(secret: str) -> str:
     return await anyio.to_thread.run_sync(hash_secret, secret)
 
 
-async def _notify(
+async def tell_user(
     ctx: Ctx,
     user_id: uuid.UUID,
     kind: str,

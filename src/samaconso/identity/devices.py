@@ -10,15 +10,15 @@ import structlog
 from sqlalchemy import func
 
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
-from samaconso.identity.context import Ctx, _notify
+from samaconso.identity.audit import record_event
+from samaconso.identity.context import Ctx, tell_user
 from samaconso.identity.models import (
     Device,
     Role,
     User,
 )
 from samaconso.identity.principal import Principal
-from samaconso.identity.profile import _me
+from samaconso.identity.profile import active_me
 from samaconso.identity.schemas import (
     DeviceIn,
     DeviceOut,
@@ -82,14 +82,14 @@ async def _sign_out_devices(
         texts = _SIGNED_OUT_TEXT.get(reason)
         notification: uuid.UUID | None = None
         if texts is not None:
-            notification = await _notify(
+            notification = await tell_user(
                 ctx,
                 user_id,
                 "device_signed_out",
                 (texts[0], texts[1].format(model=label), texts[2], texts[3].format(model=label)),
                 {"device_id": str(device.id), "reason": reason},
             )
-        _audit(
+        record_event(
             ctx,
             "device_signed_out",
             user_id=user_id,
@@ -142,13 +142,13 @@ async def _attach_device(
         keep = max(0, ctx.settings.max_customer_devices - 1)
         revoked = await _sign_out_devices(ctx, user.id, others[keep:], "device_limit")
     if created:
-        _audit(
+        record_event(
             ctx, "device_registered", user_id=user.id, device=str(device.id), model=model, platform=platform
         )
     return device, revoked
 
 
-async def _device_from(
+async def device_from(
     ctx: Ctx, user: User, body: SignupRequest | LoginRequest
 ) -> tuple[Device | None, list[uuid.UUID]]:
     """The device a sign-up or login names (registered or refreshed), and the sessions it displaced."""
@@ -161,7 +161,7 @@ async def _device_from(
 
 async def register_device(ctx: Ctx, principal: Principal, body: DeviceIn) -> DeviceOut:
     session = ctx.session
-    user = await _me(ctx, principal, lock=True)
+    user = await active_me(ctx, principal, lock=True)
     device, revoked = await _attach_device(
         ctx, user, body.device_id, fcm_token=body.fcm_token, model=body.model, platform=body.platform
     )
@@ -199,7 +199,7 @@ async def remove_device(ctx: Ctx, principal: Principal, device_pk: uuid.UUID) ->
     revoked = await repo.revoke_sessions(
         session, "device_removed", user_id=principal.user_id, device_ids=[device.id]
     )
-    _audit(ctx, "device_removed", user_id=principal.user_id, device=str(device.id))
+    record_event(ctx, "device_removed", user_id=principal.user_id, device=str(device.id))
     ctx.forget_after_commit(revoked)
 
 

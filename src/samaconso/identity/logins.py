@@ -9,9 +9,9 @@ import structlog
 
 from samaconso.identity import ldap as ldap_auth
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
-from samaconso.identity.context import Ctx, _limit, _seconds_until, _verify
-from samaconso.identity.devices import _device_from
+from samaconso.identity.audit import record_event
+from samaconso.identity.context import Ctx, check_secret, limit_per_ip, seconds_until
+from samaconso.identity.devices import device_from
 from samaconso.identity.models import (
     AuthSource,
     User,
@@ -20,7 +20,7 @@ from samaconso.identity.phones import mask_phone
 from samaconso.identity.schemas import (
     LoginRequest,
 )
-from samaconso.identity.sessions import Issued, _open_session
+from samaconso.identity.sessions import Issued, open_session
 from samaconso.kit.errors import AppError, unavailable
 from samaconso.kit.outbound import CircuitOpenError
 from samaconso.kit.transaction import record_now
@@ -51,16 +51,16 @@ def _locked(retry_after_s: int) -> AppError:
     )
 
 
-async def _check_lock(ctx: Ctx, user: User) -> None:
+async def check_lock(ctx: Ctx, user: User) -> None:
     if user.locked_until is None:
         return
     now = await repo.db_now(ctx.session)
     if user.locked_until > now:
-        retry = _seconds_until(user.locked_until, now)
+        retry = seconds_until(user.locked_until, now)
         raise _locked(retry)
 
 
-async def _count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> AppError:
+async def count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> AppError:
     """Record one wrong PIN/password; lock the account at the threshold. Recorded at once (``record_now``). Returns the error
     to raise (423 when this failure locked the account)."""
     settings = ctx.settings
@@ -69,11 +69,11 @@ async def _count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> Ap
         user.failed_attempts = 0
         now = await repo.db_now(ctx.session)
         user.locked_until = now + timedelta(seconds=settings.pin_lockout_s)
-        _audit(ctx, f"{kind}_failed", user_id=user.id)
-        _audit(ctx, "lockout", user_id=user.id, seconds=settings.pin_lockout_s)
+        record_event(ctx, f"{kind}_failed", user_id=user.id)
+        record_event(ctx, "lockout", user_id=user.id, seconds=settings.pin_lockout_s)
         await record_now(ctx.session)
         return _locked(settings.pin_lockout_s)
-    _audit(ctx, f"{kind}_failed", user_id=user.id, attempts=user.failed_attempts)
+    record_event(ctx, f"{kind}_failed", user_id=user.id, attempts=user.failed_attempts)
     await record_now(ctx.session)
     return error
 
@@ -91,12 +91,12 @@ async def _phantom_failure(ctx: Ctx, key: str) -> AppError:
 
 
 async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
-    await _limit(ctx, "login-ip", LOGIN_IP_LIMIT)
+    await limit_per_ip(ctx, "login-ip", LOGIN_IP_LIMIT)
     session = ctx.session
     user = await repo.customer_by_phone(session, body.phone, lock=True)
     if user is None or not user.is_active or user.pin_hash is None:
-        await _verify(None, body.pin)  # same cost as a real check: no account enumeration by timing
-        _audit(
+        await check_secret(None, body.pin)  # same cost as a real check: no account enumeration by timing
+        record_event(
             ctx,
             "login_failed",
             user_id=user.id if user else None,
@@ -105,14 +105,14 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
         )
         await record_now(session)
         raise await _phantom_failure(ctx, f"pin-fail:{body.phone}")
-    await _check_lock(ctx, user)
-    if not await _verify(user.pin_hash, body.pin):
-        raise await _count_failure(ctx, user, "login", _invalid_credentials())
+    await check_lock(ctx, user)
+    if not await check_secret(user.pin_hash, body.pin):
+        raise await count_failure(ctx, user, "login", _invalid_credentials())
     user.failed_attempts = 0
     user.locked_until = None
-    device, revoked = await _device_from(ctx, user, body)
-    issued = await _open_session(ctx, user, device)
-    _audit(
+    device, revoked = await device_from(ctx, user, body)
+    issued = await open_session(ctx, user, device)
+    record_event(
         ctx,
         "login_ok",
         user_id=user.id,
@@ -124,12 +124,12 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
 
 
 async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
-    await _limit(ctx, "login-ip", LOGIN_IP_LIMIT)
+    await limit_per_ip(ctx, "login-ip", LOGIN_IP_LIMIT)
     session = ctx.session
     user = await repo.staff_by_login(session, login_name.strip(), lock=True)
     if user is None or not user.is_active:
-        await _verify(None, password)
-        _audit(
+        await check_secret(None, password)
+        record_event(
             ctx,
             "staff_login_failed",
             user_id=user.id if user else None,
@@ -137,7 +137,7 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
         )
         await record_now(session)
         raise await _phantom_failure(ctx, f"staff-fail:{login_name.strip().lower()}")
-    await _check_lock(ctx, user)
+    await check_lock(ctx, user)
     if user.auth_source == AuthSource.ldap:
         if not ctx.settings.ldap_enabled or ctx.directory is None:
             raise unavailable("ldap", 60)
@@ -148,13 +148,13 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
         except (ldap_auth.DirectoryUnavailable, TimeoutError) as exc:
             raise unavailable("ldap", 30) from exc
     else:
-        ok = await _verify(user.password_hash, password)
+        ok = await check_secret(user.password_hash, password)
     if not ok:
-        raise await _count_failure(ctx, user, "staff_login", _invalid_credentials())
+        raise await count_failure(ctx, user, "staff_login", _invalid_credentials())
     user.failed_attempts = 0
     user.locked_until = None
-    issued = await _open_session(ctx, user, None)
-    _audit(
+    issued = await open_session(ctx, user, None)
+    record_event(
         ctx, "staff_login_ok", user_id=user.id, session=str(issued.session_id), method=user.auth_source.value
     )
     return issued

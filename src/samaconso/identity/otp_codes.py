@@ -10,8 +10,8 @@ from datetime import timedelta
 import structlog
 
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
-from samaconso.identity.context import Ctx, _limit, _seconds_until
+from samaconso.identity.audit import record_event
+from samaconso.identity.context import Ctx, limit_per_ip, seconds_until
 from samaconso.identity.models import (
     OtpCode,
     OtpPurpose,
@@ -36,7 +36,7 @@ CHECK_IP_LIMIT = (30, 600)  # sign-up / PIN reset code checks per IP per 10 minu
 OTP_WINDOW = timedelta(hours=1)
 
 
-def _otp_invalid() -> AppError:
+def otp_invalid() -> AppError:
     return AppError(
         400,
         "otp_invalid",
@@ -78,15 +78,15 @@ async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, language: str =
     """Create and send a 6-digit code. Returns its validity in seconds. Always answers the same way
     whether or not the phone has an account (no enumeration); quotas apply in every case."""
     settings = ctx.settings
-    await _limit(ctx, "otp-ip", OTP_IP_LIMIT)
+    await limit_per_ip(ctx, "otp-ip", OTP_IP_LIMIT)
     session = ctx.session
     # Serialise requests for one phone (transaction-scoped lock: safe behind PgBouncer).
     await repo.lock_key(session, f"otp:{phone}")
     count, oldest = await repo.otp_count_since(session, phone, OTP_WINDOW)
     now = await repo.db_now(session)
     if count >= settings.otp_max_per_hour:
-        retry = _seconds_until(oldest + OTP_WINDOW, now) if oldest else 3600
-        _audit(ctx, "otp_quota_exceeded", phone=mask_phone(phone), purpose=purpose.value)
+        retry = seconds_until(oldest + OTP_WINDOW, now) if oldest else 3600
+        record_event(ctx, "otp_quota_exceeded", phone=mask_phone(phone), purpose=purpose.value)
         await record_now(session)
         raise too_many(retry, "otp_quota_exceeded")
     user = await repo.customer_by_phone(session, phone)
@@ -111,7 +111,7 @@ async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, language: str =
         message = (
             _otp_message(purpose, code, settings.otp_ttl_s // 60, user.language) if active and user else None
         )
-    _audit(
+    record_event(
         ctx,
         "otp_requested",
         user_id=user.id if user else None,
@@ -132,10 +132,10 @@ async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, language: str =
     return settings.otp_ttl_s
 
 
-async def _consume_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, code: str) -> None:
+async def consume_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, code: str) -> None:
     """Check the latest code sent to ``phone``; consumes it when right. A wrong try is counted and
     committed at once; after ``otp_max_attempts`` the code is dead."""
-    await _limit(ctx, "otp-check-ip", CHECK_IP_LIMIT)
+    await limit_per_ip(ctx, "otp-check-ip", CHECK_IP_LIMIT)
     session = ctx.session
     otp = await repo.latest_otp(session, phone, purpose)
     now = await repo.db_now(session)
@@ -145,14 +145,14 @@ async def _consume_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, code: str) -> 
         or otp.expires_at <= now
         or otp.attempts >= ctx.settings.otp_max_attempts
     ):
-        raise _otp_invalid()
+        raise otp_invalid()
     expected = otp.code_hash
     given = _otp_digest(ctx.settings, phone, purpose, code)
     if not hmac.compare_digest(expected, given):
         otp.attempts += 1
-        _audit(ctx, "otp_failed", phone=mask_phone(phone), purpose=purpose.value, attempts=otp.attempts)
+        record_event(ctx, "otp_failed", phone=mask_phone(phone), purpose=purpose.value, attempts=otp.attempts)
         await record_now(session)
-        raise _otp_invalid()
+        raise otp_invalid()
     otp.consumed_at = now
 
 

@@ -10,7 +10,7 @@ import structlog
 from sqlalchemy import func
 
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
+from samaconso.identity.audit import record_event
 from samaconso.identity.context import Ctx
 from samaconso.identity.models import (
     User,
@@ -48,7 +48,7 @@ def user_out(user: User) -> UserOut:
     )
 
 
-async def _me(ctx: Ctx, principal: Principal, *, lock: bool = False) -> User:
+async def active_me(ctx: Ctx, principal: Principal, *, lock: bool = False) -> User:
     user = await repo.user_by_id(ctx.session, principal.user_id, lock=lock)
     if user is None or not user.is_active:
         raise not_found()
@@ -56,11 +56,11 @@ async def _me(ctx: Ctx, principal: Principal, *, lock: bool = False) -> User:
 
 
 async def get_me(ctx: Ctx, principal: Principal) -> UserOut:
-    return user_out(await _me(ctx, principal))
+    return user_out(await active_me(ctx, principal))
 
 
 async def patch_me(ctx: Ctx, principal: Principal, body: MePatch) -> UserOut:
-    user = await _me(ctx, principal, lock=True)
+    user = await active_me(ctx, principal, lock=True)
     fields = body.model_fields_set
     if "first_name" in fields and body.first_name is not None:
         user.first_name = body.first_name
@@ -94,7 +94,7 @@ async def set_avatar(ctx: Ctx, principal: Principal, data: bytes) -> UserOut:
             "Image refused: send a JPEG, PNG or WebP picture.",
         )
     storage = _storage(ctx)
-    user = await _me(ctx, principal, lock=True)
+    user = await active_me(ctx, principal, lock=True)
     old_key = user.avatar_key
     key = f"{user.id}/{uuid.uuid4().hex}.{AVATAR_TYPES[mime]}"
     try:
@@ -123,7 +123,7 @@ def _delete_avatar_after_commit(ctx: Ctx, storage: Storage, key: str, failure_ev
 
 
 async def get_avatar(ctx: Ctx, principal: Principal) -> tuple[bytes, str]:
-    user = await _me(ctx, principal)
+    user = await active_me(ctx, principal)
     if not user.avatar_key:
         raise not_found("Aucune photo de profil.", "No profile picture.")
     try:
@@ -142,7 +142,7 @@ async def erase_account(ctx: Ctx, principal: Principal) -> ErasedAccount:
     deactivated, personal data erased, sessions and devices signed out, codes forgotten, picture
     deleted once committed. The row stays (audit trail and foreign keys) but says nothing about anyone."""
     session = ctx.session
-    user = await _me(ctx, principal, lock=True)
+    user = await active_me(ctx, principal, lock=True)
     old_avatar = user.avatar_key
     old_phone = user.phone
     user.phone = None
@@ -158,7 +158,7 @@ async def erase_account(ctx: Ctx, principal: Principal) -> ErasedAccount:
     if old_phone:
         await repo.delete_otps_of_phone(session, old_phone)
     revoked = await repo.revoke_sessions(session, "account_deleted", user_id=user.id)
-    _audit(ctx, "account_deleted", user_id=user.id, actor_id=user.id)
+    record_event(ctx, "account_deleted", user_id=user.id, actor_id=user.id)
     ctx.forget_after_commit([*revoked, principal.session_id])
     if old_avatar and ctx.storage is not None:
         _delete_avatar_after_commit(ctx, ctx.storage, old_avatar, "avatar_not_erased")

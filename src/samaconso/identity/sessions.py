@@ -10,8 +10,8 @@ import structlog
 from sqlalchemy import func
 
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
-from samaconso.identity.context import Ctx, _limit
+from samaconso.identity.audit import record_event
+from samaconso.identity.context import Ctx, limit_per_ip
 from samaconso.identity.models import (
     AuthSession,
     Device,
@@ -54,7 +54,7 @@ class Issued:
     session_id: uuid.UUID
 
 
-async def _open_session(ctx: Ctx, user: User, device: Device | None) -> Issued:
+async def open_session(ctx: Ctx, user: User, device: Device | None) -> Issued:
     settings = ctx.settings
     auth = AuthSession(
         user_id=user.id,
@@ -79,7 +79,7 @@ async def _open_session(ctx: Ctx, user: User, device: Device | None) -> Issued:
 
 
 async def refresh(ctx: Ctx, token: str) -> Issued:
-    await _limit(ctx, "refresh-ip", REFRESH_IP_LIMIT)
+    await limit_per_ip(ctx, "refresh-ip", REFRESH_IP_LIMIT)
     session = ctx.session
     stored = await repo.refresh_token_by_hash(session, token_digest(token))
     if stored is None:
@@ -89,7 +89,7 @@ async def refresh(ctx: Ctx, token: str) -> Issued:
         # A rotated token came back: it was stolen (or the app is broken). Kill the whole session.
         revoked = await repo.revoke_sessions(session, "refresh_reuse", session_ids=[auth.id])
         if revoked:
-            _audit(ctx, "refresh_token_reuse", user_id=auth.user_id, session=str(auth.id))
+            record_event(ctx, "refresh_token_reuse", user_id=auth.user_id, session=str(auth.id))
         ctx.forget_after_commit([auth.id])
         await record_now(session)  # the revocation stands although the caller is refused
         raise _refresh_invalid()
@@ -121,5 +121,5 @@ async def logout(ctx: Ctx, principal: Principal, everywhere: bool) -> None:
         revoked = await repo.revoke_sessions(
             ctx.session, "logout", user_id=principal.user_id, session_ids=[principal.session_id]
         )
-    _audit(ctx, "logout", user_id=principal.user_id, all=everywhere, sessions=len(revoked))
+    record_event(ctx, "logout", user_id=principal.user_id, all=everywhere, sessions=len(revoked))
     ctx.forget_after_commit([*revoked, principal.session_id])

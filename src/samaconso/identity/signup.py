@@ -6,20 +6,20 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
-from samaconso.identity.context import Ctx, _hash
-from samaconso.identity.devices import _device_from
+from samaconso.identity.audit import record_event
+from samaconso.identity.context import Ctx, hash_new_secret
+from samaconso.identity.devices import device_from
 from samaconso.identity.models import (
     OtpPurpose,
     Role,
     User,
 )
-from samaconso.identity.otp_codes import _consume_otp
+from samaconso.identity.otp_codes import consume_otp
 from samaconso.identity.phones import mask_phone
 from samaconso.identity.schemas import (
     SignupRequest,
 )
-from samaconso.identity.sessions import Issued, _open_session
+from samaconso.identity.sessions import Issued, open_session
 from samaconso.kit.errors import AppError
 
 log = structlog.get_logger(__name__)
@@ -27,7 +27,7 @@ log = structlog.get_logger(__name__)
 
 async def signup(ctx: Ctx, body: SignupRequest) -> Issued:
     session = ctx.session
-    await _consume_otp(ctx, body.phone, OtpPurpose.signup, body.otp)
+    await consume_otp(ctx, body.phone, OtpPurpose.signup, body.otp)
     if await repo.phone_taken(session, body.phone):
         raise AppError(
             409,
@@ -38,7 +38,7 @@ async def signup(ctx: Ctx, body: SignupRequest) -> Issued:
     user = User(
         role=Role.customer,
         phone=body.phone,
-        pin_hash=await _hash(body.pin),
+        pin_hash=await hash_new_secret(body.pin),
         first_name=body.first_name,
         last_name=body.last_name,
         email=str(body.email) if body.email else None,
@@ -52,7 +52,7 @@ async def signup(ctx: Ctx, body: SignupRequest) -> Issued:
             409, "phone_taken", "Ce numéro a déjà un compte.", "This number already has an account."
         ) from None
     await session.refresh(user)
-    device, _ = await _device_from(ctx, user, body)
-    issued = await _open_session(ctx, user, device)
-    _audit(ctx, "signup", user_id=user.id, phone=mask_phone(user.phone))
+    device, _ = await device_from(ctx, user, body)
+    issued = await open_session(ctx, user, device)
+    record_event(ctx, "signup", user_id=user.id, phone=mask_phone(user.phone))
     return issued

@@ -9,8 +9,8 @@ import structlog
 from sqlalchemy.exc import IntegrityError
 
 from samaconso.identity import repository as repo
-from samaconso.identity.audit import _audit
-from samaconso.identity.context import Ctx, _hash
+from samaconso.identity.audit import record_event
+from samaconso.identity.context import Ctx, hash_new_secret
 from samaconso.identity.models import (
     STAFF_ROLES,
     AuthSource,
@@ -66,7 +66,7 @@ async def create_staff(ctx: Ctx, actor: Principal | None, body: StaffCreate) -> 
         last_name=body.last_name,
         email=str(body.email) if body.email else None,
         auth_source=body.auth_source,
-        password_hash=await _hash(body.password)
+        password_hash=await hash_new_secret(body.password)
         if body.auth_source == AuthSource.local and body.password
         else None,
     )
@@ -77,7 +77,7 @@ async def create_staff(ctx: Ctx, actor: Principal | None, body: StaffCreate) -> 
         raise AppError(
             409, "login_taken", "Cet identifiant existe déjà.", "This login already exists."
         ) from None
-    _audit(
+    record_event(
         ctx,
         "staff_created",
         user_id=user.id,
@@ -151,7 +151,7 @@ async def patch_staff(ctx: Ctx, actor: Principal, user_id: uuid.UUID, body: Staf
             user.password_hash = None
         changes.append("auth_source")
     if "password" in fields and body.password:
-        user.password_hash = await _hash(body.password)
+        user.password_hash = await hash_new_secret(body.password)
         user.failed_attempts = 0
         user.locked_until = None
         changes.append("password")
@@ -171,7 +171,7 @@ async def patch_staff(ctx: Ctx, actor: Principal, user_id: uuid.UUID, body: Staf
     if "password" in changes:
         revoked += await repo.revoke_sessions(session, "password_reset", user_id=user.id)
     live = await repo.live_sessions(session, user.id)
-    _audit(ctx, "staff_updated", user_id=user.id, actor_id=actor.user_id, changes=changes)
+    record_event(ctx, "staff_updated", user_id=user.id, actor_id=actor.user_id, changes=changes)
     await session.flush()
     await session.refresh(user)
     # Role and agency are cached with the session state: drop it so they apply at once.
