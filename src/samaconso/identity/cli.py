@@ -17,9 +17,9 @@ import sys
 from typing import Any
 
 from pydantic import ValidationError
-from sqlalchemy import select
 
-from samaconso.identity.models import Agency, AuthSource
+from samaconso.identity import repository as repo
+from samaconso.identity.models import AuthSource
 from samaconso.identity.schemas import StaffCreate
 from samaconso.identity.service import Ctx, create_staff
 from samaconso.kit.db import Database
@@ -44,9 +44,7 @@ async def _create(args: argparse.Namespace, password: str | None) -> str:
         async with unit_of_work(db.sessionmaker) as session:
             agency_id = None
             if args.agency:
-                agency_id = (
-                    await session.execute(select(Agency.id).where(Agency.code == args.agency.upper()))
-                ).scalar_one_or_none()
+                agency_id = await repo.agency_id_by_code(session, args.agency.upper())
                 if agency_id is None:
                     raise SystemExit(f"agence inconnue / unknown agency: {args.agency}")
             body = StaffCreate(

@@ -213,6 +213,10 @@ async def idle_devices(session: AsyncSession, idle: timedelta, batch: int) -> Se
 # --- agencies ----------------------------------------------------------------------------------
 
 
+async def agency_id_by_code(session: AsyncSession, code: str) -> uuid.UUID | None:
+    return (await session.execute(select(Agency.id).where(Agency.code == code))).scalar_one_or_none()
+
+
 async def agency_by_id(session: AsyncSession, agency_id: uuid.UUID) -> Agency | None:
     return (await session.execute(select(Agency).where(Agency.id == agency_id))).scalar_one_or_none()
 

@@ -30,13 +30,12 @@ import structlog
 from celery import Celery
 from redis.asyncio import Redis
 from redis.exceptions import RedisError
-from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.kit.db import Database
 from samaconso.kit.sinks import JsonlSink
 from samaconso.notifications import repository as repo
 from samaconso.notifications.fcm import FcmSender, PushMessage, SendResult
-from samaconso.notifications.models import DeliveryStatus, Notification, NotificationAudience
+from samaconso.notifications.models import DeliveryStatus, Notification
 from samaconso.settings import Settings
 
 log = structlog.get_logger(__name__)
@@ -133,16 +132,6 @@ async def relay(
 # --- fan-out ------------------------------------------------------------------------------------
 
 
-async def audiences_of(session: AsyncSession, nid: uuid.UUID) -> list[str]:
-    from sqlalchemy import select
-
-    return list(
-        await session.scalars(
-            select(NotificationAudience.audience).where(NotificationAudience.notification_id == nid)
-        )
-    )
-
-
 def realtime_payload(n: Notification, audiences: list[str]) -> dict[str, Any]:
     return {
         "id": str(n.id),
@@ -164,7 +153,7 @@ async def fanout(
         if n is None:
             return
         if after is None:  # first step: tell the open app sessions (WebSocket), whichever API holds them
-            payload = realtime_payload(n, await audiences_of(session, nid))
+            payload = realtime_payload(n, await repo.audiences_of(session, nid))
             try:
                 await redis.publish(REALTIME_CHANNEL, json.dumps(payload, default=str))
             except (RedisError, OSError) as exc:

@@ -459,3 +459,14 @@ async def release_idempotency_key(session: AsyncSession, notification_id: uuid.U
     await session.execute(
         update(Notification).where(Notification.id == notification_id).values(idempotency_key=None)
     )
+
+
+async def audiences_of(session: AsyncSession, notification_id: uuid.UUID) -> list[str]:
+    """The audience keys a notification was stored with (``user:<id>``, ``agency:<id>``…)."""
+    return list(
+        await session.scalars(
+            select(NotificationAudience.audience).where(
+                NotificationAudience.notification_id == notification_id
+            )
+        )
+    )
