@@ -21,14 +21,17 @@ import importlib
 import json
 import os
 import sys
+import warnings
 from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from samaconso import domains
+from samaconso.embedded.runner import run_embedded
+from samaconso.provision import alembic_config, migrate, run_seeders
 from samaconso.settings import InsecureSettingsError, Settings, get_settings
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
+__all__ = ["alembic_config", "build_parser", "main", "migrate", "run_seeders"]
 
 
 def _settings_or_exit() -> Settings:
@@ -41,37 +44,6 @@ def _settings_or_exit() -> Settings:
         for problem in exc.problems:
             print(f"  - {problem}", file=sys.stderr)
         raise SystemExit(2) from None
-
-
-def alembic_config(database_url: str | None = None) -> Any:
-    from alembic.config import Config
-
-    cfg = Config(str(PROJECT_ROOT / "alembic.ini"))
-    cfg.set_main_option("script_location", str(PROJECT_ROOT / "migrations"))
-    if database_url:
-        cfg.attributes["database_url"] = database_url
-    return cfg
-
-
-def migrate(database_url: str | None = None) -> None:
-    from alembic import command
-
-    command.upgrade(alembic_config(database_url), "head")
-
-
-async def run_seeders(settings: Settings) -> list[str]:
-    """Run every domain's ``seed(db, settings)``; each returns lines describing the demo data."""
-    from samaconso.kit.db import Database
-
-    db = Database(settings)
-    lines: list[str] = []
-    try:
-        for name in domains.modules("seed"):
-            module = importlib.import_module(name)
-            lines.extend(await module.seed(db, settings))
-    finally:
-        await db.dispose()
-    return lines
 
 
 def cmd_api(args: argparse.Namespace) -> None:
@@ -118,12 +90,19 @@ def _celery_argv(args: argparse.Namespace) -> list[str]:
         argv += ["-P", args.pool]
     if args.beat:
         argv += ["-B", "-s", str(Path(_settings_or_exit().data_dir) / "celerybeat-schedule")]
+    if args.quiet:
+        argv = ["--quiet", *argv]
     return argv
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
     _settings_or_exit()
     from samaconso.worker import celery_app
+
+    if args.quiet:
+        # ``samaconso run`` as root on a developer's machine: Celery's banner and its warning about
+        # running as root would bury the lines people need. The worker behaves the same.
+        warnings.filterwarnings("ignore", message=".*superuser privileges", module="celery")
 
     celery_app.worker_main(_celery_argv(args))
 
@@ -185,8 +164,6 @@ def cmd_check_config(args: argparse.Namespace) -> None:
 
 
 def cmd_run(args: argparse.Namespace) -> None:
-    from samaconso.embedded.runner import run_embedded
-
     run_embedded(api_port=args.port)
 
 
@@ -214,6 +191,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--pool", default=None, help="prefork (default), threads, solo")
     p.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
     p.add_argument("--loglevel", default="INFO")
+    p.add_argument("--quiet", action="store_true", help="no Celery banner, no warning about root")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("beat", help="run the periodic-task scheduler")

@@ -164,11 +164,30 @@ def build_resources(settings: Settings) -> WorkerResources:
 _process: list[WorkerResources] = []  # this process's resources (one entry once started)
 
 
+def _periodic_tasks() -> set[str]:
+    return {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
+
+
+def _current_task() -> str | None:
+    task = celery_app.current_task
+    return task.name if task is not None else None
+
+
+def _configure_worker_logs(settings: Settings) -> None:
+    configure_logging(
+        settings.log_level,
+        settings.log_json,
+        process="worker",
+        periodic_tasks=_periodic_tasks,
+        current_task=_current_task,
+    )
+
+
 @worker_process_init.connect
 def _start_resources(**_: Any) -> None:
     """Worker start-up: build this process's resources before it takes its first task."""
     settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json, process="worker")
+    _configure_worker_logs(settings)
     _process[:] = [build_resources(settings)]
 
 
@@ -183,8 +202,7 @@ def resources() -> WorkerResources:
 @setup_logging.connect
 def _json_logs(**_: Any) -> None:
     """Workers log JSON lines like the API (Celery's own console format is replaced)."""
-    settings = get_settings()
-    configure_logging(settings.log_level, settings.log_json, process="worker")
+    _configure_worker_logs(get_settings())
 
 
 @worker_process_shutdown.connect

