@@ -305,7 +305,7 @@ def start_seaweedfs(
     # own log files in $TMPDIR. Both go under the data directory instead.
     private = data_dir / "tmp"
     private.mkdir(exist_ok=True)
-    for stale in private.glob("*.sock"):
+    for stale in [*private.glob("*.sock"), *private.glob("weed.*")]:  # sockets, previous runs' logs
         stale.unlink(missing_ok=True)
     sockets = {role: private / f"{role}.sock" for role in ("s3", "filer")}
     if any(len(str(path)) > 100 for path in sockets.values()):  # sun_path holds 108 bytes
