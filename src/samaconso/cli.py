@@ -103,6 +103,11 @@ def cmd_worker(args: argparse.Namespace) -> None:
         # ``samaconso run`` as root on a developer's machine: Celery's banner and its warning about
         # running as root would bury the lines people need. The worker behaves the same.
         warnings.filterwarnings("ignore", message=".*superuser privileges", module="celery")
+    if args.ready_file:
+        from celery.signals import worker_ready
+
+        ready_file = Path(args.ready_file)
+        worker_ready.connect(lambda **_: ready_file.touch(), weak=False)
 
     celery_app.worker_main(_celery_argv(args))
 
@@ -192,6 +197,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--beat", action="store_true", help="also run the periodic scheduler")
     p.add_argument("--loglevel", default="INFO")
     p.add_argument("--quiet", action="store_true", help="no Celery banner, no warning about root")
+    p.add_argument("--ready-file", default=None, help="file created once the worker consumes its queues")
     p.set_defaults(func=cmd_worker)
 
     p = sub.add_parser("beat", help="run the periodic-task scheduler")

@@ -149,7 +149,7 @@ def assert_console_for_people(console: str) -> None:
     assert "Sending due task" not in console
     before = "\n".join(lines[:banner_start])
     assert "API http" in before, "the runner says it starts the API before the banner"
-    assert "samaconso.system.echo" in before, "the worker has run a task before the banner"
+    assert "et worker : prêt" in before, "the runner waits for the worker before the banner"
     banner = "\n".join(lines[banner_start : banner_end + 1])
     for expected in (DEMO_PHONE, "agent.dakar", "admin.national", "/docs", ">>> SMS"):
         assert expected in banner

@@ -8,7 +8,7 @@ The ports come from the settings (``SAMACONSO_DATABASE_URL``, ``_REDIS_URL``, ``
 ``_S3_ENDPOINT_URL``), so the same command can run a second copy on other ports (the tests do).
 
 The console is for people: progress lines while starting, then the banner (URLs, demo accounts,
-where the SMS codes appear) once the API answers ``/health/ready`` and the worker has run a task.
+where the SMS codes appear) once the API answers ``/health/ready`` and the worker consumes its queues.
 After it, one line per request, per task a user caused, per SMS and per push; idle, nothing.
 """
 
@@ -42,7 +42,6 @@ from samaconso.embedded.services import (
 from samaconso.kit.logging import configure_logging
 from samaconso.provision import migrate, run_seeders
 from samaconso.settings import Settings, get_settings
-from samaconso.worker import celery_app
 
 LOOPBACK = ("127.0.0.1", "localhost")
 API_READY_TIMEOUT_S = 120.0
@@ -146,12 +145,8 @@ def _api_ready(port: int) -> Callable[[], bool]:
     return check
 
 
-def _wait_worker(worker: ManagedProcess) -> None:
-    """The worker is ready when it has run a task sent through the broker (queue ``normal``)."""
-    result = celery_app.send_task("samaconso.system.echo", args=["samaconso run"])
-    wait_for(result.ready, WORKER_READY_TIMEOUT_S, "worker", worker)
-    result.get(timeout=5)
-    result.forget()
+def _file_exists(path: Path) -> Callable[[], bool]:
+    return path.exists
 
 
 def _check_data_dir(data: Path) -> None:
@@ -274,6 +269,8 @@ def _start(settings: Settings, api_port: int, stack: Stack) -> None:
             die_with_parent=True,
         ).start(inherit_output=True)
         stack.apps.append(api)
+        ready_file = data / "worker.ready"  # written by the worker once it consumes its queues
+        ready_file.unlink(missing_ok=True)
         worker = ManagedProcess(
             "worker",
             [
@@ -285,6 +282,8 @@ def _start(settings: Settings, api_port: int, stack: Stack) -> None:
                 "2",
                 "--beat",
                 "--quiet",
+                "--ready-file",
+                str(ready_file),
                 "--name",
                 "embedded@%h",
             ],
@@ -294,5 +293,5 @@ def _start(settings: Settings, api_port: int, stack: Stack) -> None:
         ).start(inherit_output=True)
         stack.apps.append(worker)
         wait_for(_api_ready(ports.api), API_READY_TIMEOUT_S, "API", api)
-        _wait_worker(worker)
+        wait_for(_file_exists(ready_file), WORKER_READY_TIMEOUT_S, "worker", worker)
     say(_banner(ports.api, settings.outbox_dir.absolute(), demo_lines))
