@@ -187,7 +187,8 @@ def test_second_start_on_the_same_data_comes_up_healthy(stack: Stack, runs: list
         assert avatar.status_code == 200
         assert avatar.content == PNG, "the first run's S3 object is still there"
         # idle: the outbox relay runs every 5 s, the console stays silent
+        time.sleep(2)  # the access line of the request above
         quiet_from = len(second.console())
-        time.sleep(20)
+        time.sleep(15)
         assert second.console()[quiet_from:].strip() == ""
     stop(stack, second)
