@@ -116,10 +116,14 @@ class ManagedProcess:
                 pass
 
     def stop(self, timeout_s: float = 15.0, sig: int | None = None) -> None:
+        self.signal(sig)
+        self.wait_stopped(timeout_s)
+
+    def wait_stopped(self, timeout_s: float = 15.0) -> None:
+        """Wait for a child already asked to stop (``signal``); SIGKILL it after ``timeout_s``."""
         if self.popen is None:
             return
         if self.popen.poll() is None:
-            self.signal(sig)
             try:
                 self.popen.wait(timeout_s)
             except subprocess.TimeoutExpired:

@@ -183,7 +183,7 @@ class Stack:
             for proc in wave:
                 proc.signal()
             for proc in wave:
-                proc.stop(timeout_s)
+                proc.wait_stopped(timeout_s)  # signalled once: a second SIGTERM hurries uvicorn
         say("Tout est arrêté, données gardées / everything stopped, data kept.")
 
 
