@@ -29,8 +29,6 @@ from pathlib import Path
 from types import FrameType
 from urllib.parse import urlsplit
 
-from sqlalchemy.engine import make_url
-
 from samaconso.embedded.procs import ManagedProcess, port_open, wait_for
 from samaconso.embedded.services import (
     ensure_database,
@@ -77,12 +75,12 @@ def _loopback_port(what: str, setting: str, host: str | None, port: int | None) 
 
 def embedded_ports(settings: Settings, api_port: int) -> EmbeddedPorts:
     """The ports the embedded servers must listen on so that the API and worker find them."""
-    db = make_url(settings.database_url)
+    db = urlsplit(settings.database_url)
     redis = urlsplit(settings.redis_url)
     s3 = urlsplit(settings.s3_endpoint_url)
     ports = EmbeddedPorts(
         api=api_port,
-        postgres=_loopback_port("PostgreSQL", "SAMACONSO_DATABASE_URL", db.host, db.port),
+        postgres=_loopback_port("PostgreSQL", "SAMACONSO_DATABASE_URL", db.hostname, db.port),
         redis=_loopback_port("Redis", "SAMACONSO_REDIS_URL", redis.hostname, redis.port),
         s3=_loopback_port("S3", "SAMACONSO_S3_ENDPOINT_URL", s3.hostname, s3.port),
     )
@@ -235,8 +233,8 @@ def _start(settings: Settings, api_port: int, stack: Stack) -> None:
             stack.servers.append(
                 start_postgres(data / "postgres", ports.postgres, logs / "postgres.log", die_with_parent=True)
             )
-            db = make_url(settings.database_url)
-            ensure_database(ports.postgres, db.database or "samaconso", db.username or "samaconso")
+            db = urlsplit(settings.database_url)
+            ensure_database(ports.postgres, db.path.lstrip("/") or "samaconso", db.username or "samaconso")
         with step(f"Redis 127.0.0.1:{ports.redis}"):
             stack.servers.append(
                 start_redis(data / "redis", ports.redis, logs / "redis.log", die_with_parent=True)
