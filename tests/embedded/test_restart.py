@@ -121,8 +121,12 @@ def stop(stack: Stack, run: Run) -> None:
     assert not left, f"still listening after Ctrl-C: {left}"
 
 
+FCM_TOKEN = "embedded-test-fcm-token-a1b2c3"
+
+
 def login(client: httpx.Client) -> dict[str, str]:
-    answer = client.post("/api/v1/auth/login", json={"phone": DEMO_PHONE, "pin": DEMO_PIN})
+    device = {"device_id": "embedded-test-phone", "fcm_token": FCM_TOKEN, "platform": "android"}
+    answer = client.post("/api/v1/auth/login", json={"phone": DEMO_PHONE, "pin": DEMO_PIN, **device})
     assert answer.status_code == 200, answer.text
     return {"Authorization": f"Bearer {answer.json()['access_token']}"}
 
@@ -175,6 +179,28 @@ def test_second_start_on_the_same_data_comes_up_healthy(stack: Stack, runs: list
         assert len(sms) == 1, first.console()[before:]
         assert re.search(r"\b\d{6}\b", sms[0])
         assert len(sms[0]) < 220
+        # a push to the demo customer's phone, sent by the worker: one line too
+        admin = client.post(
+            "/api/v1/auth/staff/login", json={"login": "admin.national", "password": "Admin-Demo-2026"}
+        )
+        assert admin.status_code == 200, admin.text
+        me = client.get("/api/v1/me", headers=auth).json()
+        sent = client.post(
+            "/api/v1/notifications",
+            json={
+                "target": {"kind": "user", "user_id": me["id"]},
+                "type": "campaign",
+                "title": {"fr": "Essai embarqué", "en": "Embedded test"},
+                "body": {"fr": "Une ligne par push.", "en": "One line per push."},
+            },
+            headers={"Authorization": f"Bearer {admin.json()['access_token']}"},
+        )
+        assert sent.status_code == 202, sent.text
+        pushed = f">>> PUSH to device ...{FCM_TOKEN[-6:]}: Essai embarqué | Une ligne par push."
+        deadline = time.monotonic() + 60
+        while pushed not in first.console() and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert pushed in first.console(), first.console()[before:]
     stop(stack, first)
 
     second = start(stack, runs)
