@@ -65,6 +65,7 @@ class ManagedProcess:
     stop_signal: int = signal.SIGTERM
     # Linux: the child receives ``stop_signal`` when the starting thread dies (see _die_with_parent).
     die_with_parent: bool = False
+    signal_group: bool = True
     popen: subprocess.Popen[bytes] | None = None
     _log: IO[bytes] | None = None
     _inherits_output: bool = False
@@ -108,10 +109,16 @@ class ManagedProcess:
         return self.popen is not None and self.popen.poll() is None
 
     def signal(self, sig: int | None = None) -> None:
-        """Ask the child to stop (without waiting): its whole process group receives the signal."""
+        """Ask the child to stop (without waiting). The whole process group receives the signal,
+        or only the child itself with ``signal_group=False`` (a Celery worker: its pool processes
+        must finish their tasks during the warm shutdown, not die with it)."""
         if self.popen is not None and self.popen.poll() is None:
+            chosen = self.stop_signal if sig is None else sig
             try:
-                os.killpg(self.popen.pid, self.stop_signal if sig is None else sig)
+                if self.signal_group or chosen == signal.SIGKILL:
+                    os.killpg(self.popen.pid, chosen)
+                else:
+                    self.popen.send_signal(chosen)
             except ProcessLookupError:
                 pass
 

@@ -288,6 +288,7 @@ def _start(settings: Settings, api_port: int, stack: Stack) -> None:
             log_path=logs / "worker.log",
             env=CHILD_ENV,
             die_with_parent=True,
+            signal_group=False,  # warm shutdown: running tasks finish, then the pool stops
         ).start(inherit_output=True)
         stack.apps.append(worker)
         wait_for(_api_ready(ports.api), API_READY_TIMEOUT_S, "API", api)
