@@ -10,6 +10,7 @@ The ``embedded`` profile (default) runs everything on this machine with throw-aw
 from __future__ import annotations
 
 import os
+from datetime import datetime
 from functools import lru_cache
 from pathlib import Path
 from typing import Literal
@@ -183,6 +184,25 @@ class Settings(BaseSettings):
     # --- uploads --------------------------------------------------------------------------------
     avatar_max_bytes: int = 2 * 1024 * 1024
     document_max_bytes: int = 5 * 1024 * 1024
+
+    # --- the installed app and the cutover from v2 (GET /api/v1/app/config, 426 on v2 routes) --
+    app_min_version_android: str = "3.0.0"
+    app_min_version_ios: str = "3.0.0"
+    app_latest_version_android: str = "3.0.0"
+    app_latest_version_ios: str = "3.0.0"
+    app_store_url_android: str = "https://play.google.com/store/apps/details?id=sn.senelec.samaconso"
+    app_store_url_ios: str = "https://apps.apple.com/sn/app/samaconso/id1500000000"
+    app_config_cache_s: int = Field(default=300, ge=0, le=3600)
+    maintenance_enabled: bool = False
+    maintenance_message_fr: str = "SamaConso est en maintenance. Merci de réessayer plus tard."
+    maintenance_message_en: str = "SamaConso is under maintenance. Please try again later."
+    maintenance_starts_at: datetime | None = None
+    maintenance_ends_at: datetime | None = None
+    # The v2 attachments bucket (``samaconso-uploads``). Endpoint/keys unset: the v3 S3 server's.
+    v2_s3_bucket: str = "samaconso-uploads"
+    v2_s3_endpoint_url: str | None = None
+    v2_s3_access_key: str | None = None
+    v2_s3_secret_key: SecretStr | None = None
 
     @model_validator(mode="after")
     def _production_refuses_weak_secrets(self) -> Settings:

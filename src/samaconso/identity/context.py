@@ -17,7 +17,9 @@ from samaconso.identity.ldap import Directory
 from samaconso.kit.notify import Notify
 from samaconso.kit.ratelimit import RateLimiter
 from samaconso.kit.security import (
+    Verified,
     hash_secret,
+    verify_and_update,
     verify_secret,
 )
 from samaconso.kit.storage import Storage
@@ -76,6 +78,11 @@ def seconds_until(moment: datetime, now: datetime) -> int:
 
 async def check_secret(stored_hash: str | None, secret: str) -> bool:
     return await anyio.to_thread.run_sync(verify_secret, stored_hash, secret)
+
+
+async def check_secret_and_update(stored_hash: str | None, secret: str) -> Verified:
+    """Like :func:`check_secret`, and says which hash to store now (a v2 bcrypt one → Argon2id)."""
+    return await anyio.to_thread.run_sync(verify_and_update, stored_hash, secret)
 
 
 async def hash_new_secret(secret: str) -> str:

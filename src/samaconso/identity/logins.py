@@ -10,7 +10,7 @@ import structlog
 from samaconso.identity import ldap as ldap_auth
 from samaconso.identity import repository as repo
 from samaconso.identity.audit import record_event
-from samaconso.identity.context import Ctx, check_secret, limit_per_ip, seconds_until
+from samaconso.identity.context import Ctx, check_secret, check_secret_and_update, limit_per_ip, seconds_until
 from samaconso.identity.devices import device_from
 from samaconso.identity.models import (
     AuthSource,
@@ -21,6 +21,12 @@ from samaconso.identity.schemas import (
     LoginRequest,
 )
 from samaconso.identity.sessions import Issued, open_session
+from samaconso.identity.weak_secrets import (
+    password_change_required_error,
+    pin_change_required_error,
+    pin_is_weak,
+    staff_password_problem,
+)
 from samaconso.kit.errors import AppError, unavailable
 from samaconso.kit.outbound import CircuitOpenError
 from samaconso.kit.transaction import record_now
@@ -106,12 +112,21 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
         await record_now(session)
         raise await _phantom_failure(ctx, f"pin-fail:{body.phone}")
     await check_lock(ctx, user)
-    if not await check_secret(user.pin_hash, body.pin):
+    checked = await check_secret_and_update(user.pin_hash, body.pin)
+    if not checked.ok:
         raise await count_failure(ctx, user, "login", _invalid_credentials())
+    weak = pin_is_weak(body.pin)
+    if weak and not checked.was_legacy:  # a weak v2 PIN that already had its one sign-in
+        record_event(ctx, "login_refused", user_id=user.id, reason="pin_change_required")
+        await record_now(session)
+        raise pin_change_required_error()
+    if checked.new_hash:  # verify-and-update: a v2 bcrypt hash becomes Argon2id at the first success
+        user.pin_hash = checked.new_hash
     user.failed_attempts = 0
     user.locked_until = None
     device, revoked = await device_from(ctx, user, body)
     issued = await open_session(ctx, user, device)
+    issued.pair.pin_change_required = weak
     record_event(
         ctx,
         "login_ok",
@@ -147,13 +162,23 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
             raise unavailable("ldap", int(exc.retry_after_s)) from exc
         except (ldap_auth.DirectoryUnavailable, TimeoutError) as exc:
             raise unavailable("ldap", 30) from exc
+        weak = False
     else:
-        ok = await check_secret(user.password_hash, password)
+        checked = await check_secret_and_update(user.password_hash, password)
+        ok = checked.ok
+        weak = ok and staff_password_problem(password)
+        if weak and not checked.was_legacy:  # a weak v2 password that already had its one sign-in
+            record_event(ctx, "staff_login_refused", user_id=user.id, reason="password_change_required")
+            await record_now(session)
+            raise password_change_required_error()
+        if checked.new_hash:
+            user.password_hash = checked.new_hash
     if not ok:
         raise await count_failure(ctx, user, "staff_login", _invalid_credentials())
     user.failed_attempts = 0
     user.locked_until = None
     issued = await open_session(ctx, user, None)
+    issued.pair.password_change_required = weak
     record_event(
         ctx, "staff_login_ok", user_id=user.id, session=str(issued.session_id), method=user.auth_source.value
     )

@@ -12,6 +12,7 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, Str
 
 from samaconso.identity.models import AuthSource, OtpPurpose, Role
 from samaconso.identity.phones import InvalidPhone, normalize_phone, pin_problem
+from samaconso.identity.weak_secrets import staff_password_problem
 from samaconso.kit.errors import LocalizedValueError
 
 
@@ -45,7 +46,7 @@ def _login(value: str) -> str:
 
 
 def _staff_password(value: str) -> str:
-    if len(value) < 12 or value.isalpha() or value.isdigit():
+    if staff_password_problem(value):
         raise LocalizedValueError(
             "Mot de passe trop faible (12 caractères au moins, lettres et chiffres).",
             "Password too weak (at least 12 characters, letters and digits).",
@@ -152,6 +153,9 @@ class TokenPair(BaseModel):
     refresh_token: str
     refresh_expires_in: int
     user: UserOut
+    # The secret used (carried from v2) breaks today's rules: the app must have a new one chosen now.
+    pin_change_required: bool = False
+    password_change_required: bool = False
 
 
 class MePatch(_In):

@@ -1,4 +1,5 @@
-"""Password/PIN hashing (Argon2id), access tokens (JWT HS256) and opaque refresh tokens."""
+"""Password/PIN hashing (Argon2id; bcrypt hashes carried from v2 are verified and upgraded), access
+tokens (JWT HS256) and opaque refresh tokens."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+import bcrypt
 import jwt
 from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatchError
@@ -25,14 +27,54 @@ def hash_secret(secret: str) -> str:
     return _hasher.hash(secret)
 
 
-def verify_secret(stored_hash: str | None, secret: str) -> bool:
+BCRYPT_PREFIXES = ("$2a$", "$2b$", "$2y$")
+
+
+def is_legacy_hash(stored_hash: str | None) -> bool:
+    """A bcrypt hash carried from SamaConso v2 (not yet upgraded to Argon2id)."""
+    return stored_hash is not None and stored_hash.startswith(BCRYPT_PREFIXES)
+
+
+@dataclass(frozen=True)
+class Verified:
+    """The outcome of :func:`verify_and_update`: ``new_hash`` is set when the caller must store it
+    (a bcrypt hash from v2, or Argon2 parameters older than today's) — only ever on success."""
+
+    ok: bool
+    new_hash: str | None = None
+    was_legacy: bool = False
+
+
+def _bcrypt_matches(stored_hash: str, secret: str) -> bool:
     try:
-        return _hasher.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
-    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return bcrypt.checkpw(secret.encode(), stored_hash.encode())
+    except ValueError:  # malformed hash, or a secret longer than bcrypt's 72 bytes
         return False
 
 
+def verify_and_update(stored_hash: str | None, secret: str) -> Verified:
+    """Check ``secret`` against an Argon2id or a v2 bcrypt hash; on success say which hash to store
+    now (Argon2id), so a carried bcrypt hash is replaced at the first successful sign-in."""
+    if stored_hash is not None and is_legacy_hash(stored_hash):
+        if not _bcrypt_matches(stored_hash, secret):
+            return Verified(ok=False, was_legacy=True)
+        return Verified(ok=True, new_hash=_hasher.hash(secret), was_legacy=True)
+    try:
+        ok = _hasher.verify(stored_hash or _DUMMY_HASH, secret) and stored_hash is not None
+    except (VerifyMismatchError, VerificationError, InvalidHashError):
+        return Verified(ok=False)
+    if ok and stored_hash is not None and _hasher.check_needs_rehash(stored_hash):
+        return Verified(ok=True, new_hash=_hasher.hash(secret))
+    return Verified(ok=ok)
+
+
+def verify_secret(stored_hash: str | None, secret: str) -> bool:
+    return verify_and_update(stored_hash, secret).ok
+
+
 def needs_rehash(stored_hash: str) -> bool:
+    if is_legacy_hash(stored_hash):
+        return True
     return _hasher.check_needs_rehash(stored_hash)
 
 
