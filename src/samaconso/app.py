@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from samaconso import __version__, domains
+from samaconso.cutover.router import compat_router
 from samaconso.identity.deps import require_authentication
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.middleware import RequestContextMiddleware
@@ -66,4 +67,5 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.add_middleware(RequestContextMiddleware)
     app.include_router(system_router)
     app.include_router(build_api_router())
+    app.include_router(compat_router)  # the installed v2 app's routes: 426 Upgrade Required
     return app

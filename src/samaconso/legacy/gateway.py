@@ -241,6 +241,12 @@ class LegacyGateway:
     async def postpaid_contract(self, contract: str) -> Row | None:
         return await self._first(SIC, q.postpaid_contract_check(contract))
 
+    async def prepaid_phones(self, meters: list[str]) -> list[Row]:
+        return await self._fetch(SIC, q.prepaid_phones(meters))
+
+    async def postpaid_phones(self, contracts: list[str]) -> list[Row]:
+        return await self._fetch(SIC, q.postpaid_phones(contracts))
+
     async def prepaid_admin_by_phone(self, phone: str) -> list[Row]:
         return await self._fetch(SIC, q.prepaid_admin_by_phone(phone))
 

@@ -255,6 +255,22 @@ def postpaid_contract_check(contract: str) -> Select[Any]:
     )
 
 
+def prepaid_phones(meters: list[str]) -> Select[Any]:
+    """The phone registered for each of many prepaid meters (cutover: owners re-decided in bulk)."""
+    n = infos_administratives_new.c
+    return select(n["N° COMPTEUR"].label("number"), n.TEL.label("tel")).where(
+        n["N° COMPTEUR"].in_(bindparam("meters", meters, expanding=True))
+    )
+
+
+def postpaid_phones(contracts: list[str]) -> Select[Any]:
+    """The phone registered for each of many postpaid contract accounts."""
+    c = compteurs_postpaid.c
+    return select(c["COMPTE CONTRAT"].label("number"), c.TELEPHONE.label("tel")).where(
+        c["COMPTE CONTRAT"].in_(bindparam("contracts", contracts, expanding=True))
+    )
+
+
 def record_app_meter(number: str, kind: str) -> Insert:
     """Tell the legacy side a meter joined the app (best effort)."""
     return insert(compteurs_app_mobile).values(numero=_p("numero", number), type_compteur=_p("kind", kind))
