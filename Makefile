@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard clean help rehearsal
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-import clean help rehearsal
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -46,6 +46,10 @@ bench-fanout: install
 
 bench-dashboard: install
 	$(VENV)/bin/python -m bench.dashboard
+
+# Import v2 → v3 à l'échelle nationale : 1 000 000 d'utilisateurs, import complet puis delta de 1 %.
+bench-import: install
+	$(VENV)/bin/python -m bench.import_v2 $(BENCH_ARGS)
 
 # Répétition de la mise en production (deploy/rehearsal) : root, ip netns, nftables ; nettoie tout.
 rehearsal: install

@@ -180,42 +180,38 @@ async def import_links(ctx: ImportContext) -> None:
         FROM meters m WHERE l.skip IS NULL AND m.kind = l.kind AND m.number = l.number
         """
     )
+    # One v3 link per (user, meter); the live link v3 may already have (a re-run) keeps its id.
     await ctx.execute(
         """
         CREATE TEMP TABLE st_link_groups ON COMMIT DROP AS
-        SELECT user_v3, meter_v3, max(v2_id) AS keeper, bool_or(is_owner) AS v2_owner,
-               bool_or(is_active) AS is_active, bool_or(is_default) AS is_default,
-               min(created_at) AS created_at, NULL::uuid AS v3_id, false AS inserted
-        FROM st_links WHERE skip IS NULL GROUP BY user_v3, meter_v3
+        SELECT g.*, coalesce(l.id, gen_random_uuid()) AS v3_id, l.id IS NULL AS inserted,
+               g.is_default_any AND g.keeper = max(g.keeper) FILTER (WHERE g.is_default_any)
+                   OVER (PARTITION BY g.user_v3) AS is_default
+        FROM (SELECT user_v3, meter_v3, max(v2_id) AS keeper, bool_or(is_owner) AS v2_owner,
+                     bool_or(is_active) AS is_active, bool_or(is_default) AS is_default_any,
+                     min(created_at) AS created_at
+              FROM st_links WHERE skip IS NULL GROUP BY user_v3, meter_v3) g
+        LEFT JOIN meter_links l ON l.meter_id = g.meter_v3 AND l.user_id = g.user_v3
+                               AND l.status IN ('pending', 'active')
         """
     )
     await ctx.execute("CREATE UNIQUE INDEX ON st_link_groups (meter_v3, user_v3)")
+    await ctx.execute("ANALYZE st_link_groups")
     await ctx.execute(
         """
-        UPDATE st_link_groups g SET is_default = false
-        FROM (SELECT meter_v3, user_v3,
-                     row_number() OVER (PARTITION BY user_v3 ORDER BY keeper DESC) AS rank
-              FROM st_link_groups WHERE is_default) d
-        WHERE d.rank > 1 AND d.meter_v3 = g.meter_v3 AND d.user_v3 = g.user_v3
+        INSERT INTO meter_links (id, meter_id, user_id, status, is_owner, is_default, created_at, updated_at)
+        SELECT v3_id, meter_v3, user_v3, CASE WHEN is_active THEN 'active' ELSE 'pending' END, v2_owner,
+               is_default, least(coalesce(created_at, now()), now()), now()
+        FROM st_link_groups WHERE inserted
         """
     )
     await ctx.execute(
         """
-        WITH up AS (
-            INSERT INTO meter_links (id, meter_id, user_id, status, is_owner, is_default, created_at,
-                                     updated_at)
-            SELECT gen_random_uuid(), meter_v3, user_v3,
-                   CASE WHEN is_active THEN 'active' ELSE 'pending' END, v2_owner, is_default,
-                   least(coalesce(created_at, now()), now()), now()
-            FROM st_link_groups
-            ON CONFLICT (meter_id, user_id) WHERE status IN ('pending', 'active') DO UPDATE SET
-                status = CASE WHEN meter_links.status = 'active' THEN 'active' ELSE excluded.status END,
-                is_default = excluded.is_default OR meter_links.is_default,
-                updated_at = now()
-            RETURNING id, meter_id, user_id, (xmax = 0) AS inserted
-        )
-        UPDATE st_link_groups g SET v3_id = up.id, inserted = up.inserted
-        FROM up WHERE g.meter_v3 = up.meter_id AND g.user_v3 = up.user_id
+        UPDATE meter_links l SET
+            status = CASE WHEN l.status = 'active' OR g.is_active THEN 'active' ELSE l.status END,
+            is_default = g.is_default OR l.is_default,
+            updated_at = now()
+        FROM st_link_groups g WHERE NOT g.inserted AND l.id = g.v3_id
         """
     )
     new, updated = await ctx.fetchone(

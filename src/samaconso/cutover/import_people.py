@@ -207,6 +207,7 @@ async def import_users(ctx: ImportContext) -> None:
         """
     )
     await ctx.execute("CREATE UNIQUE INDEX ON st_user_groups (gkey)")
+    await ctx.execute("ANALYZE st_user_groups")
     # The v3 account of each group: a mapping made by an earlier run, else an account with the key.
     await ctx.execute(
         """

@@ -52,7 +52,8 @@ async def run_import(settings: Settings, options: ImportOptions) -> ImportReport
         async with await psycopg.AsyncConnection.connect(
             psycopg_url(settings.database_url),
             connect_timeout=10,
-            options="-c statement_timeout=0",
+            # One long session: room for the staging tables in memory, big sorts for the merges.
+            options="-c statement_timeout=0 -c temp_buffers=512MB -c work_mem=128MB",
             application_name="samaconso-import-v2",
         ) as v3:
             await v3.execute("SELECT pg_advisory_xact_lock(%s)", (IMPORT_LOCK_KEY,))
