@@ -9,6 +9,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
 from samaconso.settings import get_settings
 
 
@@ -39,7 +41,14 @@ def cmd_import_v2(args: argparse.Namespace) -> None:
         consult_legacy=not args.no_legacy,
         report_path=report_path,
     )
-    report = asyncio.run(run_import(settings, options))
+    try:
+        report = asyncio.run(run_import(settings, options))
+    except psycopg.OperationalError as exc:  # never the URL or its password: only what failed
+        print(
+            f"import-v2 : base injoignable ou refusée ({type(exc).__name__}) — rien n'a été écrit.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2) from None
     print(("[dry run] " if args.dry_run else "") + f"import-v2 en {report.timings_s['total']:.1f} s")
     print(report.summary())
     print(f"rapport JSON : {report_path}", file=sys.stderr)
