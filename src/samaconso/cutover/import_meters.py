@@ -256,37 +256,45 @@ async def recompute_owners(ctx: ImportContext, gateway: LegacyGateway | None) ->
     """Ask the legacy system the phone of every imported meter it was not asked yet, then decide the
     owner of every imported link from it (v2 compared raw strings)."""
     facts = ctx.report.facts
-    todo = await ctx.fetch(
-        """
-        SELECT DISTINCT m.id, m.kind, m.number FROM st_link_groups g JOIN meters m ON m.id = g.meter_v3
-        WHERE m.legacy_phone IS NULL
-        """
-    )
+    todo = (
+        await ctx.fetchone(
+            """
+            SELECT count(DISTINCT m.id) FROM st_link_groups g JOIN meters m ON m.id = g.meter_v3
+            WHERE m.legacy_phone IS NULL
+            """
+        )
+    )[0]
     asked = answered = 0
     if todo and gateway is None:
         ctx.report.warnings.append("legacy system not consulted: owners kept as v2 recorded them")
     elif todo and gateway is not None:
-        by_kind: dict[str, list[tuple[Any, str]]] = {}
-        for meter_id, kind, number in todo:
-            by_kind.setdefault(kind, []).append((meter_id, number))
         await ctx.execute("CREATE TEMP TABLE st_legacy (meter_id uuid, phone text) ON COMMIT DROP")
-        chunks = [
-            (kind, items[i : i + LEGACY_CHUNK])
-            for kind, items in by_kind.items()
-            for i in range(0, len(items), LEGACY_CHUNK)
-        ]
         try:
-            for start in range(0, len(chunks), LEGACY_PARALLEL):
-                group = chunks[start : start + LEGACY_PARALLEL]
-                results = await asyncio.gather(
-                    *(_legacy_phones(gateway, kind, [n for _, n in items]) for kind, items in group)
+            # Paged through a server-side cursor: memory stays flat whatever the number of meters.
+            async with ctx.v3.cursor(name="legacy_ask") as cur:
+                await cur.execute(
+                    """
+                    SELECT DISTINCT m.kind, m.number, m.id FROM st_link_groups g JOIN meters m ON m.id = g.meter_v3
+                    WHERE m.legacy_phone IS NULL ORDER BY m.kind, m.number
+                    """
                 )
-                rows: list[tuple[Any, str]] = []
-                for (_, items), found in zip(group, results, strict=True):
-                    asked += len(items)
-                    rows.extend((mid, found[n]) for mid, n in items if n in found)
-                answered += len(rows)
-                await ctx.copy("st_legacy", ("meter_id", "phone"), rows)
+                while page := await cur.fetchmany(LEGACY_CHUNK * LEGACY_PARALLEL):
+                    chunks = [page[i : i + LEGACY_CHUNK] for i in range(0, len(page), LEGACY_CHUNK)]
+                    split = [
+                        [r for r in chunk if r[0] == kind]
+                        for chunk in chunks
+                        for kind in ("prepaid", "postpaid")
+                    ]
+                    groups = [g for g in split if g]
+                    results = await asyncio.gather(
+                        *(_legacy_phones(gateway, g[0][0], [r[1] for r in g]) for g in groups)
+                    )
+                    rows: list[tuple[Any, str]] = []
+                    for group, found in zip(groups, results, strict=True):
+                        asked += len(group)
+                        rows.extend((mid, found[number]) for _, number, mid in group if number in found)
+                    answered += len(rows)
+                    await ctx.copy("st_legacy", ("meter_id", "phone"), rows)
         except Exception as exc:  # the legacy system down: keep v2's flags for what was not asked
             ctx.report.warnings.append(
                 f"legacy system unreachable ({type(exc).__name__}) after {asked} meters: "
