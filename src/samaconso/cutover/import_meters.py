@@ -22,8 +22,8 @@ import re
 from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.phones import InvalidPhone, normalize_phone
-from samaconso.identity.seed import legacy_key
 from samaconso.kit.security import token_digest
 from samaconso.legacy.gateway import LegacyGateway
 

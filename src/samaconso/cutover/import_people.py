@@ -24,8 +24,8 @@ import uuid
 from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.phones import InvalidPhone, normalize_phone
-from samaconso.identity.seed import legacy_key
 from samaconso.kit.security import is_legacy_hash
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
