@@ -18,6 +18,7 @@ DOMAINS: tuple[str, ...] = (
     "files",
     "subscriptions",
     "dashboard",
+    "outages",
 )
 
 
