@@ -19,6 +19,7 @@ DOMAINS: tuple[str, ...] = (
     "subscriptions",
     "dashboard",
     "cutover",
+    "outages",
 )
 
 

@@ -60,6 +60,16 @@ BEAT_SCHEDULE: dict[str, dict[str, Any]] = {
     },
     # outbox rows the immediate after-commit publish missed (crash, broker outage): notifications
     "notifications-relay-outbox": {"task": "samaconso.notifications.tasks.relay_outbox", "schedule": 5.0},
+    # the customers' own monthly kWh / FCFA thresholds: once per user, meter and month (consumption)
+    "consumption-alerts": {
+        "task": "samaconso.consumption.tasks.housekeeping_consumption_alerts",
+        "schedule": 1800.0,
+    },
+    # access requests to an owner not on the app expire after 30 days (meters domain)
+    "meters-expire-access-requests": {
+        "task": "samaconso.meters.tasks.housekeeping_expire_access_requests",
+        "schedule": 3600.0,
+    },
     # devices unused for 30 days are signed out (identity domain)
     "identity-sign-out-idle-devices": {
         "task": "samaconso.identity.tasks.sign_out_idle_devices",

@@ -170,6 +170,12 @@ async def test_dashboard_figures_per_agency_and_national(
         "by_status": {"submitted": 1, "in_progress": 1, "resolved": 0, "rejected": 0, "cancelled": 0},
         "open": 2,
         "overdue": 1,
+        "ratings": {
+            "count": 0,
+            "average": None,
+            "by_score": {"1": 0, "2": 0, "3": 0, "4": 0, "5": 0},
+            "satisfied_share": None,
+        },
     }
     assert body["notifications"] == {
         "last_7_days": {"notifications": 2, "push_attempts": 2, "push_delivered": 1, "delivery_rate": 0.5},

@@ -86,9 +86,15 @@ def test_postpaid_estimate_scales_tranche_widths_with_days() -> None:
     assert [(ln.tranche, ln.kwh) for ln in est.lines] == [(1, 300), (2, 200), (3, 100)]
     assert est.lines[2].unit_price == D("159.36")
     assert est.vat == engine.cents(100 * D("159.36") * D("0.18"))
-    assert est.monthly_fee == 858
-    expected = (est.energy_amount + est.monthly_fee + est.municipal_tax + est.vat).quantize(D(1))
-    assert est.total == expected
+    assert est.monthly_fee == 0  # the redevance is a Woyofal charge: legacy bills carry none
+    assert est.energy_amount == sum(ln.amount for ln in est.lines)
+    assert est.municipal_tax == engine.cents(est.energy_amount * D("0.025"))
+    assert est.total == est.energy_amount + est.municipal_tax + est.vat
+    # the case: 754 kWh over 58 days, billed 103 398.23 FCFA under the 2026 grid
+    assert engine.postpaid_estimate(DPP_2026, D(754), 58).total == D("103398.23")
+    # a width that is not a whole number of kWh (59 days: tranche 2 is 196.66… wide) is truncated
+    odd = engine.postpaid_estimate(DPP_2026, D(700), 59)
+    assert [ln.kwh for ln in odd.lines] == [D(295), D("196.66"), D("208.34")]
     short = engine.postpaid_estimate(DPP_2026, D(100), 15)  # 15 days: tranche 1 is 75 kWh wide
     assert [(ln.tranche, ln.kwh) for ln in short.lines] == [(1, 75), (2, 25)]
     with pytest.raises(TariffError):

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from datetime import date as Date
 from datetime import datetime
+from typing import Literal
 
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from samaconso.meters.models import MeterKind
 
@@ -14,8 +15,10 @@ from samaconso.meters.models import MeterKind
 class TrancheLine(BaseModel):
     tranche: int
     kwh: float
-    unit_price: float | None = None  # FCFA/kWh before tax (prepaid)
-    amount: float | None = None  # FCFA before tax (prepaid)
+    # FCFA/kWh before tax: the vending record's (prepaid), the grid in force on the bill's date
+    # (postpaid); None for a bill whose tariff has no grid
+    unit_price: float | None = None
+    amount: float | None = None  # FCFA before tax: kWh × unit price, to the centime
 
 
 class PurchaseOut(BaseModel):
@@ -50,6 +53,19 @@ class BillOut(BaseModel):
     municipal_tax: float | None
     amount: float  # incl. tax (FCFA)
     meter_serial: str | None
+    period_start: Date | None = Field(
+        default=None, description="First billed day (the bill's date minus its billed days, plus one)."
+    )
+    other_charges: float | None = Field(
+        default=None,
+        description="Total incl. tax minus amount excl. tax, municipal tax and VAT (0 on every legacy bill: "
+        "a postpaid bill has no monthly fee).",
+    )
+    tariff: str | None = Field(default=None, description="Tariff grid that prices the lines.")
+    paid: bool | None = Field(
+        default=None,
+        description="Always null: the legacy bill history (Historique) records no payment; see due_date.",
+    )
 
 
 class ContractOut(BaseModel):
@@ -64,14 +80,25 @@ class ContractOut(BaseModel):
 
 class MonthTotal(BaseModel):
     month: int
+    # prepaid: purchases of the month; postpaid: each bill spread evenly over the days it covers
     kwh: float
     amount: float
+    last_year_kwh: float = Field(description="The same month of the year before, same rule.")
+    last_year_amount: float = Field(description="The same month of the year before, same rule.")
 
 
 class MonthlyOut(BaseModel):
     meter_id: uuid.UUID
     year: int
     months: list[MonthTotal]  # always 12, zero when nothing was bought/billed
+
+
+class TranchePeriod(BaseModel):
+    """The consumption the summary's tranche is computed on."""
+
+    start: Date
+    end: Date
+    kwh: float
 
 
 class SummaryOut(BaseModel):
@@ -83,9 +110,44 @@ class SummaryOut(BaseModel):
     amount_this_month: float
     purchases_this_month: int | None = None
     monthly_fee_paid: bool | None = None
+    # postpaid kWh/FCFA this month: the month's share of the bills spread over the days they cover
     # reached this month (prepaid) or on the last bill (postpaid), per the meter's tariff grid;
     # None when no grid of that tariff is in force
     tranche: int | None
     kwh_left_in_tranche: float | None  # before the next tranche starts; None in the last one
+    tranche_period: TranchePeriod | None = Field(
+        default=None,
+        description="What the tranche is computed on: this month so far (prepaid) or the period the "
+        "last bill covers (postpaid; its widths scale with the billed days).",
+    )
     last_purchase: PurchaseOut | None = None
     last_bill: BillOut | None = None
+
+
+class MyPurchaseOut(PurchaseOut):
+    """A purchase in the list across all my meters."""
+
+    meter_id: uuid.UUID
+    meter_number: str
+
+
+class AlertIn(BaseModel):
+    meter_id: uuid.UUID
+    metric: Literal["kwh", "amount"] = Field(
+        description="`kwh` in the month, or `amount` (FCFA) in the month."
+    )
+    threshold: float = Field(gt=0, le=10_000_000, description="Alert when the month reaches it.")
+
+
+class AlertsIn(BaseModel):
+    """The full set of my alerts (replaces the previous one); an empty list removes them all."""
+
+    alerts: list[AlertIn] = Field(max_length=50)
+
+
+class AlertOut(BaseModel):
+    meter_id: uuid.UUID
+    meter_number: str
+    metric: Literal["kwh", "amount"]
+    threshold: float
+    last_sent_month: Date | None = Field(description="The last month the alert fired (once a month at most).")

@@ -17,6 +17,7 @@ from typing import Any
 
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.consumption import bills as billing
 from samaconso.consumption.schemas import (
     BillOut,
     ContractOut,
@@ -25,6 +26,7 @@ from samaconso.consumption.schemas import (
     PurchaseOut,
     SummaryOut,
     TrancheLine,
+    TranchePeriod,
 )
 from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError
@@ -174,7 +176,35 @@ async def list_bills(
     rows = await gateway.bills(meter.number, first, last)
     items = sorted((bill_out(r) for r in rows), key=lambda b: (b.date, b.number), reverse=True)
     page, next_cursor = _keyset(items, lambda b: (b.date.isoformat(), b.number), cursor, limit)
-    return Page[BillOut](items=page, next_cursor=next_cursor)
+    return Page[BillOut](items=await billing.priced_page(session, meter, page), next_cursor=next_cursor)
+
+
+async def bill_document(
+    session: AsyncSession,
+    gateway: LegacyGateway,
+    principal: Principal,
+    meter_id: uuid.UUID,
+    number: str,
+) -> billing.BillDocument:
+    """One of the caller's bills by its number (the last 3 years), priced, for its PDF invoice."""
+    meter = await meters.active_meter(session, principal, meter_id)
+    _require_kind(meter, MeterKind.postpaid)
+    if not number.isdigit() or len(number) > 20:
+        raise billing.bill_not_found()
+    today = _utc_today()
+    first = today - timedelta(days=billing.BILL_LOOKUP_DAYS)
+    found = next((b for b in await gateway.bills(meter.number, first, today) if b.number == number), None)
+    if found is None:
+        raise billing.bill_not_found()
+    details = await gateway.contract(meter.number)
+    return billing.BillDocument(
+        meter=meter,
+        bill=await billing.priced(session, meter, bill_out(found)),
+        holder=(details.holder if details else None) or meter.customer_name,
+        address=(details.address if details else None) or meter.address,
+        partner=(details.partner if details else None) or meter.partner,
+        agency=meter.legacy_agency,
+    )
 
 
 async def contract(
@@ -213,15 +243,28 @@ async def monthly(
     year = year or _utc_today().year
     number, poc = meter.number, meter.poc or ""
     if meter.kind == MeterKind.prepaid:
-        totals = await gateway.monthly_purchases(number, poc, year)
+
+        async def prepaid_year(y: int) -> dict[int, tuple[float, float]]:
+            by_month = {t.month: t for t in await gateway.monthly_purchases(number, poc, y)}
+            return {
+                m: (by_month[m].kwh, by_month[m].amount) if m in by_month else (0.0, 0.0)
+                for m in range(1, 13)
+            }
+
+        this_year, last_year = await prepaid_year(year), await prepaid_year(year - 1)
     else:
-        totals = await gateway.monthly_bills(number, year)
-    by_month = {t.month: t for t in totals}
+        # each bill spread over the days it covers (a 60-day bill is not all in its bill's month)
+        first, _ = billing.bills_window(year - 1)
+        _, last = billing.bills_window(year)
+        bills = [bill_out(r) for r in await gateway.bills(number, first, last)]
+        this_year, last_year = billing.spread_by_month(bills, year), billing.spread_by_month(bills, year - 1)
     months = [
         MonthTotal(
             month=m,
-            kwh=by_month[m].kwh if m in by_month else 0.0,
-            amount=by_month[m].amount if m in by_month else 0.0,
+            kwh=this_year[m][0],
+            amount=this_year[m][1],
+            last_year_kwh=last_year[m][0],
+            last_year_amount=last_year[m][1],
         )
         for m in range(1, 13)
     ]
@@ -317,14 +360,17 @@ async def summary(
             monthly_fee_paid=mtd.monthly_fee_paid,
             tranche=tranche,
             kwh_left_in_tranche=kwh_left,
+            tranche_period=TranchePeriod(start=today.replace(day=1), end=today, kwh=mtd.kwh),
             last_purchase=last,
         )
     number = meter.number
     # the last ~6 months through the full period query (it carries the per-tranche kWh)
     recent_bills = await gateway.bills(number, today - timedelta(days=186), today)
     bills = sorted((bill_out(r) for r in recent_bills), key=lambda b: (b.date, b.number), reverse=True)
-    this_month = [b for b in bills if b.date.year == today.year and b.date.month == today.month]
     last_bill = bills[0] if bills else None
+    # this month's share of the bills that cover its days (0 until a bill covers them); the
+    # tranche is the last bill's, over the period that bill covers, stated next to it
+    this_month = billing.spread_by_month(bills, today.year)[today.month]
     status = await tariffs.tranche_status(
         session,
         meter.tariff_code,
@@ -333,14 +379,21 @@ async def summary(
         days=(last_bill.days or 60) if last_bill else 30,
     )
     tranche, kwh_left = _tranche_fields(status)
+    if last_bill is not None:
+        last_bill = await billing.priced(session, meter, last_bill)
     return SummaryOut(
         meter_id=meter.id,
         kind=meter.kind,
         year=today.year,
         month=today.month,
-        kwh_this_month=round(sum(b.kwh for b in this_month), 2),
-        amount_this_month=round(sum(b.amount for b in this_month), 2),
+        kwh_this_month=this_month[0],
+        amount_this_month=this_month[1],
         tranche=tranche,
         kwh_left_in_tranche=kwh_left,
+        tranche_period=TranchePeriod(
+            start=last_bill.period_start or last_bill.date, end=last_bill.date, kwh=last_bill.kwh
+        )
+        if last_bill
+        else None,
         last_bill=last_bill,
     )

@@ -248,12 +248,17 @@ async def import_requests(ctx: ImportContext) -> None:
     counts.imported += await ctx.execute(
         """
         INSERT INTO customer_requests (id, type_id, requester_id, meter_id, agency_id, status, comment,
-                                       assigned_to, due_at, closed_at, created_at, updated_at)
+                                       assigned_to, due_at, closed_at, created_at, updated_at, reference)
         SELECT r.v3_id, r.type_id, r.requester, r.meter_id, m.agency_id,
                CASE WHEN r.handler IS NULL THEN 'submitted' ELSE 'in_progress' END, r.comment, r.handler,
                least(coalesce(r.created_at, now()), now()) + make_interval(hours => t.sla_hours), NULL,
-               least(coalesce(r.created_at, now()), now()), now()
+               least(coalesce(r.created_at, now()), now()), now(),
+               -- the short reference customers quote (DKC-2026-004512), from the one series
+               upper(coalesce(a.code, 'SEN')) || '-'
+               || extract(year FROM least(coalesce(r.created_at, now()), now()))::int || '-'
+               || lpad(nextval('customer_request_reference_seq')::text, 6, '0')
         FROM st_requests r JOIN request_types t ON t.id = r.type_id LEFT JOIN meters m ON m.id = r.meter_id
+        LEFT JOIN agencies a ON a.id = m.agency_id
         WHERE r.skip IS NULL AND NOT r.existed
         """
     )

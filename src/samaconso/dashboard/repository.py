@@ -269,6 +269,20 @@ async def requests_by_status(session: AsyncSession, agency_id: uuid.UUID | None)
     )
 
 
+async def request_ratings(session: AsyncSession, agency_id: uuid.UUID | None) -> Sequence[RowMapping]:
+    """Live: how many resolved requests were rated with each score (partial index on the ratings)."""
+    where = "AND agency_id = :agency" if agency_id is not None else ""
+    return await _rows(
+        session,
+        f"""
+        SELECT rating_score AS score, count(*) AS n
+        FROM customer_requests WHERE rating_score IS NOT NULL {where}
+        GROUP BY rating_score
+        """,  # noqa: S608 - fixed clause, the value is a bound parameter
+        **({"agency": agency_id} if agency_id is not None else {}),
+    )
+
+
 async def agency_exists(session: AsyncSession, agency_id: uuid.UUID) -> bool:
     return (
         await session.execute(text("SELECT 1 FROM agencies WHERE id = :a"), {"a": agency_id})

@@ -34,11 +34,19 @@ class UserFigures(BaseModel):
     active_devices: int = Field(description="Signed-in devices of those customers.")
 
 
+class RatingFigures(BaseModel):
+    count: int = Field(description="Resolved requests the customer rated.")
+    average: float | None = Field(description="Average score (1-5); null without ratings.")
+    by_score: dict[str, int]
+    satisfied_share: float | None = Field(description="Share of ratings at 4 or 5.")
+
+
 class RequestFigures(BaseModel):
     total: int
     by_status: dict[str, int]
     open: int
     overdue: int = Field(description="Open requests past their type's SLA.")
+    ratings: RatingFigures
 
 
 class DeliveryWindow(BaseModel):

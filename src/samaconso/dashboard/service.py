@@ -175,6 +175,17 @@ def _scope_for(principal: Principal, agency: uuid.UUID | None) -> uuid.UUID | No
     return principal.agency_id
 
 
+def _ratings(by_score: dict[str, int]) -> dict[str, Any]:
+    count = sum(by_score.values())
+    total = sum(int(k) * n for k, n in by_score.items())
+    return {
+        "count": count,
+        "average": round(total / count, 2) if count else None,
+        "by_score": by_score,
+        "satisfied_share": round((by_score["4"] + by_score["5"]) / count, 3) if count else None,
+    }
+
+
 async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
     """The dashboard of one scope, without the Redis cache (what the benchmark measures)."""
     scope = str(agency_id) if agency_id else NATIONAL
@@ -201,6 +212,9 @@ async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
         for row in await repo.requests_by_status(session, agency_id):
             by_status[str(row["status"])] = int(row["n"])
             overdue += int(row["overdue"])
+        ratings = {str(k): 0 for k in range(1, 6)}
+        for row in await repo.request_ratings(session, agency_id):
+            ratings[str(row["score"])] = int(row["n"])
         now = await repo.db_now(session)  # read only: the session's end rolls the reads back
     if now - rollup.computed_at > STALE_AFTER:
         log.warning("dashboard_rollup_stale", scope=scope, computed_at=rollup.computed_at.isoformat())
@@ -216,6 +230,7 @@ async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
             "by_status": by_status,
             "open": by_status["submitted"] + by_status["in_progress"],
             "overdue": overdue,
+            "ratings": _ratings(ratings),
         },
         notifications=f.get("notifications"),
         signups_per_day=f["signups_per_day"],

@@ -22,6 +22,7 @@ class LinkStatus(enum.StrEnum):
     active = "active"
     refused = "refused"
     revoked = "revoked"  # revoked by the owner, or unlinked by the user
+    expired = "expired"  # a request the owner never answered (not on the app), after EXPIRY_DAYS
 
 
 class Meter(UUIDPk, Timestamps, Base):

@@ -221,7 +221,8 @@ async def links_of_meters(session: AsyncSession, meter_ids: list[uuid.UUID]) -> 
         return []
     rows = await session.execute(
         select(MeterLink)
-        .where(MeterLink.meter_id.in_(meter_ids), MeterLink.status.in_(LIVE))
+        # expired requests too: an agent decides them at the counter
+        .where(MeterLink.meter_id.in_(meter_ids), MeterLink.status.in_([*LIVE, LinkStatus.expired]))
         .order_by(MeterLink.created_at)
     )
     return rows.scalars().all()
@@ -234,3 +235,32 @@ async def revoke_live_links_of_user(session: AsyncSession, user_id: uuid.UUID) -
         .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
         .values(status=LinkStatus.revoked, is_default=False, decided_at=func.now(), decided_by=user_id)
     )
+
+
+async def active_meters_of_user(
+    session: AsyncSession, user_id: uuid.UUID, kind: MeterKind | None, limit: int
+) -> Sequence[Meter]:
+    """The meters behind the user's active links (oldest link first), at most ``limit``."""
+    stmt = (
+        select(Meter)
+        .join(MeterLink, MeterLink.meter_id == Meter.id)
+        .where(MeterLink.user_id == user_id, MeterLink.status == LinkStatus.active)
+    )
+    if kind is not None:
+        stmt = stmt.where(Meter.kind == kind)
+    return (
+        (await session.execute(stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit)))
+        .scalars()
+        .all()
+    )
+
+
+async def has_active_link(session: AsyncSession, user_id: uuid.UUID, meter_id: uuid.UUID) -> bool:
+    found = await session.execute(
+        select(MeterLink.id).where(
+            MeterLink.user_id == user_id,
+            MeterLink.meter_id == meter_id,
+            MeterLink.status == LinkStatus.active,
+        )
+    )
+    return found.first() is not None

@@ -11,8 +11,9 @@ from samaconso.identity.deps import CustomerUser, StaffUser
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
-from samaconso.meters import service
+from samaconso.meters import service, sharing
 from samaconso.meters.schemas import AccessRequestOut, MeterAdd, MeterOut, StaffMeterOut, SuggestionOut
+from samaconso.meters.sharing_schemas import CounterDecisionIn, MeterMemberOut
 from samaconso.notifications.service import notify_user
 
 router = APIRouter(tags=["meters"])
@@ -113,3 +114,33 @@ async def staff_lookup(
 ) -> Page[StaffMeterOut]:
     """Agents see their agency's meters, administrators every meter."""
     return await service.staff_lookup(session, principal, number, cursor, limit)
+
+
+# --- sharing: members list, decision at the counter (meters/sharing.py) --------------------------
+@router.get("/me/meters/{meter_id}/members", response_model=Page[MeterMemberOut])
+async def list_members(
+    meter_id: uuid.UUID,
+    principal: CustomerUser,
+    session: SessionDep,
+    cursor: CursorQuery = None,
+    limit: LimitQuery = 20,
+) -> Page[MeterMemberOut]:
+    """The owner's view: who shares this meter (since when) and who asks to; revoke from there."""
+    return await sharing.list_members(session, principal, meter_id, cursor, limit)
+
+
+@router.post("/meters/access-requests/{link_id}/decide", response_model=AccessRequestOut)
+async def decide_at_counter(
+    link_id: uuid.UUID, body: CounterDecisionIn, principal: StaffUser, session: SessionDep
+) -> AccessRequestOut:
+    """Agent at the counter (meter's agency) or administrator: approve or refuse a pending or expired
+    access request after checking the documents. Written to the audit log."""
+    return await sharing.decide_at_counter(
+        session,
+        principal,
+        link_id,
+        approve=body.approve,
+        note=body.note,
+        documents_checked=body.documents_checked,
+        notify=notify_user,
+    )

@@ -88,6 +88,9 @@ class AccessRequestOut(BaseModel):
 
 
 class MemberOut(BaseModel):
+    link_id: uuid.UUID = Field(
+        description="Staff decide a pending or expired link at the counter by this id."
+    )
     user_id: uuid.UUID
     status: LinkStatus
     is_owner: bool

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from sqlalchemy import select
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Role, User
 from samaconso.identity.principal import Principal
@@ -45,10 +46,52 @@ async def seed(db: Database, settings: Settings) -> list[str]:
             except AppError as exc:
                 if exc.status != 409:  # 409: already linked by a previous run
                     raise
+        async with unit_of_work(db.sessionmaker) as session:
+            shared = await _seed_sharing(session, gateway, principal)
     finally:
         await gateway.dispose()
-    return (
+    lines = (
         [f"meters  compteurs du client démo liés : {g.DEMO_PREPAID_METER}, {g.DEMO_POSTPAID_CONTRACT}"]
         if linked
         else []
     )
+    if shared:
+        lines.append(
+            f"meters  compteur {g.DEMO_PREPAID_METER} partagé : Modou Fall (accès accordé), Khady Ba (en attente) "
+            "— GET /api/v1/me/meters/{id}/members"
+        )
+    return lines
+
+
+# Two customers who follow the demo customer's Woyofal meter: one approved, one waiting.
+SHARING_DEMO = (
+    ("+221781234501", "Modou", "Fall", True),
+    ("+221781234502", "Khady", "Ba", False),
+)
+
+
+async def _seed_sharing(session: AsyncSession, gateway: LegacyGateway, owner: Principal) -> bool:
+    from samaconso.kit.security import hash_secret
+
+    if (await session.execute(select(User.id).where(User.phone == SHARING_DEMO[0][0]))).first():
+        return False
+    for phone, first, last, approved in SHARING_DEMO:
+        user = User(
+            role=Role.customer, phone=phone, pin_hash=hash_secret("2580"), first_name=first, last_name=last
+        )
+        session.add(user)
+        await session.flush()
+        member = Principal(
+            user_id=user.id, session_id=user.id, role=Role.customer, agency_id=None, language="fr"
+        )
+        link = await service.add_meter(
+            session, gateway, member, MeterKind.prepaid, g.DEMO_PREPAID_METER, notify=notify_user
+        )
+        if approved:
+            requests = await service.list_access_requests(session, owner, None, 100)
+            for request in requests.items:
+                if request.requester.user_id == user.id and request.meter.id == link.id:
+                    await service.decide_access_request(
+                        session, owner, request.id, approve=True, notify=notify_user
+                    )
+    return True

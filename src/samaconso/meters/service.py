@@ -267,10 +267,18 @@ async def get_my_meter(session: AsyncSession, principal: Principal, meter_id: uu
 
 
 async def active_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> Meter:
-    """The meter behind one of the caller's ACTIVE links (for consumption); 404 otherwise."""
-    found = await repo.my_link_with_meter(session, principal.user_id, meter_id, active_only=True)
-    if found is None:
+    """The meter behind one of the caller's ACTIVE links (for consumption); 404 otherwise, and 409
+    ``pending_owner_approval`` while the caller's link waits for the owner."""
+    found = await repo.my_link_with_meter(session, principal.user_id, meter_id)
+    if found is None or found[0].status not in (LinkStatus.active, LinkStatus.pending):
         raise meter_not_found()
+    if found[0].status == LinkStatus.pending:
+        raise AppError(
+            409,
+            "pending_owner_approval",
+            "Ce compteur attend l'accord de son titulaire : ses données s'afficheront une fois l'accès accordé.",
+            "This meter is waiting for its owner's approval: its data shows once access is granted.",
+        )
     return found[1]
 
 
@@ -462,7 +470,7 @@ async def staff_lookup(
     by_meter: dict[uuid.UUID, list[MemberOut]] = {}
     for link in links:
         by_meter.setdefault(link.meter_id, []).append(
-            MemberOut(user_id=link.user_id, status=link.status, is_owner=link.is_owner)
+            MemberOut(link_id=link.id, user_id=link.user_id, status=link.status, is_owner=link.is_owner)
         )
     items = [
         StaffMeterOut(
@@ -516,3 +524,22 @@ async def suggestions(
         )
         last = index
     return Page[SuggestionOut](items=items)
+
+
+MAX_METERS_PER_CUSTOMER = 50
+
+
+async def my_active_meters(
+    session: AsyncSession, principal: Principal, kind: MeterKind | None = None
+) -> list[Meter]:
+    """The meters the caller reads (active links), for views across all of them."""
+    return list(await repo.active_meters_of_user(session, principal.user_id, kind, MAX_METERS_PER_CUSTOMER))
+
+
+async def still_active(session: AsyncSession, user_id: uuid.UUID, meter_id: uuid.UUID) -> bool:
+    """Whether the user still reads the meter (for periodic jobs acting on their behalf)."""
+    return await repo.has_active_link(session, user_id, meter_id)
+
+
+async def meter_by_id(session: AsyncSession, meter_id: uuid.UUID) -> Meter | None:
+    return await repo.meter(session, meter_id)

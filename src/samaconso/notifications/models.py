@@ -34,9 +34,11 @@ class NotificationType(enum.StrEnum):
     meter_access_granted = "meter_access_granted"
     meter_access_refused = "meter_access_refused"
     meter_access_revoked = "meter_access_revoked"
+    meter_access_expired = "meter_access_expired"  # the owner never answered (not on the app)
     outage = "outage"
     bill_available = "bill_available"
     tranche_alert = "tranche_alert"
+    consumption_alert = "consumption_alert"  # the customer's own monthly kWh / FCFA threshold
     request_updated = "request_updated"
     campaign = "campaign"
     device_signed_out = "device_signed_out"

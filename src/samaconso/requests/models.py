@@ -6,7 +6,19 @@ import enum
 import uuid
 from datetime import datetime
 
-from sqlalchemy import Boolean, Enum, ForeignKey, Index, Integer, String, Text, text
+from sqlalchemy import (
+    Boolean,
+    CheckConstraint,
+    Enum,
+    ForeignKey,
+    Index,
+    Integer,
+    Sequence,
+    SmallInteger,
+    String,
+    Text,
+    text,
+)
 from sqlalchemy.orm import Mapped, mapped_column
 
 from samaconso.kit.db import Base, Timestamps, UUIDPk
@@ -57,14 +69,31 @@ class CustomerRequest(UUIDPk, Timestamps, Base):
     # created_at + the type's SLA at submission time (a later SLA change does not move old deadlines)
     due_at: Mapped[datetime]
     closed_at: Mapped[datetime | None]
+    # what the customer quotes at the counter: <agency code>-<year>-<number>, e.g. DKC-2026-004512
+    reference: Mapped[str] = mapped_column(String(48), unique=True)
+    reopen_count: Mapped[int] = mapped_column(Integer, default=0, server_default=text("0"))
+    rating_score: Mapped[int | None] = mapped_column(SmallInteger)  # 1-5, once resolved
+    rating_comment: Mapped[str | None] = mapped_column(Text)
+    rated_at: Mapped[datetime | None]
 
     __table_args__ = (
+        CheckConstraint("rating_score IS NULL OR rating_score BETWEEN 1 AND 5", name="rating_score"),
+        Index(
+            "ix_customer_requests_agency_rating",
+            "agency_id",
+            "rating_score",
+            postgresql_where=text("rating_score IS NOT NULL"),
+        ),
         Index("ix_customer_requests_requester_created", "requester_id", "created_at", "id"),
         Index("ix_customer_requests_agency_created", "agency_id", "created_at", "id"),
         Index("ix_customer_requests_status_created", "status", "created_at", "id"),
         # Dashboard: requests by status and overdue, national or per agency (index-only scans).
         Index("ix_customer_requests_agency_status_due", "agency_id", "status", "due_at"),
     )
+
+
+# numbers of the references (one series for every agency and year)
+REFERENCE_SEQUENCE = Sequence("customer_request_reference_seq", metadata=Base.metadata)
 
 
 class RequestEvent(UUIDPk, Base):

@@ -10,10 +10,11 @@ from typing import Any
 from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samaconso.identity.models import User
+from samaconso.identity.models import Agency, User
 from samaconso.meters.models import LinkStatus, Meter, MeterLink
 from samaconso.requests.models import (
     OPEN_STATUSES,
+    REFERENCE_SEQUENCE,
     CustomerRequest,
     EventKind,
     RequestEvent,
@@ -109,6 +110,7 @@ async def list_requests(
     national_only: bool = False,
     status: RequestStatus | None = None,
     overdue: bool | None = None,
+    reference: str | None = None,
     after: tuple[datetime, uuid.UUID] | None = None,
     limit: int,
 ) -> Sequence[tuple[CustomerRequest, RequestType]]:
@@ -127,6 +129,8 @@ async def list_requests(
         stmt = stmt.where(CustomerRequest.agency_id.is_(None))
     if status is not None:
         stmt = stmt.where(CustomerRequest.status == status)
+    if reference is not None:
+        stmt = stmt.where(CustomerRequest.reference == reference.strip().upper())
     if overdue is True:
         stmt = stmt.where(_overdue_clause())
     elif overdue is False:
@@ -187,3 +191,21 @@ async def touch(session: AsyncSession, request_id: uuid.UUID) -> None:
 
 async def requester(session: AsyncSession, user_id: uuid.UUID) -> User | None:
     return await session.get(User, user_id)
+
+
+async def new_reference(session: AsyncSession, agency_id: uuid.UUID | None) -> str:
+    """A fresh reference: the agency's code (``SEN`` for the national queue), this year (database
+    clock), a number of the one series, e.g. ``DKC-2026-004512``."""
+    code = None
+    if agency_id is not None:
+        code = await session.scalar(select(Agency.code).where(Agency.id == agency_id))
+    number, year = (
+        await session.execute(select(REFERENCE_SEQUENCE.next_value(), func.extract("year", func.now())))
+    ).one()
+    return f"{(code or 'SEN').upper()}-{int(year)}-{int(number):06d}"
+
+
+async def by_reference(session: AsyncSession, reference: str) -> CustomerRequest | None:
+    return await session.scalar(
+        select(CustomerRequest).where(CustomerRequest.reference == reference.strip().upper())
+    )

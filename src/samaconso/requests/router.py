@@ -10,13 +10,16 @@ from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffU
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.i18n import Lang, negotiate
 from samaconso.kit.pagination import Page
-from samaconso.requests import service
+from samaconso.requests import follow_up, service
 from samaconso.requests.models import EventKind, RequestStatus, RequestType
 from samaconso.requests.schemas import (
     AttachmentOut,
     CommentIn,
     CommentOut,
     HistoryEntry,
+    RatingIn,
+    RatingOut,
+    ReopenIn,
     RequestCreate,
     RequestDetail,
     Requester,
@@ -62,12 +65,21 @@ def _summary(v: service.RequestView, lang: Lang) -> RequestSummary:
     r = v.request
     return RequestSummary(
         id=r.id,
+        reference=r.reference,
         type=_brief(v.type, lang),
         status=r.status,
         meter_id=r.meter_id,
         created_at=r.created_at,
         updated_at=r.updated_at,
+        due_at=r.due_at,
     )
+
+
+def _rating(v: service.RequestView) -> RatingOut | None:
+    r = v.request
+    if r.rating_score is None or r.rated_at is None:
+        return None
+    return RatingOut(score=r.rating_score, comment=r.rating_comment, at=r.rated_at)
 
 
 def _timeline(v: service.RequestView) -> tuple[list[HistoryEntry], list[CommentOut]]:
@@ -100,10 +112,15 @@ def _attachments(v: service.RequestView) -> list[AttachmentOut]:
 
 def _detail(v: service.RequestView, lang: Lang) -> RequestDetail:
     history, comments = _timeline(v)
+    r = v.request
+    reopenable = r.status in follow_up.REOPENABLE and r.closed_at is not None
     return RequestDetail(
         **_summary(v, lang).model_dump(),
-        comment=v.request.comment,
-        closed_at=v.request.closed_at,
+        comment=r.comment,
+        closed_at=r.closed_at,
+        reopen_until=r.closed_at + follow_up.REOPEN_WITHIN if reopenable and r.closed_at else None,
+        reopen_count=r.reopen_count,
+        rating=_rating(v),
         attachments=_attachments(v),
         history=history,
         comments=comments,
@@ -117,7 +134,6 @@ def _staff_summary(v: service.RequestView, lang: Lang) -> StaffRequestSummary:
         agency_id=r.agency_id,
         requester_id=r.requester_id,
         assigned_to=r.assigned_to,
-        due_at=r.due_at,
         age_hours=v.age_hours,
         overdue=v.overdue,
     )
@@ -131,6 +147,8 @@ def _staff_detail(v: service.RequestView, lang: Lang) -> StaffRequestDetail:
         **_staff_summary(v, lang).model_dump(),
         comment=v.request.comment,
         closed_at=v.request.closed_at,
+        reopen_count=v.request.reopen_count,
+        rating=_rating(v),
         requester=Requester(id=u.id, phone=u.phone, first_name=u.first_name, last_name=u.last_name),
         attachments=_attachments(v),
         history=history,
@@ -231,6 +249,24 @@ async def cancel_my_request(
     return _detail(await service.cancel_mine(session, principal, request_id), _lang(request))
 
 
+@router.post("/me/requests/{request_id}/reopen", response_model=RequestDetail)
+async def reopen_my_request(
+    request_id: uuid.UUID, body: ReopenIn, request: Request, principal: CustomerUser, session: SessionDep
+) -> RequestDetail:
+    """Reopen a resolved or rejected request within 14 days of its closing (back to in progress)."""
+    view = await follow_up.reopen_mine(session, principal, request_id, body.reason)
+    return _detail(view, _lang(request))
+
+
+@router.post("/me/requests/{request_id}/rating", response_model=RequestDetail)
+async def rate_my_request(
+    request_id: uuid.UUID, body: RatingIn, request: Request, principal: CustomerUser, session: SessionDep
+) -> RequestDetail:
+    """Rate a resolved request (1–5 and a comment), once per resolution."""
+    view = await follow_up.rate_mine(session, principal, request_id, body.score, body.comment)
+    return _detail(view, _lang(request))
+
+
 # ---- staff -------------------------------------------------------------------------------------
 
 
@@ -242,12 +278,22 @@ async def staff_requests(
     status: RequestStatus | None = None,
     overdue: bool | None = None,
     agency: str | None = Query(default=None, description="Admins only: an agency id, or `national`."),
+    reference: str | None = Query(
+        default=None, max_length=48, description="The customer's reference, e.g. `DKC-2026-004512`."
+    ),
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[StaffRequestSummary]:
     """Agents: their agency's requests. Administrators: all, or one agency, or the national queue."""
     views, next_cursor = await service.list_for_staff(
-        session, principal, status=status, agency=agency, overdue=overdue, cursor=cursor, limit=limit
+        session,
+        principal,
+        status=status,
+        agency=agency,
+        overdue=overdue,
+        cursor=cursor,
+        limit=limit,
+        reference=reference,
     )
     lang = _lang(request)
     return Page(items=[_staff_summary(v, lang) for v in views], next_cursor=next_cursor)

@@ -84,16 +84,38 @@ class CommentOut(BaseModel):
 
 class RequestSummary(BaseModel):
     id: uuid.UUID
+    reference: str = Field(description="Short reference to quote at the counter, e.g. `DKC-2026-004512`.")
     type: RequestTypeBrief
     status: RequestStatus
     meter_id: uuid.UUID | None
     created_at: datetime
     updated_at: datetime
+    due_at: datetime = Field(description="When Senelec committed to answer (the type's SLA).")
+
+
+class RatingIn(BaseModel):
+    score: int = Field(ge=1, le=5, description="1 (very unsatisfied) to 5 (very satisfied).")
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+class ReopenIn(BaseModel):
+    reason: str = Field(min_length=3, max_length=2000, description="Why the answer did not solve it.")
+
+
+class RatingOut(BaseModel):
+    score: int
+    comment: str | None
+    at: datetime
 
 
 class RequestDetail(RequestSummary):
     comment: str
     closed_at: datetime | None
+    reopen_until: datetime | None = Field(
+        description="Resolved or rejected: the customer may reopen it until then (14 days)."
+    )
+    reopen_count: int
+    rating: RatingOut | None
     attachments: list[AttachmentOut]
     history: list[HistoryEntry]
     comments: list[CommentOut]
@@ -103,7 +125,6 @@ class StaffRequestSummary(RequestSummary):
     agency_id: uuid.UUID | None
     requester_id: uuid.UUID
     assigned_to: uuid.UUID | None
-    due_at: datetime
     age_hours: float = Field(description="Hours since submission (until closure for closed requests).")
     overdue: bool = Field(description="Still open after the type's SLA.")
 
@@ -118,6 +139,8 @@ class Requester(BaseModel):
 class StaffRequestDetail(StaffRequestSummary):
     comment: str
     closed_at: datetime | None
+    reopen_count: int
+    rating: RatingOut | None
     requester: Requester
     attachments: list[AttachmentOut]
     history: list[HistoryEntry]

@@ -19,7 +19,7 @@ DEFAULT_TYPES: tuple[tuple[str, str, str, int], ...] = (
 )
 
 
-async def seed(db: Database, settings: Settings) -> list[str]:
+async def seed_types(db: Database, settings: Settings) -> list[str]:
     async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
         result = await session.execute(
             insert(RequestType)
@@ -34,3 +34,61 @@ async def seed(db: Database, settings: Settings) -> list[str]:
         )
         created = result.scalars().all()
     return [f"request types: {len(created)} created, {len(DEFAULT_TYPES)} defaults"] if created else []
+
+
+async def seed_demo_request(db: Database, settings: Settings) -> list[str]:
+    """Embedded demo: a request of the demo customer that the Dakar agent resolved, so the demo
+    customer can follow it by its reference, rate it and reopen it."""
+    from sqlalchemy import select
+
+    from samaconso.identity.models import Role, User
+    from samaconso.identity.principal import Principal
+    from samaconso.identity.seed import DEMO_AGENT_LOGIN, DEMO_CUSTOMER_PHONE
+    from samaconso.requests import service
+    from samaconso.requests.models import CustomerRequest, RequestStatus
+
+    if settings.profile != "embedded":
+        return []
+    async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
+        customer = await session.scalar(select(User).where(User.phone == DEMO_CUSTOMER_PHONE))
+        agent = await session.scalar(select(User).where(User.login == DEMO_AGENT_LOGIN))
+        if customer is None or agent is None:
+            return []
+        if await session.scalar(
+            select(CustomerRequest.id).where(CustomerRequest.requester_id == customer.id)
+        ):
+            return []
+        me = Principal(
+            user_id=customer.id, session_id=customer.id, role=Role.customer, agency_id=None, language="fr"
+        )
+        staff = Principal(
+            user_id=agent.id, session_id=agent.id, role=Role.agent, agency_id=agent.agency_id, language="fr"
+        )
+        view = await service.submit(
+            session,
+            me,
+            type_code="reclamation_facture",
+            meter_id=None,
+            comment="Ma dernière facture me semble trop élevée par rapport aux mois précédents.",
+            attachments=[],
+        )
+        rid = view.request.id
+        await service.staff_update(
+            session, staff, rid, assign_to_me=True, status=RequestStatus.in_progress, comment=None
+        )
+        await service.staff_update(
+            session,
+            staff,
+            rid,
+            assign_to_me=False,
+            status=RequestStatus.resolved,
+            comment="Relevé vérifié : la consommation facturée correspond à l'index. Détail des tranches dans la facture PDF.",
+        )
+        reference = view.request.reference
+    return [
+        f"requests demande {reference} du client démo, résolue par {DEMO_AGENT_LOGIN} (à noter ou rouvrir)"
+    ]
+
+
+async def seed(db: Database, settings: Settings) -> list[str]:
+    return [*(await seed_types(db, settings)), *(await seed_demo_request(db, settings))]

@@ -227,8 +227,10 @@ async def submit(
     else:
         default = await repo.default_meter(session, principal.user_id)
         agency_id = default[1] if default else None
+    reference = await repo.new_reference(session, agency_id)
     req = CustomerRequest(
         id=uuid.uuid4(),
+        reference=reference,
         type_id=rtype.id,
         requester_id=principal.user_id,
         meter_id=meter_id,
@@ -249,7 +251,13 @@ async def submit(
         to_status=RequestStatus.submitted,
     )
     await session.flush()
-    log.info("request_submitted", request_id=str(req.id), type=rtype.code, agency_id=str(agency_id))
+    log.info(
+        "request_submitted",
+        request_id=str(req.id),
+        reference=reference,
+        type=rtype.code,
+        agency_id=str(agency_id),
+    )
     return await _view(session, req)
 
 
@@ -341,6 +349,7 @@ async def list_for_staff(
     overdue: bool | None,
     cursor: str | None,
     limit: int,
+    reference: str | None = None,
 ) -> tuple[list[RequestView], str | None]:
     agency_id: uuid.UUID | None = None
     national_only = False
@@ -363,6 +372,7 @@ async def list_for_staff(
         national_only=national_only,
         status=status,
         overdue=overdue,
+        reference=reference,
         after=_after(cursor),
         limit=limit + 1,
     )
@@ -418,12 +428,12 @@ async def _notify(
     if status is not None:
         fr, en = STATUS_LABELS[status]
         title_fr, title_en = "Votre demande a évolué", "Your request was updated"
-        body_fr = f"Votre demande « {rtype.label_fr} » est {fr}."
-        body_en = f"Your request '{rtype.label_en}' is {en}."
+        body_fr = f"Votre demande {req.reference} « {rtype.label_fr} » est {fr}."
+        body_en = f"Your request {req.reference} '{rtype.label_en}' is {en}."
     else:
         title_fr, title_en = "Nouveau message sur votre demande", "New message on your request"
-        body_fr = f"Un agent Senelec a répondu à votre demande « {rtype.label_fr} »."
-        body_en = f"A Senelec agent replied to your request '{rtype.label_en}'."
+        body_fr = f"Un agent Senelec a répondu à votre demande {req.reference} « {rtype.label_fr} »."
+        body_en = f"A Senelec agent replied to your request {req.reference} '{rtype.label_en}'."
     if comment:
         body_fr += f" {comment}"[:400]
         body_en += f" {comment}"[:400]
@@ -437,6 +447,7 @@ async def _notify(
         body_en=body_en,
         data={
             "request_id": str(req.id),
+            "reference": req.reference,
             "status": req.status.value,
             "link": f"samaconso://requests/{req.id}",
         },

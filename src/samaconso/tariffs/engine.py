@@ -24,8 +24,13 @@ Rounding rule (stated once, used everywhere; Senelec's published thresholds foll
   rule; ``payable`` is that cost rounded up to the franc and raised to the minimum purchase.
 * Tax figures shown on a line (energy excl. tax, municipal tax, VAT) are the exact products rounded
   to the centime, for information; what is charged is the truncated line amount.
-* Postpaid estimate: tranche widths (and the VAT threshold) scaled by ``billed days / 30``; amounts
-  to the centime; the total incl. tax rounded to the nearest franc (half up), like a bill.
+* Postpaid estimate = the legacy bill rule (``Historique``): tranche widths (and the VAT threshold)
+  scaled by ``billed days / 30``; each bounded tranche's kWh truncated to the centi-kWh, the last
+  tranche takes the rest; line amount = kWh × unit price to the centime (half up); municipal tax =
+  2.5 % of the sum of the lines and VAT = 18 % of the amount above the VAT threshold, each to the
+  centime; total = lines + municipal tax + VAT, to the centime. No monthly fee: the 429 FCFA
+  redevance is a Woyofal (prepaid) charge, and the legacy bills carry none (BT_MONT_TTC =
+  BT_MONT_HT + BT_MONT_TCO + MONT_TVA).
 """
 
 from __future__ import annotations
@@ -405,44 +410,55 @@ def advise(
 
 # --------------------------------------------------------------------------------------- postpaid
 def postpaid_estimate(grid: TariffGrid, kwh: Decimal, days: int) -> PostpaidEstimate:
-    """Estimate a postpaid bill for ``kwh`` consumed over ``days`` billed days."""
+    """Estimate a postpaid bill for ``kwh`` consumed over ``days`` billed days, computed the way the
+    legacy bills are (``Historique``): no monthly fee (a bill has HT, TCO and VAT only), tranche
+    widths scaled by ``days / 30`` and each tranche's kWh truncated to the centi-kWh (the last takes
+    the rest), each line's amount to the centime, municipal tax on the sum of the lines and VAT on the
+    amount of the kWh above the (scaled) VAT threshold, each to the centime; total = lines + TCO +
+    VAT, to the centime."""
     if days <= 0 or days > 120:
         raise TariffError("invalid_days", "billed days must be between 1 and 120")
     if kwh < 0:
         raise TariffError("invalid_kwh", "kWh must not be negative")
     scale = Decimal(days) / DAYS_PER_MONTH
-    by_tranche: dict[int, tuple[Decimal, Decimal, Decimal]] = {}
+    ordered = sorted(grid.tranches, key=lambda x: x.position)
+    lines: list[PostpaidLine] = []
     vat_base = ZERO
-    energy_total = ZERO
-    for seg in _segments(grid, prepaid=False, scale=scale):
-        if kwh <= seg.start:
+    vat_at = grid.vat_from_kwh * scale if grid.vat_from_kwh is not None else None
+    start = ZERO
+    left = kwh
+    for t in ordered:
+        if left <= 0:
             break
-        stop = kwh if seg.end is None else min(kwh, seg.end)
-        part = stop - seg.start
-        energy = part * seg.price
-        energy_total += energy
-        if seg.vat:
-            vat_base += energy
-        k, _, a = by_tranche.get(seg.tranche, (ZERO, seg.price, ZERO))
-        by_tranche[seg.tranche] = (k + part, seg.price, a + energy)
-    fee = cents(grid.monthly_fee * scale)
-    tax = cents(energy_total * grid.municipal_tax_rate)
-    vat = cents(vat_base * grid.vat_rate)
-    total = (cents(energy_total) + fee + tax + vat).quantize(ONE, rounding=ROUND_HALF_UP)
-    bounds = tuple(
-        (t.kwh_from * scale, t.kwh_to * scale if t.kwh_to is not None else None)
-        for t in sorted(grid.tranches, key=lambda x: x.position)
-    )
+        if t.kwh_to is None:
+            part = left
+        else:
+            width = (t.kwh_to - t.kwh_from) * scale
+            part = min(left, width).quantize(CENT, rounding=ROUND_FLOOR)
+        amount = cents(part * t.price_postpaid)
+        lines.append(PostpaidLine(t.position, part, t.price_postpaid, amount))
+        if grid.vat_from_kwh is not None and vat_at is not None:
+            if t.kwh_from >= grid.vat_from_kwh:  # the whole tranche lies above the VAT threshold
+                vat_base += part * t.price_postpaid
+            elif start + part > vat_at:  # the threshold falls inside this tranche
+                taxed = (start + part - vat_at).quantize(CENT, rounding=ROUND_FLOOR)
+                vat_base += taxed * t.price_postpaid
+        start += part
+        left -= part
+    energy = sum((ln.amount for ln in lines), ZERO)
+    tax = cents(energy * grid.municipal_tax_rate)
+    vat = cents(cents(vat_base) * grid.vat_rate)
+    bounds = tuple((t.kwh_from * scale, t.kwh_to * scale if t.kwh_to is not None else None) for t in ordered)
     return PostpaidEstimate(
         grid_code=grid.code,
         kwh=kwh,
         days=days,
-        lines=tuple(PostpaidLine(pos, k, p, cents(a)) for pos, (k, p, a) in sorted(by_tranche.items())),
-        energy_amount=cents(energy_total),
-        monthly_fee=fee,
+        lines=tuple(lines),
+        energy_amount=energy,
+        monthly_fee=ZERO,
         municipal_tax=tax,
         vat=vat,
-        total=total,
+        total=energy + tax + vat,
         tranche_bounds=bounds,
     )
 

@@ -215,4 +215,6 @@ class PostpaidOut(BaseModel):
     monthly_fee: Num
     municipal_tax: Num
     vat: Num
-    total: Num = Field(description="Incl. tax, rounded to the franc.")
+    total: Num = Field(
+        description="Lines + municipal tax + VAT, to the centime (the legacy bill rule; no monthly fee)."
+    )
