@@ -18,10 +18,10 @@ from samaconso.embedded.procs import ManagedProcess, free_port, port_open, wait_
 from samaconso.identity.models import Device, Role, User
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
-from samaconso.notifications.fcm_standin import FcmStandIn
 from samaconso.notifications.models import Delivery, DeliveryStatus
 from samaconso.settings import Settings
 from tests.support import env
+from tests.support.fcm_standin import FcmStandIn
 
 SAMACONSO = str(Path(sys.executable).parent / "samaconso")
 

@@ -15,7 +15,6 @@ from samaconso.embedded.procs import ManagedProcess, free_port
 from samaconso.identity.models import Agency, Device, Role
 from samaconso.kit.db import Database
 from samaconso.notifications import pipeline, service
-from samaconso.notifications.fcm_standin import FcmStandIn
 from samaconso.notifications.models import DeliveryStatus, OutboxJob
 from samaconso.settings import Settings
 from samaconso.worker import make_celery
@@ -27,6 +26,7 @@ from tests.notifications.conftest import (
     delivery_statuses,
     wait_until,
 )
+from tests.support.fcm_standin import FcmStandIn
 from tests.support.users import make_user
 
 

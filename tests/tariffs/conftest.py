@@ -14,7 +14,7 @@ from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from samaconso.tariffs.reference import REFERENCE_GRIDS
 from samaconso.tariffs.seed import seed
-from samaconso.tariffs.standin import MeterAccount, XmlVendStandIn
+from tests.support.xmlvend_standin import MeterAccount, XmlVendStandIn
 from tests.tariffs.pki import Pki, make_pki
 
 

@@ -18,8 +18,8 @@ from samaconso.meters.models import LinkStatus
 from samaconso.settings import Settings
 from samaconso.tariffs import engine, xmlvend
 from samaconso.tariffs.reference import DPP_2026
-from samaconso.tariffs.standin import MeterAccount, XmlVendStandIn, wsdl_document
 from tests.support.users import make_user
+from tests.support.xmlvend_standin import MeterAccount, XmlVendStandIn, wsdl_document
 from tests.tariffs.helpers import make_meter
 from tests.tariffs.pki import Pki
 
