@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -19,7 +20,6 @@ from samaconso.identity.models import Device, Role, User
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 from samaconso.notifications.models import Delivery, DeliveryStatus
-from samaconso.settings import Settings
 from tests.support import env
 from tests.support.fcm_standin import FcmStandIn
 
@@ -27,15 +27,22 @@ SAMACONSO = str(Path(sys.executable).parent / "samaconso")
 
 
 @pytest.fixture(scope="session")
-def fcm(settings: Settings) -> Iterator[FcmStandIn]:
+def fcm() -> Iterator[FcmStandIn]:
     standin = FcmStandIn(env.TMP / "fcm", project_id="samaconso-test").start_in_thread()
-    settings.push_backend = "fcm"
-    settings.fcm_project_id = standin.project_id
-    settings.fcm_endpoint = standin.url
-    settings.fcm_token_uri = standin.token_uri
-    settings.fcm_credentials_file = standin.credentials_file
     yield standin
     standin.stop()
+
+
+@pytest.fixture
+def settings_overrides(fcm: FcmStandIn) -> dict[str, Any]:
+    """The notifications tests' app and senders push to the FCM stand-in."""
+    return {
+        "push_backend": "fcm",
+        "fcm_project_id": fcm.project_id,
+        "fcm_endpoint": fcm.url,
+        "fcm_token_uri": fcm.token_uri,
+        "fcm_credentials_file": fcm.credentials_file,
+    }
 
 
 @pytest.fixture

@@ -48,8 +48,8 @@ class LegacySource:
 
 
 @pytest.fixture(scope="session")
-async def legacy_source(settings: Settings) -> AsyncIterator[LegacySource]:
-    url = simulated_url(settings)
+async def legacy_source(base_settings: Settings) -> AsyncIterator[LegacySource]:
+    url = simulated_url(base_settings)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     report = await load(url, SMALL_CUSTOMERS, seed=7, months=6, now=now, chunk_size=SMALL_CUSTOMERS)
     yield LegacySource(url=url, now=now, report=report)

@@ -7,12 +7,12 @@ from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import asyncpg
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
 from samaconso.kit.db import Database
 from samaconso.legacy.deps import gateway_of
-from samaconso.legacy.gateway import LegacyGateway
 from samaconso.legacy.simulated import asyncpg_dsn
 from samaconso.meters.models import LinkStatus, Meter
 from samaconso.settings import Settings
@@ -71,21 +71,13 @@ async def test_simulator_uses_the_months_purchases_from_legacy(
     assert body["advice"]["kwh_left_in_current_tranche"] == 50
 
 
+@pytest.mark.settings(legacy_simulated_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
 async def test_simulator_says_when_the_month_is_unknown(
-    app: FastAPI, client: AsyncClient, grids: Database, settings: Settings
+    client: AsyncClient, grids: Database, settings: Settings
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
-    gateway = app.state.legacy
-    nowhere = settings.model_copy(
-        update={"legacy_simulated_url": "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"}
-    )
-    app.state.legacy = broken = LegacyGateway.from_settings(nowhere)
-    try:
-        r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
-    finally:
-        await broken.dispose()
-        app.state.legacy = gateway
+    r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
     assert r.status_code == 200
     body = r.json()
     assert body["month_to_date_known"] is False

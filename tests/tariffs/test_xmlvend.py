@@ -18,6 +18,7 @@ from samaconso.meters.models import LinkStatus
 from samaconso.settings import Settings
 from samaconso.tariffs import engine, xmlvend
 from samaconso.tariffs.reference import DPP_2026
+from tests.support.settings import Serve, override
 from tests.support.users import make_user
 from tests.support.xmlvend_standin import MeterAccount, XmlVendStandIn, wsdl_document
 from tests.tariffs.helpers import make_meter
@@ -183,6 +184,7 @@ async def test_simulator_falls_back_when_vending_is_stopped_disabled_or_cert_exp
     standin: XmlVendStandIn,
     vend_meters: dict[str, MeterAccount],
     xmlvend_on: Settings,
+    serve: Serve,
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
@@ -199,21 +201,19 @@ async def test_simulator_falls_back_when_vending_is_stopped_disabled_or_cert_exp
     assert fault.json()["fallback_reason"] == "vending_error"
     vend_meters[meter.number] = MeterAccount()
 
-    # disabled
-    settings.xmlvend_enabled = False
-    off = await client.post(SIM, json=body, headers=user.headers)
+    # the same deployment restarted with vending disabled
+    async with serve(override(settings, xmlvend_enabled=False)) as disabled:
+        off = await disabled.post(SIM, json=body, headers=user.headers)
     assert off.json()["source"] == "engine"
     assert off.json()["fallback_reason"] == "xmlvend_disabled"
     assert off.json()["kwh"] == expected_kwh
-    settings.xmlvend_enabled = True
 
-    # expired client certificate: never presented, engine answers
-    settings.xmlvend_client_p12 = pki.expired_p12
-    expired = await client.post(SIM, json=body, headers=user.headers)
+    # ... with an expired client certificate: never presented, the engine answers
+    async with serve(override(settings, xmlvend_client_p12=pki.expired_p12)) as expired_cert:
+        expired = await expired_cert.post(SIM, json=body, headers=user.headers)
     assert expired.status_code == 200
     assert expired.json()["source"] == "engine"
     assert expired.json()["fallback_reason"] == "certificate_expired"
-    settings.xmlvend_client_p12 = pki.client_p12
 
     # stopped vending server
     standin.stop()
@@ -239,29 +239,32 @@ async def test_standin_rejects_a_client_without_certificate(pki: Pki, standin: X
 
 
 async def test_endpoint_override_is_used(
-    client: AsyncClient,
     grids: Database,
     settings: Settings,
     standin: XmlVendStandIn,
     vend_meters: dict[str, MeterAccount],
     xmlvend_on: Settings,
+    serve: Serve,
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
     vend_meters[meter.number] = MeterAccount()
-    settings.xmlvend_endpoint = f"https://127.0.0.1:{standin.port}/nowhere"
-    r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
+    body = {"amount": 5000, "meter_id": str(meter.id)}
+    nowhere = override(settings, xmlvend_endpoint=f"https://127.0.0.1:{standin.port}/nowhere")
+    async with serve(nowhere) as client:
+        r = await client.post(SIM, json=body, headers=user.headers)
     assert r.json()["source"] == "engine"  # the stand-in answers 404 on that path
     assert standin.log.requests[-1]["path"] == "/nowhere"
-    settings.xmlvend_endpoint = f"https://127.0.0.1:{standin.port}/xmlvend"
-    r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
+    right = override(settings, xmlvend_endpoint=f"https://127.0.0.1:{standin.port}/xmlvend")
+    async with serve(right) as client:
+        r = await client.post(SIM, json=body, headers=user.headers)
     assert r.json()["source"] == "vending"
     assert standin.log.requests[-1]["path"] == "/xmlvend"
     assert "endpoint" not in r.json()["vending"]  # internal addresses never reach the app
 
 
 async def test_certificate_days_to_expiry_in_readiness_and_metrics(
-    client: AsyncClient, settings: Settings, pki: Pki, xmlvend_on: Settings
+    client: AsyncClient, settings: Settings, pki: Pki, xmlvend_on: Settings, serve: Serve
 ) -> None:
     ready = await client.get("/health/ready")
     cert = ready.json()["details"]["xmlvend"]["certificate"]
@@ -275,8 +278,8 @@ async def test_certificate_days_to_expiry_in_readiness_and_metrics(
         if ln.startswith('samaconso_certificate_days_to_expiry{name="xmlvend"}')
     )
     assert 19 < float(line.split()[-1]) <= 20
-    settings.xmlvend_client_p12 = pki.expired_p12
-    ready = await client.get("/health/ready")
+    async with serve(override(settings, xmlvend_client_p12=pki.expired_p12)) as renewed_badly:
+        ready = await renewed_badly.get("/health/ready")
     cert = ready.json()["details"]["xmlvend"]["certificate"]
     assert cert["status"] == "expired"
     assert cert["days_left"] < 0
@@ -285,11 +288,11 @@ async def test_certificate_days_to_expiry_in_readiness_and_metrics(
 
 
 async def test_hanging_vending_server_costs_a_customer_the_budget_then_nothing(
-    client: AsyncClient,
     grids: Database,
     settings: Settings,
     vend_meters: dict[str, MeterAccount],
     xmlvend_on: Settings,
+    serve: Serve,
 ) -> None:
     """A vending server that accepts connections and never answers: each simulation waits at most
     the simulator budget, then the breaker opens and the engine answers at once."""
@@ -302,24 +305,26 @@ async def test_hanging_vending_server_costs_a_customer_the_budget_then_nothing(
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    saved_budget = settings.xmlvend_simulator_budget_s
-    settings.xmlvend_simulator_budget_s = 1.0
-    settings.xmlvend_wsdl_url = f"https://127.0.0.1:{port}/xmlvend/xmlvend.wsdl"
+    hanging = override(
+        settings,
+        xmlvend_simulator_budget_s=1.0,
+        xmlvend_wsdl_url=f"https://127.0.0.1:{port}/xmlvend/xmlvend.wsdl",
+    )
     try:
         user = await make_user(grids, settings)
         meter = await make_meter(grids, users={user.id: LinkStatus.active})
         vend_meters[meter.number] = MeterAccount()
         body = {"amount": 5000, "meter_id": str(meter.id)}
         waits = []
-        for _ in range(4):
-            start = time.perf_counter()
-            answer = await client.post(SIM, json=body, headers=user.headers)
-            waits.append(time.perf_counter() - start)
-            assert answer.status_code == 200
-            assert answer.json()["source"] == "engine"
-            assert answer.json()["fallback_reason"] == "vending_unavailable"
+        async with serve(hanging) as client:
+            for _ in range(4):
+                start = time.perf_counter()
+                answer = await client.post(SIM, json=body, headers=user.headers)
+                waits.append(time.perf_counter() - start)
+                assert answer.status_code == 200
+                assert answer.json()["source"] == "engine"
+                assert answer.json()["fallback_reason"] == "vending_unavailable"
         assert all(w < 2.5 for w in waits[:3]), waits  # the budget (1 s), not DOMAIN's 30 s + 60 s
         assert waits[3] < 0.5, waits  # three timeouts opened the breaker
     finally:
-        settings.xmlvend_simulator_budget_s = saved_budget
         server.close()
