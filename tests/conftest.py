@@ -38,7 +38,7 @@ from tests.support.settings import Serve, override  # noqa: E402
 
 def _admin_exec(sql: str) -> None:
     with psycopg.connect(env.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 @pytest.fixture(scope="session")

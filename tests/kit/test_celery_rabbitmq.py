@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from kombu import Connection
@@ -52,7 +53,8 @@ def worker_process(queues: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def _depth(name: str) -> int:
     with Connection(celery_app.conf.broker_url) as conn:
-        _, count, _ = conn.default_channel.queue_declare(queue=name, passive=True)
+        channel: Any = conn.default_channel  # kombu's channel types stop at StdChannel
+        _, count, _ = channel.queue_declare(queue=name, passive=True)
         return int(count)
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -97,7 +98,7 @@ async def test_generated_rows_follow_the_rules(legacy_source: LegacySource) -> N
     purchases = await legacy_source.fetch(
         'SELECT * FROM sic."HEXING_SENELECBILL_ALHDL2" ORDER BY "NUMERO_COMPTEUR", "DATE_TRANSACTION"'
     )
-    by_month: dict[tuple[str, int, int], list[dict[str, object]]] = defaultdict(list)
+    by_month: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for p in purchases:
         when = p["DATE_TRANSACTION"]
         by_month[(p["NUMERO_COMPTEUR"], when.year, when.month)].append(p)

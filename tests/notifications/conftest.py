@@ -103,17 +103,11 @@ def start_worker(fcm: FcmStandIn) -> Iterator[WorkerFactory]:
         proc.stop(timeout_s=5)
 
 
-@pytest.fixture(scope="module")
-def module_worker(fcm: FcmStandIn) -> Iterator[ManagedProcess]:
-    tag = f"mod-{uuid.uuid4().hex[:6]}"
-    proc = ManagedProcess(
-        tag,
-        [SAMACONSO, "worker", "--queues", "all", "--concurrency", "2", "--name", f"{tag}@%h"],
-        env.TMP / "logs" / f"{tag}.log",
-        env=child_env(fcm),
-    ).start()
-    yield proc
-    proc.stop(timeout_s=5)
+@pytest.fixture
+def worker(start_worker: WorkerFactory) -> ManagedProcess:
+    """One ``samaconso worker`` (all queues) for this test alone. (A worker kept for a whole module
+    went on consuming during the module's other tests, whose counts then depended on the order.)"""
+    return start_worker("w")
 
 
 @pytest.fixture

@@ -17,7 +17,7 @@ from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 from samaconso.notifications import pipeline, repository, service
 from samaconso.notifications.curl_http2 import CurlHttp2Client
 from samaconso.notifications.fcm import FcmSender, PushMessage
-from samaconso.notifications.models import DeliveryStatus, TargetKind
+from samaconso.notifications.models import DeliveryStatus, NotificationType, TargetKind
 from samaconso.settings import Settings
 from tests.notifications.conftest import add_customers, add_devices, delivery_statuses, link_meter
 from tests.support import fcm_standin
@@ -58,9 +58,9 @@ async def test_send_batch_records_each_delivery_once(
     async with db.sessionmaker() as session:
         n = service.add_notification(
             session,
-            type_=service.NotificationType.campaign,
+            type_=NotificationType.campaign,
             content=service.Content("Info", "Info", "Corps", "Body"),
-            target=service.TargetKind.everyone,
+            target=TargetKind.everyone,
             audiences=[service.EVERYONE_AUDIENCE],
         )
         await session.commit()
@@ -105,7 +105,7 @@ async def test_push_targets_follow_meter_links(
         async with db.sessionmaker() as session:
             n = service.add_notification(
                 session,
-                type_=service.NotificationType.campaign,
+                type_=NotificationType.campaign,
                 content=service.Content("a", "a", "b", "b"),
                 target=kind,
                 audiences=["test"],

@@ -46,7 +46,7 @@ def body(target: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_websocket_delivery_across_two_api_processes(
-    db: Database, settings: Settings, start_api: Callable[[], str], module_worker: ManagedProcess
+    db: Database, settings: Settings, start_api: Callable[[], str], worker: ManagedProcess
 ) -> None:
     api1, api2 = start_api(), start_api()
     admin = await make_user(db, settings, Role.admin)

@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
@@ -85,7 +86,7 @@ async def test_simulator_says_when_the_month_is_unknown(
     assert body["monthly_fee"] == 429  # assumed first purchase of the month
 
 
-async def feed(client: AsyncClient, headers: dict[str, str]) -> list[dict[str, object]]:
+async def feed(client: AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     r = await client.get("/api/v1/me/notifications", headers=headers)
     assert r.status_code == 200, r.text
     return [n for n in r.json()["items"] if n["type"] == "tranche_alert"]

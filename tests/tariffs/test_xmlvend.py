@@ -28,6 +28,12 @@ SIM = "/api/v1/simulator/prepaid"
 NS = {"soap": xmlvend.NS_SOAP, "b": xmlvend.NS_BASE, "r": xmlvend.NS_REVENUE, "xsi": xmlvend.NS_XSI}
 
 
+def node(parent: etree._Element, path: str) -> etree._Element:
+    found = parent.find(path, NS)
+    assert found is not None, path
+    return found
+
+
 def test_request_is_built_by_lxml_with_nrs_namespaces_and_escaping() -> None:
     raw = xmlvend.build_trial_credit_vend_request(
         client_ean="6004708001234",
@@ -39,22 +45,21 @@ def test_request_is_built_by_lxml_with_nrs_namespaces_and_escaping() -> None:
         unique_number=12345,
     )
     root = etree.fromstring(raw)
-    req = root.find("soap:Body/r:trialCreditVendReq", NS)
-    assert req is not None
+    req = node(root, "soap:Body/r:trialCreditVendReq")
     xsi = f"{{{xmlvend.NS_XSI}}}type"
-    client = req.find("b:clientID", NS)
+    client = node(req, "b:clientID")
     assert client.get("ean") == "6004708001234"
     assert client.get(xsi) == "ns2:EANDeviceID"
-    assert req.find("b:terminalID", NS).get(xsi) == "ns2:GenericDeviceID"
-    assert req.find("b:msgID", NS).attrib == {"dateTime": "202611250312", "uniqueNumber": "12345"}
-    assert req.find("b:authCred/b:opName", NS).text == "op<1>"
-    assert req.find("b:authCred/b:password", NS).text == 'p&"w'
-    assert req.find("r:resource", NS).get(xsi) == "ns2:Electricity"
-    meter = req.find("r:idMethod/b:meterIdentifier", NS)
+    assert node(req, "b:terminalID").get(xsi) == "ns2:GenericDeviceID"
+    assert dict(node(req, "b:msgID").attrib) == {"dateTime": "202611250312", "uniqueNumber": "12345"}
+    assert node(req, "b:authCred/b:opName").text == "op<1>"
+    assert node(req, "b:authCred/b:password").text == 'p&"w'
+    assert node(req, "r:resource").get(xsi) == "ns2:Electricity"
+    meter = node(req, "r:idMethod/b:meterIdentifier")
     assert meter.get("msno") == "14221234567"
     assert meter.get(xsi) == "ns2:MeterNumber"
-    amt = req.find("r:purchaseValue/b:amt", NS)
-    assert amt.attrib == {"value": "5000", "symbol": "AZM"}  # int(amount): fractions cut
+    amt = node(req, "r:purchaseValue/b:amt")
+    assert dict(amt.attrib) == {"value": "5000", "symbol": "AZM"}  # int(amount): fractions cut
 
 
 def test_message_id_format() -> None:
@@ -96,6 +101,7 @@ def test_unparseable_answer_is_a_parse_error_not_a_crash() -> None:
         unique_number=1,
     )
     assert empty.success is False
+    assert empty.error is not None
     assert empty.error.startswith("parse error: ")
 
 
@@ -114,14 +120,26 @@ async def test_client_parses_the_full_typed_result_over_mutual_tls(
     assert result.success, result.error
     assert result.http_status == 200
     assert result.endpoint == f"https://127.0.0.1:{standin.port}/xmlvend"  # placeholder in the WSDL
-    assert result.device_info.client_id.ean == "6004708001234"
-    assert result.device_info.terminal_id.id == "6004708001234"
-    assert result.client.name == "FATOU SALL"  # trimmed
-    assert result.client.days_since_last_purchase == 3
-    assert result.meter.number == "14229999999"
-    assert result.purchase.units.unit == "kWh"
-    assert result.token.sts_cipher == "0" * 20
-    assert result.debt_recovery.balance.value == 2500
+    info, customer, meter, purchase = result.device_info, result.client, result.meter, result.purchase
+    token, debt, totals = result.token, result.debt_recovery, result.transaction_totals
+    assert info is not None
+    assert customer is not None
+    assert meter is not None
+    assert purchase is not None
+    assert token is not None
+    assert debt is not None
+    assert totals is not None
+    assert debt.balance is not None
+    assert totals.less_round is not None
+    assert totals.tender_amount is not None
+    assert info.client_id.ean == "6004708001234"
+    assert info.terminal_id.id == "6004708001234"
+    assert customer.name == "FATOU SALL"  # trimmed
+    assert customer.days_since_last_purchase == 3
+    assert meter.number == "14229999999"
+    assert purchase.units.unit == "kWh"
+    assert token.sts_cipher == "0" * 20
+    assert debt.balance.value == 2500
     assert [c.description for c in result.service_charges] == ["Redevance mensuelle"]
     assert result.service_charges[0].amount.value == 429
     expected = engine.prepaid_purchase(DPP_2026, D(20000), month_to_date_kwh=D(100))
@@ -131,9 +149,9 @@ async def test_client_parses_the_full_typed_result_over_mutual_tls(
     ]
     assert [s.units.value for s in result.credit_steps][:2] == [50, 100]  # 100 kWh already bought
     assert result.credit_steps[-1].step_end is None
-    assert result.purchase.units.value == expected.kwh
-    assert result.transaction_totals.less_round.value == expected.rounding
-    assert result.transaction_totals.tender_amount.value == 20000
+    assert purchase.units.value == expected.kwh
+    assert totals.less_round.value == expected.rounding
+    assert totals.tender_amount.value == 20000
     seen = standin.log.requests[-1]
     assert seen["headers"]["SOAPAction"] == "TrialCreditVendRequest"
     assert seen["headers"]["Content-Type"] == "text/xml; charset=utf-8"
@@ -283,7 +301,9 @@ async def test_certificate_days_to_expiry_in_readiness_and_metrics(
     cert = ready.json()["details"]["xmlvend"]["certificate"]
     assert cert["status"] == "expired"
     assert cert["days_left"] < 0
-    assert REGISTRY.get_sample_value("samaconso_certificate_days_to_expiry", {"name": "xmlvend"}) < 0
+    days_metric = REGISTRY.get_sample_value("samaconso_certificate_days_to_expiry", {"name": "xmlvend"})
+    assert days_metric is not None
+    assert days_metric < 0
     assert datetime.fromisoformat(cert["not_after"]) < datetime.now(UTC)
 
 
