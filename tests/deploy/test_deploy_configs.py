@@ -452,8 +452,9 @@ def _free_loopback() -> str:
     import random
     import socket
 
+    draw = random.SystemRandom()  # not the per-test seed of pytest-randomly: another run may hold it
     for _ in range(50):
-        ip = f"127.{random.randint(64, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+        ip = f"127.{draw.randint(64, 250)}.{draw.randint(1, 250)}.{draw.randint(2, 250)}"
         with socket.socket() as s:
             try:
                 s.bind((ip, 443))
