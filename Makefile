@@ -36,6 +36,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Shuffled order (pytest-randomly), seed printed at the top; replay: PYTEST_ARGS="--randomly-seed=N".
 pytest: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

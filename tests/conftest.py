@@ -177,3 +177,12 @@ async def agencies(db: Database) -> dict[str, Agency]:
         session.add_all(rows)
         await session.commit()
         return {a.code: a for a in rows}
+
+
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    """After a failure in shuffled order, say how to replay exactly that order."""
+    seed = getattr(config.option, "randomly_seed", None)
+    if exitstatus not in (0, 5) and isinstance(seed, int):
+        terminalreporter.write_line(
+            f'replay this order: make test PYTEST_ARGS="--randomly-seed={seed}"  (or make pytest ...)'
+        )

@@ -120,3 +120,19 @@ async def test_websocket_keepalive_and_revoked_session_closes(
     assert {"type": "error", "code": "session_expired"} in messages
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+async def test_hub_stops_promptly_whenever_it_is_stopped(base_settings: Settings) -> None:
+    """An API process stopped right after it started (a crash loop, a test) must not hang on its
+    realtime listener: a cancellation landing while redis-py connects the subscriber is swallowed,
+    so the hub cancels until the listener has ended."""
+    from samaconso.notifications.realtime import RealtimeHub
+
+    for delay_s in (0, 0.002, 0.005, 0.01, 0.02, 0.05):
+        hub = RealtimeHub(base_settings.redis_url, base_settings.redis_timeout_s)
+        await hub.start()
+        await asyncio.sleep(delay_s)
+        stopping = asyncio.ensure_future(hub.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)
+        assert stopping in done, f"stop() still waiting 5 s after a start + {delay_s} s"
+        stopping.result()
