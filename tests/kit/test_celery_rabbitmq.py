@@ -45,6 +45,12 @@ def worker_process(queues: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ],
         log_path=log,
     ).start()
+    # Start-up (imports, broker connection) takes from 2 s to over 20 s on a loaded machine: wait until
+    # the worker answers a ping, so the bounds below measure consumption, not the machine's load.
+    deadline = time.monotonic() + 120
+    while not celery_app.control.ping(timeout=1.0):
+        assert proc.running, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the worker did not answer a ping within 120 s"
     try:
         yield proc
     finally:
