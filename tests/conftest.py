@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import json
 import os
-import sys
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
 from typing import Any
@@ -26,10 +25,10 @@ from tests.support import env
 env.apply()
 
 from samaconso.app import create_app  # noqa: E402
+from samaconso.identity.agency_names import legacy_key  # noqa: E402
 from samaconso.identity.models import Agency  # noqa: E402
-from samaconso.identity.seed import AGENCIES, legacy_key  # noqa: E402
+from samaconso.identity.seed import AGENCIES  # noqa: E402
 from samaconso.kit.db import Database  # noqa: E402
-from samaconso.kit.outbound import CircuitBreaker  # noqa: E402
 from samaconso.models import metadata  # noqa: E402
 from samaconso.settings import Settings, get_settings  # noqa: E402
 from tests.support.services import start_s3  # noqa: E402
@@ -136,19 +135,6 @@ def serve() -> Serve:
                 yield http
 
     return start
-
-
-@pytest.fixture(autouse=True)
-def _fresh_module_breakers(monkeypatch: pytest.MonkeyPatch) -> None:
-    """A circuit breaker still held by a module (not by an object the lifespan builds) starts each
-    test closed: another test's failed calls must not open it for this one."""
-    for name, module in list(sys.modules.items()):
-        if not name.startswith("samaconso.") or module is None:
-            continue
-        for attr, value in list(vars(module).items()):
-            if isinstance(value, CircuitBreaker):
-                fresh = CircuitBreaker(value.target, value.failure_threshold, value.reset_timeout_s)
-                monkeypatch.setattr(module, attr, fresh)
 
 
 @pytest.fixture

@@ -154,8 +154,8 @@ async def test_revocation_without_logout_applies_within_the_cache_window(
 ) -> None:
     """Even when the cache is not told (another API instance revoked it), the cached state lives at
     most ``session_revocation_check_s`` ≤ 60 s: here we expire it as the TTL would."""
-    from samaconso.identity.deps import session_cache_key
     from samaconso.identity.models import AuthSession
+    from samaconso.identity.principal import session_cache_key
 
     tokens = await signup(client, settings)
     assert (await client.get(f"{API}/me", headers=bearer(tokens))).status_code == 200

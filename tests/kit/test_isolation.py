@@ -59,3 +59,26 @@ async def test_each_test_gets_a_new_legacy_gateway_and_breakers(app: FastAPI, ru
             breaker.record_failure()
     assert all(seen is not gateway for seen in _seen_gateways)
     _seen_gateways.append(gateway)
+
+
+def test_no_module_holds_a_circuit_breaker() -> None:
+    """Breakers live in the objects the lifespan / worker start-up build (fresh for each test); one
+    held by a module would carry a test's failures into the next."""
+    import importlib
+    import pkgutil
+    import sys
+
+    import samaconso
+    from samaconso.kit.outbound import CircuitBreaker
+
+    for info in pkgutil.walk_packages(samaconso.__path__, "samaconso."):
+        if not info.name.startswith(("samaconso.embedded", "samaconso.cli")):
+            importlib.import_module(info.name)
+    held = [
+        f"{name}.{attr}"
+        for name, module in list(sys.modules.items())
+        if name.startswith("samaconso.") and module is not None
+        for attr, value in vars(module).items()
+        if isinstance(value, CircuitBreaker)
+    ]
+    assert held == []

@@ -10,8 +10,9 @@ from typing import Any
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.phones import normalize_phone
-from samaconso.identity.seed import AGENCIES, legacy_key
+from samaconso.identity.seed import AGENCIES
 from samaconso.legacy.numbers import luhn_valid, with_luhn
 from samaconso.legacy.tariff import MONTHLY_FEE, postpaid_bill, prepaid_sale, tranche_status
 from tests.support.legacy import LegacySource

@@ -190,7 +190,7 @@ async def test_broker_unreachable_outbox_keeps_everything(
         )
 
     publisher = app.state.outbox_publisher
-    publisher.publish = publish_to_unreachable  # type: ignore[method-assign]
+    publisher.publish = publish_to_unreachable
     try:
         direct = []
         for u in users[:5]:

@@ -41,7 +41,7 @@ async def test_metrics_show_queue_depth_and_outbox_backlog(
         return None
 
     publisher = app.state.outbox_publisher
-    publisher.publish = keep  # type: ignore[method-assign]
+    publisher.publish = keep
     try:
         async with db.sessionmaker() as session:
             service.add_notification(

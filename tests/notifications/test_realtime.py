@@ -14,8 +14,8 @@ from sqlalchemy import func, update
 from websockets.asyncio.client import ClientConnection
 
 from samaconso.embedded.procs import ManagedProcess
-from samaconso.identity.deps import session_cache_key
 from samaconso.identity.models import AuthSession, Role
+from samaconso.identity.principal import session_cache_key
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.support.users import make_user
