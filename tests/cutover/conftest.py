@@ -17,11 +17,19 @@ from samaconso.cutover.import_context import psycopg_url
 from samaconso.cutover.v2_generator import GeneratedV2, generate
 from samaconso.identity.models import Agency
 from samaconso.kit.db import Database
-from tests.notifications.conftest import fcm, fcm_clean, module_worker, start_api
+from tests.notifications.conftest import fcm, fcm_clean, settings_overrides, start_api, start_worker, worker
 from tests.support import env
 from tests.support.legacy import LegacySource, legacy_source
 
-__all__ = ["fcm", "fcm_clean", "legacy_source", "module_worker", "start_api"]
+__all__ = [
+    "fcm",
+    "fcm_clean",
+    "legacy_source",
+    "settings_overrides",
+    "start_api",
+    "start_worker",
+    "worker",
+]
 
 V2_DB = f"{env.TEST_DB}_v2"
 V2_URL = f"postgresql://postgres@127.0.0.1:5432/{V2_DB}"
@@ -30,7 +38,7 @@ BULK_USERS = 150
 
 def _admin(sql: str) -> None:
     with psycopg.connect(env.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)  # type: ignore[arg-type]
+        conn.execute(sql)
 
 
 @pytest.fixture(scope="session")

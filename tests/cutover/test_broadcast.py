@@ -12,9 +12,9 @@ from samaconso.cutover.v2_generator import GeneratedV2
 from samaconso.embedded.procs import ManagedProcess
 from samaconso.identity.models import Role
 from samaconso.kit.db import Database
-from samaconso.notifications.fcm_standin import FcmStandIn
 from samaconso.settings import Settings
 from tests.notifications.conftest import all_delivered, wait_until
+from tests.support.fcm_standin import FcmStandIn
 from tests.support.users import make_user
 
 
@@ -25,7 +25,7 @@ async def test_admin_broadcast_reaches_imported_phones(
     settings: Settings,
     v2_source: GeneratedV2,
     fcm_clean: FcmStandIn,
-    module_worker: ManagedProcess,
+    worker: ManagedProcess,
 ) -> None:
     s = v2_source.scenario
     devices = imported["tables"]["user_session"]

@@ -29,8 +29,8 @@ def _concrete(path: str) -> str:
 async def test_every_v2_route_answers_426_in_french(client: AsyncClient, settings: Settings) -> None:
     assert len(V2_HTTP_ROUTES) >= 40
     for method, path in V2_HTTP_ROUTES:
-        kwargs = {"json": {"username": "771234567", "password": "0000"}} if method in ("POST", "PUT") else {}
-        response = await client.request(method, _concrete(path), **kwargs)
+        body_json = {"username": "771234567", "password": "0000"} if method in ("POST", "PUT") else None
+        response = await client.request(method, _concrete(path), json=body_json)
         assert response.status_code == 426, f"{method} {path} answered {response.status_code}"
         assert response.headers["content-type"].startswith("application/problem+json")
         body = response.json()

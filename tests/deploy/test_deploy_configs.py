@@ -23,6 +23,7 @@ import yaml
 from pydantic import SecretStr
 
 from samaconso.settings import Settings
+from tests.support.tools import require_root, require_tool
 
 ROOT = Path(__file__).resolve().parents[2]
 DEPLOY = ROOT / "deploy"
@@ -83,13 +84,14 @@ def test_env_example_holds_no_secret_value_and_is_a_valid_production_base(
     for key, value in assigned.items():
         monkeypatch.setenv(key, value)
     monkeypatch.setenv("SAMACONSO_PROFILE", "test")  # production would (rightly) demand the secret files
-    parsed = Settings(_env_file=None)  # type: ignore[call-arg]
+    parsed = Settings(_env_file=None)
     assert parsed.database_behind_pgbouncer is True
     assert parsed.s3_endpoint_url.endswith(":9000")
 
 
 def compose(name: str) -> dict[str, Any]:
-    return yaml.safe_load((DEPLOY / name).read_text())
+    doc: dict[str, Any] = yaml.safe_load((DEPLOY / name).read_text())
+    return doc
 
 
 def test_compose_secrets_are_settings_in_lower_case_and_all_declared() -> None:
@@ -147,24 +149,28 @@ def test_workers_compose_matches_the_guide() -> None:
 
 
 @pytest.mark.parametrize("name", COMPOSE_FILES)
+def test_compose_files_name_an_image_for_every_service(name: str) -> None:
+    doc = compose(name)
+    assert doc["services"]
+    assert all("image" in s for s in doc["services"].values())
+
+
+def _compose_argv() -> list[str]:
+    docker = shutil.which("docker")
+    if docker and subprocess.run([docker, "compose", "version"], capture_output=True).returncode == 0:
+        return [docker, "compose"]
+    return [require_tool("docker-compose", "validating the compose files needs docker compose")]
+
+
+@pytest.mark.parametrize("name", COMPOSE_FILES)
 def test_compose_files_validate_with_docker_compose(name: str, tmp_path: Path) -> None:
+    argv = [*_compose_argv(), "-f", name, "config", "-q"]
     shutil.copy(DEPLOY / name, tmp_path / name)
     shutil.copy(ENV_EXAMPLE, tmp_path / ".env.production")
     (tmp_path / "secrets").mkdir()
     for rel in re.findall(r"\./secrets/[\w.]+", (DEPLOY / name).read_text()):
         (tmp_path / rel).touch()
     env = {**os.environ, "SAMACONSO_TAG": "3.0.0"}
-    if (
-        shutil.which("docker")
-        and subprocess.run(["docker", "compose", "version"], capture_output=True).returncode == 0
-    ):
-        argv = ["docker", "compose", "-f", name, "config", "-q"]
-    elif shutil.which("docker-compose"):
-        argv = ["docker-compose", "-f", name, "config", "-q"]
-    else:  # structural fallback: YAML that names an image, a command or an image per service
-        doc = yaml.safe_load((tmp_path / name).read_text())
-        assert all("image" in s for s in doc["services"].values())
-        return
     res = subprocess.run(argv, cwd=tmp_path, env=env, capture_output=True, text=True)
     assert res.returncode == 0, res.stderr
     res = subprocess.run(
@@ -177,7 +183,7 @@ def test_compose_files_validate_with_docker_compose(name: str, tmp_path: Path) -
     assert res.returncode != 0, "an image tag must be required"
 
 
-def test_prometheus_rules_cover_the_issue_and_validate(tmp_path: Path) -> None:
+def test_prometheus_rules_cover_the_issue() -> None:
     rules = yaml.safe_load((DEPLOY / "monitoring" / "rules" / "samaconso-alerts.yml").read_text())
     exprs = {r["alert"]: r["expr"] for g in rules["groups"] for r in g["rules"]}
     needed = {
@@ -191,19 +197,22 @@ def test_prometheus_rules_cover_the_issue_and_validate(tmp_path: Path) -> None:
     }
     for alert, fragment in needed.items():
         assert fragment in exprs[alert], alert
-    if shutil.which("promtool"):
-        (tmp_path / "rules").mkdir()
-        shutil.copy(DEPLOY / "monitoring" / "rules" / "samaconso-alerts.yml", tmp_path / "rules")
-        token = tmp_path / "token"
-        token.write_text("x")
-        cfg = (DEPLOY / "monitoring" / "prometheus.yml").read_text()
-        (tmp_path / "prometheus.yml").write_text(
-            cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token))
-        )
-        res = subprocess.run(
-            ["promtool", "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True
-        )
-        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path) -> None:
+    promtool = require_tool("promtool", "checking the Prometheus configuration and rules needs it")
+    (tmp_path / "rules").mkdir()
+    shutil.copy(DEPLOY / "monitoring" / "rules" / "samaconso-alerts.yml", tmp_path / "rules")
+    token = tmp_path / "token"
+    token.write_text("x")
+    cfg = (DEPLOY / "monitoring" / "prometheus.yml").read_text()
+    (tmp_path / "prometheus.yml").write_text(
+        cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token))
+    )
+    res = subprocess.run(
+        [promtool, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_prometheus_scrapes_the_api_with_the_metrics_token() -> None:
@@ -228,7 +237,7 @@ def test_grafana_dashboard_is_valid_json_with_queries() -> None:
     assert "samaconso.dead_letter" in exprs
 
 
-def test_haproxy_configuration_checks(tmp_path: Path) -> None:
+def test_load_balancer_configurations_check_health_and_balance() -> None:
     cfg = (DEPLOY / "loadbalancer" / "haproxy.cfg").read_text()
     assert "balance leastconn" in cfg
     assert "http-check expect string running" in cfg
@@ -238,43 +247,47 @@ def test_haproxy_configuration_checks(tmp_path: Path) -> None:
     assert 'recv "\\"status\\":\\"running\\""' in f5
     assert ":8001" in f5
     assert ":8002" in f5
-    if shutil.which("haproxy") and shutil.which("openssl"):
-        subprocess.run(
-            [
-                "openssl",
-                "req",
-                "-x509",
-                "-newkey",
-                "rsa:2048",
-                "-nodes",
-                "-subj",
-                "/CN=t",
-                "-days",
-                "1",
-                "-keyout",
-                str(tmp_path / "k"),
-                "-out",
-                str(tmp_path / "c"),
-            ],
-            check=True,
-            capture_output=True,
-        )
-        (tmp_path / "pem").write_text((tmp_path / "c").read_text() + (tmp_path / "k").read_text())
-        env = {
-            **os.environ,
-            "SAMACONSO_VIP": "127.0.0.1",
-            "SAMACONSO_API_HOST": "127.0.0.1",
-            "SAMACONSO_DATA_HOST": "127.0.0.1",
-            "HAPROXY_CERT": str(tmp_path / "pem"),
-            "HAPROXY_RUNDIR": str(tmp_path),
-        }
-        res = subprocess.run(
-            ["haproxy", "-c", "-f", str(DEPLOY / "loadbalancer" / "haproxy.cfg")],
-            env=env,
-            capture_output=True,
-            text=True,
-        )
-        assert res.returncode == 0, res.stdout + res.stderr
+
+
+def test_haproxy_configuration_passes_haproxy_check(tmp_path: Path) -> None:
+    require_tool("haproxy", "checking haproxy.cfg needs it")
+    require_tool("openssl", "the check needs a throw-away certificate")
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "rsa:2048",
+            "-nodes",
+            "-subj",
+            "/CN=t",
+            "-days",
+            "1",
+            "-keyout",
+            str(tmp_path / "k"),
+            "-out",
+            str(tmp_path / "c"),
+        ],
+        check=True,
+        capture_output=True,
+    )
+    (tmp_path / "pem").write_text((tmp_path / "c").read_text() + (tmp_path / "k").read_text())
+    env = {
+        **os.environ,
+        "SAMACONSO_VIP": "127.0.0.1",
+        "SAMACONSO_API_HOST": "127.0.0.1",
+        "SAMACONSO_DATA_HOST": "127.0.0.1",
+        "HAPROXY_CERT": str(tmp_path / "pem"),
+        "HAPROXY_RUNDIR": str(tmp_path),
+    }
+    res = subprocess.run(
+        ["haproxy", "-c", "-f", str(DEPLOY / "loadbalancer" / "haproxy.cfg")],
+        env=env,
+        capture_output=True,
+        text=True,
+    )
+    assert res.returncode == 0, res.stdout + res.stderr
 
 
 def test_firewall_rules_open_only_the_listed_ports() -> None:
@@ -297,12 +310,15 @@ def test_firewall_rules_open_only_the_listed_ports() -> None:
         line = next(ln for ln in text.splitlines() if mgmt in ln and "accept" in ln)
         assert "$ADMIN_NET" in line, line
         assert "policy drop" in text
-    if shutil.which("nft") and os.geteuid() == 0:
-        for name in ("server1-data.nft", "server2-api.nft", "server3-workers.nft"):
-            res = subprocess.run(
-                ["nft", "-c", "-I", str(fw), "-f", str(fw / name)], capture_output=True, text=True
-            )
-            assert res.returncode == 0, res.stderr
+
+
+def test_firewall_rules_pass_nft_check() -> None:
+    nft = require_tool("nft", "checking the nftables rule sets needs it")
+    require_root("nft -c needs CAP_NET_ADMIN")
+    fw = DEPLOY / "firewall"
+    for name in ("server1-data.nft", "server2-api.nft", "server3-workers.nft"):
+        res = subprocess.run([nft, "-c", "-I", str(fw), "-f", str(fw / name)], capture_output=True, text=True)
+        assert res.returncode == 0, res.stderr
 
 
 def test_shell_scripts_parse() -> None:
@@ -311,14 +327,15 @@ def test_shell_scripts_parse() -> None:
     for script in scripts:
         res = subprocess.run(["bash", "-n", str(script)], capture_output=True, text=True)
         assert res.returncode == 0, (script, res.stderr)
-    if shutil.which("shellcheck"):
-        res = subprocess.run(
-            ["shellcheck", "-x", "-S", "warning", *map(str, scripts)],
-            capture_output=True,
-            text=True,
-            cwd=ROOT,
-        )
-        assert res.returncode == 0, res.stdout
+
+
+def test_shell_scripts_pass_shellcheck() -> None:
+    shellcheck = require_tool("shellcheck", "linting the deploy scripts needs it")
+    scripts = sorted(DEPLOY.rglob("*.sh"))
+    res = subprocess.run(
+        [shellcheck, "-x", "-S", "warning", *map(str, scripts)], capture_output=True, text=True, cwd=ROOT
+    )
+    assert res.returncode == 0, res.stdout
 
 
 def test_rabbitmq_definitions_hash_passwords_like_rabbitmq(tmp_path: Path) -> None:
@@ -365,21 +382,19 @@ def test_make_secrets_generates_files_only_once(tmp_path: Path) -> None:
     )
     assert (out / "samaconso_jwt_secret").read_text() == jwt, "never overwritten"
     # The generated secrets satisfy the production checks of the real Settings.
-    settings = Settings(
-        profile="test",
-        **{
-            name: (out / f"samaconso_{name}").read_text()
-            for name in (
-                "jwt_secret",
-                "s3_secret_key",
-                "flower_password",
-                "metrics_token",
-                "database_url",
-                "redis_url",
-                "broker_url",
-            )
-        },
-    )
+    generated: dict[str, Any] = {
+        name: (out / f"samaconso_{name}").read_text()
+        for name in (
+            "jwt_secret",
+            "s3_secret_key",
+            "flower_password",
+            "metrics_token",
+            "database_url",
+            "redis_url",
+            "broker_url",
+        )
+    }
+    settings = Settings(profile="test", **generated)
     assert settings.security_problems() == []
 
 
@@ -437,8 +452,9 @@ def _free_loopback() -> str:
     import random
     import socket
 
+    draw = random.SystemRandom()  # not the per-test seed of pytest-randomly: another run may hold it
     for _ in range(50):
-        ip = f"127.{random.randint(64, 250)}.{random.randint(1, 250)}.{random.randint(2, 250)}"
+        ip = f"127.{draw.randint(64, 250)}.{draw.randint(1, 250)}.{draw.randint(2, 250)}"
         with socket.socket() as s:
             try:
                 s.bind((ip, 443))

@@ -39,7 +39,7 @@ class Directory:
     def add_user(self, sam: str, password: str, *, ou: str = "people", uid: str | None = None) -> str:
         dn = f"cn={sam},ou={ou},{BASE_DN}"
         with Connection(Server(self.url), ROOT_DN, self.root_password, auto_bind=True) as conn:
-            ok = conn.add(
+            ok = conn.add(  # type: ignore[no-untyped-call]
                 dn,
                 ["inetOrgPerson", "senelecAccount"],
                 {"sn": sam, "uid": uid or sam, "sAMAccountName": sam, "userPassword": password},
@@ -89,10 +89,10 @@ def start_slapd(workdir: Path) -> Directory:
     ).start()
     wait_for(lambda: port_open("127.0.0.1", port), 20, "slapd", proc)
     with Connection(Server(url), ROOT_DN, root_password, auto_bind=True) as conn:
-        conn.add(BASE_DN, ["dcObject", "organization"], {"dc": "senelec", "o": "Senelec"})
+        conn.add(BASE_DN, ["dcObject", "organization"], {"dc": "senelec", "o": "Senelec"})  # type: ignore[no-untyped-call]
         for ou in ("people", "services", "other"):
-            conn.add(f"ou={ou},{BASE_DN}", ["organizationalUnit"], {"ou": ou})
-        conn.add(SERVICE_DN, ["person"], {"sn": "service", "userPassword": service_password})
+            conn.add(f"ou={ou},{BASE_DN}", ["organizationalUnit"], {"ou": ou})  # type: ignore[no-untyped-call]
+        conn.add(SERVICE_DN, ["person"], {"sn": "service", "userPassword": service_password})  # type: ignore[no-untyped-call]
     return Directory(url=url, root_password=root_password, service_password=service_password, proc=proc)
 
 

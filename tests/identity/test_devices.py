@@ -179,7 +179,7 @@ def test_idle_sign_out_task_entry_point(settings: Settings, db: Database) -> Non
         )
     assert sign_out_idle_devices.apply().get() == 1
     with psycopg.connect(url) as conn:
-        rows = dict(
+        rows: dict[str, bool] = dict(
             conn.execute("SELECT device_id, is_active FROM devices WHERE user_id = %s", (user_id,)).fetchall()
         )
         codes = [r[0] for r in conn.execute("SELECT code_hash FROM otp_codes").fetchall()]

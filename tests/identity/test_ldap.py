@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 from httpx import AsyncClient
+from pydantic import SecretStr
 from sqlalchemy import update
 
 from samaconso.identity import ldap as ldap_auth
@@ -15,6 +16,7 @@ from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.identity.helpers import API, bearer
 from tests.identity.slapd import BASE_DN, SERVICE_DN, Directory, start_slapd, stop_slapd
+from tests.support.settings import override
 from tests.support.users import make_user
 
 PASSWORD = "Ldap-Secret-2026"
@@ -32,15 +34,21 @@ def directory(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Directory]:
 
 
 @pytest.fixture
-def ldap_settings(settings: Settings, directory: Directory, monkeypatch: pytest.MonkeyPatch) -> Settings:
-    from pydantic import SecretStr
+def settings_overrides(directory: Directory) -> dict[str, Any]:
+    """This module's app logs staff in against the slapd directory."""
+    return {
+        "ldap_enabled": True,
+        "ldap_url": directory.url,
+        "ldap_bind_dn": SERVICE_DN,
+        "ldap_bind_password": SecretStr(directory.service_password),
+        "ldap_base_dn": BASE_DN,
+        "ldap_timeout_s": 3.0,
+    }
 
-    monkeypatch.setattr(settings, "ldap_enabled", True)
-    monkeypatch.setattr(settings, "ldap_url", directory.url)
-    monkeypatch.setattr(settings, "ldap_bind_dn", SERVICE_DN)
-    monkeypatch.setattr(settings, "ldap_bind_password", SecretStr(directory.service_password))
-    monkeypatch.setattr(settings, "ldap_base_dn", BASE_DN)
-    monkeypatch.setattr(settings, "ldap_timeout_s", 3.0)
+
+@pytest.fixture
+def ldap_settings(settings: Settings) -> Settings:
+    assert settings.ldap_enabled
     return settings
 
 
@@ -95,10 +103,10 @@ def test_filter_injection_is_escaped(ldap_settings: Settings) -> None:
     assert ldap_auth.check_password_sync(ldap_settings, "awa.ndiaye", "") is False
 
 
-def test_login_attribute_is_configurable(ldap_settings: Settings, monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(ldap_settings, "ldap_login_attribute", "uid")
-    assert ldap_auth.check_password_sync(ldap_settings, "mba", "Other-Secret-2026") is True
-    assert ldap_auth.check_password_sync(ldap_settings, "moussa.ba2", "Other-Secret-2026") is False
+def test_login_attribute_is_configurable(ldap_settings: Settings) -> None:
+    by_uid = override(ldap_settings, ldap_login_attribute="uid")
+    assert ldap_auth.check_password_sync(by_uid, "mba", "Other-Secret-2026") is True
+    assert ldap_auth.check_password_sync(by_uid, "moussa.ba2", "Other-Secret-2026") is False
 
 
 async def test_injection_through_the_api(
@@ -110,17 +118,11 @@ async def test_injection_through_the_api(
         assert response.status_code == 401, attack
 
 
+@pytest.mark.settings(ldap_url="ldap://127.0.0.1:9")  # nothing listens there: the directory is down
 async def test_directory_down_is_503(
-    client: AsyncClient,
-    ldap_settings: Settings,
-    db: Database,
-    agencies: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    client: AsyncClient, ldap_settings: Settings, db: Database, agencies: dict[str, Any]
 ) -> None:
-    from samaconso.embedded.procs import free_port
-
     await _ldap_staff(db, ldap_settings, "awa.ndiaye", agencies["DKC"].id)
-    monkeypatch.setattr(ldap_settings, "ldap_url", f"ldap://127.0.0.1:{free_port()}")
     response = await client.post(
         f"{API}/auth/staff/login", json={"login": "awa.ndiaye", "password": PASSWORD}
     )

@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from fastapi import FastAPI
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 from sqlalchemy import update
 
 from samaconso.identity import sessions as identity_sessions
-from samaconso.identity.models import Role, User
+from samaconso.identity.models import Agency, Role, User
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.identity.helpers import API, bearer, login, new_phone, request_code, signup
@@ -21,7 +23,10 @@ async def test_unknown_phone_and_wrong_pin_answer_the_same(client: AsyncClient, 
     wrong = await client.post(f"{API}/auth/login", json={"phone": phone, "pin": "9999"})
     unknown = await client.post(f"{API}/auth/login", json={"phone": new_phone(), "pin": "2580"})
     assert wrong.status_code == unknown.status_code == 401
-    strip = lambda r: {k: v for k, v in r.json().items() if k not in ("request_id",)}  # noqa: E731
+
+    def strip(r: Response) -> dict[str, Any]:
+        return {k: v for k, v in r.json().items() if k not in ("request_id",)}
+
     assert strip(wrong) == strip(unknown)
     ok = await login(client, "77" + phone[6:])  # national form works too
     assert ok["user"]["id"] == tokens["user"]["id"]
@@ -149,8 +154,8 @@ async def test_revocation_without_logout_applies_within_the_cache_window(
 ) -> None:
     """Even when the cache is not told (another API instance revoked it), the cached state lives at
     most ``session_revocation_check_s`` ≤ 60 s: here we expire it as the TTL would."""
-    from samaconso.identity.deps import session_cache_key
     from samaconso.identity.models import AuthSession
+    from samaconso.identity.principal import session_cache_key
 
     tokens = await signup(client, settings)
     assert (await client.get(f"{API}/me", headers=bearer(tokens))).status_code == 200
@@ -221,11 +226,14 @@ async def test_pin_reset_unlocks_account(client: AsyncClient, settings: Settings
 
 
 async def test_staff_local_login_and_lockout(
-    client: AsyncClient, settings: Settings, db: Database, agencies: dict
+    client: AsyncClient, settings: Settings, db: Database, agencies: dict[str, Agency]
 ) -> None:
     agent = await make_user(db, settings, Role.agent, agency_id=agencies["DKC"].id)
     async with db.sessionmaker() as s:
-        login_name = (await s.get(User, agent.id)).login  # type: ignore[union-attr]
+        row = await s.get(User, agent.id)
+    assert row is not None
+    assert row.login is not None
+    login_name = row.login
     ok = await client.post(
         f"{API}/auth/staff/login", json={"login": login_name.upper(), "password": "Staff-Password-1"}
     )

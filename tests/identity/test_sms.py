@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import time
 from collections.abc import Iterator
+from typing import Any
 
 import pytest
 from httpx import AsyncClient
@@ -24,16 +25,28 @@ def gateway() -> Iterator[SmsGateway]:
     gw.stop()
 
 
+# Nothing listens on the discard port: connection refused at once, as with a broker that is down.
+BROKER_DOWN = "amqp://guest:guest@127.0.0.1:9//"
+
+
 @pytest.fixture
-def orange(settings: Settings, gateway: SmsGateway, monkeypatch: pytest.MonkeyPatch) -> Settings:
+def settings_overrides(gateway: SmsGateway) -> dict[str, Any]:
+    """This module's app sends SMS through the Orange gateway stand-in."""
+    return {
+        "sms_backend": "orange",
+        "sms_orange_wsdl_url": gateway.url,
+        "sms_orange_login": "senelec",
+        "sms_orange_password": SecretStr("gateway-pass-123"),
+        "sms_timeout_s": 1.0,
+    }
+
+
+@pytest.fixture
+def orange(settings: Settings, gateway: SmsGateway) -> Settings:
     gateway.calls.clear()
     gateway.fault = None
     gateway.delay_s = 0.0
-    monkeypatch.setattr(settings, "sms_backend", "orange")
-    monkeypatch.setattr(settings, "sms_orange_wsdl_url", gateway.url)
-    monkeypatch.setattr(settings, "sms_orange_login", "senelec")
-    monkeypatch.setattr(settings, "sms_orange_password", SecretStr("gateway-pass-123"))
-    monkeypatch.setattr(settings, "sms_timeout_s", 1.0)
+    assert settings.sms_backend == "orange"
     return settings
 
 
@@ -71,9 +84,12 @@ def _purge_urgent(url: str) -> None:
 
 
 async def test_code_goes_through_the_urgent_queue(
-    client: AsyncClient, orange: Settings, gateway: SmsGateway
+    client: AsyncClient, orange: Settings, gateway: SmsGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from samaconso.identity import tasks
     from samaconso.identity.tasks import send_sms
+
+    monkeypatch.setattr(tasks, "get_settings", lambda: orange)  # the worker's settings are this test's
 
     assert orange.broker_url.startswith("amqp://")
     _purge_urgent(orange.broker_url)
@@ -82,7 +98,8 @@ async def test_code_goes_through_the_urgent_queue(
     assert response.status_code == 202
     assert gateway.calls == []  # queued, not sent inline
     with Connection(orange.broker_url) as conn:
-        message = conn.channel().basic_get(queue="urgent", no_ack=True)
+        channel: Any = conn.channel()  # kombu's channel types stop at StdChannel
+        message = channel.basic_get(queue="urgent", no_ack=True)
     assert message is not None
     assert message.headers["task"] == "samaconso.identity.tasks.send_sms"
     assert message.headers["expires"]  # a code that cannot be used any more is not sent
@@ -92,12 +109,10 @@ async def test_code_goes_through_the_urgent_queue(
     assert "code" in gateway.calls[0].message
 
 
+@pytest.mark.settings(broker_url=BROKER_DOWN)
 async def test_broker_down_falls_back_to_direct_send(
-    client: AsyncClient, orange: Settings, gateway: SmsGateway, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, orange: Settings, gateway: SmsGateway
 ) -> None:
-    from samaconso.embedded.procs import free_port
-
-    monkeypatch.setattr(orange, "broker_url", f"amqp://guest:guest@127.0.0.1:{free_port()}//")
     phone = new_phone()
     started = time.monotonic()
     response = await client.post(f"{API}/auth/otp", json={"phone": phone, "purpose": "signup"})
@@ -106,12 +121,10 @@ async def test_broker_down_falls_back_to_direct_send(
     assert [c.telephone for c in gateway.calls] == [phone.lstrip("+")]
 
 
+@pytest.mark.settings(broker_url=BROKER_DOWN)
 async def test_broker_and_gateway_down_is_503_and_code_withdrawn(
-    client: AsyncClient, orange: Settings, gateway: SmsGateway, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, orange: Settings, gateway: SmsGateway
 ) -> None:
-    from samaconso.embedded.procs import free_port
-
-    monkeypatch.setattr(orange, "broker_url", f"amqp://guest:guest@127.0.0.1:{free_port()}//")
     gateway.fault = "Service unavailable"
     phone = new_phone()
     for _ in range(3):

@@ -6,6 +6,7 @@ import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Any
 
 import pytest
 from kombu import Connection
@@ -44,6 +45,12 @@ def worker_process(queues: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         ],
         log_path=log,
     ).start()
+    # Start-up (imports, broker connection) takes from 2 s to over 20 s on a loaded machine: wait until
+    # the worker answers a ping, so the bounds below measure consumption, not the machine's load.
+    deadline = time.monotonic() + 120
+    while not celery_app.control.ping(timeout=1.0):
+        assert proc.running, log.read_text()[-2000:]
+        assert time.monotonic() < deadline, "the worker did not answer a ping within 120 s"
     try:
         yield proc
     finally:
@@ -52,7 +59,8 @@ def worker_process(queues: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
 
 def _depth(name: str) -> int:
     with Connection(celery_app.conf.broker_url) as conn:
-        _, count, _ = conn.default_channel.queue_declare(queue=name, passive=True)
+        channel: Any = conn.default_channel  # kombu's channel types stop at StdChannel
+        _, count, _ = channel.queue_declare(queue=name, passive=True)
         return int(count)
 
 

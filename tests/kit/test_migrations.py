@@ -20,11 +20,11 @@ DB = f"{env.TEST_DB}_migrations"
 @pytest.fixture
 def empty_database() -> Iterator[str]:
     with psycopg.connect(env.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')  # type: ignore[arg-type]
-        conn.execute(f'CREATE DATABASE "{DB}"')  # type: ignore[arg-type]
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{DB}"')
     yield f"postgresql+asyncpg://postgres@127.0.0.1:5432/{DB}"
     with psycopg.connect(env.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'DROP DATABASE IF EXISTS "{DB}" WITH (FORCE)')
 
 
 def test_upgrade_head_from_empty_matches_models(empty_database: str) -> None:

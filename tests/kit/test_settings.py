@@ -52,7 +52,7 @@ def test_production_refuses_missing_metrics_token(monkeypatch: pytest.MonkeyPatc
 def test_secrets_can_come_from_files(tmp_path, monkeypatch: pytest.MonkeyPatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.delenv("SAMACONSO_JWT_SECRET", raising=False)
     (tmp_path / "samaconso_jwt_secret").write_text("k" * 40)
-    settings = Settings(_secrets_dir=tmp_path)  # type: ignore[call-arg]
+    settings = Settings(_secrets_dir=tmp_path)
     assert settings.jwt_secret.get_secret_value() == "k" * 40
 
 

@@ -5,12 +5,14 @@ from __future__ import annotations
 from collections import defaultdict
 from datetime import date
 from decimal import ROUND_HALF_UP, Decimal
+from typing import Any
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.phones import normalize_phone
-from samaconso.identity.seed import AGENCIES, legacy_key
+from samaconso.identity.seed import AGENCIES
 from samaconso.legacy.numbers import luhn_valid, with_luhn
 from samaconso.legacy.tariff import MONTHLY_FEE, postpaid_bill, prepaid_sale, tranche_status
 from tests.support.legacy import LegacySource
@@ -97,7 +99,7 @@ async def test_generated_rows_follow_the_rules(legacy_source: LegacySource) -> N
     purchases = await legacy_source.fetch(
         'SELECT * FROM sic."HEXING_SENELECBILL_ALHDL2" ORDER BY "NUMERO_COMPTEUR", "DATE_TRANSACTION"'
     )
-    by_month: dict[tuple[str, int, int], list[dict[str, object]]] = defaultdict(list)
+    by_month: dict[tuple[str, int, int], list[dict[str, Any]]] = defaultdict(list)
     for p in purchases:
         when = p["DATE_TRANSACTION"]
         by_month[(p["NUMERO_COMPTEUR"], when.year, when.month)].append(p)

@@ -45,7 +45,9 @@ async def test_mssql_sources_are_bounded_and_mapped_to_the_sql_server_databases(
             assert source.engine.get_execution_options()["schema_translate_map"] == MSSQL_SCHEMA_MAP
             assert source.limiter.total_tokens == settings.legacy_pool_size
             assert source.engine.pool.size() == settings.legacy_pool_size  # type: ignore[attr-defined]
-        assert gateway.sources["histh2mc"].engine.url.query == {}  # encryption is a connect argument
+        histh2mc = gateway.sources["histh2mc"]
+        assert isinstance(histh2mc, MssqlSource)
+        assert histh2mc.engine.url.query == {}  # encryption is a connect argument
     finally:
         await gateway.dispose()
 

@@ -20,7 +20,7 @@ from tests.support.legacy import LegacySource
 
 
 def tsql(stmt: ClauseElement, *, translated: bool = False) -> str:
-    kwargs: dict[str, Any] = {"dialect": mssql.dialect(), "compile_kwargs": {"render_postcompile": True}}
+    kwargs: dict[str, Any] = {"dialect": mssql.dialect(), "compile_kwargs": {"render_postcompile": True}}  # type: ignore[no-untyped-call]
     if translated:
         kwargs |= {"schema_translate_map": MSSQL_SCHEMA_MAP, "render_schema_translate": True}
     return " ".join(str(stmt.compile(**kwargs)).split())
@@ -131,7 +131,7 @@ def test_sap_and_notice_queries_tsql() -> None:
         "JOIN bi_ods.[FKKVKP] ON bi_ods.[BUT000].[PARTNER] = bi_ods.[FKKVKP].[GPART]"
     ) in sap
     assert "WHERE bi_ods.[ADR2].[TELNR_CALL] = :phone AND bi_ods.[FKKVKP].[VKONT] NOT LIKE :excluded" in sap
-    compiled = q.sap_accounts_by_phone("771234567").compile(dialect=mssql.dialect())
+    compiled = q.sap_accounts_by_phone("771234567").compile(dialect=mssql.dialect())  # type: ignore[no-untyped-call]
     assert compiled.params["excluded"] == "023%"
     assert compiled.params["sep"] == " "
     assert tsql(q.subscription_notice_steps("1")).endswith(

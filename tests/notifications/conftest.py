@@ -10,6 +10,7 @@ import time
 import uuid
 from collections.abc import AsyncIterator, Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import insert, select
@@ -18,24 +19,30 @@ from samaconso.embedded.procs import ManagedProcess, free_port, port_open, wait_
 from samaconso.identity.models import Device, Role, User
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
-from samaconso.notifications.fcm_standin import FcmStandIn
 from samaconso.notifications.models import Delivery, DeliveryStatus
-from samaconso.settings import Settings
 from tests.support import env
+from tests.support.fcm_standin import FcmStandIn
 
 SAMACONSO = str(Path(sys.executable).parent / "samaconso")
 
 
 @pytest.fixture(scope="session")
-def fcm(settings: Settings) -> Iterator[FcmStandIn]:
+def fcm() -> Iterator[FcmStandIn]:
     standin = FcmStandIn(env.TMP / "fcm", project_id="samaconso-test").start_in_thread()
-    settings.push_backend = "fcm"
-    settings.fcm_project_id = standin.project_id
-    settings.fcm_endpoint = standin.url
-    settings.fcm_token_uri = standin.token_uri
-    settings.fcm_credentials_file = standin.credentials_file
     yield standin
     standin.stop()
+
+
+@pytest.fixture
+def settings_overrides(fcm: FcmStandIn) -> dict[str, Any]:
+    """The notifications tests' app and senders push to the FCM stand-in."""
+    return {
+        "push_backend": "fcm",
+        "fcm_project_id": fcm.project_id,
+        "fcm_endpoint": fcm.url,
+        "fcm_token_uri": fcm.token_uri,
+        "fcm_credentials_file": fcm.credentials_file,
+    }
 
 
 @pytest.fixture
@@ -96,17 +103,11 @@ def start_worker(fcm: FcmStandIn) -> Iterator[WorkerFactory]:
         proc.stop(timeout_s=5)
 
 
-@pytest.fixture(scope="module")
-def module_worker(fcm: FcmStandIn) -> Iterator[ManagedProcess]:
-    tag = f"mod-{uuid.uuid4().hex[:6]}"
-    proc = ManagedProcess(
-        tag,
-        [SAMACONSO, "worker", "--queues", "all", "--concurrency", "2", "--name", f"{tag}@%h"],
-        env.TMP / "logs" / f"{tag}.log",
-        env=child_env(fcm),
-    ).start()
-    yield proc
-    proc.stop(timeout_s=5)
+@pytest.fixture
+def worker(start_worker: WorkerFactory) -> ManagedProcess:
+    """One ``samaconso worker`` (all queues) for this test alone. (A worker kept for a whole module
+    went on consuming during the module's other tests, whose counts then depended on the order.)"""
+    return start_worker("w")
 
 
 @pytest.fixture

@@ -11,17 +11,17 @@ from pathlib import Path
 import pytest
 from sqlalchemy import update
 
-from samaconso import notifications
 from samaconso.identity.models import Agency
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 from samaconso.notifications import pipeline, repository, service
 from samaconso.notifications.curl_http2 import CurlHttp2Client
 from samaconso.notifications.fcm import FcmSender, PushMessage
-from samaconso.notifications.fcm_standin import FcmStandIn
-from samaconso.notifications.models import DeliveryStatus, TargetKind
+from samaconso.notifications.models import DeliveryStatus, NotificationType, TargetKind
 from samaconso.settings import Settings
 from tests.notifications.conftest import add_customers, add_devices, delivery_statuses, link_meter
+from tests.support import fcm_standin
+from tests.support.fcm_standin import FcmStandIn
 
 
 def msg(token: str) -> PushMessage:
@@ -58,9 +58,9 @@ async def test_send_batch_records_each_delivery_once(
     async with db.sessionmaker() as session:
         n = service.add_notification(
             session,
-            type_=service.NotificationType.campaign,
+            type_=NotificationType.campaign,
             content=service.Content("Info", "Info", "Corps", "Body"),
-            target=service.TargetKind.everyone,
+            target=TargetKind.everyone,
             audiences=[service.EVERYONE_AUDIENCE],
         )
         await session.commit()
@@ -105,7 +105,7 @@ async def test_push_targets_follow_meter_links(
         async with db.sessionmaker() as session:
             n = service.add_notification(
                 session,
-                type_=service.NotificationType.campaign,
+                type_=NotificationType.campaign,
                 content=service.Content("a", "a", "b", "b"),
                 target=kind,
                 audiences=["test"],
@@ -149,7 +149,7 @@ async def test_request_body_is_the_fcm_message_whatever_the_token_and_content(
 @pytest.mark.skipif(shutil.which("node") is None, reason="node is not installed (benchmark stand-in only)")
 async def test_node_standin_speaks_the_same_fcm_protocol(settings: Settings, tmp_path: Path) -> None:
     """bench.fanout uses fcm_standin.mjs when node is installed: same OAuth2, checks and answers."""
-    script = Path(notifications.__file__).parent / "fcm_standin.mjs"
+    script = Path(fcm_standin.__file__).parent / "fcm_standin.mjs"
     proc = subprocess.Popen(["node", str(script), "--dir", str(tmp_path)], stdout=subprocess.PIPE)
     try:
         assert proc.stdout is not None

@@ -12,7 +12,7 @@ from httpx import AsyncClient
 
 from samaconso.kit.db import Database
 from samaconso.notifications import pipeline, service
-from samaconso.notifications.models import DeliveryStatus
+from samaconso.notifications.models import DeliveryStatus, NotificationType, TargetKind
 from samaconso.settings import Settings
 from samaconso.worker import celery_app
 from tests.notifications.conftest import add_customers, add_devices, delivery_statuses
@@ -41,14 +41,14 @@ async def test_metrics_show_queue_depth_and_outbox_backlog(
         return None
 
     publisher = app.state.outbox_publisher
-    publisher.publish = keep  # type: ignore[method-assign]
+    publisher.publish = keep
     try:
         async with db.sessionmaker() as session:
             service.add_notification(
                 session,
-                type_=service.NotificationType.campaign,
+                type_=NotificationType.campaign,
                 content=service.Content("a", "a", "b", "b"),
-                target=service.TargetKind.everyone,
+                target=TargetKind.everyone,
                 audiences=[service.EVERYONE_AUDIENCE],
             )
             await session.commit()

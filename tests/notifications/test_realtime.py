@@ -14,8 +14,8 @@ from sqlalchemy import func, update
 from websockets.asyncio.client import ClientConnection
 
 from samaconso.embedded.procs import ManagedProcess
-from samaconso.identity.deps import session_cache_key
 from samaconso.identity.models import AuthSession, Role
+from samaconso.identity.principal import session_cache_key
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.support.users import make_user
@@ -46,7 +46,7 @@ def body(target: dict[str, Any]) -> dict[str, Any]:
 
 
 async def test_websocket_delivery_across_two_api_processes(
-    db: Database, settings: Settings, start_api: Callable[[], str], module_worker: ManagedProcess
+    db: Database, settings: Settings, start_api: Callable[[], str], worker: ManagedProcess
 ) -> None:
     api1, api2 = start_api(), start_api()
     admin = await make_user(db, settings, Role.admin)
@@ -120,3 +120,19 @@ async def test_websocket_keepalive_and_revoked_session_closes(
     assert {"type": "error", "code": "session_expired"} in messages
     assert closed.value.rcvd is not None
     assert closed.value.rcvd.code == 4401
+
+
+async def test_hub_stops_promptly_whenever_it_is_stopped(base_settings: Settings) -> None:
+    """An API process stopped right after it started (a crash loop, a test) must not hang on its
+    realtime listener: a cancellation landing while redis-py connects the subscriber is swallowed,
+    so the hub cancels until the listener has ended."""
+    from samaconso.notifications.realtime import RealtimeHub
+
+    for delay_s in (0, 0.002, 0.005, 0.01, 0.02, 0.05):
+        hub = RealtimeHub(base_settings.redis_url, base_settings.redis_timeout_s)
+        await hub.start()
+        await asyncio.sleep(delay_s)
+        stopping = asyncio.ensure_future(hub.stop())
+        done, _ = await asyncio.wait({stopping}, timeout=5)
+        assert stopping in done, f"stop() still waiting 5 s after a start + {delay_s} s"
+        stopping.result()

@@ -206,7 +206,7 @@ async def test_audience_count_and_pages_use_the_pushable_index(db: Database) -> 
         # index predicate does not cover still falls back to a sequential scan here.
         await session.execute(text("SET LOCAL enable_seqscan = off"))
         for query in (repo.pushable_count_query(everyone), page.limit(10)):
-            compiled = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})
+            compiled = query.compile(dialect=postgresql.dialect(), compile_kwargs={"literal_binds": True})  # type: ignore[no-untyped-call]
             plan = "\n".join(await session.scalars(text(f"EXPLAIN {compiled}")))
             assert "ix_devices_pushable" in plan, plan
         assert await repo.count_pushable(session, everyone) == 30

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
 import psycopg
 import pytest
 from sqlalchemy import make_url
@@ -48,14 +48,14 @@ class LegacySource:
 
 
 @pytest.fixture(scope="session")
-async def legacy_source(settings: Settings) -> AsyncIterator[LegacySource]:
-    url = simulated_url(settings)
+async def legacy_source(base_settings: Settings) -> AsyncIterator[LegacySource]:
+    url = simulated_url(base_settings)
     now = datetime.now(UTC).replace(tzinfo=None, microsecond=0)
     report = await load(url, SMALL_CUSTOMERS, seed=7, months=6, now=now, chunk_size=SMALL_CUSTOMERS)
     yield LegacySource(url=url, now=now, report=report)
     name = make_url(url).database
     with psycopg.connect(env.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 class TcpProxy:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import random
 import socket
 import subprocess
 from pathlib import Path
@@ -12,11 +13,12 @@ from samaconso.embedded.services import start_seaweedfs
 
 
 def free_port_block(size: int, start: int = 21000, stop: int = 40000) -> int:
-    """A base port such that base..base+size-1 are all free on loopback."""
-    import random
-
+    """A base port such that base..base+size-1 are all free on loopback. Drawn from the system's
+    randomness: pytest-randomly reseeds ``random`` before each test, so two runs with the same seed
+    (a replayed order, another worktree) would otherwise try the same ports."""
+    draw = random.SystemRandom()
     for _ in range(200):
-        base = random.randrange(start, stop - size)
+        base = draw.randrange(start, stop - size)
         if all(_port_free(base + i) for i in range(size)) and _port_free(base + 10000):
             return base
     raise RuntimeError("no free port block")

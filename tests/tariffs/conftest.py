@@ -3,18 +3,18 @@
 from __future__ import annotations
 
 import tempfile
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
-from fastapi import FastAPI
 from pydantic import SecretStr
 
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from samaconso.tariffs.reference import REFERENCE_GRIDS
 from samaconso.tariffs.seed import seed
-from samaconso.tariffs.standin import MeterAccount, XmlVendStandIn
+from tests.support.xmlvend_standin import MeterAccount, XmlVendStandIn
 from tests.tariffs.pki import Pki, make_pki
 
 
@@ -49,39 +49,33 @@ def standin(pki: Pki, vend_meters: dict[str, MeterAccount]) -> Iterator[XmlVendS
     server.stop()
 
 
-XMLVEND_FIELDS = (
-    "xmlvend_enabled",
-    "xmlvend_wsdl_url",
-    "xmlvend_endpoint",
-    "xmlvend_client_p12",
-    "xmlvend_client_p12_password",
-    "xmlvend_ca_bundle",
-    "xmlvend_client_ean",
-    "xmlvend_operator",
-    "xmlvend_operator_password",
-    "xmlvend_connect_timeout_s",
-    "xmlvend_read_timeout_s",
-)
+def xmlvend_fields(pki: Pki, standin: XmlVendStandIn) -> dict[str, Any]:
+    """Settings that point the vending client at the stand-in, over mutual TLS."""
+    return {
+        "xmlvend_enabled": True,
+        "xmlvend_wsdl_url": standin.wsdl_url,
+        "xmlvend_endpoint": None,
+        "xmlvend_client_p12": pki.client_p12,
+        "xmlvend_client_p12_password": SecretStr(pki.password),
+        "xmlvend_ca_bundle": pki.ca_pem,
+        "xmlvend_client_ean": "6004708001234",
+        "xmlvend_operator": "samaconso",
+        "xmlvend_operator_password": SecretStr("op-Secret-<&>-2026"),
+        "xmlvend_connect_timeout_s": 2.0,
+        "xmlvend_read_timeout_s": 5.0,
+    }
 
 
 @pytest.fixture
-async def xmlvend_on(
-    app: FastAPI, settings: Settings, pki: Pki, standin: XmlVendStandIn
-) -> AsyncIterator[Settings]:
-    """The running app's settings pointed at the stand-in (restored afterwards)."""
-    saved = {name: getattr(settings, name) for name in XMLVEND_FIELDS}
-    settings.xmlvend_enabled = True
-    settings.xmlvend_wsdl_url = standin.wsdl_url
-    settings.xmlvend_endpoint = None
-    settings.xmlvend_client_p12 = pki.client_p12
-    settings.xmlvend_client_p12_password = SecretStr(pki.password)
-    settings.xmlvend_ca_bundle = pki.ca_pem
-    settings.xmlvend_client_ean = "6004708001234"
-    settings.xmlvend_operator = "samaconso"
-    settings.xmlvend_operator_password = SecretStr("op-Secret-<&>-2026")
-    settings.xmlvend_connect_timeout_s = 2.0
-    settings.xmlvend_read_timeout_s = 5.0
-    yield settings
-    for name, value in saved.items():
-        setattr(settings, name, value)
-    await app.state.vending.aclose()  # the next test's client is rebuilt from its settings
+def settings_overrides(request: pytest.FixtureRequest) -> dict[str, Any]:
+    """A test that asks for ``xmlvend_on`` gets settings (and an app) wired to the stand-in."""
+    if "xmlvend_on" not in request.fixturenames:
+        return {}
+    return xmlvend_fields(request.getfixturevalue("pki"), request.getfixturevalue("standin"))
+
+
+@pytest.fixture
+def xmlvend_on(settings: Settings) -> Settings:
+    """This test's settings, pointed at the stand-in (see ``settings_overrides``)."""
+    assert settings.xmlvend_enabled
+    return settings

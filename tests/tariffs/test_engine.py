@@ -25,7 +25,7 @@ def test_published_2025_thresholds_are_reproduced_exactly() -> None:
     assert end_t1.rounding == 0
     end_t2 = engine.prepaid_purchase(DPP_2023, D(28436))
     assert end_t2.kwh == 250
-    assert [(ln.tranche, ln.kwh) for ln in end_t2.lines] == [(1, 150), (2, 100)]
+    assert [(ln.tranche, ln.kwh) for ln in end_t2.lines] == [(1, D(150)), (2, D(100))]
     assert end_t2.fee == 429
     assert end_t2.vat == 0
 
@@ -83,7 +83,7 @@ def test_minimum_purchase_and_bad_input() -> None:
 
 def test_postpaid_estimate_scales_tranche_widths_with_days() -> None:
     est = engine.postpaid_estimate(DPP_2026, D(600), 60)
-    assert [(ln.tranche, ln.kwh) for ln in est.lines] == [(1, 300), (2, 200), (3, 100)]
+    assert [(ln.tranche, ln.kwh) for ln in est.lines] == [(1, D(300)), (2, D(200)), (3, D(100))]
     assert est.lines[2].unit_price == D("159.36")
     assert est.vat == engine.cents(100 * D("159.36") * D("0.18"))
     assert est.monthly_fee == 0  # the redevance is a Woyofal charge: legacy bills carry none
@@ -96,7 +96,7 @@ def test_postpaid_estimate_scales_tranche_widths_with_days() -> None:
     odd = engine.postpaid_estimate(DPP_2026, D(700), 59)
     assert [ln.kwh for ln in odd.lines] == [D(295), D("196.66"), D("208.34")]
     short = engine.postpaid_estimate(DPP_2026, D(100), 15)  # 15 days: tranche 1 is 75 kWh wide
-    assert [(ln.tranche, ln.kwh) for ln in short.lines] == [(1, 75), (2, 25)]
+    assert [(ln.tranche, ln.kwh) for ln in short.lines] == [(1, D(75)), (2, D(25))]
     with pytest.raises(TariffError):
         engine.postpaid_estimate(DPP_2026, D(100), 0)
 
@@ -200,6 +200,7 @@ def test_advice_is_consistent(grid: TariffGrid, x: D, m: D, fee: bool) -> None:
     if advice.split is not None:
         assert advice.split.now_amount + advice.split.next_month_amount == x
         assert advice.split.total_kwh == advice.split.now_kwh + advice.split.next_month_kwh
+        assert advice.kwh_left_in_current_tranche is not None
         assert advice.split.now_kwh <= advice.kwh_left_in_current_tranche
 
 

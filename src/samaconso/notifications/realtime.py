@@ -85,10 +85,12 @@ class RealtimeHub:
         self._task = asyncio.create_task(self._listen(), name="realtime-listener")
 
     async def stop(self) -> None:
-        if self._task:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        task, self._task = self._task, None
+        # redis-py swallows a cancellation that lands while the subscriber connects (the listener then
+        # waits in get_message): cancel again until it ends, or a stop right after a start never returns.
+        while task is not None and not task.done():
+            task.cancel()
+            await asyncio.wait({task}, timeout=0.05)
         await self._redis.aclose()
 
     async def _listen(self) -> None:

@@ -12,7 +12,7 @@ Speaks HTTP/2 with prior knowledge (h2c) on loopback, built directly on the ``h2
 * ``GET /_stats`` (JSON counts) and ``POST /_config`` (latency_s, rate_429, rate_unregistered,
   retry_after_s, dead_tokens) for tests and the benchmark.
 
-Run alone: ``python -m samaconso.notifications.fcm_standin --port 0 --dir DIR`` prints one JSON line
+Run alone: ``python -m tests.support.fcm_standin --port 0 --dir DIR`` prints one JSON line
 ``{"url": ..., "credentials_file": ...}``.
 """
 

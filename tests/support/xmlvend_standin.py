@@ -13,6 +13,8 @@ PKCS#12 at test time. It runs in a background thread: ``start()`` / ``stop()``.
 
 from __future__ import annotations
 
+import contextlib
+import socket
 import ssl
 import threading
 from collections.abc import Callable, Sequence
@@ -246,6 +248,8 @@ class XmlVendStandIn:
             self._server.socket, server_side=True, do_handshake_on_connect=False
         )
         self._thread: threading.Thread | None = None
+        self._connections: set[Any] = set()  # open client connections, closed by stop()
+        self._lock = threading.Lock()
         self.host = host
 
     @property
@@ -264,8 +268,17 @@ class XmlVendStandIn:
         return self
 
     def stop(self) -> None:
+        """The vending server goes down: no new connection, and the kept-alive ones are cut (a
+        client holding one must not go on getting answers)."""
         self._server.shutdown()
         self._server.server_close()
+        with self._lock:
+            connections, self._connections = list(self._connections), set()
+        for conn in connections:
+            with contextlib.suppress(OSError):
+                conn.shutdown(socket.SHUT_RDWR)
+            with contextlib.suppress(OSError):
+                conn.close()
         if self._thread is not None:
             self._thread.join(timeout=5)
 
@@ -279,7 +292,14 @@ class XmlVendStandIn:
             def setup(self) -> None:
                 self.request.settimeout(10)
                 self.request.do_handshake()  # raises (and drops the connection) without a valid client cert
+                with standin._lock:
+                    standin._connections.add(self.request)
                 super().setup()
+
+            def finish(self) -> None:
+                with standin._lock:
+                    standin._connections.discard(self.request)
+                super().finish()
 
             def log_message(self, format: str, *args: Any) -> None:
                 return
