@@ -318,6 +318,10 @@ def start_seaweedfs(
         "-ip=127.0.0.1",
         "-ip.bind=127.0.0.1",
         f"-s3.port={base}",
+        # no Iceberg REST catalog or Lance server: we do not use them, and their fixed default ports
+        # (8181, 9101) would stop a second SeaweedFS on the machine (make run next to make test)
+        "-s3.port.iceberg=0",
+        "-s3.port.lance=0",
         f"-master.port={base + 1}",
         f"-filer.port={base + 2}",
         f"-volume.port={base + 3}",
