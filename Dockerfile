@@ -14,17 +14,24 @@ ENV UV_COMPILE_BYTECODE=1 \
     UV_PYTHON_DOWNLOADS=never \
     UV_PROJECT_ENVIRONMENT=/app/.venv \
     PIP_DISABLE_PIP_VERSION_CHECK=1
-RUN pip install --no-cache-dir "uv==${UV_VERSION}"
+# Réseau à proxy TLS (autorité interne) : son certificat est passé en secret de construction
+# (--secret id=ca_bundle,src=/etc/ssl/certs/ca-certificates.crt) ; il n'entre dans aucune couche.
+# Sans ce secret, les certificats de l'image de base servent.
+RUN --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export PIP_CERT=/run/secrets/ca_bundle; fi; \
+    pip install --no-cache-dir "uv==${UV_VERSION}"
 WORKDIR /app
 # Couche des dépendances : ne change que si pyproject.toml ou uv.lock changent.
 COPY pyproject.toml uv.lock README.md ./
-RUN --mount=type=cache,target=/root/.cache/uv \
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export SSL_CERT_FILE=/run/secrets/ca_bundle; fi; \
     uv sync --frozen --no-dev --no-install-project
 # Le code, les migrations et alembic.ini (samaconso migrate les lit à côté du paquet).
 COPY src ./src
 COPY migrations ./migrations
 COPY alembic.ini ./
-RUN --mount=type=cache,target=/root/.cache/uv \
+RUN --mount=type=cache,target=/root/.cache/uv --mount=type=secret,id=ca_bundle \
+    if [ -s /run/secrets/ca_bundle ]; then export SSL_CERT_FILE=/run/secrets/ca_bundle; fi; \
     uv sync --frozen --no-dev
 
 FROM ${PYTHON_IMAGE} AS runtime

@@ -28,7 +28,8 @@ HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}
 API_FILE=docker-compose.production.yml
 WORKERS_FILE=docker-compose.workers.yml
 
-previous=$(on "$API_HOST" "cat '$REMOTE_DIR/releases/current' 2>/dev/null || true")
+RELEASES=$(remote_dir "$API_HOST")/releases
+previous=$(on "$API_HOST" "cat '$RELEASES/current' 2>/dev/null || true")
 log "déploiement de $SAMACONSO_IMAGE:$TAG (version en service : ${previous:-aucune})"
 
 if [ "$build" = 1 ]; then
@@ -38,9 +39,13 @@ if [ "$build" = 1 ]; then
   docker push "$SAMACONSO_IMAGE:$TAG"
 fi
 
-log "1/5 téléchargement de l'image sur les serveurs 2 et 3"
-compose "$API_HOST" "$API_FILE" "$TAG" pull --quiet migrate api_1 api_2
-compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" pull --quiet worker_1 worker_2 beat flower
+if [ "${DEPLOY_PULL:-1}" = 1 ]; then
+  log "1/5 téléchargement de l'image sur les serveurs 2 et 3"
+  compose "$API_HOST" "$API_FILE" "$TAG" pull --quiet migrate api_1 api_2
+  compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" pull --quiet worker_1 worker_2 beat flower
+else
+  log "1/5 image déjà présente sur les serveurs (DEPLOY_PULL=0)"
+fi
 
 if [ "$migrations" = 1 ]; then
   log "2/5 migrations de la base (une seule fois, avant tout redémarrage)"
@@ -70,7 +75,7 @@ done
 log "4/5 workers, beat et Flower (arrêt propre : tâches en cours terminées ou rejouées)"
 compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" up -d --no-deps worker_1 worker_2 beat flower
 
-on "$API_HOST" "mkdir -p '$REMOTE_DIR/releases' && { [ -z '$previous' ] || [ '$previous' = '$TAG' ] || echo '$previous' > '$REMOTE_DIR/releases/previous'; } && echo '$TAG' > '$REMOTE_DIR/releases/current' && echo \"\$(date -u +%FT%TZ) $TAG\" >> '$REMOTE_DIR/releases/history'"
+on "$API_HOST" "mkdir -p '$RELEASES' && { [ -z '$previous' ] || [ '$previous' = '$TAG' ] || echo '$previous' > '$RELEASES/previous'; } && echo '$TAG' > '$RELEASES/current' && echo \"\$(date -u +%FT%TZ) $TAG\" >> '$RELEASES/history'"
 
 log "5/5 contrôle de santé de la plate-forme"
 ${POST_DEPLOY_CHECK:-"$HERE/healthcheck.sh"}

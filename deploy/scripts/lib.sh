@@ -9,6 +9,14 @@ API_ADDR=${API_ADDR:-$API_HOST}           # adresse HTTP des API (si API_HOST es
 API_1_PORT=${API_1_PORT:-8001}
 API_2_PORT=${API_2_PORT:-8002}
 SAMACONSO_IMAGE=${SAMACONSO_IMAGE:-registry.senelec.sn/samaconso/api}
+# Outil compose : Compose v2 en production ; la répétition en conteneurs utilise docker-compose 1.29
+# (Debian) sur podman. COMPOSE_EXTRA_FILES : fichiers compose supplémentaires (« -f x.yml »).
+COMPOSE=${COMPOSE:-docker compose}
+COMPOSE_EXTRA_FILES=${COMPOSE_EXTRA_FILES:-}
+CONTAINER_CLI=${CONTAINER_CLI:-docker}    # « docker inspect » ; podman dans la répétition
+# REMOTE_EXEC=ssh (production) ; REMOTE_EXEC=rehearsal : chaque « serveur » est un répertoire
+# $REHEARSAL_HOSTS/HOTE avec son moteur de conteneurs (engine.sock), voir deploy/rehearsal/containers.py.
+REMOTE_EXEC=${REMOTE_EXEC:-ssh}
 
 log() { printf '%s [%s] %s\n' "$(date -u +%FT%TZ)" "${0##*/}" "$*"; }
 die() { log "ERREUR : $*" >&2; exit 1; }
@@ -16,13 +24,23 @@ die() { log "ERREUR : $*" >&2; exit 1; }
 # on HOST COMMANDE… : exécute sur un serveur (SSH) ou localement si HOST=local.
 on() {
   local host=$1; shift
-  if [ "$host" = local ]; then bash -c "$*"; else ssh -o BatchMode=yes -o ConnectTimeout=10 "${SSH_USER}@${host}" "$*"; fi
+  if [ "$host" = local ]; then bash -c "$*"
+  elif [ "$REMOTE_EXEC" = rehearsal ]; then
+    local project
+    project=$(tr ' ' '\n' <<<"${REHEARSAL_PROJECTS:-}" | sed -n "s/^$host=//p")
+    DOCKER_HOST="unix://${REHEARSAL_HOSTS:?}/$host/engine.sock" COMPOSE_PROJECT_NAME="$project" bash -c "$*"
+  else ssh -o BatchMode=yes -o ConnectTimeout=10 "${SSH_USER}@${host}" "$*"; fi
+}
+
+# remote_dir HOST : le répertoire des fichiers compose sur ce serveur.
+remote_dir() {
+  if [ "$REMOTE_EXEC" = rehearsal ]; then echo "${REHEARSAL_HOSTS:?}/$1"; else echo "$REMOTE_DIR"; fi
 }
 
 # compose HOST FICHIER TAG ARGS… : docker compose (v2) dans REMOTE_DIR avec l'image TAG.
 compose() {
   local host=$1 file=$2 tag=$3; shift 3
-  on "$host" "cd '$REMOTE_DIR' && SAMACONSO_IMAGE='$SAMACONSO_IMAGE' SAMACONSO_TAG='$tag' docker compose -f '$file' $*"
+  on "$host" "cd '$(remote_dir "$host")' && SAMACONSO_IMAGE='$SAMACONSO_IMAGE' SAMACONSO_TAG='$tag' $COMPOSE -f '$file' $COMPOSE_EXTRA_FILES $*"
 }
 
 # wait_container_healthy HOST FICHIER TAG SERVICE TIMEOUT : attend l'état « healthy » de Docker.
@@ -30,7 +48,7 @@ wait_container_healthy() {
   local host=$1 file=$2 tag=$3 service=$4 timeout=${5:-120} waited=0 state id
   while [ "$waited" -lt "$timeout" ]; do
     id=$(compose "$host" "$file" "$tag" ps -q "$service" 2>/dev/null | head -1)
-    state=$(on "$host" "docker inspect -f '{{.State.Health.Status}}' $id" 2>/dev/null || echo absent)
+    state=$(on "$host" "$CONTAINER_CLI inspect -f '{{.State.Health.Status}}' $id" 2>/dev/null || echo absent)
     [ "$state" = healthy ] && return 0
     sleep 2; waited=$((waited + 2))
   done

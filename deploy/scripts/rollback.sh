@@ -10,9 +10,10 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=deploy/scripts/lib.sh
 . "$HERE/lib.sh"
 
-target=${1:-$(on "$API_HOST" "cat '$REMOTE_DIR/releases/previous' 2>/dev/null || true")}
+RELEASES=$(remote_dir "$API_HOST")/releases
+target=${1:-$(on "$API_HOST" "cat '$RELEASES/previous' 2>/dev/null || true")}
 [ -n "$target" ] || die "aucune version précédente connue (releases/previous) : préciser l'étiquette"
-current=$(on "$API_HOST" "cat '$REMOTE_DIR/releases/current' 2>/dev/null || true")
+current=$(on "$API_HOST" "cat '$RELEASES/current' 2>/dev/null || true")
 [ "$target" != "$current" ] || die "la version $target est déjà en service"
 log "retour arrière : $current -> $target (schéma de base inchangé)"
 "$HERE/deploy.sh" --skip-migrations "$target"
