@@ -38,7 +38,7 @@ base_image() {
   mmdebstrap --quiet --variant=minbase --include="$include" \
     --essential-hook="$work/users.sh" \
     --customize-hook="$work/dirs.sh" \
-    --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
+    --customize-hook='rm -f "$1"/usr/lib/python3*/EXTERNALLY-MANAGED "$1"/var/lib/rabbitmq/.erlang.cookie; rm -rf "$1"/var/lib/apt/lists/* "$1"/var/cache/apt/*' \
     "$suite" "$work/image.tar"
   podman import "${changes[@]}" "$work/image.tar" "$name" >/dev/null
   rm -f "$work/image.tar"
@@ -54,7 +54,7 @@ SAMACONSO_SVC_USER= base_image "$python_image" python3,python3-venv,python3-pip,
 SAMACONSO_SVC_USER=redis SAMACONSO_SVC_DIRS=/data base_image "$redis_image" redis-server,redis-tools,ca-certificates \
   'USER redis' 'WORKDIR /data' 'CMD ["redis-server"]' 'ENV LANG=C.UTF-8'
 SAMACONSO_SVC_USER=rabbitmq SAMACONSO_SVC_DIRS="/var/lib/rabbitmq /var/log/rabbitmq" base_image "$rabbitmq_image" rabbitmq-server,ca-certificates \
-  'USER rabbitmq' 'CMD ["rabbitmq-server"]' 'ENV LANG=C.UTF-8' 'ENV HOME=/var/lib/rabbitmq'
+  'USER rabbitmq' 'CMD ["/usr/lib/rabbitmq/bin/rabbitmq-server"]' 'ENV LANG=C.UTF-8' 'ENV HOME=/var/lib/rabbitmq'
 export SAMACONSO_SVC_USER=
 
 if have "$app_image"; then

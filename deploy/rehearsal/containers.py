@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import contextlib
 import json
+import resource
 import os
 import shlex
 import shutil
@@ -69,7 +70,7 @@ class Container:
         self.r, self.server, self.service, self.name = r, server, service, service
 
     def cid(self) -> str:
-        res = self.r.compose(self.server, "ps", "-q", self.service, check=False)
+        res = self.r.dc(self.server, "ps", "-q", self.service, check=False)
         return res.stdout.strip().splitlines()[0] if res.stdout.strip() else ""
 
     @property
@@ -89,10 +90,10 @@ class Container:
         if sig == signal.SIGKILL:
             self.send(sig)
             return
-        self.r.compose(self.server, "stop", "-t", str(int(timeout)), self.service, check=False, timeout=timeout + 60)
+        self.r.dc(self.server, "stop", "-t", str(int(timeout)), self.service, check=False, timeout=timeout + 60)
 
     def tail(self, n: int = 15) -> str:
-        res = self.r.compose(self.server, "logs", "--no-color", "--tail", str(n), self.service, check=False)
+        res = self.r.dc(self.server, "logs", "--no-color", "--tail", str(n), self.service, check=False)
         return base.mask_secrets((res.stdout + res.stderr)[-3000:])
 
 
@@ -104,17 +105,20 @@ class ContainerRehearsal(Rehearsal):
         self.projects = {server: f"{TAG}{server}" for server in COMPOSE_FILES}
         self.stop_ticker = threading.Event()
         self.ticker: threading.Thread | None = None
-        self.overrides_extra: dict[str, str] = {}
+        self.due: dict[str, float] = {}
 
     # ---- moteurs de conteneurs, un par serveur ------------------------------------------------
+    def in_server(self, server: str) -> list[str]:
+        return ["nsenter", f"--net=/var/run/netns/{self.ns[server]}"]
+
     def socket(self, server: str) -> Path:
         return self.hosts / server / "engine.sock"
 
     def start_engines(self) -> None:
         for server in COMPOSE_FILES:
             (self.hosts / server).mkdir(parents=True, exist_ok=True)
-            log = (self.tmp / "logs" / f"engine-{server}.log").open("ab")
             (self.tmp / "logs").mkdir(exist_ok=True)
+            log = (self.tmp / "logs" / f"engine-{server}.log").open("ab")
             self.engines[server] = subprocess.Popen(
                 [
                     "nsenter",
@@ -143,8 +147,16 @@ class ContainerRehearsal(Rehearsal):
     def health_ticker(self) -> None:
         """Lance les contrôles de santé des conteneurs à leur intervalle (le rôle du démon Docker ;
         podman le confie à des minuteries systemd, absentes de cette machine)."""
-        due: dict[str, float] = {}
         while not self.stop_ticker.wait(2):
+            try:
+                self.health_tick()
+            except Exception as exc:  # noqa: BLE001 - le fil ne doit pas mourir ; l'erreur est journalisée
+                with (self.tmp / "logs" / "health-ticker.log").open("a") as out:
+                    out.write(f"{type(exc).__name__}: {exc}\n")
+
+    def health_tick(self) -> None:
+        due = self.due
+        if True:
             res = subprocess.run(
                 ["podman", "ps", "--format", "{{.ID}} {{.Labels}}"],
                 capture_output=True,
@@ -154,8 +166,10 @@ class ContainerRehearsal(Rehearsal):
             now = time.monotonic()
             for line in res.stdout.splitlines():
                 cid = line.split(" ", 1)[0]
-                if not any(p in line for p in self.projects.values()):
+                servers = [sv for sv, p in self.projects.items() if f"com.docker.compose.project:{p}" in line]
+                if not servers:
                     continue
+                server = servers[0]
                 if cid not in due:
                     insp = subprocess.run(
                         ["podman", "inspect", "-f", "{{json .Config.Healthcheck}}", cid],
@@ -172,10 +186,16 @@ class ContainerRehearsal(Rehearsal):
                         continue
                     # Pendant le démarrage, un contrôle toutes les 3 s ; ensuite à l'intervalle déclaré.
                     due[cid] = now + 3
-                    due[cid + "/interval"] = max(3.0, (hc.get("Interval") or 30e9) / 1e9)
+                    interval = hc.get("Interval") or 30e9
+                    due[cid + "/interval"] = max(3.0, float(interval) / 1e9 if isinstance(interval, (int, float)) else 10.0)
                 if now >= due[cid]:
+                    # Dans l'espace réseau du serveur : pour un conteneur en réseau hôte, « exec » reste
+                    # dans l'espace de l'appelant (le démon Docker, lui, est dans celui de l'hôte).
                     out = subprocess.run(
-                        ["podman", "healthcheck", "run", cid], capture_output=True, text=True, env=podman_env()
+                        [*self.in_server(server), "podman", "healthcheck", "run", cid],
+                        capture_output=True,
+                        text=True,
+                        env=podman_env(),
                     )
                     healthy = out.returncode == 0
                     due[cid] = now + (due[cid + "/interval"] if healthy else 3)
@@ -186,13 +206,12 @@ class ContainerRehearsal(Rehearsal):
             **base.base_env(),
             **{k: v for k, v in IMAGES.items()},
             "SAMACONSO_TAG": IMAGE_TAG,
-            "SAMACONSO_NOFILE": str(min(65536, __import__("resource").getrlimit(7)[1])),
             "COMPOSE_PROJECT_NAME": self.projects[server],
             "DOCKER_HOST": f"unix://{self.socket(server)}",
             "CONTAINERS_CONF": str(CONTAINERS_CONF),
         }
 
-    def compose(self, server: str, *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    def dc(self, server: str, *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
         argv = ["docker-compose", "-f", COMPOSE_FILES[server], "-f", "rehearsal.override.yml", *args]
         return run(argv, env=self.compose_env(server), check=check, timeout=timeout, cwd=self.hosts / server, input_text=input_text)
 
@@ -227,17 +246,26 @@ class ContainerRehearsal(Rehearsal):
             direct = (src / "samaconso_database_url").read_text().replace(":6432/", ":5432/")
             (src / "samaconso_legacy_simulated_url").write_text(direct)
         run(["bash", str(DEPLOY / "scripts" / "install-secrets.sh"), str(src), str(d / "secrets"), server])
-        # Seul ajout au fichier compose : le secret de la source existante simulée (doublure SQL Server).
-        app_services = [
-            name
-            for name, svc in __import__("yaml").safe_load((DEPLOY / COMPOSE_FILES[server]).read_text())["services"].items()
-            if "samaconso_database_url" in (svc.get("secrets") or [])
-        ]
+        # Ajouts au fichier compose (rehearsal.override.yml) : le secret de la source existante simulée
+        # (doublure SQL Server) ; les limites de cette machine (descripteurs : limite dure 20 000 ; dès
+        # qu'une limite est donnée, podman fixe aussi « nproc », au-delà de ce que ce bac à sable permet).
+        doc = __import__("yaml").safe_load((DEPLOY / COMPOSE_FILES[server]).read_text())
+        nofile = min(65536, resource.getrlimit(resource.RLIMIT_NOFILE)[1])
+        services: dict[str, Any] = {}
+        for name, svc in doc["services"].items():
+            extra: dict[str, Any] = {}
+            if "samaconso_database_url" in (svc.get("secrets") or []):
+                extra["secrets"] = ["samaconso_legacy_simulated_url"]
+            if svc.get("ulimits"):
+                extra["ulimits"] = {"nofile": {"soft": nofile, "hard": nofile}, "nproc": {"soft": 4096, "hard": 4096}}
+            if extra:
+                services[name] = extra
         override: dict[str, Any] = {
             "version": "3.8",
-            "services": {name: {"secrets": ["samaconso_legacy_simulated_url"]} for name in app_services},
+            "services": services,
             "secrets": {"samaconso_legacy_simulated_url": {"file": "./secrets/samaconso_legacy_simulated_url"}},
         }
+        self.overrides["ulimits (rehearsal.override.yml)"] = f"nofile {nofile}, nproc 4096 (limites de cette machine)"
         (d / "rehearsal.override.yml").write_text(json.dumps(override, indent=1))
 
     def secret_modes(self, server: str) -> str:
@@ -252,9 +280,9 @@ class ContainerRehearsal(Rehearsal):
         self.prepare_host("api")
         self.report.ok("serveur 2 : secrets (install-secrets.sh)", f"gid:mode {self.secret_modes('api')} ; répertoire 0700 root")
         t = time.monotonic()
-        res = self.compose("api", "up", "-d", timeout=900, check=False)
+        res = self.dc("api", "up", "-d", timeout=900, check=False)
         if res.returncode != 0:
-            raise StepFailed("docker-compose up (serveur 2) : " + (res.stderr or res.stdout)[-1500:])
+            raise StepFailed("docker-compose up (serveur 2) : " + (res.stderr or res.stdout)[-1500:] + self.logs_tail("api"))
         self.procs.update({s: Container(self, "api", s) for s in ("rabbitmq", "api_1", "api_2")})
         for service, port in PORTS.items():
             base.wait_until(
@@ -263,7 +291,7 @@ class ContainerRehearsal(Rehearsal):
                 180,
             )
         self.wait_healthy("api", ("rabbitmq", "api_1", "api_2"), 120)
-        migrate = self.compose("api", "ps", "-a", "migrate", check=False).stdout
+        migrate = self.dc("api", "ps", "-a", "migrate", check=False).stdout
         users = self.container_users("api", ("rabbitmq", "api_1", "api_2"))
         self.report.check(
             "serveur 2 : docker-compose up (rabbitmq, migrate, api_1, api_2)",
@@ -272,6 +300,16 @@ class ContainerRehearsal(Rehearsal):
         )
         self.check_rabbitmq()
         self.seed_reference_data()
+
+    def logs_tail(self, server: str, n: int = 25) -> str:
+        res = self.dc(server, "logs", "--no-color", "--tail", str(n), check=False)
+        text = base.mask_secrets(res.stdout + res.stderr)
+        ids = podman("ps", "-aq", "--filter", f"label=com.docker.compose.project={self.projects[server]}", check=False).stdout.split()
+        for cid in ids:
+            insp = podman("inspect", "-f", "{{.Name}} {{.State.Status}} {{json .State.Health}}", cid, check=False)
+            text += "\n" + base.mask_secrets(insp.stdout.strip()[-1500:])
+        (self.tmp / "logs" / f"compose-{server}.log").write_text(text)
+        return "\n" + text[-4000:]
 
     def wait_healthy(self, server: str, services: tuple[str, ...], timeout: float) -> None:
         def healthy() -> bool:
@@ -282,7 +320,10 @@ class ContainerRehearsal(Rehearsal):
                     return False
             return True
 
-        base.wait_until(f"{', '.join(services)} healthy", healthy, timeout)
+        try:
+            base.wait_until(f"{', '.join(services)} healthy", healthy, timeout)
+        except StepFailed as exc:
+            raise StepFailed(str(exc) + self.logs_tail(server)) from None
 
     def container_users(self, server: str, services: tuple[str, ...]) -> dict[str, str]:
         users = {}
@@ -294,30 +335,40 @@ class ContainerRehearsal(Rehearsal):
         return users
 
     def check_rabbitmq(self) -> None:
-        cid = Container(self, "api", "rabbitmq").cid()
-        def ctl(*args: str) -> str:
-            return podman("exec", cid, "rabbitmqctl", "-q", *args, check=False).stdout
-        vhosts, users, policies = ctl("list_vhosts"), ctl("list_users"), ctl("list_policies", "-p", "samaconso")
-        env = ctl("environment")
-        ok = "samaconso" in vhosts and "guest" not in users and "celery-dead-letter" in policies
-        status = podman("exec", cid, "rabbitmq-diagnostics", "-q", "memory_breakdown", check=False)
-        alarms = podman("exec", cid, "rabbitmqctl", "-q", "status", "--formatter", "json", check=False)
-        limit = disk = "?"
-        with contextlib.suppress(ValueError, KeyError):
-            st = json.loads(alarms.stdout)
-            limit = f"{int(st['vm_memory_high_watermark_limit']) // 2**20} Mio"
-            disk = f"{int(st['disk_free_limit']) // 10**9} Go"
-        del status, env
+        """Définitions, alarme mémoire et disque vus par l'API de gestion (depuis l'administration)."""
+        admin = self.read_secret("rabbitmq_admin_password")
+
+        def api(path: str) -> Any:
+            res = run(
+                base.ns_argv(
+                    self.ns["admin"],
+                    ["curl", "-fsS", "--max-time", "10", "-K", "-", f"http://{self.addr['api']}:15672/api/{path}"],
+                ),
+                input_text=f'user = "exploitation:{admin}"\n',  # mot de passe sur stdin, pas dans argv
+                check=False,
+            )
+            try:
+                return json.loads(res.stdout)
+            except ValueError:
+                return None
+
+        vhosts = [v["name"] for v in api("vhosts") or []]
+        users = [u["name"] for u in api("users") or []]
+        policies = [p["name"] for p in api("policies/samaconso") or []]
+        nodes = api("nodes") or [{}]
+        limit = int(nodes[0].get("mem_limit", 0)) // 2**20
+        disk = int(nodes[0].get("disk_free_limit", 0)) / 10**9
         self.report.check(
             "serveur 2 : RabbitMQ (conteneur, uid 999)",
-            ok and limit == "1280 Mio" and disk == "10 Go",
-            f"definitions.json chargé (vhost samaconso, pas de guest, lettres mortes) ; alarme mémoire {limit}, "
-            f"disque libre minimal {disk}",
+            "samaconso" in vhosts and "guest" not in users and "celery-dead-letter" in policies
+            and limit == 1280 and disk == 10,
+            f"definitions.json : vhosts {vhosts}, utilisateurs {users}, politiques {policies} ; "
+            f"alarme mémoire {limit} Mio (limite du conteneur 2 Go), disque libre minimal {disk:g} Go",
         )
 
     def seed_reference_data(self) -> None:
         """Comme rehearsal.py, mais dans un conteneur ponctuel du service migrate (image de production)."""
-        res = self.compose("api", "run", "--rm", "--no-deps", "-T", "migrate", "samaconso", "seed", check=False, timeout=600)
+        res = self.dc("api", "run", "--rm", "--no-deps", "-T", "migrate", "samaconso", "seed", check=False, timeout=600)
         self.report.check(
             "serveur 2 : données de référence (conteneur : samaconso seed)",
             res.returncode == 0,
@@ -333,7 +384,7 @@ class ContainerRehearsal(Rehearsal):
             "r = asyncio.run(g.load(simulated_url(get_settings()), 200, chunk_size=200))\n"
             "print(r.customers, sum(r.rows.values()))\n"
         )
-        res = self.compose("api", "run", "--rm", "--no-deps", "-T", "migrate", "python", "-c", legacy, check=False, timeout=600)
+        res = self.dc("api", "run", "--rm", "--no-deps", "-T", "migrate", "python", "-c", legacy, check=False, timeout=600)
         self.report.check(
             "source existante simulée (doublure SQL Server, conteneur)",
             res.returncode == 0,
@@ -341,7 +392,7 @@ class ContainerRehearsal(Rehearsal):
         )
         self.admin_login = "exploitation.admin"
         self.admin_password = "Rp-" + base.secrets.token_urlsafe(18)
-        res = self.compose(
+        res = self.dc(
             "api", "run", "--rm", "--no-deps", "-T", "migrate", "samaconso", "staff", "create",
             "--login", self.admin_login, "--first-name", "Exploitation", "--last-name", "Senelec",
             check=False, timeout=120, input_text=self.admin_password + "\n",
@@ -354,7 +405,7 @@ class ContainerRehearsal(Rehearsal):
 
     def start_api(self, service: str, port: int) -> None:
         """Redémarrage d'une instance (scénario, deploy.sh) : recréée par compose, attendue saine."""
-        self.compose("api", "up", "-d", "--no-deps", "--force-recreate", service, timeout=300)
+        self.dc("api", "up", "-d", "--no-deps", "--force-recreate", service, timeout=300)
         base.wait_until(
             f"{service} /health",
             lambda: self.http_running(self.ns["api"], f"http://{self.addr['api']}:{port}/health"),
@@ -366,9 +417,9 @@ class ContainerRehearsal(Rehearsal):
         self.prepare_host("workers")
         self.report.ok("serveur 3 : secrets (install-secrets.sh)", f"gid:mode {self.secret_modes('workers')}")
         t = time.monotonic()
-        res = self.compose("workers", "up", "-d", timeout=900, check=False)
+        res = self.dc("workers", "up", "-d", timeout=900, check=False)
         if res.returncode != 0:
-            raise StepFailed("docker-compose up (serveur 3) : " + (res.stderr or res.stdout)[-1500:])
+            raise StepFailed("docker-compose up (serveur 3) : " + (res.stderr or res.stdout)[-1500:] + self.logs_tail("workers"))
         services = ("redis", "worker_1", "worker_2", "beat", "flower")
         self.procs.update({s: Container(self, "workers", s) for s in services})
         base.wait_until("Flower :5555", lambda: base.ns_tcp_open(self.ns["workers"], self.addr["workers"], 5555), 120)
@@ -383,7 +434,7 @@ class ContainerRehearsal(Rehearsal):
                 data.symlink_to(vol)
         users = self.container_users("workers", services)
         redis_cid = Container(self, "workers", "redis").cid()
-        noauth = podman("exec", redis_cid, "redis-cli", "PING", check=False).stdout.strip()
+        noauth = run([*self.in_server("workers"), "podman", "exec", redis_cid, "redis-cli", "PING"], env=podman_env(), check=False).stdout.strip()
         self.report.check(
             "serveur 3 : docker-compose up (redis, worker_1, worker_2, beat, flower)",
             all(users.get(s, "").startswith("10001") for s in services[1:]) and users.get("redis", "").startswith("999") and "NOAUTH" in noauth,
@@ -391,7 +442,7 @@ class ContainerRehearsal(Rehearsal):
         )
 
     def start_worker(self, service: str) -> None:
-        self.compose("workers", "up", "-d", "--no-deps", service, timeout=300)
+        self.dc("workers", "up", "-d", "--no-deps", service, timeout=300)
 
     # ---- contrôles propres aux conteneurs --------------------------------------------------------
     def check_argv(self) -> None:
@@ -434,7 +485,7 @@ class ContainerRehearsal(Rehearsal):
             "LB_SETTLE_SECONDS": "3",
             "DRAIN_SECONDS": "1",
             "POST_DEPLOY_CHECK": "true",
-            **{k: v for k, v in self.compose_env("api").items() if k in ("REDIS_IMAGE", "RABBITMQ_IMAGE", "SAMACONSO_NOFILE", "CONTAINERS_CONF")},
+            **{k: v for k, v in self.compose_env("api").items() if k in ("REDIS_IMAGE", "RABBITMQ_IMAGE", "CONTAINERS_CONF")},
         }
         env["REHEARSAL_PROJECTS"] = f"api={self.projects['api']} workers={self.projects['workers']}"
         t = time.monotonic()
@@ -460,7 +511,8 @@ class ContainerRehearsal(Rehearsal):
             del self.procs[name]
         for server in COMPOSE_FILES:
             if self.socket(server).exists():
-                self.compose(server, "down", "-v", "-t", "10", check=False, timeout=300)
+                with contextlib.suppress(Exception):
+                    self.dc(server, "down", "-v", "-t", "10", check=False, timeout=300)
         for server, proc in self.engines.items():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
@@ -468,6 +520,7 @@ class ContainerRehearsal(Rehearsal):
                 proc.wait(15)
         # Ce que compose n'aurait pas retiré (conteneurs ponctuels, volumes) : seulement les nôtres.
         for project in self.projects.values():
+          with contextlib.suppress(Exception):
             ids = podman("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False).stdout.split()
             if ids:
                 podman("rm", "-f", *ids, check=False)
