@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import contextlib
 import json
-import resource
 import os
-import shlex
+import re
+import resource
 import shutil
 import signal
 import subprocess
@@ -39,10 +39,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-sys.path.insert(0, str(Path(__file__).resolve().parent))
-
-import rehearsal as base  # noqa: E402  (deploy/rehearsal/rehearsal.py)
-from rehearsal import DEPLOY, REPO, TAG, Rehearsal, StepFailed, parse_env_file, run, say  # noqa: E402
+# Lancé comme script : deploy/rehearsal/ est sys.path[0] (rehearsal.py, scenario.py).
+import rehearsal as base  # deploy/rehearsal/rehearsal.py
+from rehearsal import DEPLOY, REPO, TAG, Rehearsal, StepFailed, parse_env_file, run, say
 
 CONTAINERS_CONF = DEPLOY / "containers" / "containers.conf"
 IMAGE_TAG = os.environ.get("SAMACONSO_REHEARSAL_IMAGE_TAG", "rehearsal")
@@ -90,7 +89,9 @@ class Container:
         if sig == signal.SIGKILL:
             self.send(sig)
             return
-        self.r.dc(self.server, "stop", "-t", str(int(timeout)), self.service, check=False, timeout=timeout + 60)
+        self.r.dc(
+            self.server, "stop", "-t", str(int(timeout)), self.service, check=False, timeout=timeout + 60
+        )
 
     def tail(self, n: int = 15) -> str:
         res = self.r.dc(self.server, "logs", "--no-color", "--tail", str(n), self.service, check=False)
@@ -150,7 +151,7 @@ class ContainerRehearsal(Rehearsal):
         while not self.stop_ticker.wait(2):
             try:
                 self.health_tick()
-            except Exception as exc:  # noqa: BLE001 - le fil ne doit pas mourir ; l'erreur est journalisée
+            except Exception as exc:  # le fil ne doit pas mourir ; l'erreur est journalisée
                 with (self.tmp / "logs" / "health-ticker.log").open("a") as out:
                     out.write(f"{type(exc).__name__}: {exc}\n")
 
@@ -187,7 +188,9 @@ class ContainerRehearsal(Rehearsal):
                     # Pendant le démarrage, un contrôle toutes les 3 s ; ensuite à l'intervalle déclaré.
                     due[cid] = now + 3
                     interval = hc.get("Interval") or 30e9
-                    due[cid + "/interval"] = max(3.0, float(interval) / 1e9 if isinstance(interval, (int, float)) else 10.0)
+                    due[cid + "/interval"] = max(
+                        3.0, float(interval) / 1e9 if isinstance(interval, (int, float)) else 10.0
+                    )
                 if now >= due[cid]:
                     # Dans l'espace réseau du serveur : pour un conteneur en réseau hôte, « exec » reste
                     # dans l'espace de l'appelant (le démon Docker, lui, est dans celui de l'hôte).
@@ -204,16 +207,25 @@ class ContainerRehearsal(Rehearsal):
     def compose_env(self, server: str) -> dict[str, str]:
         return {
             **base.base_env(),
-            **{k: v for k, v in IMAGES.items()},
+            **IMAGES,
             "SAMACONSO_TAG": IMAGE_TAG,
             "COMPOSE_PROJECT_NAME": self.projects[server],
             "DOCKER_HOST": f"unix://{self.socket(server)}",
             "CONTAINERS_CONF": str(CONTAINERS_CONF),
         }
 
-    def dc(self, server: str, *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None) -> subprocess.CompletedProcess[str]:
+    def dc(
+        self, server: str, *args: str, check: bool = True, timeout: float = 300, input_text: str | None = None
+    ) -> subprocess.CompletedProcess[str]:
         argv = ["docker-compose", "-f", COMPOSE_FILES[server], "-f", "rehearsal.override.yml", *args]
-        return run(argv, env=self.compose_env(server), check=check, timeout=timeout, cwd=self.hosts / server, input_text=input_text)
+        return run(
+            argv,
+            env=self.compose_env(server),
+            check=check,
+            timeout=timeout,
+            cwd=self.hosts / server,
+            input_text=input_text,
+        )
 
     def prepare_host(self, server: str) -> None:
         d = self.hosts / server
@@ -229,7 +241,15 @@ class ContainerRehearsal(Rehearsal):
         keep = parse_env_file(REPO / ".env.production.example")
         lines = []
         for key, value in env.items():
-            if key in ("PATH", "LANG", "HOME", "TZ", "SAMACONSO_DATA_DIR", "SAMACONSO_SECRETS_DIR", "SAMACONSO_INSTANCE_NAME"):
+            if key in (
+                "PATH",
+                "LANG",
+                "HOME",
+                "TZ",
+                "SAMACONSO_DATA_DIR",
+                "SAMACONSO_SECRETS_DIR",
+                "SAMACONSO_INSTANCE_NAME",
+            ):
                 continue
             if key.startswith("SAMACONSO_") or key in keep:
                 lines.append(f"{key}={value}")
@@ -257,15 +277,22 @@ class ContainerRehearsal(Rehearsal):
             if "samaconso_database_url" in (svc.get("secrets") or []):
                 extra["secrets"] = ["samaconso_legacy_simulated_url"]
             if svc.get("ulimits"):
-                extra["ulimits"] = {"nofile": {"soft": nofile, "hard": nofile}, "nproc": {"soft": 4096, "hard": 4096}}
+                extra["ulimits"] = {
+                    "nofile": {"soft": nofile, "hard": nofile},
+                    "nproc": {"soft": 4096, "hard": 4096},
+                }
             if extra:
                 services[name] = extra
         override: dict[str, Any] = {
             "version": "3.8",
             "services": services,
-            "secrets": {"samaconso_legacy_simulated_url": {"file": "./secrets/samaconso_legacy_simulated_url"}},
+            "secrets": {
+                "samaconso_legacy_simulated_url": {"file": "./secrets/samaconso_legacy_simulated_url"}
+            },
         }
-        self.overrides["ulimits (rehearsal.override.yml)"] = f"nofile {nofile}, nproc 4096 (limites de cette machine)"
+        self.overrides["ulimits (rehearsal.override.yml)"] = (
+            f"nofile {nofile}, nproc 4096 (limites de cette machine)"
+        )
         (d / "rehearsal.override.yml").write_text(json.dumps(override, indent=1))
 
     def secret_modes(self, server: str) -> str:
@@ -278,11 +305,18 @@ class ContainerRehearsal(Rehearsal):
     # ---- serveur 2 ----------------------------------------------------------------------------
     def start_api_server(self) -> None:
         self.prepare_host("api")
-        self.report.ok("serveur 2 : secrets (install-secrets.sh)", f"gid:mode {self.secret_modes('api')} ; répertoire 0700 root")
+        self.report.ok(
+            "serveur 2 : secrets (install-secrets.sh)",
+            f"gid:mode {self.secret_modes('api')} ; répertoire 0700 root",
+        )
         t = time.monotonic()
         res = self.dc("api", "up", "-d", timeout=900, check=False)
         if res.returncode != 0:
-            raise StepFailed("docker-compose up (serveur 2) : " + (res.stderr or res.stdout)[-1500:] + self.logs_tail("api"))
+            raise StepFailed(
+                "docker-compose up (serveur 2) : "
+                + (res.stderr or res.stdout)[-1500:]
+                + self.logs_tail("api")
+            )
         self.procs.update({s: Container(self, "api", s) for s in ("rabbitmq", "api_1", "api_2")})
         for service, port in PORTS.items():
             base.wait_until(
@@ -295,7 +329,9 @@ class ContainerRehearsal(Rehearsal):
         users = self.container_users("api", ("rabbitmq", "api_1", "api_2"))
         self.report.check(
             "serveur 2 : docker-compose up (rabbitmq, migrate, api_1, api_2)",
-            "Exit 0" in migrate and users.get("api_1", "").startswith("10001") and users.get("rabbitmq", "").startswith("999"),
+            "Exit 0" in migrate
+            and users.get("api_1") == users.get("api_2") == "10001:10001"
+            and users.get("rabbitmq") == "999:999",
             f"{time.monotonic() - t:.0f} s ; migrate : {' '.join(migrate.split()[-3:])} ; utilisateurs {users}",
         )
         self.check_rabbitmq()
@@ -304,9 +340,13 @@ class ContainerRehearsal(Rehearsal):
     def logs_tail(self, server: str, n: int = 25) -> str:
         res = self.dc(server, "logs", "--no-color", "--tail", str(n), check=False)
         text = base.mask_secrets(res.stdout + res.stderr)
-        ids = podman("ps", "-aq", "--filter", f"label=com.docker.compose.project={self.projects[server]}", check=False).stdout.split()
+        ids = podman(
+            "ps", "-aq", "--filter", f"label=com.docker.compose.project={self.projects[server]}", check=False
+        ).stdout.split()
         for cid in ids:
-            insp = podman("inspect", "-f", "{{.Name}} {{.State.Status}} {{json .State.Health}}", cid, check=False)
+            insp = podman(
+                "inspect", "-f", "{{.Name}} {{.State.Status}} {{json .State.Health}}", cid, check=False
+            )
             text += "\n" + base.mask_secrets(insp.stdout.strip()[-1500:])
         (self.tmp / "logs" / f"compose-{server}.log").write_text(text)
         return "\n" + text[-4000:]
@@ -315,7 +355,11 @@ class ContainerRehearsal(Rehearsal):
         def healthy() -> bool:
             for s in services:
                 cid = Container(self, server, s).cid()
-                st = podman("inspect", "-f", "{{.State.Health.Status}}", cid, check=False).stdout.strip() if cid else ""
+                st = (
+                    podman("inspect", "-f", "{{.State.Health.Status}}", cid, check=False).stdout.strip()
+                    if cid
+                    else ""
+                )
                 if st != "healthy":
                     return False
             return True
@@ -326,12 +370,20 @@ class ContainerRehearsal(Rehearsal):
             raise StepFailed(str(exc) + self.logs_tail(server)) from None
 
     def container_users(self, server: str, services: tuple[str, ...]) -> dict[str, str]:
+        """uid:gid réels (vus de l'hôte, /proc) de tous les processus de chaque conteneur."""
         users = {}
         for s in services:
             cid = Container(self, server, s).cid()
-            res = podman("top", cid, "huser", "hgroup", "args", check=False) if cid else None
-            rows = [ln.split(None, 2) for ln in (res.stdout.splitlines()[1:] if res else [])]
-            users[s] = ",".join(sorted({f"{r[0]}:{r[1]}" for r in rows if len(r) >= 2})) or "?"
+            res = podman("top", cid, "hpid", check=False) if cid else None
+            ids = set()
+            for pid in res.stdout.split()[1:] if res else []:
+                with contextlib.suppress(OSError, IndexError):
+                    status = Path(f"/proc/{pid}/status").read_text()
+                    uid = re.search(r"^Uid:\s+(\d+)", status, re.M)
+                    gid = re.search(r"^Gid:\s+(\d+)", status, re.M)
+                    if uid and gid:
+                        ids.add(f"{uid.group(1)}:{gid.group(1)}")
+            users[s] = ",".join(sorted(ids)) or "?"
         return users
 
     def check_rabbitmq(self) -> None:
@@ -342,7 +394,15 @@ class ContainerRehearsal(Rehearsal):
             res = run(
                 base.ns_argv(
                     self.ns["admin"],
-                    ["curl", "-fsS", "--max-time", "10", "-K", "-", f"http://{self.addr['api']}:15672/api/{path}"],
+                    [
+                        "curl",
+                        "-fsS",
+                        "--max-time",
+                        "10",
+                        "-K",
+                        "-",
+                        f"http://{self.addr['api']}:15672/api/{path}",
+                    ],
                 ),
                 input_text=f'user = "exploitation:{admin}"\n',  # mot de passe sur stdin, pas dans argv
                 check=False,
@@ -360,19 +420,26 @@ class ContainerRehearsal(Rehearsal):
         disk = int(nodes[0].get("disk_free_limit", 0)) / 10**9
         self.report.check(
             "serveur 2 : RabbitMQ (conteneur, uid 999)",
-            "samaconso" in vhosts and "guest" not in users and "celery-dead-letter" in policies
-            and limit == 1280 and disk == 10,
+            "samaconso" in vhosts
+            and "guest" not in users
+            and "celery-dead-letter" in policies
+            and limit == 1280
+            and disk == 10,
             f"definitions.json : vhosts {vhosts}, utilisateurs {users}, politiques {policies} ; "
             f"alarme mémoire {limit} Mio (limite du conteneur 2 Go), disque libre minimal {disk:g} Go",
         )
 
     def seed_reference_data(self) -> None:
         """Comme rehearsal.py, mais dans un conteneur ponctuel du service migrate (image de production)."""
-        res = self.dc("api", "run", "--rm", "--no-deps", "-T", "migrate", "samaconso", "seed", check=False, timeout=600)
+        res = self.dc(
+            "api", "run", "--rm", "--no-deps", "-T", "migrate", "samaconso", "seed", check=False, timeout=600
+        )
         self.report.check(
             "serveur 2 : données de référence (conteneur : samaconso seed)",
             res.returncode == 0,
-            " | ".join([ln for ln in res.stdout.splitlines() if ln.strip()][:3]) if res.returncode == 0 else (res.stderr or res.stdout)[-400:],
+            " | ".join([ln for ln in res.stdout.splitlines() if ln.strip()][:3])
+            if res.returncode == 0
+            else (res.stderr or res.stdout)[-400:],
         )
         legacy = (
             "import asyncio\n"
@@ -384,7 +451,19 @@ class ContainerRehearsal(Rehearsal):
             "r = asyncio.run(g.load(simulated_url(get_settings()), 200, chunk_size=200))\n"
             "print(r.customers, sum(r.rows.values()))\n"
         )
-        res = self.dc("api", "run", "--rm", "--no-deps", "-T", "migrate", "python", "-c", legacy, check=False, timeout=600)
+        res = self.dc(
+            "api",
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            "migrate",
+            "python",
+            "-c",
+            legacy,
+            check=False,
+            timeout=600,
+        )
         self.report.check(
             "source existante simulée (doublure SQL Server, conteneur)",
             res.returncode == 0,
@@ -393,9 +472,24 @@ class ContainerRehearsal(Rehearsal):
         self.admin_login = "exploitation.admin"
         self.admin_password = "Rp-" + base.secrets.token_urlsafe(18)
         res = self.dc(
-            "api", "run", "--rm", "--no-deps", "-T", "migrate", "samaconso", "staff", "create",
-            "--login", self.admin_login, "--first-name", "Exploitation", "--last-name", "Senelec",
-            check=False, timeout=120, input_text=self.admin_password + "\n",
+            "api",
+            "run",
+            "--rm",
+            "--no-deps",
+            "-T",
+            "migrate",
+            "samaconso",
+            "staff",
+            "create",
+            "--login",
+            self.admin_login,
+            "--first-name",
+            "Exploitation",
+            "--last-name",
+            "Senelec",
+            check=False,
+            timeout=120,
+            input_text=self.admin_password + "\n",
         )
         self.report.check(
             "premier administrateur (conteneur : samaconso staff create, mot de passe sur stdin)",
@@ -419,13 +513,21 @@ class ContainerRehearsal(Rehearsal):
         t = time.monotonic()
         res = self.dc("workers", "up", "-d", timeout=900, check=False)
         if res.returncode != 0:
-            raise StepFailed("docker-compose up (serveur 3) : " + (res.stderr or res.stdout)[-1500:] + self.logs_tail("workers"))
+            raise StepFailed(
+                "docker-compose up (serveur 3) : "
+                + (res.stderr or res.stdout)[-1500:]
+                + self.logs_tail("workers")
+            )
         services = ("redis", "worker_1", "worker_2", "beat", "flower")
         self.procs.update({s: Container(self, "workers", s) for s in services})
-        base.wait_until("Flower :5555", lambda: base.ns_tcp_open(self.ns["workers"], self.addr["workers"], 5555), 120)
+        base.wait_until(
+            "Flower :5555", lambda: base.ns_tcp_open(self.ns["workers"], self.addr["workers"], 5555), 120
+        )
         # L'outbox (SMS/push en fichiers) est dans le volume de données du serveur 3 : le scénario la lit là.
         for server in ("api", "workers"):
-            vol = podman("volume", "inspect", "-f", "{{.Mountpoint}}", f"{self.projects[server]}_samaconso-data").stdout.strip()
+            vol = podman(
+                "volume", "inspect", "-f", "{{.Mountpoint}}", f"{self.projects[server]}_samaconso-data"
+            ).stdout.strip()
             data = self.tmp / server / "data"
             if data.is_dir() and not data.is_symlink():
                 shutil.rmtree(data)
@@ -434,10 +536,16 @@ class ContainerRehearsal(Rehearsal):
                 data.symlink_to(vol)
         users = self.container_users("workers", services)
         redis_cid = Container(self, "workers", "redis").cid()
-        noauth = run([*self.in_server("workers"), "podman", "exec", redis_cid, "redis-cli", "PING"], env=podman_env(), check=False).stdout.strip()
+        noauth = run(
+            [*self.in_server("workers"), "podman", "exec", redis_cid, "redis-cli", "PING"],
+            env=podman_env(),
+            check=False,
+        ).stdout.strip()
         self.report.check(
             "serveur 3 : docker-compose up (redis, worker_1, worker_2, beat, flower)",
-            all(users.get(s, "").startswith("10001") for s in services[1:]) and users.get("redis", "").startswith("999") and "NOAUTH" in noauth,
+            all(users.get(s) == "10001:10001" for s in services[1:])
+            and users.get("redis") == "999:999"
+            and "NOAUTH" in noauth,
             f"{time.monotonic() - t:.0f} s ; utilisateurs {users} ; Redis sans mot de passe : {noauth[:40]}",
         )
 
@@ -465,7 +573,8 @@ class ContainerRehearsal(Rehearsal):
         self.report.check(
             "aucun secret dans argv (tous les processus de la machine)",
             not leaks,
-            f"{seen} processus examinés, {len(values)} secrets cherchés" + (f" ; fuites : {leaks[:5]}" if leaks else ""),
+            f"{seen} processus examinés, {len(values)} secrets cherchés"
+            + (f" ; fuites : {leaks[:5]}" if leaks else ""),
         )
 
     def check_deploy_script(self) -> None:
@@ -485,7 +594,11 @@ class ContainerRehearsal(Rehearsal):
             "LB_SETTLE_SECONDS": "3",
             "DRAIN_SECONDS": "1",
             "POST_DEPLOY_CHECK": "true",
-            **{k: v for k, v in self.compose_env("api").items() if k in ("REDIS_IMAGE", "RABBITMQ_IMAGE", "CONTAINERS_CONF")},
+            **{
+                k: v
+                for k, v in self.compose_env("api").items()
+                if k in ("REDIS_IMAGE", "RABBITMQ_IMAGE", "CONTAINERS_CONF")
+            },
         }
         env["REHEARSAL_PROJECTS"] = f"api={self.projects['api']} workers={self.projects['workers']}"
         t = time.monotonic()
@@ -499,7 +612,9 @@ class ContainerRehearsal(Rehearsal):
         self.report.check(
             "deploy.sh : migrations puis redémarrage progressif des conteneurs",
             res.returncode == 0,
-            f"{time.monotonic() - t:.0f} s ; " + " ; ".join(lines[-6:]) + ("" if res.returncode == 0 else " ; " + (res.stderr or res.stdout)[-600:]),
+            f"{time.monotonic() - t:.0f} s ; "
+            + " ; ".join(lines[-6:])
+            + ("" if res.returncode == 0 else " ; " + (res.stderr or res.stdout)[-600:]),
         )
 
     def cleanup(self) -> None:
@@ -513,20 +628,29 @@ class ContainerRehearsal(Rehearsal):
             if self.socket(server).exists():
                 with contextlib.suppress(Exception):
                     self.dc(server, "down", "-v", "-t", "10", check=False, timeout=300)
-        for server, proc in self.engines.items():
+        for proc in self.engines.values():
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(proc.pid, signal.SIGTERM)
             with contextlib.suppress(subprocess.TimeoutExpired):
                 proc.wait(15)
         # Ce que compose n'aurait pas retiré (conteneurs ponctuels, volumes) : seulement les nôtres.
         for project in self.projects.values():
-          with contextlib.suppress(Exception):
-            ids = podman("ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False).stdout.split()
-            if ids:
-                podman("rm", "-f", *ids, check=False)
-            vols = podman("volume", "ls", "-q", "--filter", f"label=com.docker.compose.project={project}", check=False).stdout.split()
-            if vols:
-                podman("volume", "rm", "-f", *vols, check=False)
+            with contextlib.suppress(Exception):
+                ids = podman(
+                    "ps", "-aq", "--filter", f"label=com.docker.compose.project={project}", check=False
+                ).stdout.split()
+                if ids:
+                    podman("rm", "-f", *ids, check=False)
+                vols = podman(
+                    "volume",
+                    "ls",
+                    "-q",
+                    "--filter",
+                    f"label=com.docker.compose.project={project}",
+                    check=False,
+                ).stdout.split()
+                if vols:
+                    podman("volume", "rm", "-f", *vols, check=False)
         for server in ("api", "workers"):
             with contextlib.suppress(OSError):
                 (self.tmp / server / "data").unlink()
@@ -538,7 +662,11 @@ def preflight() -> list[str]:
     for exe in ("podman", "docker-compose", "nsenter"):
         if shutil.which(exe) is None:
             missing.append(exe)
-    for image in (f"{IMAGES['SAMACONSO_IMAGE']}:{IMAGE_TAG}", IMAGES["REDIS_IMAGE"], IMAGES["RABBITMQ_IMAGE"]):
+    for image in (
+        f"{IMAGES['SAMACONSO_IMAGE']}:{IMAGE_TAG}",
+        IMAGES["REDIS_IMAGE"],
+        IMAGES["RABBITMQ_IMAGE"],
+    ):
         if shutil.which("podman") and podman("image", "exists", image, check=False).returncode != 0:
             missing.append(f"image {image} (deploy/containers/build-images.sh)")
     return missing
@@ -558,7 +686,9 @@ def main() -> int:
 
     signal.signal(signal.SIGTERM, interrupted)
     signal.signal(signal.SIGHUP, interrupted)
-    say(f"répertoire de travail {r.tmp} ; espaces de noms {TAG}-* ; projets compose {list(r.projects.values())}")
+    say(
+        f"répertoire de travail {r.tmp} ; espaces de noms {TAG}-* ; projets compose {list(r.projects.values())}"
+    )
     try:
         r.build_network()
         r.host_netns_fd = os.open("/proc/self/ns/net", os.O_RDONLY)

@@ -745,12 +745,17 @@ def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -
         time.sleep(2)
     pushes = r.tmp / "workers" / "data" / "outbox" / "push.jsonl"
     tokens: set[str] = set()
-    lines = 0
+    lines = torn = 0
     if pushes.exists():
         for line in pushes.read_text(encoding="utf-8").splitlines():
             if nid in line:
                 lines += 1
-                rec = json.loads(line)
+                try:
+                    rec = json.loads(line)
+                except ValueError:
+                    # Ligne coupée par le SIGKILL du worker (écriture interrompue, l'envoi est rejoué).
+                    torn += 1
+                    continue
                 tokens.add(str((rec.get("message") or rec).get("token")))
     targeted = stats.get("targeted_devices", 0)
     delivered = stats.get("sent", 0) + stats.get("failed", 0) + stats.get("dead_tokens", 0)
@@ -768,7 +773,8 @@ def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -
         ok,
         f"worker_2 {killed} ; après relance : ciblés {targeted}, envoyés {stats.get('sent')}, échecs "
         f"{stats.get('failed')}, en attente {stats.get('pending')} ; outbox push : {len(tokens)} appareils "
-        f"distincts, {lines} envois ({lines - len(tokens)} doublons, livraison « au moins une fois »)",
+        f"distincts, {lines} envois ({lines - len(tokens)} doublons, livraison « au moins une fois »)"
+        + (f" ; {torn} ligne(s) coupée(s) par le SIGKILL" if torn else ""),
     )
 
 

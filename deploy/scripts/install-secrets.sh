@@ -18,11 +18,12 @@ case $role in
   workers) service_files=(redis_password) ;;
   *) echo "rôle inconnu : $role (api ou workers)" >&2; exit 2 ;;
 esac
-install -d -o root -g root -m 0700 "$dest"
+OWNER=${SECRETS_OWNER:-root}
+install -d -o "$OWNER" -m 0700 "$dest"
 for f in "$src"/samaconso_* "$src/xmlvend_client.p12" "$src/fcm_credentials.json"; do
-  install -o root -g "$APP_GID" -m 0640 "$f" "$dest/${f##*/}"
+  install -o "$OWNER" -g "$APP_GID" -m 0640 "$f" "$dest/${f##*/}"
 done
 for name in "${service_files[@]}"; do
-  install -o root -g "$SERVICE_GID" -m 0640 "$src/$name" "$dest/$name"
+  install -o "$OWNER" -g "$SERVICE_GID" -m 0640 "$src/$name" "$dest/$name"
 done
 echo "secrets installés dans $dest ($role) : application root:$APP_GID 0640, service root:$SERVICE_GID 0640"

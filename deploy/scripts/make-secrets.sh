@@ -75,20 +75,7 @@ for name in samaconso_sms_orange_password samaconso_ldap_bind_password \
             xmlvend_client.p12 fcm_credentials.json; do
   [ -e "$DIR/$name" ] || { : > "$DIR/$name"; echo "à remplir : $name"; }
 done
-# Droits : un conteneur lit ses secrets montés tels quels (propriétaire et mode de l'hôte). Chaque
-# fichier est lisible par root et par le seul groupe du conteneur qui le lit, jamais par les autres :
-#   application (uid/gid 10001 de l'image)      : samaconso_*, xmlvend_client.p12, fcm_credentials.json
-#   RabbitMQ et Redis (uid/gid 999 des images) : rabbitmq_definitions.json, redis_password
-#   tout le reste (serveur 1, sauvegardes)     : root 0600
-# Relancer ce script après avoir rempli les fichiers fournis par des tiers remet ces droits.
-APP_GID=${APP_GID:-10001}
-SERVICE_GID=${SERVICE_GID:-999}
 chmod 600 "$DIR"/*
-chown root:root "$DIR"/* 2>/dev/null || true
-for f in "$DIR"/samaconso_* "$DIR"/xmlvend_client.p12 "$DIR"/fcm_credentials.json; do
-  chgrp "$APP_GID" "$f" && chmod 640 "$f"
-done
-for f in "$DIR"/rabbitmq_definitions.json "$DIR"/redis_password; do
-  chgrp "$SERVICE_GID" "$f" && chmod 640 "$f"
-done
+# Sur les serveurs 2 et 3, deploy/scripts/install-secrets.sh copie chacun les siens, lisibles par le
+# seul groupe du conteneur qui les lit (0640 root:10001 application, root:999 RabbitMQ/Redis).
 echo "secrets prêts dans $DIR"
