@@ -21,6 +21,26 @@ REPO = Path(__file__).resolve().parents[2]
 DEPLOY = REPO / "deploy"
 
 
+def _traversable_by_others(path: Path) -> bool:
+    return all(p.stat().st_mode & 0o001 for p in (path, *path.parents))
+
+
+# PostgreSQL, Redis, PgBouncer et les scripts du serveur 1 tournent sous leurs utilisateurs : depuis
+# un dépôt cloné dans un répertoire privé (mktemp -d, 0700), ils ne liraient pas les fichiers de
+# deploy/. On travaille alors sur une copie lisible, supprimée à la fin.
+if not _traversable_by_others(DEPLOY):
+    import atexit
+    import shutil
+    import tempfile
+
+    _DEPLOY_COPY = Path(tempfile.mkdtemp(prefix="samaconso-deploy-"))
+    os.chmod(_DEPLOY_COPY, 0o755)
+    shutil.copytree(DEPLOY, _DEPLOY_COPY / "deploy", symlinks=True)
+    shutil.copy(REPO / ".env.production.example", _DEPLOY_COPY / ".env.production.example")
+    DEPLOY = _DEPLOY_COPY / "deploy"
+    atexit.register(shutil.rmtree, _DEPLOY_COPY, True)
+
+
 VENV_BIN = REPO / ".venv" / "bin"
 
 

@@ -5,7 +5,7 @@ need=()
 for pair in haproxy:/usr/sbin/haproxy pgbouncer:/usr/sbin/pgbouncer redis-server:/usr/bin/redis-server \
             rabbitmq-server:/usr/sbin/rabbitmq-server rclone:/usr/bin/rclone socat:/usr/bin/socat \
             nftables:/usr/sbin/nft curl:/usr/bin/curl postgresql-15:/usr/lib/postgresql/15/bin/postgres \
-            iproute2:/usr/sbin/ip; do
+            iproute2:/usr/sbin/ip prometheus:/usr/bin/prometheus; do
   [ -x "${pair#*:}" ] || need+=("${pair%%:*}")
 done
 if ((${#need[@]})); then
@@ -15,5 +15,5 @@ if ((${#need[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need[@]}" >/dev/null
   # Les paquets démarrent leurs services : la répétition lance les siens, dans ses espaces de noms.
-  for svc in haproxy pgbouncer; do service "$svc" stop >/dev/null 2>&1 || true; done
+  for svc in haproxy pgbouncer prometheus prometheus-node-exporter; do service "$svc" stop >/dev/null 2>&1 || true; done
 fi
