@@ -10,7 +10,7 @@
 set -euo pipefail
 here=$(cd "$(dirname "$0")" && pwd)
 repo=$(cd "$here/../.." && pwd)
-tag=${1:-rehearsal}
+tag=${1:-$("$here/image-tag.sh")}
 export CONTAINERS_CONF=${CONTAINERS_CONF:-$here/containers.conf}
 suite=bookworm
 work=$(mktemp -d /tmp/samaconso-images.XXXXXX)

@@ -44,7 +44,15 @@ import rehearsal as base  # deploy/rehearsal/rehearsal.py
 from rehearsal import DEPLOY, REPO, TAG, Rehearsal, StepFailed, parse_env_file, run, say
 
 CONTAINERS_CONF = DEPLOY / "containers" / "containers.conf"
-IMAGE_TAG = os.environ.get("SAMACONSO_REHEARSAL_IMAGE_TAG", "rehearsal")
+IMAGE_TAG = (
+    os.environ.get("SAMACONSO_REHEARSAL_IMAGE_TAG")
+    or subprocess.run(
+        ["bash", str(Path(__file__).resolve().parents[1] / "containers" / "image-tag.sh")],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+)
 IMAGES = {
     "SAMACONSO_IMAGE": os.environ.get("SAMACONSO_IMAGE", "localhost/samaconso/api"),
     "REDIS_IMAGE": os.environ.get("REDIS_IMAGE", "localhost/samaconso-redis:bookworm"),
