@@ -49,13 +49,13 @@ redis_image=${REDIS_IMAGE:-localhost/samaconso-redis:$suite}
 rabbitmq_image=${RABBITMQ_IMAGE:-localhost/samaconso-rabbitmq:$suite}
 app_image=${SAMACONSO_IMAGE:-localhost/samaconso/api}:$tag
 
-SAMACONSO_SVC_USER= base_image "$python_image" python3,python3-venv,python3-pip,ca-certificates,passwd \
+SAMACONSO_SVC_USER='' base_image "$python_image" python3,python3-venv,python3-pip,ca-certificates,passwd \
   'CMD ["python3"]' 'ENV LANG=C.UTF-8'
 SAMACONSO_SVC_USER=redis SAMACONSO_SVC_DIRS=/data base_image "$redis_image" redis-server,redis-tools,ca-certificates \
   'USER redis' 'WORKDIR /data' 'CMD ["redis-server"]' 'ENV LANG=C.UTF-8'
 SAMACONSO_SVC_USER=rabbitmq SAMACONSO_SVC_DIRS="/var/lib/rabbitmq /var/log/rabbitmq" base_image "$rabbitmq_image" rabbitmq-server,ca-certificates \
   'USER rabbitmq' 'CMD ["/usr/lib/rabbitmq/bin/rabbitmq-server"]' 'ENV LANG=C.UTF-8' 'ENV HOME=/var/lib/rabbitmq'
-export SAMACONSO_SVC_USER=
+export SAMACONSO_SVC_USER=''
 
 if have "$app_image"; then
   echo "image présente : $app_image"
