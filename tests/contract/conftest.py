@@ -111,7 +111,7 @@ async def roles(db: Database, settings: Settings, agencies: dict[str, Agency]) -
 
 @pytest.fixture
 def artefacts(request: pytest.FixtureRequest) -> Path:
-    folder = ARTEFACTS / request.node.name
+    folder: Path = ARTEFACTS / str(request.node.name)
     folder.mkdir(parents=True, exist_ok=True)
     return folder
 

@@ -9,7 +9,7 @@ import uuid
 from typing import Any
 
 import httpx
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 import websockets
 from redis.asyncio import Redis

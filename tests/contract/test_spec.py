@@ -6,7 +6,7 @@ from __future__ import annotations
 import re
 from typing import Any
 
-import jsonschema
+import jsonschema  # type: ignore[import-untyped]
 import pytest
 from httpx import AsyncClient
 
@@ -46,7 +46,7 @@ async def test_every_operation_is_named_described_and_secured(spec: dict[str, An
         assert op["summary"], (method, path)
         assert op["description"], (method, path)
         assert op["tags"], (method, path)
-        expected = [] if (method, path) in PUBLIC_ROUTES else [{"bearerAuth": []}]
+        expected: list[dict[str, list[str]]] = [] if (method, path) in PUBLIC_ROUTES else [{"bearerAuth": []}]
         assert op["security"] == expected, (method, path)
     assert {(m, p) for m, p, _ in operations} == set(OPERATIONS), "OPERATIONS names routes that do not exist"
     assert spec["paths"]["/api/v1/me/meters"]["get"]["operationId"] == "listMyMeters"

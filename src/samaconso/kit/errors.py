@@ -250,6 +250,24 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
         422, "Nombre de jours facturés invalide (1 à 120).", "Invalid number of billed days (1 to 120)."
     ),
     "invalid_month_to_date": _c(422, "Consommation du mois invalide.", "Invalid month-to-date consumption."),
+    # codes of the screens of issue 18 and the v2 cutover
+    "bill_not_found": _c(404, "Facture introuvable.", "Bill not found."),
+    "outage_not_found": _c(404, "Coupure introuvable.", "Outage not found."),
+    "already_rated": _c(409, "Cette résolution est déjà notée.", "This resolution is already rated."),
+    "not_resolved": _c(409, "La demande n'est pas résolue.", "The request is not resolved."),
+    "outage_ended": _c(409, "Cette coupure est terminée.", "This outage has ended."),
+    "pending_owner_approval": _c(
+        409, "Ce compteur attend l'accord de son titulaire.", "This meter awaits its owner's approval."
+    ),
+    "reopen_window_passed": _c(
+        409, "Le délai pour rouvrir cette demande est passé.", "The time to reopen this request has passed."
+    ),
+    "password_change_required": _c(
+        403, "Changez votre mot de passe pour continuer.", "Change your password to continue."
+    ),
+    "pin_change_required": _c(403, "Changez votre code PIN pour continuer.", "Change your PIN to continue."),
+    "duplicate_meter": _c(422, "Compteur en double dans la liste.", "Duplicate meter in the list."),
+    "unknown_agency": _c(422, "Agence inconnue.", "Unknown agency."),
     # 423 / 429: slow down
     "account_locked": _c(
         423,
