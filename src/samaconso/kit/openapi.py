@@ -434,6 +434,82 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Agents: their agency's figures. Administrators: national figures, or one agency's.",
         ("no_agency", "agency_not_found", "dashboard_warming_up"),
     ),
+    # issue 18 screens and the v2 cutover (added after the rebase; error codes from their services)
+    ("GET", "/api/v1/me/meters/{meter_id}/members"): Op(
+        "listMyMeterMembers",
+        "Who shares my meter",
+        "The owner's view: who shares this meter (since when) and who asks to.",
+        ("meter_not_found",),
+    ),
+    ("POST", "/api/v1/meters/access-requests/{link_id}/decide"): Op(
+        "decideMeterAccessAtCounter",
+        "Decide an access request at the counter",
+        "Agent of the meter's agency or administrator: approve or refuse a pending or expired request.",
+        ("access_request_not_found", "access_request_decided"),
+    ),
+    ("GET", "/api/v1/me/meters/{meter_id}/bills/{bill_id}/pdf"): Op(
+        "getMyBillPdf",
+        "A bill as a PDF invoice",
+        "One bill as a French PDF invoice.",
+        ("meter_not_found", "not_postpaid", "bill_not_found", "pending_owner_approval"),
+    ),
+    ("GET", "/api/v1/me/purchases"): Op(
+        "listAllMyPurchases",
+        "Purchases of all my meters",
+        "Woyofal purchases of all my meters, newest first.",
+        ("invalid_period", "period_too_long"),
+    ),
+    ("PUT", "/api/v1/me/alerts"): Op(
+        "putMyAlerts",
+        "Set my alerts",
+        "A monthly kWh or FCFA threshold per meter (replaces them all).",
+        ("meter_not_found", "duplicate_meter"),
+    ),
+    ("GET", "/api/v1/me/alerts"): Op("listMyAlerts", "My alerts", "My consumption alerts."),
+    ("POST", "/api/v1/me/requests/{request_id}/reopen"): Op(
+        "reopenMyRequest",
+        "Reopen my request",
+        "Within 14 days of its closing (back to in progress).",
+        ("request_not_found", "reopen_window_passed", "invalid_transition"),
+    ),
+    ("POST", "/api/v1/me/requests/{request_id}/rating"): Op(
+        "rateMyRequest",
+        "Rate my request",
+        "1 to 5 and a comment, once per resolution.",
+        ("request_not_found", "not_resolved", "already_rated"),
+    ),
+    ("GET", "/api/v1/app/config"): Op(
+        "getAppConfig",
+        "App configuration",
+        "Public: app versions per platform, store links, maintenance window.",
+    ),
+    ("POST", "/api/v1/outages"): Op(
+        "declareOutage",
+        "Declare an outage",
+        "Staff: for one agency (agents: theirs) or several (admins); pushed at once.",
+        ("forbidden", "unknown_agency", "invalid_period"),
+    ),
+    ("GET", "/api/v1/outages"): Op(
+        "listOutages", "Outages (staff)", "Agents: their agency's; administrators: all."
+    ),
+    ("GET", "/api/v1/outages/{outage_id}"): Op("getOutage", "One outage", "Staff.", ("outage_not_found",)),
+    ("POST", "/api/v1/outages/{outage_id}/updates"): Op(
+        "postOutageUpdate",
+        "News on an outage",
+        "Pushed to the same zone.",
+        ("outage_not_found", "outage_ended", "invalid_period"),
+    ),
+    ("POST", "/api/v1/outages/{outage_id}/end"): Op(
+        "endOutage",
+        "End an outage",
+        "Power is back; pushed to the same zone.",
+        ("outage_not_found", "outage_ended"),
+    ),
+    ("GET", "/api/v1/me/outages"): Op(
+        "listMyOutages",
+        "Outages near me",
+        "Current outages and those ended in the last 7 days, in my meters' agencies.",
+    ),
 }
 
 TAGS: list[dict[str, str]] = [
@@ -467,6 +543,14 @@ TAGS: list[dict[str, str]] = [
     {"name": "subscriptions", "description": "Public follow-up of a new-connection request."},
     {"name": "dashboard", "description": "Figures for agents (their agency) and administrators."},
     {"name": "system", "description": "Health probes and the error catalogue."},
+    {
+        "name": "outages",
+        "description": "Planned and unplanned outages: staff declare and update them, customers see theirs.",
+    },
+    {
+        "name": "app",
+        "description": "Public app configuration: versions per platform, store links, maintenance.",
+    },
 ]
 
 API_DESCRIPTION = """\
