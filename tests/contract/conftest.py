@@ -44,7 +44,7 @@ class LiveServer:
 
 
 @pytest.fixture(scope="session")
-def live_server(settings: Settings, legacy_source: LegacySource) -> Iterator[LiveServer]:
+def live_server(base_settings: Settings, legacy_source: LegacySource) -> Iterator[LiveServer]:
     """``uvicorn --factory samaconso.app:create_app`` in its own process, configured like the tests."""
     port = _free_port()
     url = f"http://127.0.0.1:{port}"
@@ -83,7 +83,7 @@ def live_server(settings: Settings, legacy_source: LegacySource) -> Iterator[Liv
             if time.monotonic() > deadline:
                 raise RuntimeError("the contract test server did not start")
             time.sleep(0.2)
-        yield LiveServer(url, settings.model_copy(update={"public_base_url": url}))
+        yield LiveServer(url, base_settings.model_copy(update={"public_base_url": url}))
     finally:
         proc.terminate()
         try:
