@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # Make sure the services the tests talk to exist and answer on their standard local ports:
 # PostgreSQL :5432, Redis :6379, RabbitMQ :5672 (used as they are when they answer), plus the
-# binaries the tests start themselves (PgBouncer, OpenLDAP slapd, HAProxy). Installs what is missing
+# binaries the tests start themselves (PgBouncer, OpenLDAP slapd, HAProxy, Chromium). Installs what is missing
 # from Debian's packages (needs root, as on the CI machine).
 set -euo pipefail
 
@@ -11,6 +11,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "$2" ]; }
 
 have pgbouncer /usr/sbin/pgbouncer || need_pkgs+=(pgbouncer)
 have slapd /usr/sbin/slapd || need_pkgs+=(slapd ldap-utils)
+# the contract tests drive Debian's Chromium through Playwright (it cannot download browsers here)
+have chromium /usr/bin/chromium || need_pkgs+=(chromium)
 answers 5432 || have pg_ctlcluster /usr/bin/pg_ctlcluster || need_pkgs+=(postgresql)
 answers 6379 || have redis-server /usr/bin/redis-server || need_pkgs+=(redis-server)
 answers 5672 || have rabbitmq-server /usr/sbin/rabbitmq-server || need_pkgs+=(rabbitmq-server)

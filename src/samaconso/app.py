@@ -13,11 +13,22 @@ from fastapi.middleware.cors import CORSMiddleware
 
 from samaconso import __version__, domains
 from samaconso.cutover.router import compat_router
-from samaconso.identity.deps import require_authentication
+from samaconso.identity.deps import (
+    PUBLIC_ROUTES,
+    get_admin,
+    get_customer,
+    get_staff,
+    require_authentication,
+)
+from samaconso.kit.language import ContentLanguageMiddleware
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.middleware import RequestContextMiddleware
+from samaconso.kit.openapi import install_contract
 from samaconso.kit.problems import install_error_handlers
+from samaconso.kit.strict_query import strict_query
+from samaconso.legacy.deps import get_gateway
 from samaconso.settings import Settings, get_settings
+from samaconso.system.contract import router as contract_router
 from samaconso.system.router import router as system_router
 from samaconso.wiring import api_resources
 
@@ -27,7 +38,7 @@ API_PREFIX = "/api/v1"
 
 
 def build_api_router() -> APIRouter:
-    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_authentication)])
+    api = APIRouter(prefix=API_PREFIX, dependencies=[Depends(require_authentication), Depends(strict_query)])
     for name in domains.modules("router"):  # samaconso/domains.py, in its order
         api.include_router(importlib.import_module(name).router)
     return api
@@ -53,6 +64,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         version=__version__,
         summary="Backend de l'application mobile SamaConso de Senelec.",
         lifespan=lifespan,
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.settings = settings
     install_error_handlers(app)
@@ -62,10 +75,41 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             allow_origins=settings.cors_origins,
             allow_methods=["*"],
             allow_headers=["*"],
-            expose_headers=["X-Request-ID", "Retry-After"],
+            expose_headers=[
+                "X-Request-ID",
+                "Retry-After",
+                "Content-Language",
+                "Deprecation",
+                "Sunset",
+                "Link",
+            ],
         )
+    app.add_middleware(ContentLanguageMiddleware)
     app.add_middleware(RequestContextMiddleware)
-    app.include_router(system_router)
+    app.include_router(system_router, dependencies=[Depends(strict_query)])
+    app.include_router(contract_router, dependencies=[Depends(strict_query)])
     app.include_router(build_api_router())
     app.include_router(compat_router)  # the installed v2 app's routes: 426 Upgrade Required
+    _install_contract(app, settings)
     return app
+
+
+def _install_contract(app: FastAPI, settings: Settings) -> None:
+    from samaconso.notifications.asyncapi import build_asyncapi
+
+    install_contract(
+        app,
+        settings.public_base_url,
+        is_public=lambda method, path: (method, path) in PUBLIC_ROUTES,
+        dependency_codes={
+            get_customer: ("customer_only",),
+            get_staff: ("staff_only",),
+            get_admin: ("admin_only",),
+            get_gateway: (
+                "legacy_sic_unavailable",
+                "legacy_histh2mc_unavailable",
+                "legacy_bi_ods_unavailable",
+            ),
+        },
+        asyncapi=lambda: build_asyncapi(settings.public_base_url),
+    )

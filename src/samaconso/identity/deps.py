@@ -38,6 +38,7 @@ PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
         ("POST", "/api/v1/auth/pin/reset"),
         ("GET", "/api/v1/subscription-notices/{number}"),
         ("GET", "/api/v1/app/config"),
+        ("GET", "/api/v1/errors"),
     }
 )
 

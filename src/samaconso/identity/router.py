@@ -40,7 +40,7 @@ from samaconso.identity.schemas import (
 )
 from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.errors import AppError
-from samaconso.kit.i18n import negotiate
+from samaconso.kit.language import request_language
 from samaconso.kit.pagination import (
     Page,
     decode_cursor,
@@ -85,7 +85,7 @@ def _next(pair: tuple[datetime, uuid.UUID] | None) -> str | None:
 async def request_otp(body: OtpRequest, request: Request, session: SessionDep) -> Accepted:
     """Send a 6-digit code by SMS (sign-up or PIN reset). Same answer whether the number has an
     account or not."""
-    language = negotiate(request.headers.get("accept-language"))
+    language = request_language(request)
     expires_in = await service.request_otp(_ctx(request, session), body.phone, body.purpose, language)
     return Accepted(expires_in=expires_in)
 
@@ -245,7 +245,16 @@ async def put_avatar(principal: CurrentUser, request: Request, session: SessionD
     return await service.set_avatar(_ctx(request, session), principal, data)
 
 
-@router.get("/me/avatar", response_class=Response, responses={200: {"content": {"image/*": {}}}})
+@router.get(
+    "/me/avatar",
+    response_class=Response,
+    responses={
+        200: {
+            "description": "The picture.",
+            "content": {m: {"schema": {"type": "string", "format": "binary"}} for m in service.AVATAR_TYPES},
+        }
+    },
+)
 async def get_avatar(principal: CurrentUser, request: Request, session: SessionDep) -> Response:
     data, content_type = await service.get_avatar(_ctx(request, session), principal)
     return Response(

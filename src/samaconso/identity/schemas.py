@@ -8,16 +8,20 @@ import uuid
 from datetime import datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StringConstraints
+from pydantic import AfterValidator, BaseModel, ConfigDict, EmailStr, Field, StrictBool, StringConstraints
 
 from samaconso.identity.models import AuthSource, OtpPurpose, Role
 from samaconso.identity.phones import InvalidPhone, normalize_phone, pin_problem
 from samaconso.identity.weak_secrets import staff_password_problem
 from samaconso.kit.errors import LocalizedValueError
 
+_PHONE_CHARS = re.compile(r"^[0-9+ .()-]+$")
+
 
 def _phone(value: str) -> str:
     try:
+        if not _PHONE_CHARS.match(value):  # phonenumbers would skip other characters ("77…*")
+            raise InvalidPhone("unexpected characters")
         return normalize_phone(value)
     except InvalidPhone:
         raise LocalizedValueError(
@@ -54,8 +58,23 @@ def _staff_password(value: str) -> str:
     return value
 
 
-Phone = Annotated[str, StringConstraints(max_length=32), AfterValidator(_phone)]
-Pin = Annotated[str, StringConstraints(max_length=6), AfterValidator(_pin)]
+# What the validators accept, said in the schema for generated clients (the server also accepts spaces
+# and dots inside a phone number: "77 123 45 67").
+PHONE_PATTERN = r"^(\+221|00221)?7[025678][0-9]{7}$"
+# 4 to 6 digits, not one digit repeated, not a straight sequence (identity.phones.pin_problem)
+PIN_PATTERN = r"^(?!([0-9])\1+$)(?!(?:0123|1234|2345|3210|3456|4321|4567|5432|5678|6543|6789|7654|8765|9876|01234|12345|23456|34567|43210|45678|54321|56789|65432|76543|87654|98765|012345|123456|234567|345678|456789|543210|654321|765432|876543|987654)$)[0-9]{4,6}$"
+Phone = Annotated[
+    str,
+    StringConstraints(max_length=32),
+    AfterValidator(_phone),
+    Field(json_schema_extra={"pattern": PHONE_PATTERN}, examples=["+221771234567"]),
+]
+Pin = Annotated[
+    str,
+    StringConstraints(max_length=6),
+    AfterValidator(_pin),
+    Field(json_schema_extra={"pattern": PIN_PATTERN}, examples=["2580"]),
+]
 AnyPin = Annotated[str, StringConstraints(min_length=1, max_length=12)]
 OtpCode = Annotated[str, StringConstraints(pattern=r"^\d{6}$")]
 Name = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=80)]
@@ -105,7 +124,10 @@ class LoginRequest(_In):
 
 
 class StaffLoginRequest(_In):
-    login: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=64)]
+    login: Annotated[
+        str,
+        StringConstraints(strip_whitespace=True, min_length=1, max_length=64, pattern=r"^[^\x00-\x1f\x7f]+$"),
+    ]
     password: Annotated[str, StringConstraints(min_length=1, max_length=256)]
 
 
@@ -114,7 +136,7 @@ class RefreshRequest(_In):
 
 
 class LogoutRequest(_In):
-    all: bool = False
+    all: StrictBool = False
 
 
 class PinResetRequest(_In):
@@ -205,7 +227,7 @@ class StaffPatch(_In):
     first_name: Name | None = None
     last_name: Name | None = None
     email: EmailStr | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
     auth_source: AuthSource | None = None
     password: StaffPassword | None = None
 
@@ -223,7 +245,7 @@ class AgencyIn(_In):
 class AgencyPatch(_In):
     name: Annotated[str, StringConstraints(strip_whitespace=True, min_length=2, max_length=120)] | None = None
     region: Annotated[str, StringConstraints(strip_whitespace=True, max_length=80)] | None = None
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class AgencyOut(BaseModel):

@@ -31,3 +31,13 @@ def negotiate(accept_language: str | None) -> Lang:
             if score > best[0]:
                 best = (score, primary)
     return best[1]
+
+
+def preferred(accept_language: str | None) -> Lang | None:
+    """The supported language an ``Accept-Language`` header asks for, or None when it names none."""
+    if not accept_language:
+        return None
+    wanted = {part.strip().split(";")[0].strip().lower().split("-")[0] for part in accept_language.split(",")}
+    if not wanted & set(SUPPORTED):
+        return None
+    return negotiate(accept_language)

@@ -3,8 +3,10 @@ framework errors and validation errors as ``application/problem+json`` in the ca
 
 from __future__ import annotations
 
+import re
 import traceback
 from collections.abc import Mapping
+from decimal import Decimal
 from typing import Any
 
 import structlog
@@ -12,9 +14,10 @@ from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.routing import compile_path
 
 from samaconso.kit.errors import PROBLEM_JSON, STATUS_TEXT, AppError
-from samaconso.kit.i18n import negotiate
+from samaconso.kit.language import request_language
 
 log = structlog.get_logger("samaconso.kit.errors")
 
@@ -29,7 +32,7 @@ def problem_response(
     headers: Mapping[str, str] | None = None,
     extra: Mapping[str, Any] | None = None,
 ) -> JSONResponse:
-    lang = negotiate(request.headers.get("accept-language"))
+    lang = request_language(request)
     title = STATUS_TEXT.get(status, ("error", "Erreur", "Error"))
     body: dict[str, Any] = {
         "type": f"https://samaconso.senelec.sn/problems/{code}",
@@ -66,43 +69,151 @@ _FIELD_MESSAGES = {
     "uuid_parsing": ("identifiant invalide", "invalid identifier"),
     "datetime_from_date_parsing": ("date invalide", "invalid date"),
     "date_from_datetime_parsing": ("date invalide", "invalid date"),
+    "date_parsing": ("date invalide", "invalid date"),
+    "date_type": ("date invalide", "invalid date"),
+    "datetime_parsing": ("date et heure invalides", "invalid date-time"),
+    "datetime_type": ("date et heure invalides", "invalid date-time"),
+    "bool_parsing": ("booléen invalide", "invalid boolean"),
+    "bool_type": ("booléen attendu", "boolean expected"),
+    "decimal_parsing": ("nombre attendu", "number expected"),
+    "int_type": ("nombre entier attendu", "integer expected"),
+    "int_from_float": ("nombre entier attendu", "integer expected"),
+    "float_type": ("nombre attendu", "number expected"),
+    "decimal_type": ("nombre attendu", "number expected"),
+    "decimal_max_places": ("trop de décimales", "too many decimal places"),
+    "decimal_max_digits": ("trop de chiffres", "too many digits"),
+    "string_type": ("texte attendu", "string expected"),
+    "list_type": ("liste attendue", "list expected"),
+    "dict_type": ("objet attendu", "object expected"),
+    "model_type": ("objet attendu", "object expected"),
+    "model_attributes_type": ("objet JSON attendu", "JSON object expected"),
+    "too_short": ("trop peu d'éléments", "too few items"),
+    "too_long": ("trop d'éléments", "too many items"),
+    "extra_forbidden": ("champ inconnu", "unknown field"),
+    "union_tag_invalid": ("type non reconnu", "unknown kind"),
+    "union_tag_not_found": ("champ discriminant manquant", "discriminator field missing"),
+    "url_parsing": ("adresse invalide", "invalid URL"),
+    "multiple_of": ("valeur non multiple", "not a multiple"),
+    "finite_number": ("nombre fini attendu", "finite number expected"),
 }
+
+
+_LOCATIONS = ("body", "query", "path", "header", "cookie")
+_QUOTED = re.compile(r"'((?:[^'\\]|\\.)*)'")
+
+# pydantic constraint in ctx -> (French, English) wording; {} is the limit
+_CONSTRAINTS: dict[str, tuple[str, str]] = {
+    "min_length": ("au moins {} caractère(s) ou élément(s)", "at least {} character(s) or item(s)"),
+    "max_length": ("au plus {} caractère(s) ou élément(s)", "at most {} character(s) or item(s)"),
+    "pattern": ("format attendu {}", "expected format {}"),
+    "ge": ("au moins {}", "at least {}"),
+    "gt": ("plus de {}", "more than {}"),
+    "le": ("au plus {}", "at most {}"),
+    "lt": ("moins de {}", "less than {}"),
+    "max_digits": ("au plus {} chiffres", "at most {} digits"),
+    "decimal_places": ("au plus {} décimale(s)", "at most {} decimal place(s)"),
+    "multiple_of": ("un multiple de {}", "a multiple of {}"),
+}
+
+
+def field_error(err: Mapping[str, Any], lang: str) -> dict[str, Any]:
+    """One pydantic/FastAPI validation error as the API shows it: where, what, and what is allowed."""
+    raw_loc = list(err.get("loc", ()))
+    location = str(raw_loc[0]) if raw_loc and raw_loc[0] in _LOCATIONS else None
+    path = [str(p) for p in (raw_loc[1:] if location else raw_loc)]
+    kind = str(err.get("type", "value_error"))
+    ctx = dict(err.get("ctx") or {})
+    field = (location or "body") if kind == "json_invalid" or not path else ".".join(path)
+    fr, en = _FIELD_MESSAGES.get(kind, ("valeur invalide", "invalid value"))
+    out: dict[str, Any] = {"field": field, "code": kind}
+    if location:
+        out["location"] = location
+    message: str | None = None
+    if kind == "value_error":
+        localized = getattr(ctx.get("error"), "messages", None)
+        if isinstance(localized, dict):
+            message = localized.get(lang)
+        elif lang == "en":
+            message = str(err.get("msg", "")) or None
+    elif ("expected" in ctx and kind in ("enum", "literal_error")) or "expected_tags" in ctx:
+        expected = str(ctx.get("expected", ctx.get("expected_tags")))
+        allowed = _QUOTED.findall(expected) or [expected]
+        out["allowed"] = allowed
+        listed = (
+            ", ".join(f"« {a} »" for a in allowed) if lang == "fr" else ", ".join(f"'{a}'" for a in allowed)
+        )
+        message = f"{fr} : attendu {listed}" if lang == "fr" else f"{en}: expected {listed}"
+    elif "expected_fr" in ctx:  # strict query values (kit/strict_query.py)
+        out["constraint"] = {"format": ctx["expected_en"]}
+        message = (
+            f"{fr} : attendu {ctx['expected_fr']}" if lang == "fr" else f"{en}: expected {ctx['expected_en']}"
+        )
+    else:
+        limits = {k: ctx[k] for k in _CONSTRAINTS if k in ctx}
+        if limits:
+            out["constraint"] = {k: _plain(v) for k, v in limits.items()}
+            words = [
+                (_CONSTRAINTS[k][0] if lang == "fr" else _CONSTRAINTS[k][1]).format(_plain(v))
+                for k, v in limits.items()
+            ]
+            message = f"{fr if lang == 'fr' else en} ({', '.join(words)})"
+    out["message"] = message or (fr if lang == "fr" else en)
+    return out
+
+
+def _plain(value: Any) -> Any:
+    if isinstance(value, Decimal):
+        return int(value) if value == value.to_integral_value() else float(value)
+    return value if isinstance(value, int | float | str | bool) or value is None else str(value)
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API serves on ``path`` (Starlette's 405 names only the first route's)."""
+    table: list[tuple[int, re.Pattern[str], set[str]]] | None = getattr(app.state, "allowed_methods", None)
+    if table is None:
+        from samaconso.kit.openapi import iter_routes  # the route table, without building the schema
+
+        by_template: dict[str, set[str]] = {}
+        for method, template, _route in iter_routes(app):
+            by_template.setdefault(template, set()).add(method.upper())
+        table = [
+            (template.count("{"), compile_path(template)[0], methods - {"HEAD"})
+            for template, methods in by_template.items()
+        ]
+        app.state.allowed_methods = table
+    matches = [(params, found) for params, pattern, found in table if pattern.match(path)]
+    fewest = min((params for params, _ in matches), default=0)
+    methods: set[str] = set()
+    for params, found in matches:
+        if params == fewest:  # /me/meters/suggestions is that resource, not /me/meters/{meter_id}
+            methods |= found
+    if "GET" in methods:
+        methods.add("HEAD")
+    return sorted(methods)
 
 
 def install_error_handlers(app: FastAPI) -> None:
     @app.exception_handler(AppError)
     async def _app_error(request: Request, exc: AppError) -> JSONResponse:
+        extra = {**exc.extra, **exc.localized_extra.get(request_language(request), {})}
         return problem_response(
-            request, exc.status, exc.code, exc.detail_fr, exc.detail_en, headers=exc.headers, extra=exc.extra
+            request, exc.status, exc.code, exc.detail_fr, exc.detail_en, headers=exc.headers, extra=extra
         )
 
     @app.exception_handler(StarletteHTTPException)
     async def _http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
         code, fr, en = STATUS_TEXT.get(exc.status_code, ("error", "Erreur.", "Error."))
-        return problem_response(request, exc.status_code, code, fr, en, headers=exc.headers)
+        headers = dict(exc.headers or {})
+        if exc.status_code == 405:
+            methods = allowed_methods(request.app, request.url.path)
+            if methods:
+                headers["Allow"] = ", ".join(methods)
+        return problem_response(request, exc.status_code, code, fr, en, headers=headers)
 
     @app.exception_handler(RequestValidationError)
     async def _validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
-        lang = negotiate(request.headers.get("accept-language"))
-        errors = []
-        for err in exc.errors():
-            loc = [str(p) for p in err.get("loc", ()) if p not in ("body", "query", "path", "header")]
-            kind = str(err.get("type", "value_error"))
-            fr, en = _FIELD_MESSAGES.get(kind, ("valeur invalide", "invalid value"))
-            message = err.get("msg", "") if kind == "value_error" and lang == "en" else None
-            if kind == "value_error":
-                ctx_error = (err.get("ctx") or {}).get("error")
-                if ctx_error is not None:
-                    localized = getattr(ctx_error, "messages", None)
-                    if isinstance(localized, dict):
-                        message = localized.get(lang)
-            errors.append(
-                {
-                    "field": ".".join(loc) or None,
-                    "code": kind,
-                    "message": message or (fr if lang == "fr" else en),
-                }
-            )
+        lang = request_language(request)
+        errors = [field_error(err, lang) for err in exc.errors()]
         return problem_response(
             request,
             422,

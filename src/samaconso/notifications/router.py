@@ -14,7 +14,7 @@ from starlette.websockets import WebSocketState
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
 from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.errors import AppError
-from samaconso.kit.i18n import negotiate
+from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
 from samaconso.notifications import realtime, schemas, service
 
@@ -24,7 +24,7 @@ AUTH_TIMEOUT_S = 5.0
 
 
 def _lang(request: Request) -> str:
-    return negotiate(request.headers.get("accept-language"))
+    return request_language(request)
 
 
 # --- staff ----------------------------------------------------------------------------------------

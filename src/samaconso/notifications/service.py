@@ -188,7 +188,7 @@ async def _resolve_target(
     if isinstance(target, schemas.AgencyTarget):
         agency_id = target.agency_id or own
         if agency_id is None:
-            raise AppError(422, "agency_required", "Précisez l'agence.", "The agency is required.")
+            raise AppError(400, "agency_required", "Précisez l'agence.", "The agency is required.")
         if agent and agency_id != own:
             raise forbidden("Vous ne pouvez cibler que votre agence.", "You may only target your own agency.")
         return TargetKind.agency, [agency_audience(agency_id)], {"target_agency_ids": [agency_id]}

@@ -8,7 +8,8 @@ from fastapi import APIRouter, Query, Request
 
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
-from samaconso.kit.i18n import Lang, negotiate
+from samaconso.kit.i18n import Lang
+from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
 from samaconso.requests import follow_up, service
 from samaconso.requests.models import EventKind, RequestStatus, RequestType
@@ -39,7 +40,7 @@ SUBMISSIONS_PER_DAY = 20
 
 
 def _lang(request: Request) -> Lang:
-    return negotiate(request.headers.get("accept-language"))
+    return request_language(request)
 
 
 def _type_out(t: RequestType) -> RequestTypeOut:

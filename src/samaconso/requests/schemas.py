@@ -6,7 +6,7 @@ import uuid
 from datetime import datetime
 from typing import Literal
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, StrictBool
 
 from samaconso.requests.models import RequestStatus
 
@@ -18,14 +18,14 @@ class RequestTypeIn(BaseModel):
     label_fr: str = Field(min_length=2, max_length=120)
     label_en: str = Field(min_length=2, max_length=120)
     sla_hours: int = Field(ge=1, le=24 * 90, description="Time allowed to close a request of this type.")
-    is_active: bool = True
+    is_active: StrictBool = True
 
 
 class RequestTypePatch(BaseModel):
     label_fr: str | None = Field(default=None, min_length=2, max_length=120)
     label_en: str | None = Field(default=None, min_length=2, max_length=120)
     sla_hours: int | None = Field(default=None, ge=1, le=24 * 90)
-    is_active: bool | None = None
+    is_active: StrictBool | None = None
 
 
 class RequestTypeOut(BaseModel):
@@ -56,7 +56,7 @@ class CommentIn(BaseModel):
 class RequestPatch(BaseModel):
     """Staff update: take the request, change its status, and/or write to the customer."""
 
-    assign_to_me: bool = False
+    assign_to_me: StrictBool = False
     status: Literal["in_progress", "resolved", "rejected"] | None = None
     comment: str | None = Field(default=None, min_length=1, max_length=4000)
 

@@ -19,6 +19,7 @@ from samaconso.kit.pagination import Page, encode_cursor, parse_cursor
 from samaconso.tariffs import engine
 from samaconso.tariffs import repository as repo
 from samaconso.tariffs.engine import TariffGrid, Tranche
+from samaconso.tariffs.grid_problems import in_french
 from samaconso.tariffs.models import TariffVersion
 from samaconso.tariffs.schemas import (
     BandOut,
@@ -139,7 +140,10 @@ def _invalid_grid(problems: list[str]) -> AppError:
         "Grille tarifaire invalide : les tranches doivent se suivre sans trou ni chevauchement, "
         "la première commencer à 0 et seule la dernière être illimitée.",
         "Invalid tariff grid: tranches must be contiguous, start at 0, and only the last may be unbounded.",
-        extra={"problems": problems},
+        localized_extra={
+            "fr": {"problems": [in_french(p) for p in problems]},
+            "en": {"problems": problems},
+        },
     )
 
 

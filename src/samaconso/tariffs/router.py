@@ -9,7 +9,7 @@ from fastapi import APIRouter, Path, Query, Request, status
 
 from samaconso.identity.deps import AdminUser, CurrentUser
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep, SettingsDep
-from samaconso.kit.i18n import negotiate
+from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
 from samaconso.tariffs import service
@@ -56,7 +56,7 @@ async def tariff_bands(
     limit: LimitQuery = 50,
     cursor: CursorQuery = None,
 ) -> Page[BandOut]:
-    lang = negotiate(request.headers.get("accept-language"))
+    lang = request_language(request)
     return await service.list_bands(session, code.upper(), lang, cursor=cursor, limit=limit)
 
 
@@ -82,7 +82,7 @@ async def simulate_prepaid(
     settings: SettingsDep,
     body: SimulationIn,
 ) -> SimulationOut:
-    lang = negotiate(request.headers.get("accept-language"))
+    lang = request_language(request)
     await limiter.check(
         f"simulator:{principal.user_id}", SIMULATIONS_PER_MINUTE, 60, "simulator_rate_limited"
     )

@@ -7,13 +7,14 @@ from datetime import date, datetime
 from decimal import Decimal
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, Field, PlainSerializer, model_validator
+from pydantic import BaseModel, Field, PlainSerializer, StrictBool, model_validator
 
 from samaconso.kit.errors import LocalizedValueError
 
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 OptNum = Annotated[
-    Decimal | None, PlainSerializer(lambda v: None if v is None else float(v), when_used="json")
+    Decimal | None,
+    PlainSerializer(lambda v: None if v is None else float(v), return_type=float | None, when_used="json"),
 ]
 TariffCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,20}$", description="Tariff code, e.g. DPP, PPP.")]
 
@@ -100,7 +101,9 @@ class SimulationIn(BaseModel):
             ge=0, le=50_000, decimal_places=1, description="Without meter_id: kWh already bought this month."
         ),
     ] = None
-    fee_paid: bool | None = Field(default=None, description="Without meter_id: monthly fee already paid.")
+    fee_paid: StrictBool | None = Field(
+        default=None, description="Without meter_id: monthly fee already paid."
+    )
     on: date | None = Field(
         default=None, description="Purchase date (default: today); picks the grid in force."
     )
