@@ -59,7 +59,7 @@ async def test_agent_declares_updates_and_ends_and_customers_follow(
     bad = _body([dkc], expected_end_at=(datetime.now(UTC) - timedelta(hours=1)).isoformat())
     r = await client.post(f"{API}/outages", json=bad, headers=agent.headers)
     assert r.status_code == 422
-    assert r.json()["code"] == "invalid_period"
+    assert r.json()["code"] == "outage_end_before_start"
     r = await client.post(f"{API}/outages", json=_body([dkc]), headers=agent.headers)
     assert r.status_code == 201, r.text
     outage = r.json()

@@ -268,6 +268,9 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     "pin_change_required": _c(403, "Changez votre code PIN pour continuer.", "Change your PIN to continue."),
     "duplicate_meter": _c(422, "Compteur en double dans la liste.", "Duplicate meter in the list."),
     "unknown_agency": _c(422, "Agence inconnue.", "Unknown agency."),
+    "outage_end_before_start": _c(
+        422, "La fin prévue doit suivre le début.", "The expected end must come after the start."
+    ),
     # 423 / 429: slow down
     "account_locked": _c(
         423,

@@ -487,7 +487,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "declareOutage",
         "Declare an outage",
         "Staff: for one agency (agents: theirs) or several (admins); pushed at once.",
-        ("forbidden", "unknown_agency", "invalid_period"),
+        ("forbidden", "unknown_agency", "outage_end_before_start"),
     ),
     ("GET", "/api/v1/outages"): Op(
         "listOutages", "Outages (staff)", "Agents: their agency's; administrators: all."
@@ -497,7 +497,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "postOutageUpdate",
         "News on an outage",
         "Pushed to the same zone.",
-        ("outage_not_found", "outage_ended", "invalid_period"),
+        ("outage_not_found", "outage_ended", "outage_end_before_start"),
     ),
     ("POST", "/api/v1/outages/{outage_id}/end"): Op(
         "endOutage",

@@ -91,7 +91,7 @@ async def declare(session: AsyncSession, staff: Principal, body: OutageCreate) -
     if body.expected_end_at is not None and body.expected_end_at <= body.starts_at:
         raise AppError(
             422,
-            "invalid_period",
+            "outage_end_before_start",
             "La fin prévue doit suivre le début.",
             "The expected end must come after the start.",
             extra={"field": "expected_end_at"},
@@ -149,7 +149,7 @@ async def post_update(
         if body.expected_end_at <= outage.starts_at:
             raise AppError(
                 422,
-                "invalid_period",
+                "outage_end_before_start",
                 "La fin prévue doit suivre le début.",
                 "The expected end must come after the start.",
                 extra={"field": "expected_end_at"},
