@@ -124,21 +124,17 @@ async def test_app_config_is_public_and_cacheable(client: AsyncClient, settings:
     assert english.headers["etag"] != response.headers["etag"]
 
 
-async def test_app_config_shows_the_maintenance_window(client: AsyncClient, settings: Settings) -> None:
-    saved = (settings.maintenance_enabled, settings.maintenance_message_fr, settings.app_min_version_android)
-    settings.maintenance_enabled = True
-    settings.maintenance_message_fr = "Bascule vers la nouvelle SamaConso : retour à 6 h."
-    settings.app_min_version_android = "3.1.0"
-    try:
-        body = (await client.get("/api/v1/app/config")).json()
-        assert body["maintenance"] == {
-            "enabled": True,
-            "message": "Bascule vers la nouvelle SamaConso : retour à 6 h.",
-            "starts_at": None,
-            "ends_at": None,
-        }
-        assert body["platforms"]["android"]["min_version"] == "3.1.0"
-    finally:
-        settings.maintenance_enabled, settings.maintenance_message_fr, settings.app_min_version_android = (
-            saved
-        )
+@pytest.mark.settings(
+    maintenance_enabled=True,
+    maintenance_message_fr="Bascule vers la nouvelle SamaConso : retour à 6 h.",
+    app_min_version_android="3.1.0",
+)
+async def test_app_config_shows_the_maintenance_window(client: AsyncClient) -> None:
+    body = (await client.get("/api/v1/app/config")).json()
+    assert body["maintenance"] == {
+        "enabled": True,
+        "message": "Bascule vers la nouvelle SamaConso : retour à 6 h.",
+        "starts_at": None,
+        "ends_at": None,
+    }
+    assert body["platforms"]["android"]["min_version"] == "3.1.0"

@@ -68,7 +68,12 @@ async def bills(
 @router.get(
     "/me/meters/{meter_id}/bills/{bill_id}/pdf",
     response_class=Response,
-    responses={200: {"content": {"application/pdf": {}}, "description": "The bill as a PDF invoice."}},
+    responses={
+        200: {
+            "content": {"application/pdf": {"schema": {"type": "string", "format": "binary"}}},
+            "description": "The bill as a PDF invoice.",
+        }
+    },
 )
 async def bill_pdf_invoice(
     meter_id: uuid.UUID,
