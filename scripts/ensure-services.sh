@@ -11,7 +11,7 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "$2" ]; }
 
 have pgbouncer /usr/sbin/pgbouncer || need_pkgs+=(pgbouncer)
 have slapd /usr/sbin/slapd || need_pkgs+=(slapd ldap-utils)
-# the contract tests drive Debian's Chromium through Playwright (it cannot download browsers here)
+# the contract and console tests drive Debian's Chromium through Playwright (it cannot download browsers here)
 have chromium /usr/bin/chromium || need_pkgs+=(chromium)
 answers 5432 || have pg_ctlcluster /usr/bin/pg_ctlcluster || need_pkgs+=(postgresql)
 answers 6379 || have redis-server /usr/bin/redis-server || need_pkgs+=(redis-server)

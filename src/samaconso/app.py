@@ -12,6 +12,7 @@ from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
 
 from samaconso import __version__, domains
+from samaconso.console.web import mount_console
 from samaconso.cutover.router import compat_router
 from samaconso.identity.deps import (
     PUBLIC_ROUTES,
@@ -91,6 +92,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_api_router())
     app.include_router(compat_router)  # the installed v2 app's routes: 426 Upgrade Required
     _install_contract(app, settings)
+    mount_console(app)  # the agency console, static, at /console
     return app
 
 

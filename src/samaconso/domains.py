@@ -20,6 +20,7 @@ DOMAINS: tuple[str, ...] = (
     "dashboard",
     "cutover",
     "outages",
+    "console",
 )
 
 

@@ -106,6 +106,7 @@ def _banner(api_port: int, outbox: Path, demo_lines: Sequence[str]) -> str:
         " SamaConso est prêt / is ready",
         f"   API            {base}/api/v1",
         f"   Documentation  {base}/docs",
+        f"   Console agents {base}/console/  (agent.dakar, admin.national)",
         f"   Santé / health {base}/health  ·  {base}/health/ready",
         "   Codes SMS et push : affichés ici (lignes « >>> SMS » et « >>> PUSH »)",
         f"                       et gardés dans {outbox}/ (samaconso outbox)",

@@ -1,0 +1,161 @@
+"""Staff routes behind the agency console (mounted under /api/v1, bearer token like every route):
+customer search and file, token re-send, unlock, PIN-reset code, and a staff member's own password.
+The console (``/console``) has no private door: it calls exactly these routes."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Path, Query, Request, Response, status
+
+from samaconso.console import service
+from samaconso.console.schemas import CustomerBrief, CustomerDetail, PasswordChange, TokenResent
+from samaconso.consumption.schemas import BillOut, PurchaseOut
+from samaconso.identity.context import Ctx
+from samaconso.identity.deps import StaffUser, forget_session
+from samaconso.identity.schemas import Accepted
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.i18n import negotiate
+from samaconso.kit.pagination import Page, decode_time_cursor
+from samaconso.legacy.deps import GatewayDep
+from samaconso.notifications.service import notify_user
+
+router = APIRouter(tags=["staff console"])
+
+# Per staff member: token re-sends and PIN-reset codes are SMS paid by Senelec.
+SMS_ACTIONS_LIMIT = (30, 600)
+
+
+def _ctx(request: Request, session: Any) -> Ctx:
+    state = request.app.state
+
+    async def forget(ids: Sequence[uuid.UUID]) -> None:
+        await forget_session(request, *ids)
+
+    return Ctx(
+        session=session,
+        settings=state.settings,
+        limiter=getattr(state, "rate_limiter", None),
+        ip=request.client.host if request.client else None,
+        user_agent=request.headers.get("user-agent"),
+        forget=forget,
+        notify=notify_user,
+    )
+
+
+async def _sms_quota(ctx: Ctx, staff_id: uuid.UUID) -> None:
+    if ctx.limiter is not None:
+        await ctx.limiter.check(f"staff-sms:{staff_id}", *SMS_ACTIONS_LIMIT)
+
+
+OrderNumber = Annotated[str, Path(min_length=1, max_length=40, pattern=r"^[A-Za-z0-9_.-]+$")]
+
+
+@router.get("/staff/customers", response_model=Page[CustomerBrief])
+async def search_customers(
+    staff: StaffUser,
+    request: Request,
+    session: SessionDep,
+    q: Annotated[
+        str,
+        Query(
+            min_length=2,
+            max_length=80,
+            description="A phone in any form (77 123 45 67, 0022177…, +221…), a meter or contract "
+            "number, or a name.",
+        ),
+    ],
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[CustomerBrief]:
+    """Agents: their agency's customers only. Administrators: every customer."""
+    return await service.search(_ctx(request, session), staff, q, limit, decode_time_cursor(cursor))
+
+
+@router.get("/staff/customers/{customer_id}", response_model=CustomerDetail)
+async def customer_detail(
+    customer_id: uuid.UUID, staff: StaffUser, request: Request, session: SessionDep
+) -> CustomerDetail:
+    """Profile, meters with who shares them, devices, requests and notifications received."""
+    lang = negotiate(request.headers.get("accept-language"))
+    return await service.detail(_ctx(request, session), staff, customer_id, lang)
+
+
+@router.get("/staff/customers/{customer_id}/meters/{meter_id}/purchases", response_model=Page[PurchaseOut])
+async def customer_purchases(
+    customer_id: uuid.UUID,
+    meter_id: uuid.UUID,
+    staff: StaffUser,
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    limit: LimitQuery = 50,
+) -> Page[PurchaseOut]:
+    """The Woyofal purchases of the last 12 months with their tokens (the newest ``limit``)."""
+    return await service.purchases(_ctx(request, session), gateway, staff, customer_id, meter_id, limit)
+
+
+@router.get("/staff/customers/{customer_id}/meters/{meter_id}/bills", response_model=Page[BillOut])
+async def customer_bills(
+    customer_id: uuid.UUID,
+    meter_id: uuid.UUID,
+    staff: StaffUser,
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+    limit: LimitQuery = 50,
+) -> Page[BillOut]:
+    """The postpaid bills of the last 12 months (the newest ``limit``)."""
+    return await service.bills(_ctx(request, session), gateway, staff, customer_id, meter_id, limit)
+
+
+@router.post(
+    "/staff/customers/{customer_id}/meters/{meter_id}/purchases/{order_number}/resend-token",
+    response_model=TokenResent,
+)
+async def resend_token(
+    customer_id: uuid.UUID,
+    meter_id: uuid.UUID,
+    order_number: OrderNumber,
+    staff: StaffUser,
+    request: Request,
+    session: SessionDep,
+    gateway: GatewayDep,
+) -> TokenResent:
+    """Send the purchase's token(s) again by SMS to the customer's phone. Audited (``token_resent``)."""
+    ctx = _ctx(request, session)
+    await _sms_quota(ctx, staff.user_id)
+    return await service.resend_token(ctx, gateway, staff, customer_id, meter_id, order_number)
+
+
+@router.post("/staff/customers/{customer_id}/unlock", response_model=CustomerBrief)
+async def unlock_customer(
+    customer_id: uuid.UUID, staff: StaffUser, request: Request, session: SessionDep
+) -> CustomerBrief:
+    """Lift a PIN lockout. Audited (``customer_unlocked``)."""
+    return await service.unlock(_ctx(request, session), staff, customer_id)
+
+
+@router.post(
+    "/staff/customers/{customer_id}/pin-reset-code",
+    status_code=status.HTTP_202_ACCEPTED,
+    response_model=Accepted,
+)
+async def send_pin_reset_code(
+    customer_id: uuid.UUID, staff: StaffUser, request: Request, session: SessionDep
+) -> Accepted:
+    """Send the customer a PIN-reset code by SMS (same code and quotas as "PIN oublié")."""
+    ctx = _ctx(request, session)
+    await _sms_quota(ctx, staff.user_id)
+    return Accepted(expires_in=await service.send_pin_reset_code(ctx, staff, customer_id))
+
+
+@router.put("/me/password", status_code=status.HTTP_204_NO_CONTENT)
+async def change_password(
+    body: PasswordChange, staff: StaffUser, request: Request, session: SessionDep
+) -> Response:
+    """A staff member changes their own password (local accounts); their other sessions end."""
+    await service.change_own_password(_ctx(request, session), staff, body.current_password, body.new_password)
+    return Response(status_code=status.HTTP_204_NO_CONTENT)

@@ -1,0 +1,406 @@
+// SamaConso agency console: a small single-page app over /api/v1 (no build step, no CDN).
+// The staff bearer token lives in sessionStorage (gone with the tab); no cookie, so no CSRF surface.
+// Every text from the server is put in the page as text nodes (no HTML parsing of server data).
+import { t, lang, setLang } from "./i18n.js";
+import { barChart, rateBar } from "./charts.js";
+
+const API = "/api/v1";
+const IDLE_MS = Number(document.documentElement.dataset.idleMs || 15 * 60 * 1000);
+const main = document.getElementById("main");
+const flashBox = document.getElementById("flash");
+let me = null;
+let idleTimer = null;
+
+// ---- small helpers --------------------------------------------------------------------------
+function h(tag, attrs = {}, ...children) {
+  const node = document.createElement(tag);
+  for (const [k, v] of Object.entries(attrs || {})) {
+    if (v === undefined || v === null || v === false) continue;
+    if (k.startsWith("on")) node.addEventListener(k.slice(2), v);
+    else if (k === "class") node.className = v;
+    else node.setAttribute(k, v === true ? "" : String(v));
+  }
+  for (const c of children.flat()) {
+    if (c === null || c === undefined || c === false) continue;
+    node.append(c instanceof Node ? c : document.createTextNode(String(c)));
+  }
+  return node;
+}
+
+function flash(text, kind = "ok") {
+  flashBox.replaceChildren(h("p", { class: `flash ${kind}` }, text));
+}
+
+function when(iso) {
+  if (!iso) return "";
+  return new Date(iso).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { timeZone: "UTC" }) + " UTC";
+}
+
+function day(iso) {
+  return iso ? new Date(iso).toLocaleDateString(lang() === "en" ? "en-GB" : "fr-FR", { timeZone: "UTC" }) : "";
+}
+
+class Problem extends Error {
+  constructor(status, body) {
+    super((body && (body.detail || body.title)) || `HTTP ${status}`);
+    this.status = status;
+    this.code = body && body.code;
+  }
+}
+
+async function api(method, path, body) {
+  const headers = { "Accept-Language": lang(), Accept: "application/json" };
+  const token = sessionStorage.getItem("sc.token");
+  if (token) headers.Authorization = `Bearer ${token}`;
+  if (body !== undefined) headers["Content-Type"] = "application/json";
+  const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
+  const data = res.status === 204 ? null : await res.json().catch(() => null);
+  if (res.status === 401 && token) {
+    endSession("expired");
+    throw new Problem(401, data);
+  }
+  if (!res.ok) throw new Problem(res.status, data);
+  return data;
+}
+
+async function guarded(fn) {
+  try {
+    return await fn();
+  } catch (err) {
+    flash(`${t("error")} : ${err.message}`, "error");
+    return undefined;
+  }
+}
+
+function confirmDialog(message) {
+  // A modal <dialog> (keyboard: Tab between buttons, Escape cancels).
+  return new Promise((resolve) => {
+    const ok = h("button", { type: "button", class: "primary", id: "confirm-ok" }, t("confirm"));
+    const no = h("button", { type: "button", id: "confirm-cancel" }, t("cancel"));
+    const dlg = h("dialog", { class: "confirm", "aria-label": t("confirm") }, h("p", {}, message), h("div", { class: "row" }, ok, no));
+    const done = (value) => { dlg.close(); dlg.remove(); resolve(value); };
+    ok.addEventListener("click", () => done(true));
+    no.addEventListener("click", () => done(false));
+    dlg.addEventListener("cancel", (e) => { e.preventDefault(); done(false); });
+    document.body.append(dlg);
+    dlg.showModal();
+    ok.focus();
+  });
+}
+
+function table(headers, rows, caption) {
+  if (!rows.length) return h("p", { class: "muted" }, t("none"));
+  return h("table", {}, caption ? h("caption", {}, caption) : null,
+    h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))),
+    h("tbody", {}, rows.map((r) => h("tr", {}, r.map((c) => h("td", {}, c))))));
+}
+
+function section(title, ...content) {
+  return h("section", { class: "card" }, h("h2", {}, title), ...content);
+}
+
+// ---- session ---------------------------------------------------------------------------------
+function resetIdle() {
+  clearTimeout(idleTimer);
+  if (sessionStorage.getItem("sc.token")) idleTimer = setTimeout(() => endSession("idle"), IDLE_MS);
+}
+
+async function endSession(reason) {
+  const token = sessionStorage.getItem("sc.token");
+  sessionStorage.removeItem("sc.token");
+  me = null;
+  clearTimeout(idleTimer);
+  if (token && reason !== "expired") {
+    fetch(`${API}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
+  }
+  location.hash = "#/login";
+  render();
+  if (reason === "idle") flash(t("idleOut"), "error");
+  if (reason === "expired") flash(t("expired"), "error");
+}
+
+["click", "keydown", "mousemove"].forEach((e) => document.addEventListener(e, resetIdle, { passive: true }));
+
+function chrome() {
+  const top = document.getElementById("top");
+  top.hidden = !me;
+  document.title = `SamaConso — ${t("title")}`;
+  document.getElementById("lang-switch").textContent = lang() === "en" ? "Français" : "English";
+  document.getElementById("sign-out").textContent = t("signOut");
+  document.getElementById("password-link").textContent = t("changePassword");
+  if (!me) return;
+  document.getElementById("who").textContent = `${me.first_name} ${me.last_name} (${me.login})`;
+  const links = [["#/customers", t("customers")], ["#/requests", t("requests")], ["#/notifications", t("notifications")], ["#/dashboard", t("dashboard")]];
+  if (me.role === "admin") links.push(["#/admin/staff", t("staff")], ["#/admin/agencies", t("agencies")], ["#/admin/request-types", t("requestTypes")], ["#/admin/tariffs", t("tariffs")], ["#/admin/audit", t("audit")]);
+  const here = location.hash.split("?")[0];
+  document.getElementById("nav").replaceChildren(...links.map(([href, label]) =>
+    h("a", { href, "aria-current": here.startsWith(href) ? "page" : null }, label)));
+}
+
+document.getElementById("lang-switch").addEventListener("click", () => { setLang(lang() === "en" ? "fr" : "en"); render(); });
+document.getElementById("sign-out").addEventListener("click", () => endSession("user"));
+document.getElementById("password-link").addEventListener("click", () => { location.hash = "#/password"; });
+
+// ---- pages -----------------------------------------------------------------------------------
+function loginPage() {
+  const login = h("input", { id: "login", name: "login", autocomplete: "username", required: true });
+  const password = h("input", { id: "password", name: "password", type: "password", autocomplete: "current-password", required: true });
+  const form = h("form", { class: "card narrow", onsubmit: async (e) => {
+    e.preventDefault();
+    await guarded(async () => {
+      const pair = await api("POST", "/auth/staff/login", { login: login.value, password: password.value });
+      sessionStorage.setItem("sc.token", pair.access_token);
+      me = await api("GET", "/me");
+      if (me.role !== "agent" && me.role !== "admin") { await endSession("user"); throw new Error(t("notAllowed")); }
+      flashBox.replaceChildren();
+      resetIdle();
+      location.hash = "#/customers";
+    });
+  } },
+  h("h1", {}, `SamaConso — ${t("title")}`),
+  h("label", { for: "login" }, t("login")), login,
+  h("label", { for: "password" }, t("password")), password,
+  h("button", { type: "submit", class: "primary" }, t("signInBtn")));
+  main.replaceChildren(form);
+  login.focus();
+}
+
+function passwordPage() {
+  const cur = h("input", { id: "current-password", type: "password", autocomplete: "current-password", required: true });
+  const nxt = h("input", { id: "new-password", type: "password", autocomplete: "new-password", required: true, minlength: 12 });
+  main.replaceChildren(h("form", { class: "card narrow", onsubmit: async (e) => {
+    e.preventDefault();
+    await guarded(async () => {
+      await api("PUT", "/me/password", { current_password: cur.value, new_password: nxt.value });
+      cur.value = ""; nxt.value = "";
+      flash(t("passwordChanged"));
+    });
+  } }, h("h1", {}, t("changePassword")),
+  h("label", { for: "current-password" }, t("currentPassword")), cur,
+  h("label", { for: "new-password" }, t("newPassword")), nxt,
+  h("button", { type: "submit", class: "primary" }, t("save"))));
+}
+
+function customersPage(params) {
+  const q = h("input", { id: "q", name: "q", type: "search", value: params.get("q") || "", required: true, minlength: 2 });
+  const results = h("div", { id: "results" });
+  const form = h("form", { class: "card row", role: "search", onsubmit: (e) => { e.preventDefault(); location.hash = `#/customers?q=${encodeURIComponent(q.value)}`; } },
+    h("label", { for: "q" }, t("searchLabel")), q, h("button", { type: "submit", class: "primary" }, t("search")));
+  main.replaceChildren(h("h1", {}, t("customers")), form, results);
+  q.focus();
+  if (!params.get("q")) return;
+  guarded(async () => {
+    const page = await api("GET", `/staff/customers?q=${encodeURIComponent(params.get("q"))}&limit=50`);
+    if (!page.items.length) { results.replaceChildren(h("p", { class: "muted" }, t("noResult"))); return; }
+    results.replaceChildren(table([t("name"), t("phone"), t("status"), t("since"), ""], page.items.map((c) => [
+      `${c.first_name} ${c.last_name}`, c.phone || "", c.locked ? t("locked") : c.is_active ? t("active") : t("inactive"),
+      day(c.created_at), h("a", { href: `#/customer/${c.id}` }, t("open"))])));
+  });
+}
+
+async function customerPage(id) {
+  main.replaceChildren(h("p", {}, t("loading")));
+  const c = await guarded(() => api("GET", `/staff/customers/${id}`));
+  if (!c) { main.replaceChildren(); return; }
+  const p = c.customer;
+  const actions = h("div", { class: "row" },
+    h("button", { type: "button", id: "unlock", onclick: () => guarded(async () => {
+      if (!(await confirmDialog(t("unlock") + " ?"))) return;
+      await api("POST", `/staff/customers/${id}/unlock`); flash(t("unlocked"));
+    }) }, t("unlock")),
+    h("button", { type: "button", id: "pin-code", onclick: () => guarded(async () => {
+      if (!(await confirmDialog(t("pinCode") + " ?"))) return;
+      await api("POST", `/staff/customers/${id}/pin-reset-code`); flash(t("pinSent"));
+    }) }, t("pinCode")));
+  const meterBox = h("div", { id: "meter-detail" });
+  const meters = c.meters.map((m) => h("article", { class: "meter" },
+    h("h3", {}, `${m.kind === "prepaid" ? t("prepaid") : t("postpaid")} ${m.number}`),
+    h("p", {}, `${t("holder")} : ${m.customer_name || ""} · ${t("address")} : ${m.address || ""} · ${t("agency")} : ${m.agency || ""}`),
+    h("p", {}, `${t("people")} : `, m.people.map((x) => `${x.first_name} ${x.last_name} ${x.phone || ""} (${x.is_owner ? t("owner") : t("sharer")}, ${x.status})`).join(" · ")),
+    h("button", { type: "button", onclick: () => (m.kind === "prepaid" ? showPurchases(id, m, meterBox, p) : showBills(id, m, meterBox)) },
+      m.kind === "prepaid" ? t("showPurchases") : t("showBills"))));
+  main.replaceChildren(
+    h("h1", {}, `${p.first_name} ${p.last_name}`),
+    section(t("profile"),
+      h("dl", {}, h("dt", {}, t("phone")), h("dd", {}, p.phone || ""), h("dt", {}, t("status")),
+        h("dd", {}, p.locked ? t("locked") : p.is_active ? t("active") : t("inactive")),
+        h("dt", {}, t("language")), h("dd", {}, c.language), h("dt", {}, t("email")), h("dd", {}, c.email || ""),
+        h("dt", {}, t("since")), h("dd", {}, day(p.created_at))), actions),
+    section(t("meters"), meters.length ? meters : h("p", { class: "muted" }, t("none")), meterBox),
+    section(t("devices"), table([t("model"), t("platform"), t("status"), t("lastSeen")], c.devices.map((d) => [d.model || "", d.platform || "", d.is_active ? t("active") : t("inactive"), when(d.last_seen_at)]))),
+    section(t("requests"), table([t("type"), t("status"), t("createdAt"), t("due"), ""], c.requests.map((r) => [r.type, t(`st_${r.status}`), when(r.created_at), when(r.due_at), h("a", { href: `#/request/${r.id}` }, t("open"))]))),
+    section(t("receivedNotifications"), table([t("date"), t("type"), t("titleFr"), ""], c.notifications.map((n) => [when(n.created_at), n.type, n.title, n.body]))),
+  );
+}
+
+async function showPurchases(customerId, meter, box, person) {
+  box.replaceChildren(h("p", {}, t("loading")));
+  const page = await guarded(() => api("GET", `/staff/customers/${customerId}/meters/${meter.id}/purchases?limit=50`));
+  if (!page) { box.replaceChildren(); return; }
+  box.replaceChildren(h("h3", {}, `${t("purchases")} — ${meter.number}`), table([t("date"), t("number"), t("amount"), t("kwh"), t("tokens"), ""],
+    page.items.map((x) => [when(x.date), x.order_number || "", x.amount.toLocaleString(), x.kwh.toFixed(1),
+      h("code", { class: "token" }, x.tokens.join(" / ")),
+      x.order_number && x.tokens.length ? h("button", { type: "button", "data-order": x.order_number, onclick: () => guarded(async () => {
+        if (!(await confirmDialog(t("resendConfirm", { n: x.order_number, p: person.phone })))) return;
+        const r = await api("POST", `/staff/customers/${customerId}/meters/${meter.id}/purchases/${encodeURIComponent(x.order_number)}/resend-token`);
+        flash(t("resent", { n: r.order_number, p: r.sent_to }));
+      }) }, t("resend")) : ""])));
+}
+
+async function showBills(customerId, meter, box) {
+  const page = await guarded(() => api("GET", `/staff/customers/${customerId}/meters/${meter.id}/bills?limit=50`));
+  if (!page) return;
+  box.replaceChildren(h("h3", {}, `${t("bills")} — ${meter.number}`), table([t("date"), t("number"), t("kwh"), t("amount"), t("due")],
+    page.items.map((b) => [day(b.date), b.number, String(b.kwh), b.amount.toLocaleString(), day(b.due_date)])));
+}
+
+function requestsPage(params) {
+  const status = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, t("all")),
+    ["submitted", "in_progress", "resolved", "rejected", "cancelled"].map((s) => h("option", { value: s, selected: params.get("status") === s }, t(`st_${s}`))));
+  const overdue = h("input", { id: "f-overdue", type: "checkbox", checked: params.get("overdue") === "true" });
+  const list = h("div", { id: "queue" });
+  main.replaceChildren(h("h1", {}, t("queue")),
+    h("form", { class: "card row", onsubmit: (e) => {
+      e.preventDefault();
+      const q = new URLSearchParams();
+      if (status.value) q.set("status", status.value);
+      if (overdue.checked) q.set("overdue", "true");
+      location.hash = `#/requests?${q}`;
+    } }, h("label", { for: "f-status" }, t("status")), status, h("label", { for: "f-overdue" }, overdue, t("onlyOverdue")),
+    h("button", { type: "submit" }, t("filter"))), list);
+  guarded(async () => {
+    const q = new URLSearchParams({ limit: "50" });
+    if (params.get("status")) q.set("status", params.get("status"));
+    if (params.get("overdue")) q.set("overdue", "true");
+    const page = await api("GET", `/requests?${q}`);
+    list.replaceChildren(table([t("type"), t("status"), t("createdAt"), t("age"), t("overdue"), t("assignee"), ""], page.items.map((r) => [
+      r.type.label, t(`st_${r.status}`), when(r.created_at), r.age_hours.toFixed(1), r.overdue ? "⚠ " + t("overdue") : "",
+      r.assigned_to ? (r.assigned_to === me.id ? t("me") : r.assigned_to.slice(0, 8)) : t("nobody"),
+      h("a", { href: `#/request/${r.id}` }, t("open"))])));
+  });
+}
+
+async function requestPage(id) {
+  const r = await guarded(() => api("GET", `/requests/${id}`));
+  if (!r) return;
+  const comment = h("textarea", { id: "reply", rows: 3, maxlength: 4000 });
+  const canned = h("select", { id: "canned", onchange: () => { if (canned.value) comment.value = t(canned.value); } },
+    h("option", { value: "" }, "—"), ["canned1", "canned2", "canned3"].map((k) => h("option", { value: k }, t(k).slice(0, 60))));
+  const patch = (body) => guarded(async () => { await api("PATCH", `/requests/${id}`, body); await requestPage(id); flash(t(`st_${body.status || r.status}`)); });
+  const withComment = (body) => (comment.value.trim() ? { ...body, comment: comment.value.trim() } : body);
+  const open = r.status === "submitted" || r.status === "in_progress";
+  main.replaceChildren(
+    h("h1", {}, `${r.type.label} — `, h("span", { id: "request-status" }, t(`st_${r.status}`))),
+    section(t("customer"), h("p", {}, `${r.requester.first_name} ${r.requester.last_name} ${r.requester.phone || ""} `,
+      h("a", { href: `#/customer/${r.requester.id}` }, t("open"))), h("p", { class: "quote" }, r.comment),
+      h("p", {}, `${t("createdAt")} ${when(r.created_at)} · ${t("due")} ${when(r.due_at)}${r.overdue ? " · ⚠ " + t("overdue") : ""} · ${t("assignee")} : ${r.assigned_to ? (r.assigned_to === me.id ? t("me") : r.assigned_to) : t("nobody")}`)),
+    open ? section(t("reply"),
+      h("div", { class: "row" }, h("button", { type: "button", id: "take", onclick: () => patch({ assign_to_me: true, status: r.status === "submitted" ? "in_progress" : undefined }) }, t("takeIt"))),
+      h("label", { for: "canned" }, t("canned")), canned, h("label", { for: "reply" }, t("comment")), comment,
+      h("div", { class: "row" },
+        h("button", { type: "button", id: "send-reply", onclick: () => comment.value.trim() && patch({ comment: comment.value.trim() }) }, t("send")),
+        h("button", { type: "button", id: "resolve", class: "primary", onclick: () => patch(withComment({ status: "resolved" })) }, t("resolve")),
+        h("button", { type: "button", id: "reject", onclick: () => patch(withComment({ status: "rejected" })) }, t("reject")))) : null,
+    section(t("history"), table([t("date"), t("status"), ""], [
+      ...r.history.map((e) => [when(e.at), `${e.from_status ? t(`st_${e.from_status}`) + " → " : ""}${t(`st_${e.to_status}`)} (${e.by})`, e.comment || ""]),
+      ...r.comments.map((c) => [when(c.at), c.by, c.body])])));
+}
+
+function notificationsPage() {
+  const admin = me.role === "admin";
+  const target = h("select", { id: "n-target" }, h("option", { value: "agency" }, t("tAgency")), h("option", { value: "outage" }, t("tOutage")),
+    admin ? h("option", { value: "all_agencies" }, t("tAll")) : null, admin ? h("option", { value: "everyone" }, t("tEveryone")) : null);
+  const fields = ["titleFr", "titleEn", "bodyFr", "bodyEn"].map((k) => (k.startsWith("title")
+    ? h("input", { id: `n-${k}`, maxlength: 200, required: true }) : h("textarea", { id: `n-${k}`, rows: 3, maxlength: 2000, required: true })));
+  const preview = h("div", { id: "n-preview", class: "phone-preview", "aria-live": "polite" });
+  const stats = h("div", { id: "n-stats" });
+  const show = () => preview.replaceChildren(h("strong", {}, fields[0].value), h("p", {}, fields[2].value), h("hr"), h("strong", {}, fields[1].value), h("p", {}, fields[3].value));
+  fields.forEach((f) => f.addEventListener("input", show));
+  const form = h("form", { class: "card", onsubmit: async (e) => {
+    e.preventDefault();
+    const kind = target.value;
+    const label = target.selectedOptions[0].textContent;
+    if (!(await confirmDialog(t("confirmSend", { t: label })))) return;
+    if (kind === "everyone" && !(await confirmDialog(t("confirmNational")))) return;
+    await guarded(async () => {
+      let tgt = { kind };
+      if (kind === "outage") tgt = { kind, agency_ids: me.agency_id ? [me.agency_id] : [] };
+      const body = { target: tgt, type: kind === "outage" ? "outage" : "campaign",
+        title: { fr: fields[0].value, en: fields[1].value }, body: { fr: fields[2].value, en: fields[3].value } };
+      const accepted = await api("POST", "/notifications", body);
+      flash(t("sent"));
+      watch(accepted.id, stats);
+    });
+  } }, h("h2", {}, t("compose")), h("label", { for: "n-target" }, t("target")), target,
+  ...["titleFr", "titleEn", "bodyFr", "bodyEn"].flatMap((k, i) => [h("label", { for: `n-${k}` }, t(k)), fields[i]]),
+  h("h3", {}, t("preview")), preview, h("button", { type: "submit", class: "primary", id: "n-send" }, t("sendNow")));
+  main.replaceChildren(h("h1", {}, t("notifications")), form, stats);
+}
+
+async function watch(id, box) {
+  // Live delivery figures: polled every 2 s until done (stops when the page changes).
+  const hash = location.hash;
+  for (;;) {
+    const s = await guarded(() => api("GET", `/notifications/${id}`));
+    if (!s || location.hash !== hash) return;
+    box.replaceChildren(section(t("delivery"), h("dl", { id: "delivery" },
+      [["deliveryStatus", s.status], ["targeted", s.targeted_devices ?? "…"], ["sent", s.sent], ["failed", s.failed], ["dead", s.dead_tokens], ["pending", s.pending ?? "…"]]
+        .flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", { "data-k": k }, String(v))]))));
+    if (s.status === "done") return;
+    await new Promise((r) => setTimeout(r, 2000));
+  }
+}
+
+async function dashboardPage() {
+  const d = await guarded(() => api("GET", "/dashboard"));
+  if (!d) return;
+  const signups = d.signups_per_day.map((x) => ({ label: x.day.slice(5), value: x.count }));
+  const byStatus = Object.entries(d.requests.by_status).map(([k, v]) => ({ label: t(`st_${k}`), value: v }));
+  const n = d.notifications;
+  main.replaceChildren(h("h1", {}, `${t("dashboard")} ${d.scope.national ? "(" + t("national") + ")" : ""}`),
+    section(t("signups"), barChart(signups, { label: t("signups") })),
+    section(t("requestsByStatus"), barChart(byStatus, { label: t("requestsByStatus"), height: 180 })),
+    section(t("deliveryRate"), n ? h("div", {}, rateBar(n.last_7_days.delivery_rate, { label: "7" }), rateBar(n.last_30_days.delivery_rate, { label: "30" }))
+      : h("p", { class: "muted" }, d.notifications_unavailable_reason || t("none"))),
+    section(t("figures"), h("dl", {}, [["customers", d.users.customers], ["meters", d.links.active], ["overdue", d.requests.overdue]]
+      .flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, String(v))]))));
+}
+
+async function adminList(title, path, headers, row) {
+  const page = await guarded(() => api("GET", path));
+  if (!page) return;
+  main.replaceChildren(h("h1", {}, title), table(headers, page.items.map(row)));
+}
+
+// ---- router ----------------------------------------------------------------------------------
+async function render() {
+  const [path, query] = (location.hash.slice(1) || "/customers").split("?");
+  const params = new URLSearchParams(query || "");
+  if (!me && sessionStorage.getItem("sc.token")) {
+    me = await api("GET", "/me").catch(() => null);
+    if (me) resetIdle();
+  }
+  chrome();
+  if (!me) { loginPage(); return; }
+  const parts = path.split("/").filter(Boolean);
+  if (parts[0] === "customers") customersPage(params);
+  else if (parts[0] === "customer" && parts[1]) await customerPage(parts[1]);
+  else if (parts[0] === "requests") requestsPage(params);
+  else if (parts[0] === "request" && parts[1]) await requestPage(parts[1]);
+  else if (parts[0] === "notifications") notificationsPage();
+  else if (parts[0] === "dashboard") await dashboardPage();
+  else if (parts[0] === "password") passwordPage();
+  else if (parts[0] === "admin" && me.role === "admin") {
+    if (parts[1] === "staff") await adminList(t("staff"), "/admin/users?limit=100", [t("login"), t("name"), "Role", t("status")], (u) => [u.login, `${u.first_name} ${u.last_name}`, u.role, u.is_active ? t("active") : t("inactive")]);
+    else if (parts[1] === "agencies") await adminList(t("agencies"), "/agencies?limit=100", ["Code", t("name"), t("status")], (a) => [a.code, a.name, a.is_active ? t("active") : t("inactive")]);
+    else if (parts[1] === "request-types") await adminList(t("requestTypes"), "/admin/request-types?limit=100", ["Code", t("name"), "SLA (h)", t("status")], (x) => [x.code, lang() === "en" ? x.label_en : x.label_fr, String(x.sla_hours), x.is_active ? t("active") : t("inactive")]);
+    else if (parts[1] === "tariffs") await adminList(t("tariffs"), "/tariffs", ["Code", t("name"), ""], (x) => [x.code || "", x.label || x.name || "", x.valid_from || ""]);
+    else if (parts[1] === "audit") await adminList(t("audit"), "/admin/audit?limit=100", [t("date"), "Event", "User", "Actor", ""], (e) => [when(e.at), e.event, e.user_id || "", e.actor_id || "", JSON.stringify(e.details)]);
+  } else customersPage(params);
+  chrome();
+  main.focus({ preventScroll: true });
+}
+
+window.addEventListener("hashchange", render);
+setLang(lang());
+render();

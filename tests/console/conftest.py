@@ -1,0 +1,3 @@
+from tests.support.legacy import legacy_source
+
+__all__ = ["legacy_source"]
