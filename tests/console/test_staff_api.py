@@ -75,16 +75,20 @@ async def test_search_by_phone_in_any_form_name_and_meter_within_the_agency(
         assert r.json()["items"][0]["phone"] == g.DEMO_PHONE
     # another agency's agent finds nobody; the administrator finds her
     r = await client.get(f"{API}/staff/customers", params={"q": g.DEMO_PHONE}, headers=stranger.headers)
-    assert r.status_code == 200 and r.json()["items"] == []
+    assert r.status_code == 200
+    assert r.json()["items"] == []
     r = await client.get(f"{API}/staff/customers", params={"q": "Diop"}, headers=admin.headers)
     assert [c["id"] for c in r.json()["items"]] == [str(awa.id)]
     # customers cannot search; a one-letter query is a clear 422 in French / English
     r = await client.get(f"{API}/staff/customers", params={"q": "Diop"}, headers=awa.headers)
-    assert r.status_code == 403 and r.json()["code"] == "staff_only"
+    assert r.status_code == 403
+    assert r.json()["code"] == "staff_only"
     r = await client.get(f"{API}/staff/customers", params={"q": "D"}, headers=agent.headers)
-    assert r.status_code == 422 and r.headers["content-type"].startswith("application/problem+json")
+    assert r.status_code == 422
+    assert r.headers["content-type"].startswith("application/problem+json")
     r = await client.get(f"{API}/staff/customers", params={"q": "%_"}, headers=admin.headers)
-    assert r.status_code == 200 and r.json()["items"] == []  # wildcards are literal
+    assert r.status_code == 200
+    assert r.json()["items"] == []
 
 
 async def test_customer_file_and_token_resend_reach_the_sms_outbox(
@@ -110,7 +114,8 @@ async def test_customer_file_and_token_resend_reach_the_sms_outbox(
         'SELECT * FROM sic."HEXING_SENELECBILL_ALHDL2" WHERE "NUMERO_COMPTEUR" = $1 ORDER BY "DATE_TRANSACTION" DESC',
         g.DEMO_PREPAID_METER,
     )
-    assert purchases and purchases[0]["order_number"] == rows[0]["NUMERO_COMMANDE"]
+    assert purchases
+    assert purchases[0]["order_number"] == rows[0]["NUMERO_COMMANDE"]
     newest = purchases[0]
     assert newest["tokens"]
 
@@ -142,7 +147,8 @@ async def test_customer_file_and_token_resend_reach_the_sms_outbox(
     assert len(sms_to(settings, g.DEMO_PHONE)) == before + 1
     # an unknown purchase is a 404, a malformed order number a 422
     r = await client.post(url.replace(newest["order_number"], "NOPE-1"), headers=agent.headers)
-    assert r.status_code == 404 and r.json()["detail"] == "Achat introuvable sur ce compteur."
+    assert r.status_code == 404
+    assert r.json()["detail"] == "Achat introuvable sur ce compteur."
     r = await client.post(url.replace(newest["order_number"], "a%20b"), headers=agent.headers)
     assert r.status_code == 422
 
@@ -163,7 +169,8 @@ async def test_unlock_and_pin_reset_code(
     assert r.json()["customer"]["locked"] is True
 
     r = await client.post(f"{API}/staff/customers/{awa.id}/unlock", headers=agent.headers)
-    assert r.status_code == 200 and r.json()["locked"] is False
+    assert r.status_code == 200
+    assert r.json()["locked"] is False
     r = await client.post(f"{API}/auth/login", json={"phone": g.DEMO_PHONE, "pin": "2580"})
     assert r.status_code == 200, r.text
     assert len(await _audit(db, "customer_unlocked")) == 1
@@ -172,7 +179,8 @@ async def test_unlock_and_pin_reset_code(
     r = await client.post(f"{API}/staff/customers/{awa.id}/pin-reset-code", headers=agent.headers)
     assert r.status_code == 202, r.text
     messages = sms_to(settings, g.DEMO_PHONE)
-    assert len(messages) == before + 1 and "réinitialisation" in messages[-1]["message"]
+    assert len(messages) == before + 1
+    assert "réinitialisation" in messages[-1]["message"]
     assert [e.actor_id for e in await _audit(db, "pin_reset_code_sent")] == [agent.id]
 
 
@@ -193,7 +201,8 @@ async def test_staff_changes_own_password_and_other_sessions_end(
         json={"current_password": "wrong", "new_password": "New-Password-2026"},
         headers=agent.headers,
     )
-    assert r.status_code == 400 and r.json()["code"] == "wrong_password"
+    assert r.status_code == 400
+    assert r.json()["code"] == "wrong_password"
     r = await client.put(
         f"{API}/me/password",
         json={"current_password": "Staff-Password-1", "new_password": "short"},
@@ -219,15 +228,21 @@ async def test_staff_changes_own_password_and_other_sessions_end(
         json={"current_password": "New-Password-2026", "new_password": "Another-Pass-2027"},
         headers=agent.headers,
     )
-    assert r.status_code == 409 and r.json()["code"] == "directory_account"
+    assert r.status_code == 409
+    assert r.json()["code"] == "directory_account"
 
 
 async def test_console_is_served_with_a_strict_csp(client: AsyncClient, db: Database) -> None:
     r = await client.get("/console/")
-    assert r.status_code == 200 and "<main" in r.text
+    assert r.status_code == 200
+    assert "<main" in r.text
     csp = r.headers["content-security-policy"]
-    assert "default-src 'self'" in csp and "script-src 'self'" in csp and "unsafe-inline" not in csp
+    assert "default-src 'self'" in csp
+    assert "script-src 'self'" in csp
+    assert "unsafe-inline" not in csp
     assert r.headers["x-frame-options"] == "DENY"
     js = await client.get("/console/app.js")
-    assert js.status_code == 200 and "javascript" in js.headers["content-type"]
-    assert "/api/v1" in js.text and ".innerHTML" not in js.text
+    assert js.status_code == 200
+    assert "javascript" in js.headers["content-type"]
+    assert "/api/v1" in js.text
+    assert ".innerHTML" not in js.text

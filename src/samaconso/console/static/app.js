@@ -328,7 +328,7 @@ function notificationsPage() {
       const body = { target: tgt, type: kind === "outage" ? "outage" : "campaign",
         title: { fr: fields[0].value, en: fields[1].value }, body: { fr: fields[2].value, en: fields[3].value } };
       const accepted = await api("POST", "/notifications", body);
-      flash(t("sent"));
+      flash(t("accepted"));
       watch(accepted.id, stats);
     });
   } }, h("h2", {}, t("compose")), h("label", { for: "n-target" }, t("target")), target,
@@ -344,7 +344,7 @@ async function watch(id, box) {
     const s = await guarded(() => api("GET", `/notifications/${id}`));
     if (!s || location.hash !== hash) return;
     box.replaceChildren(section(t("delivery"), h("dl", { id: "delivery" },
-      [["deliveryStatus", s.status], ["targeted", s.targeted_devices ?? "…"], ["sent", s.sent], ["failed", s.failed], ["dead", s.dead_tokens], ["pending", s.pending ?? "…"]]
+      [["deliveryStatus", t(`ds_${s.status}`)], ["targeted", s.targeted_devices ?? "…"], ["sent", s.sent], ["failed", s.failed], ["dead", s.dead_tokens], ["pending", s.pending ?? "…"]]
         .flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", { "data-k": k }, String(v))]))));
     if (s.status === "done") return;
     await new Promise((r) => setTimeout(r, 2000));

@@ -37,7 +37,8 @@ const FR = {
   canned1: "Bonjour, votre demande est prise en charge par votre agence.",
   canned2: "Bonjour, votre problème est résolu. Merci de votre confiance.",
   canned3: "Bonjour, merci de passer en agence avec votre pièce d'identité.",
-  national: "national", createdAt: "Créée le",
+  national: "national", createdAt: "Créée le", accepted: "Notification acceptée : envoi en cours.",
+  ds_queued: "en file", ds_fanning_out: "répartition", ds_sending: "envoi", ds_done: "terminé",
 };
 const EN = {
   title: "Agency console", signIn: "Sign in", login: "Login", password: "Password",
@@ -77,7 +78,8 @@ const EN = {
   canned1: "Hello, your agency is handling your request.",
   canned2: "Hello, your problem is solved. Thank you for your trust.",
   canned3: "Hello, please come to the agency with your identity card.",
-  national: "national", createdAt: "Created",
+  national: "national", createdAt: "Created", accepted: "Notification accepted: sending.",
+  ds_queued: "queued", ds_fanning_out: "fanning out", ds_sending: "sending", ds_done: "done",
 };
 
 let current = localStorage.getItem("sc.lang") === "en" ? "en" : "fr";
