@@ -152,3 +152,12 @@ async def meter_of_customer(session: AsyncSession, user_id: uuid.UUID, meter_id:
         .limit(1)
     )
     return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def colleagues(session: AsyncSession, agency_id: uuid.UUID | None, limit: int) -> Sequence[User]:
+    """Active staff of an agency (None: every active staff member), by name."""
+    stmt = select(User).where(User.role.in_((Role.agent, Role.admin)), User.is_active)
+    if agency_id is not None:
+        stmt = stmt.where(User.agency_id == agency_id)
+    stmt = stmt.order_by(User.last_name, User.first_name, User.id).limit(limit)
+    return (await session.execute(stmt)).scalars().all()

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from samaconso.console import service
-from samaconso.console.schemas import CustomerBrief, CustomerDetail, PasswordChange, TokenResent
+from samaconso.console.schemas import Colleague, CustomerBrief, CustomerDetail, PasswordChange, TokenResent
 from samaconso.consumption.schemas import BillOut, PurchaseOut
 from samaconso.identity.context import Ctx
 from samaconso.identity.deps import StaffUser, forget_session
@@ -159,3 +159,16 @@ async def change_password(
     """A staff member changes their own password (local accounts); their other sessions end."""
     await service.change_own_password(_ctx(request, session), staff, body.current_password, body.new_password)
     return Response(status_code=status.HTTP_204_NO_CONTENT)
+
+
+@router.get("/staff/colleagues", response_model=Page[Colleague])
+async def colleagues(
+    staff: StaffUser,
+    request: Request,
+    session: SessionDep,
+    agency_id: Annotated[uuid.UUID | None, Query(description="Administrators only.")] = None,
+    limit: LimitQuery = 100,
+) -> Page[Colleague]:
+    """Active staff a request can be assigned to: agents see their own agency's."""
+    items = await service.colleagues(_ctx(request, session), staff, agency_id, limit)
+    return Page[Colleague](items=items, next_cursor=None)

@@ -70,3 +70,12 @@ class TokenResent(BaseModel):
 class PasswordChange(BaseModel):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: StaffPassword
+
+
+class Colleague(BaseModel):
+    id: uuid.UUID
+    login: str | None
+    first_name: str
+    last_name: str
+    role: str
+    agency_id: uuid.UUID | None

@@ -15,6 +15,7 @@ import structlog
 
 from samaconso.console import repository as repo
 from samaconso.console.schemas import (
+    Colleague,
     CustomerBrief,
     CustomerDetail,
     CustomerMeter,
@@ -330,3 +331,19 @@ async def change_own_password(ctx: Ctx, staff: Principal, current: str, new: str
         ctx, "password_changed", user_id=user.id, actor_id=user.id, other_sessions_ended=len(revoked)
     )
     ctx.forget_after_commit(revoked)
+
+
+async def colleagues(ctx: Ctx, staff: Principal, agency_id: uuid.UUID | None, limit: int) -> list[Colleague]:
+    """Who a request can be given to: an agent's own agency; an administrator chooses (or all)."""
+    scope = _agency_scope(staff) if not staff.is_admin else agency_id
+    return [
+        Colleague(
+            id=u.id,
+            login=u.login,
+            first_name=u.first_name,
+            last_name=u.last_name,
+            role=u.role.value,
+            agency_id=u.agency_id,
+        )
+        for u in await repo.colleagues(ctx.session, scope, limit)
+    ]

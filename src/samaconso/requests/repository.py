@@ -113,6 +113,9 @@ async def list_requests(
     reference: str | None = None,
     after: tuple[datetime, uuid.UUID] | None = None,
     limit: int,
+    type_code: str | None = None,
+    assignee: uuid.UUID | None = None,
+    unassigned: bool = False,
 ) -> Sequence[tuple[CustomerRequest, RequestType]]:
     """Newest first, keyset-paginated on (created_at, id)."""
     stmt = (
@@ -131,6 +134,12 @@ async def list_requests(
         stmt = stmt.where(CustomerRequest.status == status)
     if reference is not None:
         stmt = stmt.where(CustomerRequest.reference == reference.strip().upper())
+    if type_code is not None:
+        stmt = stmt.where(RequestType.code == type_code)
+    if assignee is not None:
+        stmt = stmt.where(CustomerRequest.assigned_to == assignee)
+    if unassigned:
+        stmt = stmt.where(CustomerRequest.assigned_to.is_(None))
     if overdue is True:
         stmt = stmt.where(_overdue_clause())
     elif overdue is False:
@@ -209,3 +218,14 @@ async def by_reference(session: AsyncSession, reference: str) -> CustomerRequest
     return await session.scalar(
         select(CustomerRequest).where(CustomerRequest.reference == reference.strip().upper())
     )
+
+
+async def staff_member(session: AsyncSession, user_id: uuid.UUID) -> User | None:
+    """An active agent or administrator."""
+    stmt = select(User).where(User.id == user_id, User.role.in_(("agent", "admin")), User.is_active)
+    return (await session.execute(stmt)).scalar_one_or_none()
+
+
+async def agency_is_active(session: AsyncSession, agency_id: uuid.UUID) -> bool:
+    found = await session.scalar(select(Agency.id).where(Agency.id == agency_id, Agency.is_active))
+    return found is not None

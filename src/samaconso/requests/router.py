@@ -5,6 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Query, Request
+from pydantic import BaseModel, Field
 
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
@@ -282,6 +283,8 @@ async def staff_requests(
     reference: str | None = Query(
         default=None, max_length=48, description="The customer's reference, e.g. `DKC-2026-004512`."
     ),
+    type: str | None = Query(default=None, pattern=r"^[a-z0-9_]{2,40}$", description="A request type code."),
+    assignee: str | None = Query(default=None, max_length=40, description="`me`, `none` or a staff id."),
     limit: LimitQuery = 20,
     cursor: CursorQuery = None,
 ) -> Page[StaffRequestSummary]:
@@ -295,6 +298,8 @@ async def staff_requests(
         cursor=cursor,
         limit=limit,
         reference=reference,
+        type_code=type,
+        assignee=assignee,
     )
     lang = _lang(request)
     return Page(items=[_staff_summary(v, lang) for v in views], next_cursor=next_cursor)
@@ -320,4 +325,31 @@ async def staff_update_request(
         status=RequestStatus(body.status) if body.status else None,
         comment=body.comment,
     )
+    return _staff_detail(view, _lang(request))
+
+
+class AssignBody(BaseModel):
+    assignee_id: uuid.UUID
+
+
+class TransferBody(BaseModel):
+    agency_id: uuid.UUID
+    comment: str | None = Field(default=None, max_length=1000)
+
+
+@router.post("/requests/{request_id}/assignment", response_model=StaffRequestDetail)
+async def staff_assign_request(
+    request_id: uuid.UUID, body: AssignBody, request: Request, principal: StaffUser, session: SessionDep
+) -> StaffRequestDetail:
+    """Give the request to a colleague of its agency (timeline: an assignment event)."""
+    view = await service.assign(session, principal, request_id, body.assignee_id)
+    return _staff_detail(view, _lang(request))
+
+
+@router.post("/requests/{request_id}/transfer", response_model=StaffRequestDetail)
+async def staff_transfer_request(
+    request_id: uuid.UUID, body: TransferBody, request: Request, principal: StaffUser, session: SessionDep
+) -> StaffRequestDetail:
+    """Hand the request over to another agency (it leaves the caller's queue when they are an agent)."""
+    view = await service.transfer(session, principal, request_id, body.agency_id, body.comment)
     return _staff_detail(view, _lang(request))

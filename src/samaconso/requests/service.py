@@ -350,7 +350,22 @@ async def list_for_staff(
     cursor: str | None,
     limit: int,
     reference: str | None = None,
+    type_code: str | None = None,
+    assignee: str | None = None,
 ) -> tuple[list[RequestView], str | None]:
+    assigned_to: uuid.UUID | None = None
+    if assignee == "me":
+        assigned_to = principal.user_id
+    elif assignee and assignee != "none":
+        try:
+            assigned_to = uuid.UUID(assignee)
+        except ValueError as exc:
+            raise AppError(
+                422,
+                "invalid_assignee",
+                "Assigné invalide (me, none ou un id).",
+                "Invalid assignee (me, none or an id).",
+            ) from exc
     agency_id: uuid.UUID | None = None
     national_only = False
     if principal.is_admin:
@@ -375,6 +390,9 @@ async def list_for_staff(
         reference=reference,
         after=_after(cursor),
         limit=limit + 1,
+        type_code=type_code,
+        assignee=assigned_to,
+        unassigned=assignee == "none",
     )
     return await _page_of_views(session, rows, limit)
 
@@ -515,4 +533,71 @@ async def staff_update(
     await repo.touch(session, req.id)
     await session.flush()
     log.info("request_updated", request_id=str(req.id), status=req.status.value, by=str(principal.user_id))
+    return await _view(session, req, with_requester=True)
+
+
+async def assign(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, assignee_id: uuid.UUID
+) -> RequestView:
+    """Give an open request to a colleague of the request's agency (or an administrator)."""
+    req = await _for_staff(session, principal, request_id, for_update=True)
+    if req.status not in OPEN_STATUSES:
+        raise request_closed(req.status)
+    colleague = await repo.staff_member(session, assignee_id)
+    if colleague is None or (colleague.role.value == "agent" and colleague.agency_id != req.agency_id):
+        raise AppError(
+            400,
+            "assignee_not_in_agency",
+            "Ce collègue n'est pas un agent actif de l'agence de la demande.",
+            "This colleague is not an active agent of the request's agency.",
+        )
+    if req.assigned_to != colleague.id:
+        req.assigned_to = colleague.id
+        repo.add_event(
+            session,
+            req,
+            kind=EventKind.assignment,
+            actor_id=principal.user_id,
+            actor_role=principal.role.value,
+            body=f"assigned:{colleague.id}",
+        )
+        await session.flush()
+        await repo.touch(session, req.id)
+        await session.flush()
+    log.info("request_assigned", request_id=str(req.id), to=str(colleague.id), by=str(principal.user_id))
+    return await _view(session, req, with_requester=True)
+
+
+async def transfer(
+    session: AsyncSession,
+    principal: Principal,
+    request_id: uuid.UUID,
+    agency_id: uuid.UUID,
+    comment: str | None,
+) -> RequestView:
+    """Hand an open request over to another agency's queue (unassigned there)."""
+    req = await _for_staff(session, principal, request_id, for_update=True)
+    if req.status not in OPEN_STATUSES:
+        raise request_closed(req.status)
+    if agency_id == req.agency_id:
+        raise AppError(
+            409, "same_agency", "La demande est déjà dans cette agence.", "The request is already there."
+        )
+    if not await repo.agency_is_active(session, agency_id):
+        raise AppError(400, "agency_unknown", "Agence inconnue.", "Unknown agency.")
+    previous = req.agency_id
+    req.agency_id = agency_id
+    req.assigned_to = None
+    repo.add_event(
+        session,
+        req,
+        kind=EventKind.assignment,
+        actor_id=principal.user_id,
+        actor_role=principal.role.value,
+        body=f"transfer:{previous or 'national'}->{agency_id}" + (f" {comment.strip()}" if comment else ""),
+    )
+    await session.flush()
+    await repo.touch(session, req.id)
+    await session.flush()
+    log.info("request_transferred", request_id=str(req.id), to=str(agency_id), by=str(principal.user_id))
     return await _view(session, req, with_requester=True)

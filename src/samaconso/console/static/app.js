@@ -254,9 +254,15 @@ async function showBills(customerId, meter, box) {
     page.items.map((b) => [day(b.date), b.number, String(b.kwh), b.amount.toLocaleString(), day(b.due_date)])));
 }
 
-function requestsPage(params) {
+async function requestsPage(params) {
+  const types = (await guarded(() => api("GET", "/request-types?limit=100"))) || { items: [] };
   const status = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, t("all")),
     ["submitted", "in_progress", "resolved", "rejected", "cancelled"].map((s) => h("option", { value: s, selected: params.get("status") === s }, t(`st_${s}`))));
+  const type = h("select", { id: "f-type", name: "type" }, h("option", { value: "" }, t("all")),
+    types.items.map((x) => h("option", { value: x.code, selected: params.get("type") === x.code }, x.label)));
+  const assignee = h("select", { id: "f-assignee", name: "assignee" }, h("option", { value: "" }, t("all")),
+    h("option", { value: "me", selected: params.get("assignee") === "me" }, t("me")),
+    h("option", { value: "none", selected: params.get("assignee") === "none" }, t("nobody")));
   const overdue = h("input", { id: "f-overdue", type: "checkbox", checked: params.get("overdue") === "true" });
   const list = h("div", { id: "queue" });
   main.replaceChildren(h("h1", {}, t("queue")),
@@ -264,13 +270,16 @@ function requestsPage(params) {
       e.preventDefault();
       const q = new URLSearchParams();
       if (status.value) q.set("status", status.value);
+      if (type.value) q.set("type", type.value);
+      if (assignee.value) q.set("assignee", assignee.value);
       if (overdue.checked) q.set("overdue", "true");
       location.hash = `#/requests?${q}`;
-    } }, h("label", { for: "f-status" }, t("status")), status, h("label", { for: "f-overdue" }, overdue, t("onlyOverdue")),
-    h("button", { type: "submit" }, t("filter"))), list);
-  guarded(async () => {
+    } }, h("label", { for: "f-status" }, t("status")), status, h("label", { for: "f-type" }, t("type")), type,
+    h("label", { for: "f-assignee" }, t("assignee")), assignee,
+    h("label", { for: "f-overdue" }, overdue, t("onlyOverdue")), h("button", { type: "submit" }, t("filter"))), list);
+  await guarded(async () => {
     const q = new URLSearchParams({ limit: "50" });
-    if (params.get("status")) q.set("status", params.get("status"));
+    for (const k of ["status", "type", "assignee"]) if (params.get(k)) q.set(k, params.get(k));
     if (params.get("overdue")) q.set("overdue", "true");
     const page = await api("GET", `/requests?${q}`);
     list.replaceChildren(table([t("type"), t("status"), t("createdAt"), t("age"), t("overdue"), t("assignee"), ""], page.items.map((r) => [
@@ -289,6 +298,21 @@ async function requestPage(id) {
   const patch = (body) => guarded(async () => { await api("PATCH", `/requests/${id}`, body); await requestPage(id); flash(t(`st_${body.status || r.status}`)); });
   const withComment = (body) => (comment.value.trim() ? { ...body, comment: comment.value.trim() } : body);
   const open = r.status === "submitted" || r.status === "in_progress";
+  let routing = null;
+  if (open) {
+    const [people, agencies] = await Promise.all([
+      guarded(() => api("GET", "/staff/colleagues?limit=100")), guarded(() => api("GET", "/agencies?limit=100"))]);
+    const who = h("select", { id: "assign-to" }, (people ? people.items : []).map((p) => h("option", { value: p.id, selected: p.id === r.assigned_to }, `${p.first_name} ${p.last_name} (${p.login})`)));
+    const where = h("select", { id: "transfer-to" }, (agencies ? agencies.items : []).filter((a) => a.id !== r.agency_id && a.is_active).map((a) => h("option", { value: a.id }, a.name)));
+    routing = section(t("routing"),
+      h("div", { class: "row" }, h("label", { for: "assign-to" }, t("assignTo")), who,
+        h("button", { type: "button", id: "assign", onclick: () => guarded(async () => { await api("POST", `/requests/${id}/assignment`, { assignee_id: who.value }); await requestPage(id); flash(t("assigned")); }) }, t("assign"))),
+      h("div", { class: "row" }, h("label", { for: "transfer-to" }, t("transferTo")), where,
+        h("button", { type: "button", id: "transfer", onclick: () => guarded(async () => {
+          if (!(await confirmDialog(t("transferConfirm", { a: where.selectedOptions[0]?.textContent || "" })))) return;
+          await api("POST", `/requests/${id}/transfer`, { agency_id: where.value }); location.hash = "#/requests"; flash(t("transferred"));
+        }) }, t("transfer"))));
+  }
   main.replaceChildren(
     h("h1", {}, `${r.type.label} — `, h("span", { id: "request-status" }, t(`st_${r.status}`))),
     section(t("customer"), h("p", {}, `${r.requester.first_name} ${r.requester.last_name} ${r.requester.phone || ""} `,
@@ -301,6 +325,7 @@ async function requestPage(id) {
         h("button", { type: "button", id: "send-reply", onclick: () => comment.value.trim() && patch({ comment: comment.value.trim() }) }, t("send")),
         h("button", { type: "button", id: "resolve", class: "primary", onclick: () => patch(withComment({ status: "resolved" })) }, t("resolve")),
         h("button", { type: "button", id: "reject", onclick: () => patch(withComment({ status: "rejected" })) }, t("reject")))) : null,
+    routing,
     section(t("history"), table([t("date"), t("status"), ""], [
       ...r.history.map((e) => [when(e.at), `${e.from_status ? t(`st_${e.from_status}`) + " → " : ""}${t(`st_${e.to_status}`)} (${e.by})`, e.comment || ""]),
       ...r.comments.map((c) => [when(c.at), c.by, c.body])])));
@@ -385,7 +410,7 @@ async function render() {
   const parts = path.split("/").filter(Boolean);
   if (parts[0] === "customers") customersPage(params);
   else if (parts[0] === "customer" && parts[1]) await customerPage(parts[1]);
-  else if (parts[0] === "requests") requestsPage(params);
+  else if (parts[0] === "requests") await requestsPage(params);
   else if (parts[0] === "request" && parts[1]) await requestPage(parts[1]);
   else if (parts[0] === "notifications") notificationsPage();
   else if (parts[0] === "dashboard") await dashboardPage();

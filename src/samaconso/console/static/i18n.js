@@ -38,6 +38,8 @@ const FR = {
   canned2: "Bonjour, votre problème est résolu. Merci de votre confiance.",
   canned3: "Bonjour, merci de passer en agence avec votre pièce d'identité.",
   national: "national", createdAt: "Créée le", accepted: "Notification acceptée : envoi en cours.",
+  routing: "Affectation", assignTo: "Confier à", assign: "Affecter", assigned: "Demande affectée.", transferTo: "Transférer à l'agence", transfer: "Transférer",
+  transferConfirm: "Transférer la demande à {a} ?", transferred: "Demande transférée.",
   ds_queued: "en file", ds_fanning_out: "répartition", ds_sending: "envoi", ds_done: "terminé",
 };
 const EN = {
@@ -79,6 +81,8 @@ const EN = {
   canned2: "Hello, your problem is solved. Thank you for your trust.",
   canned3: "Hello, please come to the agency with your identity card.",
   national: "national", createdAt: "Created", accepted: "Notification accepted: sending.",
+  routing: "Routing", assignTo: "Give to", assign: "Assign", assigned: "Request assigned.", transferTo: "Transfer to agency", transfer: "Transfer",
+  transferConfirm: "Transfer the request to {a}?", transferred: "Request transferred.",
   ds_queued: "queued", ds_fanning_out: "fanning out", ds_sending: "sending", ds_done: "done",
 };
 
