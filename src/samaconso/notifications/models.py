@@ -98,6 +98,10 @@ class Notification(UUIDPk, Base):
     fanout_started_at: Mapped[datetime | None]
     targeted_devices: Mapped[int | None] = mapped_column(Integer)
     fanout_done_at: Mapped[datetime | None]
+    # Withdrawn by staff: gone from every feed, no further push sent (the fan-out and the send
+    # batches check it before each step).
+    withdrawn_at: Mapped[datetime | None]
+    withdrawn_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
 
     __table_args__ = (
         Index("ix_notifications_created_at", "created_at"),

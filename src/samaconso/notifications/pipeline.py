@@ -152,6 +152,10 @@ async def fanout(
         n = await session.get(Notification, nid)
         if n is None:
             return
+        if n.withdrawn_at is not None:  # withdrawn by staff: no further batch
+            async with db.sessionmaker.begin() as marking:
+                await repo.mark_fanout_done(marking, nid)
+            return
         if after is None:  # first step: tell the open app sessions (WebSocket), whichever API holds them
             payload = realtime_payload(n, await repo.audiences_of(session, nid))
             try:
@@ -220,7 +224,12 @@ async def send_batch(
         n = await session.get(Notification, nid)
         if n is None:
             return {}
-        claimed = await repo.claim_batch(session, n, after, upto, reclaim=redelivered)
+        # A withdrawn notification claims nothing more (its batch just ends).
+        claimed = (
+            []
+            if n.withdrawn_at is not None
+            else await repo.claim_batch(session, n, after, upto, reclaim=redelivered)
+        )
     totals = {"sent": 0, "dead": 0, "failed": 0}
 
     async def finished() -> dict[str, int]:

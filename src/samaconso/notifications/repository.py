@@ -14,6 +14,7 @@ from sqlalchemy import (
     and_,
     any_,
     bindparam,
+    delete,
     exists,
     func,
     literal,
@@ -469,4 +470,46 @@ async def audiences_of(session: AsyncSession, notification_id: uuid.UUID) -> lis
                 NotificationAudience.notification_id == notification_id
             )
         )
+    )
+
+
+# --- staff list and withdrawal --------------------------------------------------------------------
+
+
+async def sent_page(
+    session: AsyncSession,
+    *,
+    created_by: uuid.UUID | None,
+    agency_id: uuid.UUID | None,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[Notification]:
+    """Staff-sent notifications (not direct messages to one user), newest first. ``created_by`` /
+    ``agency_id``: an agent's own, or addressed to exactly their agency."""
+    q = select(Notification).where(Notification.created_by.is_not(None))
+    if created_by is not None:
+        own = Notification.created_by == created_by
+        if agency_id is not None:
+            own = or_(own, Notification.target_agency_ids == _uuid_array([agency_id]))
+        q = q.where(own)
+    if before is not None:
+        q = q.where(
+            tuple_(Notification.created_at, Notification.id) < tuple_(literal(before[0]), literal(before[1]))
+        )
+    q = q.order_by(Notification.created_at.desc(), Notification.id.desc()).limit(limit)
+    return (await session.execute(q)).scalars().all()
+
+
+async def withdraw(session: AsyncSession, nid: uuid.UUID, by: uuid.UUID) -> None:
+    """Mark withdrawn, take it out of every feed, stop the deliveries not yet sent."""
+    await session.execute(
+        update(Notification)
+        .where(Notification.id == nid, Notification.withdrawn_at.is_(None))
+        .values(withdrawn_at=func.now(), withdrawn_by=by)
+    )
+    await session.execute(delete(NotificationAudience).where(NotificationAudience.notification_id == nid))
+    await session.execute(
+        update(Delivery)
+        .where(Delivery.notification_id == nid, Delivery.status == DeliveryStatus.pending.value)
+        .values(status=DeliveryStatus.failed.value, error="withdrawn", updated_at=func.now())
     )

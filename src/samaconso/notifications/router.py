@@ -42,6 +42,28 @@ async def create_notification(
     return await service.create_notification(session, staff, body, idempotency_key)
 
 
+@router.get("/notifications", response_model=Page[schemas.SentNotification])
+async def list_sent_notifications(
+    staff: StaffUser,
+    session: SessionDep,
+    request: Request,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[schemas.SentNotification]:
+    """Notifications sent by staff, newest first: administrators all, agents theirs and their agency's."""
+    lang = negotiate(request.headers.get("accept-language"))
+    items, nxt = await service.list_sent(session, staff, cursor, limit, lang)
+    return Page(items=items, next_cursor=nxt)
+
+
+@router.post("/notifications/{notification_id}/withdraw", response_model=schemas.DeliveryStats)
+async def withdraw_notification(
+    notification_id: uuid.UUID, staff: StaffUser, session: SessionDep
+) -> schemas.DeliveryStats:
+    """Withdraw: gone from every feed at once, pushes not yet sent are stopped. Audited."""
+    return await service.withdraw(session, staff, notification_id)
+
+
 @router.get("/notifications/{notification_id}", response_model=schemas.DeliveryStats)
 async def notification_stats(
     notification_id: uuid.UUID, staff: StaffUser, session: SessionDep

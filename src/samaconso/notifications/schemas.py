@@ -109,6 +109,19 @@ class DeliveryStats(BaseModel):
         description="Once done: devices counted at the start that signed out or lost their token before "
         "their turn (targeted = sent + failed + dead_tokens + skipped)."
     )
+    withdrawn_at: datetime | None = Field(default=None, description="Withdrawn by staff (gone from feeds).")
+
+
+class SentNotification(BaseModel):
+    id: uuid.UUID
+    type: str
+    priority: str
+    target_kind: str
+    title: str
+    body: str
+    created_at: datetime
+    created_by: uuid.UUID | None
+    withdrawn_at: datetime | None
 
 
 class FeedItem(BaseModel):

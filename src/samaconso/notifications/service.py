@@ -15,6 +15,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.principal import Principal
+from samaconso.identity.repository import add_audit
 from samaconso.kit.errors import AppError, forbidden, not_found
 from samaconso.kit.pagination import decode_cursor, encode_cursor
 from samaconso.notifications import repository as repo
@@ -247,6 +248,13 @@ async def create_notification(
         if previous is None:
             raise
         return _accepted(previous)
+    if kind not in (TargetKind.user, TargetKind.meter):
+        add_audit(
+            session,
+            "notification_sent",
+            actor_id=staff.user_id,
+            details={"notification": str(n.id), "target": kind.value, "type": body.type.value},
+        )
     return _accepted(n)
 
 
@@ -295,6 +303,7 @@ async def delivery_stats(session: AsyncSession, staff: Principal, nid: uuid.UUID
         dead_tokens=dead,
         pending=pending,
         skipped=skipped,
+        withdrawn_at=n.withdrawn_at,
     )
 
 
@@ -400,3 +409,60 @@ __all__: Sequence[str] = (
     "notify_user",
     "unread",
 )
+
+
+# --- staff: what was sent, withdrawal ---------------------------------------------------------------
+
+
+async def list_sent(
+    session: AsyncSession, staff: Principal, cursor: str | None, limit: int, lang: str
+) -> tuple[list[schemas.SentNotification], str | None]:
+    """Administrators: every staff-sent notification. Agents: theirs and their agency's."""
+    before: tuple[datetime, uuid.UUID] | None = None
+    values = decode_cursor(cursor, 2)
+    if values is not None:
+        try:
+            before = (datetime.fromisoformat(values[0]), uuid.UUID(values[1]))
+        except (TypeError, ValueError) as exc:
+            raise AppError(
+                400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
+            ) from exc
+    rows = await repo.sent_page(
+        session,
+        created_by=None if staff.is_admin else staff.user_id,
+        agency_id=None if staff.is_admin else staff.agency_id,
+        before=before,
+        limit=limit + 1,
+    )
+    page = rows[:limit]
+    nxt = encode_cursor(page[-1].created_at.isoformat(), page[-1].id) if len(rows) > limit and page else None
+    en = lang == "en"
+    return [
+        schemas.SentNotification(
+            id=n.id,
+            type=n.type,
+            priority=n.priority,
+            target_kind=n.target_kind,
+            title=n.title_en if en else n.title_fr,
+            body=n.body_en if en else n.body_fr,
+            created_at=n.created_at,
+            created_by=n.created_by,
+            withdrawn_at=n.withdrawn_at,
+        )
+        for n in page
+    ], nxt
+
+
+async def withdraw(session: AsyncSession, staff: Principal, nid: uuid.UUID) -> schemas.DeliveryStats:
+    """Withdraw a notification: out of every feed at once, no further push (audited)."""
+    n = await session.get(Notification, nid, with_for_update=True)
+    if n is None or not _staff_may_see(staff, n) or n.created_by is None:
+        raise not_found("Notification introuvable.", "Notification not found.")
+    if n.withdrawn_at is None:
+        await repo.withdraw(session, nid, staff.user_id)
+        add_audit(
+            session, "notification_withdrawn", actor_id=staff.user_id, details={"notification": str(nid)}
+        )
+        await session.flush()
+        await session.refresh(n)
+    return await delivery_stats(session, staff, nid)
