@@ -246,3 +246,40 @@ async def test_console_is_served_with_a_strict_csp(client: AsyncClient, db: Data
     assert "javascript" in js.headers["content-type"]
     assert "/api/v1" in js.text
     assert ".innerHTML" not in js.text
+
+
+async def test_agent_files_a_request_for_a_walk_in_customer_with_an_attachment(
+    client: AsyncClient,
+    db: Database,
+    settings: Settings,
+    agencies: dict[str, Agency],
+    legacy_source: LegacySource,
+) -> None:
+    from samaconso.requests.seed import seed as seed_request_types
+    from tests.requests.helpers import PDF_MINI
+
+    await seed_request_types(db, settings)
+    awa, meter_id, agent, stranger, _ = await _setup(client, db, settings, agencies)
+    up = await client.post(
+        f"{API}/files", headers=agent.headers, files={"file": ("facture.pdf", PDF_MINI, "application/pdf")}
+    )
+    assert up.status_code == 201, up.text
+    body = {
+        "type": "reclamation_facture",
+        "meter_id": meter_id,
+        "comment": "Facture contestée, copie jointe.",
+        "attachments": [up.json()["id"]],
+    }
+    r = await client.post(f"{API}/staff/customers/{awa.id}/requests", json=body, headers=stranger.headers)
+    assert r.status_code == 404
+    r = await client.post(f"{API}/staff/customers/{awa.id}/requests", json=body, headers=agent.headers)
+    assert r.status_code == 201, r.text
+    rid = r.json()["id"]
+    # the customer sees it as hers, with the attachment; the agency queue has it
+    mine = await client.get(f"{API}/me/requests/{rid}", headers=awa.headers)
+    assert mine.status_code == 200, mine.text
+    assert [a["original_name"] for a in mine.json()["attachments"]] == ["facture.pdf"]
+    assert mine.json()["history"][0]["by"] == "agent"
+    queue = await client.get(f"{API}/requests", headers=agent.headers)
+    assert rid in [x["id"] for x in queue.json()["items"]]
+    assert [e.actor_id for e in await _audit(db, "request_filed_for_customer")] == [agent.id]

@@ -11,7 +11,15 @@ from typing import Annotated, Any
 from fastapi import APIRouter, Path, Query, Request, Response, status
 
 from samaconso.console import service
-from samaconso.console.schemas import Colleague, CustomerBrief, CustomerDetail, PasswordChange, TokenResent
+from samaconso.console.schemas import (
+    Colleague,
+    CustomerBrief,
+    CustomerDetail,
+    PasswordChange,
+    RequestFiled,
+    RequestOnBehalf,
+    TokenResent,
+)
 from samaconso.consumption.schemas import BillOut, PurchaseOut
 from samaconso.identity.context import Ctx
 from samaconso.identity.deps import StaffUser, forget_session
@@ -172,3 +180,25 @@ async def colleagues(
     """Active staff a request can be assigned to: agents see their own agency's."""
     items = await service.colleagues(_ctx(request, session), staff, agency_id, limit)
     return Page[Colleague](items=items, next_cursor=None)
+
+
+@router.post(
+    "/staff/customers/{customer_id}/requests",
+    status_code=status.HTTP_201_CREATED,
+    response_model=RequestFiled,
+)
+async def file_request_for_customer(
+    customer_id: uuid.UUID, body: RequestOnBehalf, staff: StaffUser, request: Request, session: SessionDep
+) -> RequestFiled:
+    """File a request for a customer at the counter; attachments are files the agent uploaded
+    (``POST /files``). Audited (``request_filed_for_customer``)."""
+    rid = await service.file_request(
+        _ctx(request, session),
+        staff,
+        customer_id,
+        type_code=body.type,
+        meter_id=body.meter_id,
+        comment=body.comment,
+        attachments=body.attachments,
+    )
+    return RequestFiled(id=rid)

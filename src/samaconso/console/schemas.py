@@ -79,3 +79,16 @@ class Colleague(BaseModel):
     last_name: str
     role: str
     agency_id: uuid.UUID | None
+
+
+class RequestOnBehalf(BaseModel):
+    type: str = Field(pattern=r"^[a-z0-9_]{2,40}$", description="Code of an active request type.")
+    meter_id: uuid.UUID | None = None
+    comment: str = Field(min_length=3, max_length=4000)
+    attachments: list[uuid.UUID] = Field(
+        default_factory=list, max_length=5, description="Files the agent uploaded (POST /files)."
+    )
+
+
+class RequestFiled(BaseModel):
+    id: uuid.UUID = Field(description="The new request (GET /requests/{id}).")

@@ -40,6 +40,7 @@ from samaconso.kit.pagination import Page, encode_time_cursor
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters.models import Meter, MeterKind
 from samaconso.notifications import service as notifications
+from samaconso.requests import service as requests
 
 log = structlog.get_logger(__name__)
 
@@ -347,3 +348,39 @@ async def colleagues(ctx: Ctx, staff: Principal, agency_id: uuid.UUID | None, li
         )
         for u in await repo.colleagues(ctx.session, scope, limit)
     ]
+
+
+async def file_request(
+    ctx: Ctx,
+    staff: Principal,
+    customer_id: uuid.UUID,
+    *,
+    type_code: str,
+    meter_id: uuid.UUID | None,
+    comment: str,
+    attachments: list[uuid.UUID],
+) -> uuid.UUID:
+    """File a request for a walk-in customer (attachments: files the agent uploaded)."""
+    user = await _reachable(ctx, staff, customer_id)
+    if meter_id is not None and await repo.meter_of_customer(ctx.session, user.id, meter_id) is None:
+        raise not_found("Compteur introuvable pour ce client.", "Meter not found for this customer.")
+    as_customer = Principal(
+        user_id=user.id, session_id=user.id, role=Role.customer, agency_id=None, language=user.language
+    )
+    view = await requests.submit(
+        ctx.session,
+        as_customer,
+        type_code=type_code,
+        meter_id=meter_id,
+        comment=comment,
+        attachments=attachments,
+        filed_by=staff,
+    )
+    record_event(
+        ctx,
+        "request_filed_for_customer",
+        user_id=user.id,
+        actor_id=staff.user_id,
+        request=str(view.request.id),
+    )
+    return view.request.id

@@ -205,7 +205,11 @@ async def submit(
     meter_id: uuid.UUID | None,
     comment: str,
     attachments: list[uuid.UUID],
+    filed_by: Principal | None = None,
 ) -> RequestView:
+    """``principal`` is the customer; ``filed_by`` the agent filing it for them at the counter
+    (their uploads are the attachments, they appear in the timeline)."""
+    actor = filed_by or principal
     rtype = await repo.type_by_code(session, type_code)
     if rtype is None or not rtype.is_active:
         raise AppError(
@@ -241,13 +245,13 @@ async def submit(
     )
     session.add(req)
     await session.flush()
-    await files.attach(session, owner_id=principal.user_id, file_ids=attachments, request_id=req.id)
+    await files.attach(session, owner_id=actor.user_id, file_ids=attachments, request_id=req.id)
     repo.add_event(
         session,
         req,
         kind=EventKind.status,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
+        actor_id=actor.user_id,
+        actor_role=actor.role.value,
         to_status=RequestStatus.submitted,
     )
     await session.flush()
