@@ -28,6 +28,7 @@ from samaconso.requests.seed import seed as seed_request_types
 from samaconso.settings import Settings
 from tests.identity.helpers import sms_to
 from tests.notifications.conftest import WorkerFactory, add_devices
+from tests.requests.helpers import PDF_MINI
 from tests.support.legacy import LegacySource
 from tests.support.users import make_user
 
@@ -150,6 +151,19 @@ async def test_agent_and_admin_work_from_the_console(
             mine = await client.get(f"{API}/me/requests/{request_id}", headers=awa.headers)
             assert mine.json()["status"] == "resolved"
             assert "votre problème est résolu" in mine.text
+
+            # --- agent: files a request for the walk-in customer, with a scanned bill attached
+            await page.goto(f"{base}/console/#/customer/{awa.id}")
+            await page.get_by_label("Type", exact=True).select_option("reclamation_facture")
+            await page.get_by_label("Message au client").fill("Facture de mars contestée au guichet.")
+            await page.get_by_label("Pièce jointe (PDF, JPEG, PNG)").set_input_files(
+                files=[{"name": "facture.pdf", "mimeType": "application/pdf", "buffer": PDF_MINI}]
+            )
+            await page.get_by_role("button", name="Déposer une demande pour le client").last.click()
+            await expect(page.locator("#request-status")).to_have_text("soumise")
+            await expect(page.locator("main")).to_contain_text("Facture de mars contestée au guichet.")
+            mine_all = await client.get(f"{API}/me/requests", headers=awa.headers)
+            assert len(mine_all.json()["items"]) == 2
             await _sign_out(page)
 
             # --- administrator: national notification with two confirmations, delivered live
@@ -171,6 +185,31 @@ async def test_agent_and_admin_work_from_the_console(
             await page.screenshot(path=str(screenshots / "04-admin-national-delivered.png"), full_page=True)
             feed = await client.get(f"{API}/me/notifications", headers=awa.headers)
             assert "Maintenance nationale" in feed.text
+
+            # --- administrator: withdraws it from the sent list (gone from the customer's feed)
+            await page.locator("#n-sent").get_by_role("button", name="Retirer").first.click()
+            await page.get_by_role("button", name="Confirmer").click()
+            await expect(page.locator("#n-sent")).to_contain_text("retirée")
+            feed = await client.get(f"{API}/me/notifications", headers=awa.headers)
+            assert "Maintenance nationale" not in feed.text
+
+            # --- administrator: creates then deactivates an agency; the audit log shows the re-send
+            await page.get_by_role("link", name="Agences").click()
+            await page.get_by_label("Code").fill("TSTX")
+            await page.get_by_label("Nom", exact=True).fill("Agence Essai")
+            await page.get_by_role("button", name="Créer").click()
+            row = page.get_by_role("row", name=re.compile("Agence Essai"))
+            await expect(row).to_contain_text("actif")
+            await row.get_by_role("button", name="Désactiver").click()
+            await page.get_by_role("button", name="Confirmer").click()
+            await expect(page.get_by_role("row", name=re.compile("Agence Essai"))).to_contain_text("inactif")
+            await page.get_by_role("link", name="Journal d'audit").click()
+            await page.get_by_label("Événement").fill("token_resent")
+            await page.get_by_role("button", name="Filtrer").click()
+            await expect(page.locator("main table")).to_contain_text(order)
+            await page.get_by_role("link", name="Tableau de bord").click()
+            await expect(page.locator("svg.chart").first).to_be_visible()
+            await page.screenshot(path=str(screenshots / "06-admin-dashboard.png"), full_page=True)
             await _sign_out(page)
 
             # --- an agent of another agency cannot open the customer, nor find her

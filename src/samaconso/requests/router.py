@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
 
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
+from samaconso.identity.repository import add_audit
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.i18n import Lang
 from samaconso.kit.language import request_language
@@ -180,15 +181,25 @@ async def admin_list_types(
 
 
 @router.post("/admin/request-types", status_code=201, response_model=RequestTypeOut)
-async def admin_create_type(body: RequestTypeIn, _: AdminUser, session: SessionDep) -> RequestTypeOut:
-    return _type_out(await service.create_type(session, **body.model_dump()))
+async def admin_create_type(body: RequestTypeIn, admin: AdminUser, session: SessionDep) -> RequestTypeOut:
+    row = await service.create_type(session, **body.model_dump())
+    add_audit(session, "request_type_created", actor_id=admin.user_id, details={"code": row.code})
+    return _type_out(row)
 
 
 @router.patch("/admin/request-types/{type_id}", response_model=RequestTypeOut)
 async def admin_update_type(
-    type_id: uuid.UUID, body: RequestTypePatch, _: AdminUser, session: SessionDep
+    type_id: uuid.UUID, body: RequestTypePatch, admin: AdminUser, session: SessionDep
 ) -> RequestTypeOut:
-    return _type_out(await service.update_type(session, type_id, **body.model_dump()))
+    row = await service.update_type(session, type_id, **body.model_dump())
+    changes = sorted(body.model_dump(exclude_none=True))
+    add_audit(
+        session,
+        "request_type_updated",
+        actor_id=admin.user_id,
+        details={"code": row.code, "changes": changes},
+    )
+    return _type_out(row)
 
 
 # ---- customer ----------------------------------------------------------------------------------

@@ -8,6 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request, status
 
 from samaconso.identity.deps import AdminUser, CurrentUser
+from samaconso.identity.repository import add_audit
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep, SettingsDep
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
@@ -68,7 +69,14 @@ async def tariff_bands(
 async def add_tariff_version(
     session: SessionDep, admin: AdminUser, body: TariffVersionIn
 ) -> TariffVersionOut:
-    return await service.add_version(session, body, created_by=admin.user_id)
+    version = await service.add_version(session, body, created_by=admin.user_id)
+    add_audit(
+        session,
+        "tariff_version_added",
+        actor_id=admin.user_id,
+        details={"code": version.code, "effective_from": version.effective_from.isoformat()},
+    )
+    return version
 
 
 @router.post("/simulator/prepaid", summary="Woyofal simulator: kWh for an amount, or the amount for kWh")

@@ -228,9 +228,37 @@ async function customerPage(id) {
         h("dt", {}, t("since")), h("dd", {}, day(p.created_at))), actions),
     section(t("meters"), meters.length ? meters : h("p", { class: "muted" }, t("none")), meterBox),
     section(t("devices"), table([t("model"), t("platform"), t("status"), t("lastSeen")], c.devices.map((d) => [d.model || "", d.platform || "", d.is_active ? t("active") : t("inactive"), when(d.last_seen_at)]))),
-    section(t("requests"), table([t("type"), t("status"), t("createdAt"), t("due"), ""], c.requests.map((r) => [r.type, t(`st_${r.status}`), when(r.created_at), when(r.due_at), h("a", { href: `#/request/${r.id}` }, t("open"))]))),
+    section(t("requests"), table([t("type"), t("status"), t("createdAt"), t("due"), ""], c.requests.map((r) => [r.type, t(`st_${r.status}`), when(r.created_at), when(r.due_at), h("a", { href: `#/request/${r.id}` }, t("open"))])),
+      await onBehalfForm(id, c.meters)),
     section(t("receivedNotifications"), table([t("date"), t("type"), t("titleFr"), ""], c.notifications.map((n) => [when(n.created_at), n.type, n.title, n.body]))),
   );
+}
+
+async function onBehalfForm(customerId, meters) {
+  const types = (await guarded(() => api("GET", "/request-types?limit=100"))) || { items: [] };
+  const type = h("select", { id: "ob-type", required: true }, types.items.map((x) => h("option", { value: x.code }, x.label)));
+  const meter = h("select", { id: "ob-meter" }, h("option", { value: "" }, "—"), meters.map((m) => h("option", { value: m.id }, `${m.kind === "prepaid" ? t("prepaid") : t("postpaid")} ${m.number}`)));
+  const comment = h("textarea", { id: "ob-comment", rows: 3, minlength: 3, maxlength: 4000, required: true });
+  const file = h("input", { id: "ob-file", type: "file", accept: "application/pdf,image/jpeg,image/png" });
+  return h("form", { class: "card", id: "on-behalf", onsubmit: async (e) => {
+    e.preventDefault();
+    await guarded(async () => {
+      const attachments = [];
+      if (file.files.length) {
+        const form = new FormData();
+        form.append("file", file.files[0]);
+        const res = await fetch(`${API}/files`, { method: "POST", body: form, headers: { Authorization: `Bearer ${sessionStorage.getItem("sc.token")}`, "Accept-Language": lang() } });
+        const data = await res.json().catch(() => null);
+        if (!res.ok) throw new Problem(res.status, data);
+        attachments.push(data.id);
+      }
+      const r = await api("POST", `/staff/customers/${customerId}/requests`, { type: type.value, meter_id: meter.value || null, comment: comment.value, attachments });
+      location.hash = `#/request/${r.id}`;
+      flash(t("filed"));
+    });
+  } }, h("h3", {}, t("fileRequest")), h("label", { for: "ob-type" }, t("type")), type, h("label", { for: "ob-meter" }, t("meters")), meter,
+  h("label", { for: "ob-comment" }, t("comment")), comment, h("label", { for: "ob-file" }, t("attachment")), file,
+  h("button", { type: "submit" }, t("fileRequest")));
 }
 
 async function showPurchases(customerId, meter, box, person) {
@@ -339,6 +367,7 @@ function notificationsPage() {
     ? h("input", { id: `n-${k}`, maxlength: 200, required: true }) : h("textarea", { id: `n-${k}`, rows: 3, maxlength: 2000, required: true })));
   const preview = h("div", { id: "n-preview", class: "phone-preview", "aria-live": "polite" });
   const stats = h("div", { id: "n-stats" });
+  const sent = h("div", { id: "n-sent" });
   const show = () => preview.replaceChildren(h("strong", {}, fields[0].value), h("p", {}, fields[2].value), h("hr"), h("strong", {}, fields[1].value), h("p", {}, fields[3].value));
   fields.forEach((f) => f.addEventListener("input", show));
   const form = h("form", { class: "card", onsubmit: async (e) => {
@@ -354,12 +383,27 @@ function notificationsPage() {
         title: { fr: fields[0].value, en: fields[1].value }, body: { fr: fields[2].value, en: fields[3].value } };
       const accepted = await api("POST", "/notifications", body);
       flash(t("accepted"));
+      sentList(sent, stats);
       watch(accepted.id, stats);
     });
   } }, h("h2", {}, t("compose")), h("label", { for: "n-target" }, t("target")), target,
   ...["titleFr", "titleEn", "bodyFr", "bodyEn"].flatMap((k, i) => [h("label", { for: `n-${k}` }, t(k)), fields[i]]),
   h("h3", {}, t("preview")), preview, h("button", { type: "submit", class: "primary", id: "n-send" }, t("sendNow")));
-  main.replaceChildren(h("h1", {}, t("notifications")), form, stats);
+  main.replaceChildren(h("h1", {}, t("notifications")), form, stats, sent);
+  sentList(sent, stats);
+}
+
+async function sentList(box, stats) {
+  const page = await guarded(() => api("GET", "/notifications?limit=50"));
+  if (!page) return;
+  box.replaceChildren(section(t("sentList"), table([t("date"), t("target"), t("titleFr"), t("status"), ""], page.items.map((n) => [
+    when(n.created_at), n.target_kind, n.title, n.withdrawn_at ? t("withdrawn") : "",
+    h("span", { class: "row" },
+      h("button", { type: "button", onclick: () => watch(n.id, stats) }, t("delivery")),
+      n.withdrawn_at ? "" : h("button", { type: "button", "data-withdraw": n.id, onclick: () => guarded(async () => {
+        if (!(await confirmDialog(t("withdrawConfirm", { t: n.title })))) return;
+        await api("POST", `/notifications/${n.id}/withdraw`); flash(t("withdrawn")); sentList(box, stats);
+      }) }, t("withdraw")))]))));
 }
 
 async function watch(id, box) {
@@ -391,10 +435,100 @@ async function dashboardPage() {
       .flatMap(([k, v]) => [h("dt", {}, t(k)), h("dd", {}, String(v))]))));
 }
 
-async function adminList(title, path, headers, row) {
-  const page = await guarded(() => api("GET", path));
+async function staffAdmin() {
+  const [users, agencies] = await Promise.all([guarded(() => api("GET", "/admin/users?limit=100")), guarded(() => api("GET", "/agencies?limit=100"))]);
+  if (!users || !agencies) return;
+  const names = Object.fromEntries(agencies.items.map((a) => [a.id, a.name]));
+  const f = {
+    login: h("input", { id: "s-login", required: true }), first: h("input", { id: "s-first", required: true }), last: h("input", { id: "s-last", required: true }),
+    role: h("select", { id: "s-role" }, h("option", { value: "agent" }, "agent"), h("option", { value: "admin" }, "admin")),
+    agency: h("select", { id: "s-agency" }, h("option", { value: "" }, "—"), agencies.items.map((a) => h("option", { value: a.id }, a.name))),
+    source: h("select", { id: "s-source" }, h("option", { value: "local" }, t("localAccount")), h("option", { value: "ldap" }, t("ldapAccount"))),
+    password: h("input", { id: "s-password", type: "password", autocomplete: "new-password" }),
+  };
+  main.replaceChildren(h("h1", {}, t("staff")),
+    h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
+      await api("POST", "/admin/users", { login: f.login.value, first_name: f.first.value, last_name: f.last.value, role: f.role.value,
+        agency_id: f.agency.value || null, auth_source: f.source.value, password: f.source.value === "local" ? f.password.value : null });
+      await staffAdmin(); flash(t("created"));
+    }); } }, h("h2", {}, t("newStaff")), h("label", { for: "s-login" }, t("login")), f.login, h("label", { for: "s-first" }, t("firstName")), f.first,
+    h("label", { for: "s-last" }, t("lastName")), f.last, h("label", { for: "s-role" }, "Role"), f.role, h("label", { for: "s-agency" }, t("agency")), f.agency,
+    h("label", { for: "s-source" }, t("accountKind")), f.source, h("label", { for: "s-password" }, t("password")), f.password, h("button", { type: "submit", class: "primary" }, t("create"))),
+    section(t("staff"), table([t("login"), t("name"), "Role", t("agency"), t("status"), ""], users.items.map((u) => [u.login, `${u.first_name} ${u.last_name}`, u.role,
+      names[u.agency_id] || "", u.is_active ? t("active") : t("inactive"),
+      u.id === me.id ? "" : h("button", { type: "button", onclick: () => guarded(async () => {
+        if (!(await confirmDialog(`${u.is_active ? t("deactivate") : t("activate")} ${u.login} ?`))) return;
+        await api("PATCH", `/admin/users/${u.id}`, { is_active: !u.is_active }); await staffAdmin();
+      }) }, u.is_active ? t("deactivate") : t("activate"))]))));
+}
+
+async function agenciesAdmin() {
+  const page = await guarded(() => api("GET", "/agencies?limit=100"));
   if (!page) return;
-  main.replaceChildren(h("h1", {}, title), table(headers, page.items.map(row)));
+  const code = h("input", { id: "a-code", required: true, pattern: "[A-Za-z0-9]{2,32}" });
+  const name = h("input", { id: "a-name", required: true });
+  const region = h("input", { id: "a-region" });
+  main.replaceChildren(h("h1", {}, t("agencies")),
+    h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
+      await api("POST", "/agencies", { code: code.value, name: name.value, region: region.value || null }); await agenciesAdmin(); flash(t("created"));
+    }); } }, h("h2", {}, t("newAgency")), h("label", { for: "a-code" }, "Code"), code, h("label", { for: "a-name" }, t("name")), name,
+    h("label", { for: "a-region" }, t("region")), region, h("button", { type: "submit", class: "primary" }, t("create"))),
+    section(t("agencies"), table(["Code", t("name"), t("region"), t("status"), ""], page.items.map((a) => [a.code, a.name, a.region || "", a.is_active ? t("active") : t("inactive"),
+      h("button", { type: "button", onclick: () => guarded(async () => {
+        if (!(await confirmDialog(`${a.is_active ? t("deactivate") : t("activate")} ${a.name} ?`))) return;
+        await api("PATCH", `/agencies/${a.id}`, { is_active: !a.is_active }); await agenciesAdmin();
+      }) }, a.is_active ? t("deactivate") : t("activate"))]))));
+}
+
+async function typesAdmin() {
+  const page = await guarded(() => api("GET", "/admin/request-types?limit=100"));
+  if (!page) return;
+  const code = h("input", { id: "rt-code", required: true, pattern: "[a-z0-9_]{2,40}" });
+  const fr = h("input", { id: "rt-fr", required: true });
+  const en = h("input", { id: "rt-en", required: true });
+  const sla = h("input", { id: "rt-sla", type: "number", min: 1, max: 2160, required: true, value: 72 });
+  main.replaceChildren(h("h1", {}, t("requestTypes")),
+    h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
+      await api("POST", "/admin/request-types", { code: code.value, label_fr: fr.value, label_en: en.value, sla_hours: Number(sla.value) }); await typesAdmin(); flash(t("created"));
+    }); } }, h("h2", {}, t("newType")), h("label", { for: "rt-code" }, "Code"), code, h("label", { for: "rt-fr" }, t("labelFr")), fr,
+    h("label", { for: "rt-en" }, t("labelEn")), en, h("label", { for: "rt-sla" }, "SLA (h)"), sla, h("button", { type: "submit", class: "primary" }, t("create"))),
+    section(t("requestTypes"), table(["Code", t("name"), "SLA (h)", t("status"), ""], page.items.map((x) => [x.code, lang() === "en" ? x.label_en : x.label_fr, String(x.sla_hours),
+      x.is_active ? t("active") : t("inactive"), h("button", { type: "button", onclick: () => guarded(async () => {
+        await api("PATCH", `/admin/request-types/${x.id}`, { is_active: !x.is_active }); await typesAdmin();
+      }) }, x.is_active ? t("deactivate") : t("activate"))]))));
+}
+
+async function tariffsAdmin() {
+  const page = await guarded(() => api("GET", "/tariffs?history=true&limit=100"));
+  if (!page) return;
+  // A new version starts as a copy of the latest one, edited as JSON and checked by the API itself.
+  const latest = page.items[0];
+  const draft = latest ? { code: latest.code, label: latest.label, effective_from: new Date().toISOString().slice(0, 10), effective_to: null,
+    monthly_fee: latest.monthly_fee, municipal_tax_rate: latest.municipal_tax_rate, vat_rate: latest.vat_rate, vat_from_kwh: latest.vat_from_kwh,
+    minimum_purchase: latest.minimum_purchase, tranches: latest.tranches.map((x) => ({ kwh_from: x.kwh_from, kwh_to: x.kwh_to, price_postpaid: x.price_postpaid, price_prepaid: x.price_prepaid })) } : {};
+  const text = h("textarea", { id: "tv-json", rows: 16, spellcheck: "false" });
+  text.value = JSON.stringify(draft, null, 2);
+  main.replaceChildren(h("h1", {}, t("tariffs")),
+    section(t("tariffs"), table(["Code", t("name"), t("from"), t("to"), t("inForce"), t("tranches")], page.items.map((v) => [v.code, v.label, v.effective_from, v.effective_to || "",
+      v.in_force ? "✔" : "", v.tranches.map((x) => `${x.kwh_from}–${x.kwh_to ?? "∞"} kWh : ${x.price_prepaid}/${x.price_postpaid}`).join(" · ")]))),
+    h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
+      let body;
+      try { body = JSON.parse(text.value); } catch { throw new Error(t("badJson")); }
+      if (!(await confirmDialog(t("addTariffConfirm", { c: body.code, d: body.effective_from })))) return;
+      await api("POST", "/admin/tariffs", body); await tariffsAdmin(); flash(t("created"));
+    }); } }, h("h2", {}, t("newTariff")), h("label", { for: "tv-json" }, t("tariffJson")), text, h("button", { type: "submit", class: "primary" }, t("create"))));
+}
+
+async function auditAdmin(params) {
+  const event = h("input", { id: "au-event", value: params.get("event") || "", maxlength: 40 });
+  const q = new URLSearchParams({ limit: "100" });
+  if (params.get("event")) q.set("event", params.get("event"));
+  const page = await guarded(() => api("GET", `/admin/audit?${q}`));
+  if (!page) return;
+  main.replaceChildren(h("h1", {}, t("audit")),
+    h("form", { class: "card row", onsubmit: (e) => { e.preventDefault(); location.hash = `#/admin/audit?event=${encodeURIComponent(event.value)}`; } },
+      h("label", { for: "au-event" }, t("event")), event, h("button", { type: "submit" }, t("filter"))),
+    table([t("date"), t("event"), t("customer"), t("actor"), "IP", ""], page.items.map((e) => [when(e.at), e.event, e.user_id || "", e.actor_id || "", e.ip || "", JSON.stringify(e.details)])));
 }
 
 // ---- router ----------------------------------------------------------------------------------
@@ -416,11 +550,11 @@ async function render() {
   else if (parts[0] === "dashboard") await dashboardPage();
   else if (parts[0] === "password") passwordPage();
   else if (parts[0] === "admin" && me.role === "admin") {
-    if (parts[1] === "staff") await adminList(t("staff"), "/admin/users?limit=100", [t("login"), t("name"), "Role", t("status")], (u) => [u.login, `${u.first_name} ${u.last_name}`, u.role, u.is_active ? t("active") : t("inactive")]);
-    else if (parts[1] === "agencies") await adminList(t("agencies"), "/agencies?limit=100", ["Code", t("name"), t("status")], (a) => [a.code, a.name, a.is_active ? t("active") : t("inactive")]);
-    else if (parts[1] === "request-types") await adminList(t("requestTypes"), "/admin/request-types?limit=100", ["Code", t("name"), "SLA (h)", t("status")], (x) => [x.code, lang() === "en" ? x.label_en : x.label_fr, String(x.sla_hours), x.is_active ? t("active") : t("inactive")]);
-    else if (parts[1] === "tariffs") await adminList(t("tariffs"), "/tariffs", ["Code", t("name"), ""], (x) => [x.code || "", x.label || x.name || "", x.valid_from || ""]);
-    else if (parts[1] === "audit") await adminList(t("audit"), "/admin/audit?limit=100", [t("date"), "Event", "User", "Actor", ""], (e) => [when(e.at), e.event, e.user_id || "", e.actor_id || "", JSON.stringify(e.details)]);
+    if (parts[1] === "staff") await staffAdmin();
+    else if (parts[1] === "agencies") await agenciesAdmin();
+    else if (parts[1] === "request-types") await typesAdmin();
+    else if (parts[1] === "tariffs") await tariffsAdmin();
+    else if (parts[1] === "audit") await auditAdmin(params);
   } else customersPage(params);
   chrome();
   main.focus({ preventScroll: true });
