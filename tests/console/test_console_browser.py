@@ -219,6 +219,15 @@ async def test_agent_and_admin_work_from_the_console(
             await page.goto(f"{base}/console/#/customers?q=771234567")
             await expect(page.locator("#results")).to_have_text("Aucun client trouvé.")
             await page.screenshot(path=str(screenshots / "05-other-agency-refused.png"), full_page=True)
+
+            # --- idle sessions end: 15 minutes without a key or a click signs the agent out
+            idle = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+            await idle.clock.install()
+            await _sign_in(idle, base, "agent.local")
+            await idle.clock.fast_forward("15:05")
+            await expect(idle.locator("#flash")).to_contain_text("Session fermée après inactivité")
+            await expect(idle.get_by_role("button", name="Se connecter")).to_be_visible()
+            assert await idle.evaluate("sessionStorage.getItem('sc.token')") is None
         finally:
             await browser.close()
     # the only console errors allowed: the refused customer's 404 (fetch logs it)

@@ -31,6 +31,10 @@ function flash(text, kind = "ok") {
   flashBox.replaceChildren(h("p", { class: `flash ${kind}` }, text));
 }
 
+// A message to show once the page we are navigating to is drawn (navigation clears messages).
+let pending = null;
+function flashNext(text, kind = "ok") { pending = [text, kind]; }
+
 function when(iso) {
   if (!iso) return "";
   return new Date(iso).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { timeZone: "UTC" }) + " UTC";
@@ -113,10 +117,10 @@ async function endSession(reason) {
   if (token && reason !== "expired") {
     fetch(`${API}/auth/logout`, { method: "POST", headers: { Authorization: `Bearer ${token}` } }).catch(() => {});
   }
-  location.hash = "#/login";
-  render();
-  if (reason === "idle") flash(t("idleOut"), "error");
-  if (reason === "expired") flash(t("expired"), "error");
+  if (reason === "idle") flashNext(t("idleOut"), "error");
+  if (reason === "expired") flashNext(t("expired"), "error");
+  if (location.hash === "#/login") render();
+  else location.hash = "#/login";
 }
 
 ["click", "keydown", "mousemove"].forEach((e) => document.addEventListener(e, resetIdle, { passive: true }));
@@ -253,8 +257,8 @@ async function onBehalfForm(customerId, meters) {
         attachments.push(data.id);
       }
       const r = await api("POST", `/staff/customers/${customerId}/requests`, { type: type.value, meter_id: meter.value || null, comment: comment.value, attachments });
+      flashNext(t("filed"));
       location.hash = `#/request/${r.id}`;
-      flash(t("filed"));
     });
   } }, h("h3", {}, t("fileRequest")), h("label", { for: "ob-type" }, t("type")), type, h("label", { for: "ob-meter" }, t("meters")), meter,
   h("label", { for: "ob-comment" }, t("comment")), comment, h("label", { for: "ob-file" }, t("attachment")), file,
@@ -338,7 +342,7 @@ async function requestPage(id) {
       h("div", { class: "row" }, h("label", { for: "transfer-to" }, t("transferTo")), where,
         h("button", { type: "button", id: "transfer", onclick: () => guarded(async () => {
           if (!(await confirmDialog(t("transferConfirm", { a: where.selectedOptions[0]?.textContent || "" })))) return;
-          await api("POST", `/requests/${id}/transfer`, { agency_id: where.value }); location.hash = "#/requests"; flash(t("transferred"));
+          await api("POST", `/requests/${id}/transfer`, { agency_id: where.value }); flashNext(t("transferred")); location.hash = "#/requests";
         }) }, t("transfer"))));
   }
   main.replaceChildren(
@@ -540,7 +544,7 @@ async function render() {
     if (me) resetIdle();
   }
   chrome();
-  if (!me) { loginPage(); return; }
+  if (!me) { loginPage(); if (pending) { flash(...pending); pending = null; } return; }
   const parts = path.split("/").filter(Boolean);
   if (parts[0] === "customers") customersPage(params);
   else if (parts[0] === "customer" && parts[1]) await customerPage(parts[1]);
@@ -557,9 +561,10 @@ async function render() {
     else if (parts[1] === "audit") await auditAdmin(params);
   } else customersPage(params);
   chrome();
+  if (pending) { flash(...pending); pending = null; }
   main.focus({ preventScroll: true });
 }
 
-window.addEventListener("hashchange", render);
+window.addEventListener("hashchange", () => { flashBox.replaceChildren(); render(); });
 setLang(lang());
 render();

@@ -31,11 +31,11 @@ export function barChart(items, { width = 640, height = 220, label = "" } = {}) 
 
 // Horizontal gauge of a rate between 0 and 1 (null: no data).
 export function rateBar(rate, { width = 300, label = "" } = {}) {
-  const svg = el("svg", { viewBox: `0 0 ${width} 28`, role: "img", "aria-label": label, class: "chart rate" });
+  const svg = el("svg", { viewBox: `0 0 ${width + 70} 28`, role: "img", "aria-label": label, class: "chart rate" });
   svg.append(el("rect", { x: 0, y: 4, width, height: 20, class: "track" }));
   const value = rate === null || rate === undefined ? 0 : Math.max(0, Math.min(1, rate));
   svg.append(el("rect", { x: 0, y: 4, width: width * value, height: 20, class: "bar" }));
-  svg.append(el("text", { x: width / 2, y: 19, "text-anchor": "middle", class: "rate-text" },
+  svg.append(el("text", { x: width + 8, y: 19, class: "rate-text" },
     rate === null || rate === undefined ? "—" : `${Math.round(value * 1000) / 10} %`));
   return svg;
 }
