@@ -1,7 +1,7 @@
 """Notifications can be withdrawn by staff (console): when and by whom.
 
 Revision ID: 20261201_withdrawal
-Revises: 0005
+Revises: 20261201_alerts
 """
 
 from __future__ import annotations
@@ -12,7 +12,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261201_withdrawal"
-down_revision: str | None = "0005"
+down_revision: str | None = "20261201_alerts"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
