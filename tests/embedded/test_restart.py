@@ -155,7 +155,7 @@ def assert_console_for_people(console: str) -> None:
     assert "API http" in before, "the runner says it starts the API before the banner"
     assert "et worker : prêt" in before, "the runner waits for the worker before the banner"
     banner = "\n".join(lines[banner_start : banner_end + 1])
-    for expected in (DEMO_PHONE, "agent.dakar", "admin.national", "/docs", ">>> SMS"):
+    for expected in (DEMO_PHONE, "agent.dakar", "admin.national", "/docs", "/console/", ">>> SMS"):
         assert expected in banner
 
 
