@@ -15,7 +15,7 @@ from pathlib import Path
 
 import pytest
 from httpx import AsyncClient
-from playwright.async_api import Page, async_playwright, expect
+from playwright.async_api import FilePayload, Page, async_playwright, expect
 from sqlalchemy import select
 
 from samaconso.identity.models import Agency, Role, User
@@ -23,12 +23,12 @@ from samaconso.kit.db import Database
 from samaconso.kit.security import hash_secret
 from samaconso.legacy import generator as g
 from samaconso.meters.models import Meter
-from samaconso.notifications.fcm_standin import FcmStandIn
 from samaconso.requests.seed import seed as seed_request_types
 from samaconso.settings import Settings
 from tests.identity.helpers import sms_to
 from tests.notifications.conftest import WorkerFactory, add_devices
 from tests.requests.helpers import PDF_MINI
+from tests.support.fcm_standin import FcmStandIn
 from tests.support.legacy import LegacySource
 from tests.support.users import make_user
 
@@ -157,7 +157,7 @@ async def test_agent_and_admin_work_from_the_console(
             await page.get_by_label("Type", exact=True).select_option("reclamation_facture")
             await page.get_by_label("Message au client").fill("Facture de mars contestée au guichet.")
             await page.get_by_label("Pièce jointe (PDF, JPEG, PNG)").set_input_files(
-                files=[{"name": "facture.pdf", "mimeType": "application/pdf", "buffer": PDF_MINI}]
+                files=[FilePayload(name="facture.pdf", mimeType="application/pdf", buffer=PDF_MINI)]
             )
             await page.get_by_role("button", name="Déposer une demande pour le client").last.click()
             await expect(page.locator("#request-status")).to_have_text("soumise")
