@@ -164,6 +164,20 @@ async def test_agent_and_admin_work_from_the_console(
             await expect(page.locator("main")).to_contain_text("Facture de mars contestée au guichet.")
             mine_all = await client.get(f"{API}/me/requests", headers=awa.headers)
             assert len(mine_all.json()["items"]) == 2
+
+            # --- agent: an outage notice to the agency's customers, with its live delivery figures
+            await page.get_by_role("link", name="Notifications").click()
+            await page.get_by_label("Destinataires").select_option("outage")
+            await page.get_by_label("Titre (français)").fill("Coupure Dakar Centre")
+            await page.get_by_label("Titre (anglais)").fill("Outage in Dakar Centre")
+            await page.get_by_label("Message (français)").fill("Travaux sur le réseau jusqu'à 14 h.")
+            await page.get_by_label("Message (anglais)").fill("Network works until 2 pm.")
+            await page.get_by_role("button", name="Envoyer la notification").click()
+            await page.get_by_role("button", name="Confirmer").click()
+            await expect(page.locator('dd[data-k="deliveryStatus"]')).to_have_text("terminé", timeout=60_000)
+            await expect(page.locator('dd[data-k="sent"]')).to_have_text("1")
+            feed = await client.get(f"{API}/me/notifications", headers=awa.headers)
+            assert "Coupure Dakar Centre" in feed.text
             await _sign_out(page)
 
             # --- administrator: national notification with two confirmations, delivered live

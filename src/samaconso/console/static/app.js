@@ -363,9 +363,11 @@ async function requestPage(id) {
       ...r.comments.map((c) => [when(c.at), c.by, c.body])])));
 }
 
-function notificationsPage() {
+async function notificationsPage() {
   const admin = me.role === "admin";
-  const target = h("select", { id: "n-target" }, h("option", { value: "agency" }, t("tAgency")), h("option", { value: "outage" }, t("tOutage")),
+  const agencies = admin ? ((await guarded(() => api("GET", "/agencies?limit=100"))) || { items: [] }).items.filter((a) => a.is_active) : [];
+  const zone = h("select", { id: "n-agencies", multiple: true, size: 4, hidden: !admin }, agencies.map((a) => h("option", { value: a.id }, a.name)));
+  const target = h("select", { id: "n-target" }, h("option", { value: "agency" }, t(admin ? "tOneAgency" : "tAgency")), h("option", { value: "outage" }, t("tOutage")),
     admin ? h("option", { value: "all_agencies" }, t("tAll")) : null, admin ? h("option", { value: "everyone" }, t("tEveryone")) : null);
   const fields = ["titleFr", "titleEn", "bodyFr", "bodyEn"].map((k) => (k.startsWith("title")
     ? h("input", { id: `n-${k}`, maxlength: 200, required: true }) : h("textarea", { id: `n-${k}`, rows: 3, maxlength: 2000, required: true })));
@@ -382,7 +384,9 @@ function notificationsPage() {
     if (kind === "everyone" && !(await confirmDialog(t("confirmNational")))) return;
     await guarded(async () => {
       let tgt = { kind };
-      if (kind === "outage") tgt = { kind, agency_ids: me.agency_id ? [me.agency_id] : [] };
+      const chosen = [...zone.selectedOptions].map((o) => o.value);
+      if (kind === "outage") tgt = { kind, agency_ids: admin ? chosen : [me.agency_id] };
+      if (kind === "agency" && admin) tgt = { kind, agency_id: chosen[0] };
       const body = { target: tgt, type: kind === "outage" ? "outage" : "campaign",
         title: { fr: fields[0].value, en: fields[1].value }, body: { fr: fields[2].value, en: fields[3].value } };
       const accepted = await api("POST", "/notifications", body);
@@ -391,6 +395,7 @@ function notificationsPage() {
       watch(accepted.id, stats);
     });
   } }, h("h2", {}, t("compose")), h("label", { for: "n-target" }, t("target")), target,
+  admin ? h("label", { for: "n-agencies" }, t("agencies")) : null, zone,
   ...["titleFr", "titleEn", "bodyFr", "bodyEn"].flatMap((k, i) => [h("label", { for: `n-${k}` }, t(k)), fields[i]]),
   h("h3", {}, t("preview")), preview, h("button", { type: "submit", class: "primary", id: "n-send" }, t("sendNow")));
   main.replaceChildren(h("h1", {}, t("notifications")), form, stats, sent);
@@ -550,7 +555,7 @@ async function render() {
   else if (parts[0] === "customer" && parts[1]) await customerPage(parts[1]);
   else if (parts[0] === "requests") await requestsPage(params);
   else if (parts[0] === "request" && parts[1]) await requestPage(parts[1]);
-  else if (parts[0] === "notifications") notificationsPage();
+  else if (parts[0] === "notifications") await notificationsPage();
   else if (parts[0] === "dashboard") await dashboardPage();
   else if (parts[0] === "password") passwordPage();
   else if (parts[0] === "admin" && me.role === "admin") {
