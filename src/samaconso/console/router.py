@@ -25,7 +25,7 @@ from samaconso.identity.context import Ctx
 from samaconso.identity.deps import StaffUser, forget_session
 from samaconso.identity.schemas import Accepted
 from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
-from samaconso.kit.i18n import negotiate
+from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page, decode_time_cursor
 from samaconso.legacy.deps import GatewayDep
 from samaconso.notifications.service import notify_user
@@ -87,7 +87,7 @@ async def customer_detail(
     customer_id: uuid.UUID, staff: StaffUser, request: Request, session: SessionDep
 ) -> CustomerDetail:
     """Profile, meters with who shares them, devices, requests and notifications received."""
-    lang = negotiate(request.headers.get("accept-language"))
+    lang = request_language(request)
     return await service.detail(_ctx(request, session), staff, customer_id, lang)
 
 

@@ -51,7 +51,7 @@ async def list_sent_notifications(
     cursor: CursorQuery = None,
 ) -> Page[schemas.SentNotification]:
     """Notifications sent by staff, newest first: administrators all, agents theirs and their agency's."""
-    lang = negotiate(request.headers.get("accept-language"))
+    lang = _lang(request)
     items, nxt = await service.list_sent(session, staff, cursor, limit, lang)
     return Page(items=items, next_cursor=nxt)
 
