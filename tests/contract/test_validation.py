@@ -51,7 +51,9 @@ async def test_unknown_query_parameters_are_refused(
     (error,) = body["errors"]
     assert error["field"] == "assigned_to"
     assert error["location"] == "query"
-    assert {"status", "overdue", "agency", "reference", "limit", "cursor"} == set(error["allowed"])
+    assert {"status", "overdue", "agency", "reference", "type", "assignee", "limit", "cursor"} == set(
+        error["allowed"]
+    )
     assert "acceptés" in error["message"]
     en = await client.get("/api/v1/requests?assigned_to=me", headers={**agent.headers, **EN})
     assert en.json()["detail"] == "Unknown query parameter: assigned_to."

@@ -271,6 +271,27 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     "outage_end_before_start": _c(
         422, "La fin prévue doit suivre le début.", "The expected end must come after the start."
     ),
+    # codes of the agency console's staff routes (issue 15)
+    "query_too_short": _c(400, "Saisissez au moins 2 caractères.", "Type at least 2 characters."),
+    "wrong_password": _c(400, "Mot de passe actuel incorrect.", "Current password is wrong."),
+    "same_password": _c(400, "Choisissez un nouveau mot de passe.", "Choose a new password."),
+    "assignee_not_in_agency": _c(
+        400,
+        "Ce collègue n'est pas un agent actif de l'agence de la demande.",
+        "This colleague is not an active agent of the request's agency.",
+    ),
+    "directory_account": _c(
+        409,
+        "Ce compte utilise l'annuaire : changez le mot de passe dans l'annuaire.",
+        "This account uses the directory: change the password there.",
+    ),
+    "no_token": _c(409, "Cet achat n'a pas de code.", "This purchase has no token."),
+    "no_phone": _c(409, "Ce client n'a pas de numéro.", "This customer has no phone number."),
+    "account_inactive": _c(409, "Ce compte est inactif.", "This account is inactive."),
+    "same_agency": _c(409, "La demande est déjà dans cette agence.", "The request is already there."),
+    "invalid_assignee": _c(
+        422, "Assigné invalide (me, none ou un id).", "Invalid assignee (me, none or an id)."
+    ),
     # 423 / 429: slow down
     "account_locked": _c(
         423,

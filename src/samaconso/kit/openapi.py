@@ -58,6 +58,70 @@ class Op:
 
 # (method, path) -> the operation. ``tests/contract`` checks that every route is here.
 OPERATIONS: dict[tuple[str, str], Op] = {
+    # the agency console's staff routes (console/router.py)
+    ("GET", "/api/v1/staff/customers"): Op(
+        "searchCustomers",
+        "Find a customer",
+        "By phone in any form, name, meter or contract number. Agents: their agency's customers only.",
+        ("query_too_short", "no_agency"),
+    ),
+    ("GET", "/api/v1/staff/customers/{customer_id}"): Op(
+        "getCustomerFile",
+        "A customer's file",
+        "Profile, meters with who shares them, devices, requests, notifications received.",
+        ("not_found", "no_agency"),
+    ),
+    ("GET", "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/purchases"): Op(
+        "listCustomerPurchases",
+        "A customer's Woyofal purchases",
+        "The last 12 months with their tokens, newest first.",
+        ("not_found", "not_prepaid", "no_agency"),
+    ),
+    ("GET", "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/bills"): Op(
+        "listCustomerBills",
+        "A customer's bills",
+        "The last 12 months, newest first.",
+        ("not_found", "not_postpaid", "no_agency"),
+    ),
+    (
+        "POST",
+        "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/purchases/{order_number}/resend-token",
+    ): Op(
+        "resendToken",
+        "Re-send a purchase's token by SMS",
+        "To the customer's own phone. Audited (`token_resent`).",
+        ("not_found", "not_prepaid", "no_token", "no_phone", "sms_unavailable", "no_agency"),
+    ),
+    ("POST", "/api/v1/staff/customers/{customer_id}/unlock"): Op(
+        "unlockCustomer",
+        "Unlock a customer's account",
+        "Lifts a PIN lockout. Audited (`customer_unlocked`).",
+        ("not_found", "no_agency"),
+    ),
+    ("POST", "/api/v1/staff/customers/{customer_id}/pin-reset-code"): Op(
+        "sendPinResetCode",
+        "Send a PIN-reset code",
+        'The same code and quotas as the app\'s "PIN oublié". Audited.',
+        ("not_found", "account_inactive", "otp_quota_exceeded", "sms_unavailable", "no_agency"),
+    ),
+    ("POST", "/api/v1/staff/customers/{customer_id}/requests"): Op(
+        "fileRequestForCustomer",
+        "File a request for a customer",
+        "At the counter; attachments are files the agent uploaded. Audited.",
+        ("not_found", "unknown_request_type", "no_agency"),
+    ),
+    ("GET", "/api/v1/staff/colleagues"): Op(
+        "listColleagues",
+        "Colleagues a request can be given to",
+        "Active staff of the caller's agency (administrators: any agency, or all).",
+        ("no_agency",),
+    ),
+    ("PUT", "/api/v1/me/password"): Op(
+        "changeMyPassword",
+        "Change my password (staff)",
+        "Local staff accounts; the other sessions end. Directory accounts change it in the directory.",
+        ("wrong_password", "same_password", "directory_account"),
+    ),
     # system
     ("GET", "/health"): Op(
         "getHealth", "Liveness", "Answers 200 with `status: running` while the process serves (the F5 probe)."
@@ -318,6 +382,17 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Accepted at once; delivery runs in the background. `Idempotency-Key` is honoured 24 h.",
         ("agency_required", "forbidden", "not_found"),
     ),
+    ("GET", "/api/v1/notifications"): Op(
+        "listSentNotifications",
+        "Notifications sent by staff",
+        "Newest first: administrators every one, agents theirs and their agency's.",
+    ),
+    ("POST", "/api/v1/notifications/{notification_id}/withdraw"): Op(
+        "withdrawNotification",
+        "Withdraw a notification",
+        "Gone from every feed at once; pushes not yet sent are stopped. Audited.",
+        ("not_found",),
+    ),
     ("GET", "/api/v1/notifications/{notification_id}"): Op(
         "getNotificationDelivery",
         "Delivery figures of a notification",
@@ -380,6 +455,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Requests to handle",
         "Agents: their agency's requests. Administrators: all, one agency, or the national queue.",
         ("invalid_agency",),
+    ),
+    ("POST", "/api/v1/requests/{request_id}/assignment"): Op(
+        "assignRequest",
+        "Give a request to a colleague",
+        "To an active agent of the request's agency (or an administrator); recorded in its timeline.",
+        ("request_not_found", "request_closed", "assignee_not_in_agency"),
+    ),
+    ("POST", "/api/v1/requests/{request_id}/transfer"): Op(
+        "transferRequest",
+        "Transfer a request to another agency",
+        "Into another agency's queue, unassigned there; it leaves an agent's own queue.",
+        ("request_not_found", "request_closed", "same_agency", "agency_unknown"),
     ),
     ("GET", "/api/v1/requests/{request_id}"): Op(
         "getRequest",
@@ -542,6 +629,11 @@ TAGS: list[dict[str, str]] = [
     {"name": "files", "description": "Documents uploaded to attach to a request, and their download links."},
     {"name": "subscriptions", "description": "Public follow-up of a new-connection request."},
     {"name": "dashboard", "description": "Figures for agents (their agency) and administrators."},
+    {
+        "name": "staff console",
+        "description": "What the agency console (`/console`) does for a customer at the counter: "
+        "search, the customer's file, token re-send, unlock, PIN-reset code, request on behalf.",
+    },
     {"name": "system", "description": "Health probes and the error catalogue."},
     {
         "name": "outages",
