@@ -158,6 +158,7 @@ function loginPage() {
       if (me.role !== "agent" && me.role !== "admin") { await endSession("user"); throw new Error(t("notAllowed")); }
       flashBox.replaceChildren();
       resetIdle();
+      if (pair.password_change_required) { flashNext(t("mustChangePassword"), "error"); location.hash = "#/password"; return; }
       location.hash = "#/customers";
     });
   } },
