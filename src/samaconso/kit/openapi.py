@@ -454,7 +454,7 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "listRequests",
         "Requests to handle",
         "Agents: their agency's requests. Administrators: all, one agency, or the national queue.",
-        ("invalid_agency",),
+        ("invalid_agency", "invalid_assignee"),
     ),
     ("POST", "/api/v1/requests/{request_id}/assignment"): Op(
         "assignRequest",
