@@ -147,6 +147,7 @@ async def test_agent_and_admin_work_from_the_console(
             await page.get_by_label("Réponse type").select_option("canned2")
             await page.get_by_role("button", name="Résoudre").click()
             await expect(page.locator("#request-status")).to_have_text("résolue")
+            await expect(page.locator("main")).not_to_contain_text("null")
             await page.screenshot(path=str(screenshots / "03-agent-request-resolved.png"), full_page=True)
             mine = await client.get(f"{API}/me/requests/{request_id}", headers=awa.headers)
             assert mine.json()["status"] == "resolved"

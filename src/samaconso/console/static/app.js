@@ -31,6 +31,11 @@ function flash(text, kind = "ok") {
   flashBox.replaceChildren(h("p", { class: `flash ${kind}` }, text));
 }
 
+// Replace the page's content (null / false children, e.g. a section that does not apply, are skipped).
+function show(...nodes) {
+  main.replaceChildren(...nodes.flat().filter((n) => n !== null && n !== undefined && n !== false));
+}
+
 // A message to show once the page we are navigating to is drawn (navigation clears messages).
 let pending = null;
 function flashNext(text, kind = "ok") { pending = [text, kind]; }
@@ -166,14 +171,14 @@ function loginPage() {
   h("label", { for: "login" }, t("login")), login,
   h("label", { for: "password" }, t("password")), password,
   h("button", { type: "submit", class: "primary" }, t("signInBtn")));
-  main.replaceChildren(form);
+  show(form);
   login.focus();
 }
 
 function passwordPage() {
   const cur = h("input", { id: "current-password", type: "password", autocomplete: "current-password", required: true });
   const nxt = h("input", { id: "new-password", type: "password", autocomplete: "new-password", required: true, minlength: 12 });
-  main.replaceChildren(h("form", { class: "card narrow", onsubmit: async (e) => {
+  show(h("form", { class: "card narrow", onsubmit: async (e) => {
     e.preventDefault();
     await guarded(async () => {
       await api("PUT", "/me/password", { current_password: cur.value, new_password: nxt.value });
@@ -191,7 +196,7 @@ function customersPage(params) {
   const results = h("div", { id: "results" });
   const form = h("form", { class: "card row", role: "search", onsubmit: (e) => { e.preventDefault(); location.hash = `#/customers?q=${encodeURIComponent(q.value)}`; } },
     h("label", { for: "q" }, t("searchLabel")), q, h("button", { type: "submit", class: "primary" }, t("search")));
-  main.replaceChildren(h("h1", {}, t("customers")), form, results);
+  show(h("h1", {}, t("customers")), form, results);
   q.focus();
   if (!params.get("q")) return;
   guarded(async () => {
@@ -204,9 +209,9 @@ function customersPage(params) {
 }
 
 async function customerPage(id) {
-  main.replaceChildren(h("p", {}, t("loading")));
+  show(h("p", {}, t("loading")));
   const c = await guarded(() => api("GET", `/staff/customers/${id}`));
-  if (!c) { main.replaceChildren(); return; }
+  if (!c) { show(); return; }
   const p = c.customer;
   const actions = h("div", { class: "row" },
     h("button", { type: "button", id: "unlock", onclick: () => guarded(async () => {
@@ -224,7 +229,7 @@ async function customerPage(id) {
     h("p", {}, `${t("people")} : `, m.people.map((x) => `${x.first_name} ${x.last_name} ${x.phone || ""} (${x.is_owner ? t("owner") : t("sharer")}, ${x.status})`).join(" · ")),
     h("button", { type: "button", onclick: () => (m.kind === "prepaid" ? showPurchases(id, m, meterBox, p) : showBills(id, m, meterBox)) },
       m.kind === "prepaid" ? t("showPurchases") : t("showBills"))));
-  main.replaceChildren(
+  show(
     h("h1", {}, `${p.first_name} ${p.last_name}`),
     section(t("profile"),
       h("dl", {}, h("dt", {}, t("phone")), h("dd", {}, p.phone || ""), h("dt", {}, t("status")),
@@ -298,7 +303,7 @@ async function requestsPage(params) {
     h("option", { value: "none", selected: params.get("assignee") === "none" }, t("nobody")));
   const overdue = h("input", { id: "f-overdue", type: "checkbox", checked: params.get("overdue") === "true" });
   const list = h("div", { id: "queue" });
-  main.replaceChildren(h("h1", {}, t("queue")),
+  show(h("h1", {}, t("queue")),
     h("form", { class: "card row", onsubmit: (e) => {
       e.preventDefault();
       const q = new URLSearchParams();
@@ -346,7 +351,7 @@ async function requestPage(id) {
           await api("POST", `/requests/${id}/transfer`, { agency_id: where.value }); flashNext(t("transferred")); location.hash = "#/requests";
         }) }, t("transfer"))));
   }
-  main.replaceChildren(
+  show(
     h("h1", {}, `${r.type.label} — `, h("span", { id: "request-status" }, t(`st_${r.status}`))),
     section(t("customer"), h("p", {}, `${r.requester.first_name} ${r.requester.last_name} ${r.requester.phone || ""} `,
       h("a", { href: `#/customer/${r.requester.id}` }, t("open"))), h("p", { class: "quote" }, r.comment),
@@ -375,8 +380,8 @@ async function notificationsPage() {
   const preview = h("div", { id: "n-preview", class: "phone-preview", "aria-live": "polite" });
   const stats = h("div", { id: "n-stats" });
   const sent = h("div", { id: "n-sent" });
-  const show = () => preview.replaceChildren(h("strong", {}, fields[0].value), h("p", {}, fields[2].value), h("hr"), h("strong", {}, fields[1].value), h("p", {}, fields[3].value));
-  fields.forEach((f) => f.addEventListener("input", show));
+  const showPreview = () => preview.replaceChildren(h("strong", {}, fields[0].value), h("p", {}, fields[2].value), h("hr"), h("strong", {}, fields[1].value), h("p", {}, fields[3].value));
+  fields.forEach((f) => f.addEventListener("input", showPreview));
   const form = h("form", { class: "card", onsubmit: async (e) => {
     e.preventDefault();
     const kind = target.value;
@@ -399,7 +404,7 @@ async function notificationsPage() {
   admin ? h("label", { for: "n-agencies" }, t("agencies")) : null, zone,
   ...["titleFr", "titleEn", "bodyFr", "bodyEn"].flatMap((k, i) => [h("label", { for: `n-${k}` }, t(k)), fields[i]]),
   h("h3", {}, t("preview")), preview, h("button", { type: "submit", class: "primary", id: "n-send" }, t("sendNow")));
-  main.replaceChildren(h("h1", {}, t("notifications")), form, stats, sent);
+  show(h("h1", {}, t("notifications")), form, stats, sent);
   sentList(sent, stats);
 }
 
@@ -436,7 +441,7 @@ async function dashboardPage() {
   const signups = d.signups_per_day.map((x) => ({ label: x.day.slice(5), value: x.count }));
   const byStatus = Object.entries(d.requests.by_status).map(([k, v]) => ({ label: t(`st_${k}`), value: v }));
   const n = d.notifications;
-  main.replaceChildren(h("h1", {}, `${t("dashboard")} ${d.scope.national ? "(" + t("national") + ")" : ""}`),
+  show(h("h1", {}, `${t("dashboard")} ${d.scope.national ? "(" + t("national") + ")" : ""}`),
     section(t("signups"), barChart(signups, { label: t("signups") })),
     section(t("requestsByStatus"), barChart(byStatus, { label: t("requestsByStatus"), height: 180 })),
     section(t("deliveryRate"), n ? h("div", {}, rateBar(n.last_7_days.delivery_rate, { label: "7" }), rateBar(n.last_30_days.delivery_rate, { label: "30" }))
@@ -456,7 +461,7 @@ async function staffAdmin() {
     source: h("select", { id: "s-source" }, h("option", { value: "local" }, t("localAccount")), h("option", { value: "ldap" }, t("ldapAccount"))),
     password: h("input", { id: "s-password", type: "password", autocomplete: "new-password" }),
   };
-  main.replaceChildren(h("h1", {}, t("staff")),
+  show(h("h1", {}, t("staff")),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
       await api("POST", "/admin/users", { login: f.login.value, first_name: f.first.value, last_name: f.last.value, role: f.role.value,
         agency_id: f.agency.value || null, auth_source: f.source.value, password: f.source.value === "local" ? f.password.value : null });
@@ -478,7 +483,7 @@ async function agenciesAdmin() {
   const code = h("input", { id: "a-code", required: true, pattern: "[A-Za-z0-9]{2,32}" });
   const name = h("input", { id: "a-name", required: true });
   const region = h("input", { id: "a-region" });
-  main.replaceChildren(h("h1", {}, t("agencies")),
+  show(h("h1", {}, t("agencies")),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
       await api("POST", "/agencies", { code: code.value, name: name.value, region: region.value || null }); await agenciesAdmin(); flash(t("created"));
     }); } }, h("h2", {}, t("newAgency")), h("label", { for: "a-code" }, "Code"), code, h("label", { for: "a-name" }, t("name")), name,
@@ -497,7 +502,7 @@ async function typesAdmin() {
   const fr = h("input", { id: "rt-fr", required: true });
   const en = h("input", { id: "rt-en", required: true });
   const sla = h("input", { id: "rt-sla", type: "number", min: 1, max: 2160, required: true, value: 72 });
-  main.replaceChildren(h("h1", {}, t("requestTypes")),
+  show(h("h1", {}, t("requestTypes")),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
       await api("POST", "/admin/request-types", { code: code.value, label_fr: fr.value, label_en: en.value, sla_hours: Number(sla.value) }); await typesAdmin(); flash(t("created"));
     }); } }, h("h2", {}, t("newType")), h("label", { for: "rt-code" }, "Code"), code, h("label", { for: "rt-fr" }, t("labelFr")), fr,
@@ -518,7 +523,7 @@ async function tariffsAdmin() {
     minimum_purchase: latest.minimum_purchase, tranches: latest.tranches.map((x) => ({ kwh_from: x.kwh_from, kwh_to: x.kwh_to, price_postpaid: x.price_postpaid, price_prepaid: x.price_prepaid })) } : {};
   const text = h("textarea", { id: "tv-json", rows: 16, spellcheck: "false" });
   text.value = JSON.stringify(draft, null, 2);
-  main.replaceChildren(h("h1", {}, t("tariffs")),
+  show(h("h1", {}, t("tariffs")),
     section(t("tariffs"), table(["Code", t("name"), t("from"), t("to"), t("inForce"), t("tranches")], page.items.map((v) => [v.code, v.label, v.effective_from, v.effective_to || "",
       v.in_force ? "✔" : "", v.tranches.map((x) => `${x.kwh_from}–${x.kwh_to ?? "∞"} kWh : ${x.price_prepaid}/${x.price_postpaid}`).join(" · ")]))),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
@@ -535,7 +540,7 @@ async function auditAdmin(params) {
   if (params.get("event")) q.set("event", params.get("event"));
   const page = await guarded(() => api("GET", `/admin/audit?${q}`));
   if (!page) return;
-  main.replaceChildren(h("h1", {}, t("audit")),
+  show(h("h1", {}, t("audit")),
     h("form", { class: "card row", onsubmit: (e) => { e.preventDefault(); location.hash = `#/admin/audit?event=${encodeURIComponent(event.value)}`; } },
       h("label", { for: "au-event" }, t("event")), event, h("button", { type: "submit" }, t("filter"))),
     table([t("date"), t("event"), t("customer"), t("actor"), "IP", ""], page.items.map((e) => [when(e.at), e.event, e.user_id || "", e.actor_id || "", e.ip || "", JSON.stringify(e.details)])));
