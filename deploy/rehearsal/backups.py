@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from netns import DEPLOY, StepFailed, base_env, ns_argv, run
+from netns import DEPLOY, VENV_BIN, StepFailed, base_env, ns_argv, run
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TAG = f"bkp{os.getpid() % 100000}"
@@ -140,7 +140,9 @@ class Drill:
             check=check,
         )
 
-    def start(self, role: str, name: str, argv: list[str], user: str = "postgres") -> subprocess.Popen[bytes]:
+    def start(
+        self, role: str, name: str, argv: list[str], user: str | None = "postgres"
+    ) -> subprocess.Popen[bytes]:
         log = (self.tmp / f"{role}-{name}.log").open("ab")
         proc = subprocess.Popen(
             ns_argv(self.ns[role], argv, user=user), stdout=log, stderr=log, env=base_env()
@@ -248,20 +250,15 @@ class Drill:
 
         # serveurs TLS pgBackRest (samaconso-pgbackrest-server.service)
         for role in ("pg1", "backup"):
-            conf = self.host_dir(role) / "pgbackrest.conf"
-            self.start(role, "pgbackrest-server", ["pgbackrest", f"--config={conf}", "server"])
+            pgbr_conf = self.host_dir(role) / "pgbackrest.conf"
+            self.start(role, "pgbackrest-server", ["pgbackrest", f"--config={pgbr_conf}", "server"])
+
+        def listening(role: str) -> bool:
+            probe = ["bash", "-c", f"exec 3<>/dev/tcp/{ADDR[role]}/8432"]
+            return run(ns_argv(self.ns[role], probe), check=False).returncode == 0
+
         for role in ("pg1", "backup"):
-            self.wait(
-                f"serveur TLS pgBackRest {role}",
-                lambda role=role: (
-                    run(
-                        ns_argv(self.ns[role], ["bash", "-c", f"exec 3<>/dev/tcp/{ADDR[role]}/8432"]),
-                        check=False,
-                    ).returncode
-                    == 0
-                ),
-                30,
-            )
+            self.wait(f"serveur TLS pgBackRest {role}", lambda role=role: listening(role), 30)  # type: ignore[misc]
 
         # 3. pile, vérification, sauvegarde complète depuis le serveur de sauvegarde
         self.pgbr("backup", "stanza-create")
@@ -372,7 +369,7 @@ class Drill:
                 )
                 errs = re.search(r"^node_textfile_scrape_error (\S+)$", out, re.M)
                 metric_line = m.group(0) if m else ""
-                return bool(m) and bool(errs) and float(errs.group(1)) == 0
+                return m is not None and errs is not None and float(errs.group(1)) == 0
 
             with contextlib.suppress(StepFailed):
                 self.wait("node-exporter lit la métrique", scraped, 20)
@@ -383,6 +380,8 @@ class Drill:
             f"samaconso-backup-metrics.sh sous postgres (umask 077) → textfile root:postgres 0775 ; "
             f"node-exporter sous prometheus : {metric_line or 'absente'} (âge {age:.0f} s) ; {detail}",
         )
+
+        self.s3_mirror()
 
         # 6. restauration à T sur un serveur neuf, vérification en un seul instantané
         t0 = time.monotonic()
@@ -412,6 +411,177 @@ class Drill:
             got == expected,
             f"cible {target} ; une requête sur le serveur restauré : « {got} » (attendu « {expected} » : "
             f"les 40 lignes validées avant T, aucune des 40 d'après) ; RTO mesuré {rto_s:.1f} s",
+        )
+
+    # ---- stockage objet : miroir hors serveur 1 avec le compte de sauvegarde en lecture seule ----
+    def s3_mirror(self) -> None:
+        import json
+        import secrets
+
+        pg1 = self.host_dir("pg1")
+        s3dir = pg1 / "s3"
+        s3dir.mkdir()
+        admin_key, admin_secret = "samaconso-admin", secrets.token_urlsafe(24)
+        backup_key, backup_secret = "samaconso-backup", secrets.token_urlsafe(24)
+        buckets = ["avatars", "documents"]
+        # La politique MinIO du dépôt (samaconso-backup-policy.json) traduite en droits SeaweedFS :
+        # s3:ListBucket → List, s3:GetObject → Read, sur ces compartiments seulement.
+        policy = json.loads((DEPLOY / "server1-data" / "minio" / "samaconso-backup-policy.json").read_text())
+        granted = {a for st in policy["Statement"] for a in st["Action"]}
+        if granted - {"s3:GetBucketLocation", "s3:ListBucket", "s3:GetObject"}:
+            raise StepFailed(f"politique de sauvegarde trop large : {sorted(granted)}")
+        actions = [f"{kind}:{b}" for b in buckets for kind in ("Read", "List")]
+        cfg = {
+            "identities": [
+                {
+                    "name": "admin",
+                    "credentials": [{"accessKey": admin_key, "secretKey": admin_secret}],
+                    "actions": ["Admin", "Read", "List", "Tagging", "Write"],
+                },
+                {
+                    "name": "backup",
+                    "credentials": [{"accessKey": backup_key, "secretKey": backup_secret}],
+                    "actions": actions,
+                },
+            ]
+        }
+        (s3dir / "s3.json").write_text(json.dumps(cfg))
+        weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
+        self.start(
+            "pg1",
+            "s3",
+            [
+                weed,
+                "mini",
+                f"-dir={s3dir}",
+                f"-ip={ADDR['pg1']}",
+                "-ip.bind=0.0.0.0",
+                "-s3.port=9000",
+                f"-s3.config={s3dir / 's3.json'}",
+                "-master.port=9333",
+                "-filer.port=8888",
+                "-volume.port=8080",
+                "-webdav=false",
+                "-admin.ui=false",
+                "-admin.port=23646",
+            ],
+            user=None,
+        )
+        admin_env = self.host_dir("pg1") / "s3-admin.env"
+        admin_env.write_text(f"S3_ACCESS_KEY={admin_key}\nS3_SECRET_KEY={admin_secret}\n")
+        backup_env = self.host_dir("backup") / "backup-s3.env"
+        backup_env.write_text(f"S3_ACCESS_KEY={backup_key}\nS3_SECRET_KEY={backup_secret}\n")
+        for f in (admin_env, backup_env):
+            os.chmod(f, 0o600)
+        run(["chown", "postgres:postgres", str(backup_env)])
+
+        def rclone_env(creds: Path, remote: str) -> dict[str, str]:
+            values = dict(line.split("=", 1) for line in creds.read_text().split())
+            p = f"RCLONE_CONFIG_{remote}_"
+            return {
+                **base_env(),
+                p + "TYPE": "s3",
+                p + "PROVIDER": "Other",
+                p + "ENV_AUTH": "false",
+                p + "ENDPOINT": f"http://{ADDR['pg1']}:9000",
+                p + "ACCESS_KEY_ID": values["S3_ACCESS_KEY"],
+                p + "SECRET_ACCESS_KEY": values["S3_SECRET_KEY"],
+                p + "REGION": "us-east-1",
+            }
+
+        aenv = rclone_env(admin_env, "SC")
+
+        def ready() -> bool:
+            res = run(
+                ns_argv(self.ns["pg1"], ["rclone", "mkdir", "sc:avatars"]), env=aenv, check=False, timeout=20
+            )
+            return res.returncode == 0
+
+        self.wait("S3 du serveur 1", ready, 120)
+        run(ns_argv(self.ns["pg1"], ["rclone", "mkdir", "sc:documents"]), env=aenv)
+        src = pg1 / "objects"
+        src.mkdir()
+        for i in range(3):
+            (src / f"doc{i}.pdf").write_bytes(secrets.token_bytes(2048 + i))
+        run(ns_argv(self.ns["pg1"], ["rclone", "copy", str(src), "sc:documents"]), env=aenv)
+        run(
+            ns_argv(self.ns["pg1"], ["rclone", "copyto", str(src / "doc0.pdf"), "sc:avatars/a.png"]), env=aenv
+        )
+        mirror = self.host_dir("backup") / "s3-mirror"
+        mirror.mkdir()
+        textfile = self.host_dir("backup") / "node-exporter"
+        run(["chown", "postgres:postgres", str(mirror)])
+        env = {
+            **base_env(),
+            "S3_CREDENTIALS_FILE": str(backup_env),
+            "S3_ENDPOINT": f"http://{ADDR['pg1']}:9000",
+            "S3_PROVIDER": "Other",
+            "MIRROR_DIR": str(mirror),
+            "HOME": str(mirror),
+            "NODE_EXPORTER_TEXTFILE_DIR": str(textfile),
+        }
+        script = ["bash", str(DEPLOY / "backup-host" / "samaconso-s3-mirror.sh")]
+        run(ns_argv(self.ns["backup"], script, user="postgres"), env=env)
+        # Une suppression à la source : le miroir la suit, l'ancienne version reste dans history/.
+        run(ns_argv(self.ns["pg1"], ["rclone", "deletefile", "sc:documents/doc1.pdf"]), env=aenv)
+        run(ns_argv(self.ns["backup"], script, user="postgres"), env=env)
+        same = all(
+            (mirror / "current" / "documents" / f"doc{i}.pdf").read_bytes()
+            == (src / f"doc{i}.pdf").read_bytes()
+            for i in (0, 2)
+        )
+        kept = list((mirror / "history").rglob("doc1.pdf"))
+        gone = not (mirror / "current" / "documents" / "doc1.pdf").exists()
+        # Le compte de sauvegarde ne peut ni écrire ni supprimer.
+        benv = rclone_env(backup_env, "SC")
+        put = run(
+            ns_argv(
+                self.ns["backup"],
+                [
+                    "rclone",
+                    "copyto",
+                    str(src / "doc0.pdf"),
+                    "sc:documents/intrus.pdf",
+                    "--retries",
+                    "1",
+                    "--low-level-retries",
+                    "1",
+                ],
+            ),
+            env=benv,
+            check=False,
+            timeout=60,
+        )
+        delete = run(
+            ns_argv(
+                self.ns["backup"],
+                [
+                    "rclone",
+                    "deletefile",
+                    "sc:documents/doc0.pdf",
+                    "--retries",
+                    "1",
+                    "--low-level-retries",
+                    "1",
+                ],
+            ),
+            env=benv,
+            check=False,
+            timeout=60,
+        )
+        still = run(ns_argv(self.ns["pg1"], ["rclone", "lsf", "sc:documents"]), env=aenv).stdout.split()
+        self.check(
+            "stockage objet : miroir hors serveur 1, compte de sauvegarde en lecture seule",
+            same
+            and bool(kept)
+            and gone
+            and put.returncode != 0
+            and delete.returncode != 0
+            and "intrus.pdf" not in still
+            and "doc0.pdf" in still,
+            f"samaconso-s3-mirror.sh sur backup avec samaconso-backup (List/Read seulement) : objets identiques, "
+            f"suppression à la source gardée dans history/ ({len(kept)}) ; écriture refusée (code {put.returncode}), "
+            f"suppression refusée (code {delete.returncode})",
         )
 
     # ---- nettoyage --------------------------------------------------------------------------
