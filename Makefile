@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-import clean help rehearsal rehearsal-containers
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-import clean help rehearsal rehearsal-containers rehearsal-backups
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -56,6 +56,12 @@ bench-import: install
 rehearsal: install
 	bash deploy/rehearsal/prepare.sh
 	$(VENV)/bin/python deploy/rehearsal/rehearsal.py
+	$(VENV)/bin/python deploy/rehearsal/backups.py
+
+# Seulement la répétition des sauvegardes (pgBackRest hors serveur 1, PITR, métrique d'âge) : ~2 min.
+rehearsal-backups: install
+	bash deploy/rehearsal/prepare.sh
+	$(VENV)/bin/python deploy/rehearsal/backups.py
 
 # La même répétition, serveurs 2 et 3 en vrais conteneurs (fichiers compose, Dockerfile) : podman,
 # docker-compose 1.29, images de base faites de paquets Debian (construites une fois, réutilisées).

@@ -5,7 +5,8 @@ need=()
 for pair in haproxy:/usr/sbin/haproxy pgbouncer:/usr/sbin/pgbouncer redis-server:/usr/bin/redis-server \
             rabbitmq-server:/usr/sbin/rabbitmq-server rclone:/usr/bin/rclone socat:/usr/bin/socat \
             nftables:/usr/sbin/nft curl:/usr/bin/curl postgresql-15:/usr/lib/postgresql/15/bin/postgres \
-            iproute2:/usr/sbin/ip prometheus:/usr/bin/prometheus; do
+            iproute2:/usr/sbin/ip prometheus:/usr/bin/prometheus pgbackrest:/usr/bin/pgbackrest \
+            prometheus-node-exporter:/usr/bin/prometheus-node-exporter openssl:/usr/bin/openssl; do
   [ -x "${pair#*:}" ] || need+=("${pair%%:*}")
 done
 if ((${#need[@]})); then

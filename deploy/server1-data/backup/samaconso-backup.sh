@@ -72,8 +72,13 @@ find "$BACKUP_DIR/s3/history" -mindepth 1 -maxdepth 1 -type d -mtime +"$((RETENT
 ln -sfn "$(basename "$dump")" "$BACKUP_DIR/postgresql/latest.dump"
 date -u +%s > "$BACKUP_DIR/last-success"
 # Métrique pour node_exporter (textfile collector), si le répertoire existe.
-if [ -d "${NODE_EXPORTER_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}" ]; then
-  printf 'samaconso_backup_last_success_timestamp_seconds %s\n' "$(date -u +%s)" \
-    > "${NODE_EXPORTER_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}/samaconso_backup.prom"
+# Répertoire root:postgres 0775 (deploy/backup-host/samaconso-backup.tmpfiles.conf) ; fichier écrit à
+# côté, rendu lisible par node-exporter (0644 malgré umask 077), puis renommé.
+textfile=${NODE_EXPORTER_TEXTFILE_DIR:-/var/lib/prometheus/node-exporter}
+if [ -d "$textfile" ]; then
+  prom=$(mktemp "$textfile/.samaconso_dump.prom.XXXXXX")
+  printf 'samaconso_backup_last_success_timestamp_seconds{type="dump"} %s\n' "$(date -u +%s)" > "$prom"
+  chmod 0644 "$prom"
+  mv -f "$prom" "$textfile/samaconso_dump.prom"
 fi
 log "sauvegarde terminée : $dump"
