@@ -839,7 +839,7 @@ class Rehearsal:
             raise StepFailed(f"Redis: AOF ou mot de passe absent ({noauth})")
         self.report.ok(
             "serveur 3 : Redis",
-            "redis.conf du dépôt (AOF + RDB, maxmemory 4gb allkeys-lru), mot de passe exigé",
+            "redis.conf du dépôt (AOF + RDB, maxmemory 4gb noeviction), mot de passe exigé",
         )
 
         for service in ("worker_1", "worker_2", "beat", "flower"):

@@ -8,6 +8,7 @@ from datetime import timedelta
 import structlog
 
 from samaconso.identity import ldap as ldap_auth
+from samaconso.identity import lockouts
 from samaconso.identity import repository as repo
 from samaconso.identity.audit import record_event
 from samaconso.identity.context import Ctx, check_secret, check_secret_and_update, limit_per_ip, seconds_until
@@ -67,33 +68,34 @@ async def check_lock(ctx: Ctx, user: User) -> None:
 
 
 async def count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> AppError:
-    """Record one wrong PIN/password; lock the account at the threshold. Recorded at once (``record_now``). Returns the error
-    to raise (423 when this failure locked the account)."""
+    """Record one wrong PIN/password; lock the account at the threshold, longer for each lockout of
+    the last 24 h (see ``lockouts``). Recorded at once (``record_now``). Returns the error to raise
+    (423 when this failure locked the account)."""
     settings = ctx.settings
     user.failed_attempts += 1
     if user.failed_attempts >= settings.pin_max_failures:
         user.failed_attempts = 0
+        previous = await repo.lockouts_since(ctx.session, user.id, lockouts.ESCALATION_WINDOW)
+        seconds = lockouts.lockout_seconds(settings, previous)
         now = await repo.db_now(ctx.session)
-        user.locked_until = now + timedelta(seconds=settings.pin_lockout_s)
+        user.locked_until = now + timedelta(seconds=seconds)
         record_event(ctx, f"{kind}_failed", user_id=user.id)
-        record_event(ctx, "lockout", user_id=user.id, seconds=settings.pin_lockout_s)
+        record_event(ctx, "lockout", user_id=user.id, seconds=seconds)
         await record_now(ctx.session)
-        return _locked(settings.pin_lockout_s)
+        return _locked(seconds)
     record_event(ctx, f"{kind}_failed", user_id=user.id, attempts=user.failed_attempts)
     await record_now(ctx.session)
     return error
 
 
 async def _phantom_failure(ctx: Ctx, key: str) -> AppError:
-    """A number or staff login without an account behaves like one that has: after
-    ``pin_max_failures`` tries it answers "locked" for ``pin_lockout_s`` too, so a lockout never
-    tells that an account exists."""
+    """A number or staff login without an account behaves like one that has: same count of tries
+    before "locked", same lockout lengths and ``Retry-After`` (see ``lockouts``), so a lockout
+    never tells that an account exists."""
     if ctx.limiter is None:
         return _invalid_credentials()
-    allowed, retry_after = await ctx.limiter.hit(
-        key, ctx.settings.pin_max_failures - 1, ctx.settings.pin_lockout_s
-    )
-    return _invalid_credentials() if allowed else _locked(retry_after)
+    seconds = await lockouts.phantom_failure(ctx.limiter, ctx.settings, key)
+    return _invalid_credentials() if seconds is None else _locked(seconds)
 
 
 async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:

@@ -336,3 +336,34 @@ async def sign_out_all_devices(session: AsyncSession, user_id: uuid.UUID, reason
             signed_out_reason=func.coalesce(Device.signed_out_reason, reason),
         )
     )
+
+
+# --- hardening: lockout escalation, per-requester code quotas ----------------------------------
+
+
+async def lockouts_since(session: AsyncSession, user_id: uuid.UUID, since: timedelta) -> int:
+    """How many times the account was locked in the window (escalating lockouts)."""
+    stmt = select(func.count(AuditEvent.id)).where(
+        AuditEvent.user_id == user_id, AuditEvent.event == "lockout", AuditEvent.at > func.now() - since
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def otp_window_stats(
+    session: AsyncSession, phone: str, ip: str | None, since: timedelta
+) -> tuple[int, int, datetime | None, datetime | None, datetime | None]:
+    """Codes sent to ``phone`` in the window: (all, asked from ``ip``, oldest of those from ``ip``,
+    oldest of all, latest of all)."""
+    from_ip = OtpCode.ip == ip if ip is not None else OtpCode.ip.is_(None)
+    row = (
+        await session.execute(
+            select(
+                func.count(OtpCode.id),
+                func.count(OtpCode.id).filter(from_ip),
+                func.min(OtpCode.created_at).filter(from_ip),
+                func.min(OtpCode.created_at),
+                func.max(OtpCode.created_at),
+            ).where(OtpCode.phone == phone, OtpCode.created_at > func.now() - since)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), row[2], row[3], row[4]

@@ -79,7 +79,7 @@ async def open_session(ctx: Ctx, user: User, device: Device | None) -> Issued:
 
 
 async def refresh(ctx: Ctx, token: str) -> Issued:
-    await limit_per_ip(ctx, "refresh-ip", REFRESH_IP_LIMIT)
+    await limit_per_ip(ctx, "refresh-ip", REFRESH_IP_LIMIT, critical=False)
     session = ctx.session
     stored = await repo.refresh_token_by_hash(session, token_digest(token))
     if stored is None:
