@@ -107,6 +107,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "samaconso"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 60 * 60 * 24 * 30
+    refresh_grace_s: int = Field(
+        default=30, ge=0, le=120, description="A just-rotated refresh token answers the same new pair."
+    )
     session_revocation_check_s: int = Field(
         default=30, le=60, description="How long an access token's session state may be cached."
     )

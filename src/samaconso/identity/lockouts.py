@@ -7,9 +7,9 @@ turn against a phone's owner.
 - A phone or staff login without an account ("phantom") follows the very same arithmetic in Redis:
   same statuses, same ``Retry-After`` at the locking try and while locked.
 - One-time codes: a requester (IP) gets ``otp_max_per_hour`` codes per phone per hour; a phone gets
-  at most ``OTP_PHONE_MAX_PER_HOUR`` from everyone, and the n-th code of the hour waits
-  ``OTP_BACKOFF_BASE_S * 2**(n-1)`` after the previous one. Someone else asking codes for your
-  number delays you by minutes, never blocks you for an hour by three requests.
+  at most ``OTP_PHONE_MAX_PER_HOUR`` from everyone, and beyond one requester's quota each further
+  code of the hour waits 60 s, 120 s, 240 s after the previous one. Someone else asking codes for
+  your number delays you by a minute or two, never blocks you for an hour by three requests.
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from samaconso.settings import Settings
 ESCALATION_WINDOW = timedelta(hours=24)
 MAX_LOCKOUT_S = 24 * 3600
 OTP_PHONE_MAX_PER_HOUR = 6
-OTP_BACKOFF_BASE_S = 30
+OTP_BACKOFF_BASE_S = 60
 
 # KEYS: fails, lock, locks. ARGV: max failures, base lockout s, max lockout s, escalation window s.
 # Returns {0, 0} for a counted failure, {1, seconds} when locked (now or still).
@@ -87,8 +87,8 @@ def otp_wait_s(
         return max(1, math.ceil((oldest_from_requester + hour - now).total_seconds()))
     if total >= OTP_PHONE_MAX_PER_HOUR and oldest is not None:
         return max(1, math.ceil((oldest + hour - now).total_seconds()))
-    if total >= 1 and latest is not None:
-        gap = timedelta(seconds=OTP_BACKOFF_BASE_S * 2 ** (total - 1))
+    if total >= settings.otp_max_per_hour and latest is not None:
+        gap = timedelta(seconds=OTP_BACKOFF_BASE_S * 2 ** (total - settings.otp_max_per_hour))
         if latest + gap > now:
             return max(1, math.ceil((latest + gap - now).total_seconds()))
     return None

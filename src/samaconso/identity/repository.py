@@ -31,8 +31,9 @@ async def db_now(session: AsyncSession) -> datetime:
 # --- users -------------------------------------------------------------------------------------
 
 
-async def session_state(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> Any:
-    """The caller's user and session flags (role, agency, language, active, revoked), or None."""
+async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
+    """A session with its user's flags (id, role, agency, language, active) and how it ended
+    (revoked at/why, expiry, the database's now), or None."""
     return (
         await session.execute(
             select(
@@ -42,9 +43,12 @@ async def session_state(session: AsyncSession, session_id: uuid.UUID, user_id: u
                 User.language,
                 User.is_active,
                 AuthSession.revoked_at,
+                AuthSession.revoked_reason,
+                AuthSession.expires_at,
+                func.now().label("now"),
             )
             .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.id == session_id, User.id == user_id)
+            .where(AuthSession.id == session_id)
         )
     ).first()
 
