@@ -292,6 +292,36 @@ def _url_password_is_weak(url: str) -> bool:
     return password.lower() in WEAK_SECRETS or len(password) < MIN_PASSWORD_CHARS
 
 
+SIGNING_KEY_FILE = "signing.key"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def embedded_signing_key(data_dir: Path) -> SecretStr:
+    """The embedded profile's own signing key: random, one per data directory, in a 0600 file
+    (never the constant shipped in the code, which anyone could use to mint tokens)."""
+    import secrets
+
+    path = data_dir / SIGNING_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return SecretStr(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return SecretStr(path.read_text().strip())
+
+
+def with_own_signing_key(settings: Settings) -> Settings:
+    if settings.profile == "embedded" and settings.jwt_secret.get_secret_value() == EMBEDDED_SECRET:
+        settings.jwt_secret = embedded_signing_key(settings.data_dir)
+    return settings
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return with_own_signing_key(Settings())
