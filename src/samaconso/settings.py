@@ -39,6 +39,10 @@ WEAK_SECRETS = frozenset(
 EMBEDDED_SECRET = "embedded-insecure-secret-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SIGNING_KEY_BYTES = 32
 MIN_PASSWORD_CHARS = 12
+MAX_ACCESS_TOKEN_TTL_S = 3600
+MAX_REFRESH_TOKEN_TTL_S = 90 * 86400
+MAX_PIN_FAILURES = 10
+MAX_OTP_ATTEMPTS = 5
 
 
 class InsecureSettingsError(RuntimeError):
@@ -254,7 +258,94 @@ class Settings(BaseSettings):
                     problems.append(f"SAMACONSO_{url_name.upper()} has a missing or default password")
         if self.push_backend == "fcm" and self.fcm_credentials_file is None:
             problems.append("SAMACONSO_FCM_CREDENTIALS_FILE is missing")
+        problems.extend(self._unsafe_choices())
         return problems
+
+    def _unsafe_choices(self) -> list[str]:
+        """Non-secret settings that open the platform to attack: refused in production."""
+        found: list[str] = []
+        if self.result_backend and _url_password_is_weak(self.result_backend):
+            found.append(
+                "SAMACONSO_RESULT_BACKEND has a missing or default password "
+                "(task results would be readable and writable by anyone on the network)"
+            )
+        if any(origin.strip() in ("*", "null") for origin in self.cors_origins):
+            found.append(
+                "SAMACONSO_CORS_ORIGINS contains '*' or 'null': any web page could call the API "
+                "with a user's browser; list the exact origins"
+            )
+        verify = self.fcm_verify_tls
+        if self.push_backend == "fcm" and (
+            verify is False or (isinstance(verify, str) and verify.strip().lower() in ("false", "0", "no", "off"))
+        ):
+            found.append(
+                "SAMACONSO_FCM_VERIFY_TLS=false: the proxy or anyone on the path could read and alter "
+                "push messages and the Google credentials; give a CA bundle path instead"
+            )
+        if self.ldap_enabled and not self.ldap_url.lower().startswith("ldaps://"):
+            found.append(
+                "SAMACONSO_LDAP_URL is plain ldap://: staff passwords would cross the network in clear; "
+                "use ldaps://"
+            )
+        if self.legacy_backend == "mssql":
+            for url_name in ("legacy_sic_url", "legacy_histh2mc_url", "legacy_bi_ods_url"):
+                legacy_url: str | None = getattr(self, url_name)
+                if legacy_url and "encryption=off" in legacy_url.replace(" ", "").lower():
+                    found.append(
+                        f"SAMACONSO_{url_name.upper()} has encryption=off: customer data and the database "
+                        "password would cross the network in clear"
+                    )
+        if self.access_token_ttl_s > MAX_ACCESS_TOKEN_TTL_S:
+            found.append(
+                f"SAMACONSO_ACCESS_TOKEN_TTL_S={self.access_token_ttl_s}: a stolen access token would "
+                f"work that long (at most {MAX_ACCESS_TOKEN_TTL_S} s; sessions last through refresh)"
+            )
+        if self.refresh_token_ttl_s > MAX_REFRESH_TOKEN_TTL_S:
+            found.append(
+                f"SAMACONSO_REFRESH_TOKEN_TTL_S={self.refresh_token_ttl_s}: sessions would outlive "
+                f"{MAX_REFRESH_TOKEN_TTL_S // 86400} days without a sign-in"
+            )
+        if not 1 <= self.pin_max_failures <= MAX_PIN_FAILURES:
+            found.append(
+                f"SAMACONSO_PIN_MAX_FAILURES={self.pin_max_failures}: a 4-digit PIN must lock after at "
+                f"most {MAX_PIN_FAILURES} wrong tries (10 000 possible PINs)"
+            )
+        if not 1 <= self.otp_max_attempts <= MAX_OTP_ATTEMPTS:
+            found.append(
+                f"SAMACONSO_OTP_MAX_ATTEMPTS={self.otp_max_attempts}: a code must die after at most "
+                f"{MAX_OTP_ATTEMPTS} wrong tries"
+            )
+        if self.pin_lockout_s < 60:
+            found.append(
+                f"SAMACONSO_PIN_LOCKOUT_S={self.pin_lockout_s}: a lockout under a minute does not slow guessing"
+            )
+        return found
+
+    def unusual_choices(self) -> list[str]:
+        """Allowed in production, but worth a second look (printed by check-config, logged at start)."""
+        found: list[str] = []
+        if self.flower_user.lower() in WEAK_SECRETS or self.flower_user.lower() in ("root", "user", "flower"):
+            found.append(f"SAMACONSO_FLOWER_USER={self.flower_user}: a guessable user name; choose another")
+        if self.access_token_ttl_s > 900:
+            found.append(
+                f"SAMACONSO_ACCESS_TOKEN_TTL_S={self.access_token_ttl_s}: longer than the usual 900 s"
+            )
+        if self.pin_lockout_s < 900:
+            found.append(f"SAMACONSO_PIN_LOCKOUT_S={self.pin_lockout_s}: shorter than the usual 900 s")
+        if self.otp_max_per_hour > 5:
+            found.append(
+                f"SAMACONSO_OTP_MAX_PER_HOUR={self.otp_max_per_hour}: more SMS per phone than usual (3)"
+            )
+        if any(origin.startswith("http://") for origin in self.cors_origins):
+            found.append("SAMACONSO_CORS_ORIGINS lists an http:// origin: pages not served over TLS")
+        if self.legacy_backend == "mssql":
+            for url_name in ("legacy_sic_url", "legacy_histh2mc_url", "legacy_bi_ods_url"):
+                legacy_url: str | None = getattr(self, url_name)
+                if legacy_url and "encryption=request" in legacy_url.replace(" ", "").lower():
+                    found.append(
+                        f"SAMACONSO_{url_name.upper()} has encryption=request: TLS only if the server offers it"
+                    )
+        return found
 
     def deployment_warnings(self) -> list[str]:
         """Choices that are allowed in production but mean messages do not reach people."""
@@ -271,6 +362,7 @@ class Settings(BaseSettings):
             warnings.append(
                 "SAMACONSO_LEGACY_BACKEND=simulated: meters and consumption come from simulated data"
             )
+        warnings.extend(self.unusual_choices())
         return warnings
 
     @property
