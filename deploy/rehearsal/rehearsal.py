@@ -396,6 +396,7 @@ class Rehearsal:
                 "SAMACONSO_LEGACY_BACKEND": "simulated",
                 "SAMACONSO_XMLVEND_ENABLED": "false",
                 "SAMACONSO_INSTANCE_NAME": instance,
+                "SAMACONSO_PUBLIC_DOCS": "true",  # the scenario lists the routes from /openapi.json
                 "SAMACONSO_S3_PUBLIC_ENDPOINT_URL": files_public_url(),
             }
         )
@@ -931,6 +932,7 @@ class Rehearsal:
             "SAMACONSO_DATA_HOST": self.addr["data"],
             "HAPROXY_CERT": str(lb / "samaconso.pem"),
             "HAPROXY_RUNDIR": str(lb),
+            "SAMACONSO_PUBLIC_DOCS": "true",  # the scenario lists the routes from /openapi.json
         }
         cfg = DEPLOY / "loadbalancer" / "haproxy.cfg"
         run(ns_argv(ns, ["haproxy", "-c", "-q", "-f", str(cfg)]), env=self.haproxy_env)

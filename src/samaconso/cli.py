@@ -72,6 +72,7 @@ def cmd_api(args: argparse.Namespace) -> None:
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_config=None,
         access_log=False,
+        server_header=False,  # no "server: uvicorn" banner
         timeout_graceful_shutdown=20,
         log_level=settings.log_level.lower(),
     )

@@ -70,6 +70,12 @@ class Settings(BaseSettings):
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     cors_origins: list[str] = Field(default_factory=list)
+    public_docs: bool = Field(
+        default=False, description="Serve /docs and /openapi.json to callers coming through the public VIP."
+    )
+    public_readiness: bool = Field(
+        default=False, description="Serve /health/ready to callers coming through the public VIP."
+    )
 
     # --- PostgreSQL (through PgBouncer in production) -------------------------------------------
     database_url: str = "postgresql+asyncpg://samaconso@127.0.0.1:54329/samaconso"
@@ -276,7 +282,8 @@ class Settings(BaseSettings):
             )
         verify = self.fcm_verify_tls
         if self.push_backend == "fcm" and (
-            verify is False or (isinstance(verify, str) and verify.strip().lower() in ("false", "0", "no", "off"))
+            verify is False
+            or (isinstance(verify, str) and verify.strip().lower() in ("false", "0", "no", "off"))
         ):
             found.append(
                 "SAMACONSO_FCM_VERIFY_TLS=false: the proxy or anyone on the path could read and alter "

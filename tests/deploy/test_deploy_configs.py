@@ -395,6 +395,7 @@ def test_make_secrets_generates_files_only_once(tmp_path: Path) -> None:
             "database_url",
             "redis_url",
             "broker_url",
+            "result_backend",
         )
     }
     settings = Settings(profile="test", **generated)
