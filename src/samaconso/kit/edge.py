@@ -82,6 +82,14 @@ TOO_LARGE_FR = "Contenu trop volumineux : la requête dépasse la taille autoris
 TOO_LARGE_EN = "Payload too large: the request exceeds the allowed size."
 
 
+class BodyTooLarge(HTTPException):
+    """Raised while a body streams past its cap: a 413 for the app's handler inside a route, and
+    for :class:`BodyLimitMiddleware` when an outer reader (the input guard) was reading."""
+
+    def __init__(self) -> None:
+        super().__init__(413)
+
+
 class BodyLimitMiddleware:
     def __init__(self, app: ASGIApp, settings: Settings) -> None:
         self.app = app
@@ -108,10 +116,23 @@ class BodyLimitMiddleware:
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > cap:
-                    raise HTTPException(413)  # answered as problem+json by the app's handler
+                    raise BodyTooLarge()  # answered as problem+json by the app's handler
             return message
 
-        await self.app(scope, counted, send)
+        started = False
+
+        async def watched_send(message: Message) -> None:
+            nonlocal started
+            if message["type"] == "http.response.start":
+                started = True
+            await send(message)
+
+        try:
+            await self.app(scope, counted, watched_send)
+        except BodyTooLarge:
+            if started:
+                raise
+            await _problem(send, 413, "payload_too_large", TOO_LARGE_FR, TOO_LARGE_EN, _lang(scope))
 
 
 class SecurityHeadersMiddleware:

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -14,6 +13,7 @@ from starlette.websockets import WebSocketState
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
 from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
 from samaconso.kit.errors import AppError
+from samaconso.kit.inputs import BadFrame, ws_frame_json
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
 from samaconso.notifications import realtime, schemas, service
@@ -93,8 +93,10 @@ async def hide_one(notification_id: uuid.UUID, user: CurrentUser, session: Sessi
 async def _authenticate(websocket: WebSocket) -> tuple[realtime.Subscriber, str] | None:
     """First message must be ``{"type": "auth", "token": "<access token>"}`` within 5 s."""
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        msg = json.loads(raw)
+        message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+        if message["type"] == "websocket.disconnect":
+            return None
+        msg = ws_frame_json(message)  # BadFrame: binary (1003) or unacceptable JSON (1007)
         token = msg.get("token") if isinstance(msg, dict) and msg.get("type") == "auth" else None
         if not isinstance(token, str):
             return None
@@ -137,7 +139,13 @@ def _event(payload: dict[str, Any], lang: str) -> dict[str, Any]:
 async def notifications_socket(websocket: WebSocket) -> None:
     """Realtime notifications. The token travels in the first message, never in the URL."""
     await websocket.accept()
-    auth = await _authenticate(websocket)
+    try:
+        auth = await _authenticate(websocket)
+    except BadFrame as bad:
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "error", "code": "invalid_frame"})
+            await websocket.close(code=bad.close_code)
+        return
     if auth is None:
         with contextlib.suppress(Exception):
             await websocket.send_json({"type": "error", "code": "unauthenticated"})
@@ -150,9 +158,11 @@ async def notifications_socket(websocket: WebSocket) -> None:
 
     async def reader() -> None:
         while True:
-            text = await websocket.receive_text()
-            with contextlib.suppress(ValueError):
-                msg = json.loads(text)
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            with contextlib.suppress(BadFrame):
+                msg = ws_frame_json(message)
                 if isinstance(msg, dict) and msg.get("type") == "ping":
                     await websocket.send_json({"type": "pong"})
 
