@@ -158,6 +158,9 @@ class Settings(BaseSettings):
     ldap_base_dn: str = "dc=senelec,dc=sn"
     ldap_login_attribute: str = "sAMAccountName"
     ldap_timeout_s: float = 5.0
+    ldap_ca_bundle: Path | None = Field(
+        default=None, description="CA bundle verifying the directory over ldaps:// (default: system store)."
+    )
 
     legacy_backend: Literal["simulated", "mssql"] = "simulated"
     legacy_sic_url: str | None = None
