@@ -131,6 +131,8 @@ async def _session_state(conn: HTTPConnection, session_id: uuid.UUID) -> dict[st
         reason = row.revoked_reason or "revoked"
     elif not row.is_active:
         reason = "deactivated"
+    elif row.role == Role.agent and row.agency_open is False:
+        reason = "agency_closed"
     elif row.expires_at <= row.now:
         reason = "expired"
     return {

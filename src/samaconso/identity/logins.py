@@ -15,6 +15,7 @@ from samaconso.identity.context import Ctx, check_secret, check_secret_and_updat
 from samaconso.identity.devices import device_from
 from samaconso.identity.models import (
     AuthSource,
+    Role,
     User,
 )
 from samaconso.identity.phones import mask_phone
@@ -98,6 +99,14 @@ async def _phantom_failure(ctx: Ctx, key: str) -> AppError:
     return _invalid_credentials() if seconds is None else _locked(seconds)
 
 
+async def _agency_open(ctx: Ctx, user: User) -> bool:
+    """Agents work for an open agency only (administrators are not bound to one)."""
+    if user.role != Role.agent or user.agency_id is None:
+        return True
+    agency = await repo.agency_by_id(ctx.session, user.agency_id)
+    return agency is not None and agency.is_active
+
+
 async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
     await limit_per_ip(ctx, "login-ip", LOGIN_IP_LIMIT)
     session = ctx.session
@@ -144,6 +153,8 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
     await limit_per_ip(ctx, "login-ip", LOGIN_IP_LIMIT)
     session = ctx.session
     user = await repo.staff_by_login(session, login_name.strip(), lock=True)
+    if user is not None and user.is_active and not await _agency_open(ctx, user):
+        user = None  # an agent of a closed agency: refused exactly like an unknown login
     if user is None or not user.is_active:
         await check_secret(None, password)
         record_event(

@@ -32,8 +32,8 @@ async def db_now(session: AsyncSession) -> datetime:
 
 
 async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
-    """A session with its user's flags (id, role, agency, language, active) and how it ended
-    (revoked at/why, expiry, the database's now), or None."""
+    """A session with its user's flags (id, role, agency, language, active), whether the user's
+    agency is open, and how it ended (revoked at/why, expiry, the database's now), or None."""
     return (
         await session.execute(
             select(
@@ -46,8 +46,10 @@ async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
                 AuthSession.revoked_reason,
                 AuthSession.expires_at,
                 func.now().label("now"),
+                Agency.is_active.label("agency_open"),
             )
             .join(AuthSession, AuthSession.user_id == User.id)
+            .outerjoin(Agency, Agency.id == User.agency_id)
             .where(AuthSession.id == session_id)
         )
     ).first()
@@ -371,3 +373,8 @@ async def otp_window_stats(
         )
     ).one()
     return int(row[0]), int(row[1]), row[2], row[3], row[4]
+
+
+async def agent_ids_of_agency(session: AsyncSession, agency_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    stmt = select(User.id).where(User.agency_id == agency_id, User.role == Role.agent)
+    return (await session.execute(stmt)).scalars().all()
