@@ -11,12 +11,12 @@ from fastapi import APIRouter, Header, Request, Response, WebSocket, WebSocketDi
 from starlette.websockets import WebSocketState
 
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.errors import AppError
 from samaconso.kit.inputs import BadFrame, ws_frame_json
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
-from samaconso.notifications import realtime, schemas, service
+from samaconso.notifications import realtime, schemas, service, staff_rules
 
 router = APIRouter(tags=["notifications"])
 
@@ -35,10 +35,15 @@ async def create_notification(
     body: schemas.NotificationCreate,
     staff: StaffUser,
     session: SessionDep,
+    limiter: RateLimiterDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> schemas.NotificationAccepted:
     """Send a notification (one user, a meter's users, an agency, all agencies, everyone, an outage
     zone). Accepted at once; delivery runs in the background. ``Idempotency-Key`` is honoured 24 h."""
+    staff_rules.check(staff, body)
+    await limiter.check(
+        f"notify:{staff.user_id}", staff_rules.SENDS_PER_HOUR, 3600, "notification_rate_limited"
+    )
     return await service.create_notification(session, staff, body, idempotency_key)
 
 
