@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 import math
+import re
 import uuid
 from collections.abc import Callable
 from datetime import UTC, datetime
@@ -19,6 +20,7 @@ T = TypeVar("T")
 MAX_LIMIT = 100
 MAX_CURSOR_CHARS = 512
 MIN_CURSOR_YEAR, MAX_CURSOR_YEAR = 1970, 2199
+_ISO_MOMENT = re.compile(r"^\d{4,}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 class Page(BaseModel, Generic[T]):
@@ -47,7 +49,11 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
             raise ValueError("arity")
         if any(isinstance(v, list | dict) for v in values):
             raise ValueError("nested")
-    except (ValueError, UnicodeDecodeError) as exc:
+        for value in values:  # every domain's cursor, even those decoded by hand
+            _bounded(value)
+            if isinstance(value, str) and _ISO_MOMENT.match(value):
+                _bounded(_as_datetime(value))
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise invalid_cursor() from exc
     return values
 
