@@ -13,9 +13,7 @@ from samaconso.settings import EMBEDDED_SECRET, Settings, with_own_signing_key
 
 
 def _embedded(data_dir: Path) -> Settings:
-    return with_own_signing_key(
-        Settings(profile="embedded", data_dir=data_dir, jwt_secret=EMBEDDED_SECRET)  # type: ignore[arg-type]
-    )
+    return with_own_signing_key(Settings(profile="embedded", data_dir=data_dir, jwt_secret=EMBEDDED_SECRET))
 
 
 def test_embedded_profile_generates_its_own_signing_key(tmp_path: Path) -> None:
@@ -33,7 +31,7 @@ def test_tokens_signed_with_the_shipped_constant_are_refused(tmp_path: Path) -> 
 
     from samaconso.kit.security import decode_access_token, issue_access_token
 
-    shipped = Settings(profile="embedded", data_dir=tmp_path, jwt_secret=EMBEDDED_SECRET)  # type: ignore[arg-type]
+    shipped = Settings(profile="embedded", data_dir=tmp_path, jwt_secret=EMBEDDED_SECRET)
     minted = issue_access_token(shipped, user_id=uuid.uuid4(), session_id=uuid.uuid4(), role="admin")
     assert decode_access_token(_embedded(tmp_path), minted) is None
 

@@ -18,12 +18,12 @@ from cryptography.x509.oid import NameOID
 from httpx import AsyncClient
 from pydantic import SecretStr
 
-from samaconso.identity import ldap as ldap_auth
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.identity.helpers import API
 from tests.identity.slapd import BASE_DN, SERVICE_DN, Directory, start_slapd, stop_slapd
 from tests.identity.test_ldap import PASSWORD, _ldap_staff
+from tests.support.settings import Serve, override
 
 
 def _name(cn: str) -> x509.Name:
@@ -108,22 +108,19 @@ def directory_other_name(
     yield from _directory(tmp_path_factory, pki, [x509.DNSName("ldap.senelec.sn")])
 
 
-def _configure(settings: Settings, monkeypatch: pytest.MonkeyPatch, directory: Directory, ca: Path) -> None:
+def _ldaps(settings: Settings, directory: Directory, ca: Path) -> Settings:
+    """The deployment pointed at this directory over LDAPS, trusting ``ca``."""
     assert directory.ldaps_url
-    monkeypatch.setattr(settings, "ldap_enabled", True)
-    monkeypatch.setattr(settings, "ldap_url", directory.ldaps_url)
-    monkeypatch.setattr(settings, "ldap_ca_bundle", ca)
-    monkeypatch.setattr(settings, "ldap_bind_dn", SERVICE_DN)
-    monkeypatch.setattr(settings, "ldap_bind_password", SecretStr(directory.service_password))
-    monkeypatch.setattr(settings, "ldap_base_dn", BASE_DN)
-    monkeypatch.setattr(settings, "ldap_timeout_s", 3.0)
-
-
-@pytest.fixture(autouse=True)
-def _closed_breaker() -> Iterator[None]:
-    ldap_auth._breaker.record_success()
-    yield
-    ldap_auth._breaker.record_success()
+    return override(
+        settings,
+        ldap_enabled=True,
+        ldap_url=directory.ldaps_url,
+        ldap_ca_bundle=ca,
+        ldap_bind_dn=SERVICE_DN,
+        ldap_bind_password=SecretStr(directory.service_password),
+        ldap_base_dn=BASE_DN,
+        ldap_timeout_s=3.0,
+    )
 
 
 async def _login(client: AsyncClient) -> Any:
@@ -131,46 +128,43 @@ async def _login(client: AsyncClient) -> Any:
 
 
 async def test_right_ca_logs_in_over_ldaps(
-    client: AsyncClient,
     settings: Settings,
     db: Database,
     agencies: dict[str, Any],
     directory_tls: Directory,
     pki: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    serve: Serve,
 ) -> None:
-    _configure(settings, monkeypatch, directory_tls, pki["right"][2])
     await _ldap_staff(db, settings, "awa.tls", agencies["DKC"].id)
-    response = await _login(client)
+    async with serve(_ldaps(settings, directory_tls, pki["right"][2])) as client:
+        response = await _login(client)
     assert response.status_code == 200, response.text
 
 
 async def test_wrong_ca_is_refused_with_503(
-    client: AsyncClient,
     settings: Settings,
     db: Database,
     agencies: dict[str, Any],
     directory_tls: Directory,
     pki: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    serve: Serve,
 ) -> None:
-    _configure(settings, monkeypatch, directory_tls, pki["wrong"][2])
     await _ldap_staff(db, settings, "awa.tls", agencies["DKC"].id)
-    response = await _login(client)
+    async with serve(_ldaps(settings, directory_tls, pki["wrong"][2])) as client:
+        response = await _login(client)
     assert response.status_code == 503, response.text
     assert response.json()["code"] == "ldap_unavailable"
 
 
 async def test_certificate_for_another_host_is_refused_with_503(
-    client: AsyncClient,
     settings: Settings,
     db: Database,
     agencies: dict[str, Any],
     directory_other_name: Directory,
     pki: dict[str, Any],
-    monkeypatch: pytest.MonkeyPatch,
+    serve: Serve,
 ) -> None:
-    _configure(settings, monkeypatch, directory_other_name, pki["right"][2])
     await _ldap_staff(db, settings, "awa.tls", agencies["DKC"].id)
-    response = await _login(client)
+    async with serve(_ldaps(settings, directory_other_name, pki["right"][2])) as client:
+        response = await _login(client)
     assert response.status_code == 503, response.text

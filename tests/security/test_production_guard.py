@@ -57,7 +57,8 @@ def test_production_refuses_unsafe_choice_and_names_it(change: dict[str, Any], s
 
 
 def test_flower_admin_user_is_a_warning_not_a_refusal() -> None:
-    settings = Settings(profile="production", **{**STRONG, "flower_user": "admin"})
+    fields: dict[str, Any] = {**STRONG, "flower_user": "admin"}
+    settings = Settings(profile="production", **fields)
     assert any("SAMACONSO_FLOWER_USER=admin" in w for w in settings.deployment_warnings())
     assert settings.security_problems() == []
 

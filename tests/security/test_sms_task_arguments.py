@@ -4,7 +4,9 @@ from __future__ import annotations
 
 import json
 import re
+from typing import Any
 
+import pytest
 from httpx import AsyncClient
 from kombu import Connection
 
@@ -17,16 +19,20 @@ __all__ = ["gateway", "orange"]
 
 
 async def test_queued_sms_shows_neither_code_nor_phone(
-    client: AsyncClient, orange: Settings, gateway: SmsGateway
+    client: AsyncClient, orange: Settings, gateway: SmsGateway, monkeypatch: pytest.MonkeyPatch
 ) -> None:
+    from samaconso.identity import tasks
     from samaconso.identity.tasks import send_sms
+
+    monkeypatch.setattr(tasks, "get_settings", lambda: orange)  # the worker's settings are this test's
 
     _purge_urgent(orange.broker_url)
     phone = new_phone()
     response = await client.post(f"{API}/auth/otp", json={"phone": phone, "purpose": "signup"})
     assert response.status_code == 202
     with Connection(orange.broker_url) as conn:
-        message = conn.channel().basic_get(queue="urgent", no_ack=True)
+        channel: Any = conn.channel()  # kombu's channel types stop at StdChannel
+        message = channel.basic_get(queue="urgent", no_ack=True)
     assert message is not None
     body = message.body if isinstance(message.body, str) else message.body.decode()
     wire = body + json.dumps(message.headers, default=str)
@@ -42,9 +48,14 @@ async def test_queued_sms_shows_neither_code_nor_phone(
     assert "SamaConso" not in wire  # nor the text around it
 
 
-def test_altered_sealed_sms_is_not_sent(orange: Settings, gateway: SmsGateway) -> None:
+def test_altered_sealed_sms_is_not_sent(
+    orange: Settings, gateway: SmsGateway, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from samaconso.identity import tasks
     from samaconso.identity.sms_sealing import seal_sms
     from samaconso.identity.tasks import send_sms
+
+    monkeypatch.setattr(tasks, "get_settings", lambda: orange)
 
     sealed = seal_sms(orange, "+221770000000", "SamaConso : votre code est 123456")
     altered = sealed[:-4] + ("AAAA" if not sealed.endswith("AAAA") else "BBBB")

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from httpx import AsyncClient
+from httpx import AsyncClient, Response
 
 from samaconso.identity.models import Role
 from samaconso.kit.db import Database
@@ -31,7 +31,10 @@ async def test_staff_cannot_impersonate_the_system_or_phish(
     agent = await make_user(db, settings, Role.agent, agency_id=agencies["DKC"].id)
     admin = await make_user(db, settings, Role.admin)
     target = await make_user(db, settings)
-    send = lambda who, body: client.post(f"{API}/notifications", headers=who.headers, json=body)  # noqa: E731
+
+    async def send(who: Any, body: dict[str, Any]) -> Response:
+        return await client.post(f"{API}/notifications", headers=who.headers, json=body)
+
     reserved = await send(agent, _message(target.id, "meter_access_granted"))
     assert (reserved.status_code, reserved.json()["code"]) == (403, "notification_type_reserved")
     urgent = await send(agent, _message(target.id, "outage", priority="urgent"))
