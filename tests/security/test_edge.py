@@ -20,6 +20,7 @@ from samaconso.identity.models import Role
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.identity.helpers import API
+from tests.support.settings import Serve, override
 from tests.support.users import make_user
 
 MB = 1024 * 1024
@@ -149,7 +150,7 @@ async def test_security_headers_on_personal_data(app: FastAPI, db: Database, set
 
 
 async def test_docs_and_readiness_hidden_from_the_public_vip(
-    client: AsyncClient, settings: Settings, monkeypatch: pytest.MonkeyPatch
+    client: AsyncClient, settings: Settings, serve: Serve
 ) -> None:
     via_vip = {"X-Forwarded-For": "41.82.10.20"}
     for path in ("/openapi.json", "/docs", "/health/ready"):
@@ -158,10 +159,9 @@ async def test_docs_and_readiness_hidden_from_the_public_vip(
         assert hidden.headers["content-type"] == "application/problem+json"
     assert (await client.get("/openapi.json")).status_code == 200  # an instance called directly
     assert (await client.get("/health", headers=via_vip)).status_code == 200  # the F5 monitor
-    monkeypatch.setattr(settings, "public_docs", True)
-    monkeypatch.setattr(settings, "public_readiness", True)
-    assert (await client.get("/openapi.json", headers=via_vip)).status_code == 200
-    assert (await client.get("/health/ready", headers=via_vip)).status_code in (200, 503)
+    async with serve(override(settings, public_docs=True, public_readiness=True)) as exposed:
+        assert (await exposed.get("/openapi.json", headers=via_vip)).status_code == 200
+        assert (await exposed.get("/health/ready", headers=via_vip)).status_code in (200, 503)
 
 
 def test_real_api_process_sends_no_server_banner(settings: Settings) -> None:

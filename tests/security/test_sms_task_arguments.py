@@ -13,9 +13,9 @@ from kombu import Connection
 from samaconso.settings import Settings
 from tests.identity.helpers import API, new_phone
 from tests.identity.sms_standin import SmsGateway
-from tests.identity.test_sms import _purge_urgent, gateway, orange
+from tests.identity.test_sms import _purge_urgent, gateway, orange, settings_overrides
 
-__all__ = ["gateway", "orange"]
+__all__ = ["gateway", "orange", "settings_overrides"]
 
 
 async def test_queued_sms_shows_neither_code_nor_phone(
