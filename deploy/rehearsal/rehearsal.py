@@ -396,6 +396,7 @@ class Rehearsal:
                 "SAMACONSO_LEGACY_BACKEND": "simulated",
                 "SAMACONSO_XMLVEND_ENABLED": "false",
                 "SAMACONSO_INSTANCE_NAME": instance,
+                "SAMACONSO_PUBLIC_DOCS": "true",  # the scenario lists the routes from /openapi.json
                 "SAMACONSO_S3_PUBLIC_ENDPOINT_URL": files_public_url(),
             }
         )
@@ -839,7 +840,7 @@ class Rehearsal:
             raise StepFailed(f"Redis: AOF ou mot de passe absent ({noauth})")
         self.report.ok(
             "serveur 3 : Redis",
-            "redis.conf du dépôt (AOF + RDB, maxmemory 4gb allkeys-lru), mot de passe exigé",
+            "redis.conf du dépôt (AOF + RDB, maxmemory 4gb noeviction), mot de passe exigé",
         )
 
         for service in ("worker_1", "worker_2", "beat", "flower"):
@@ -931,6 +932,7 @@ class Rehearsal:
             "SAMACONSO_DATA_HOST": self.addr["data"],
             "HAPROXY_CERT": str(lb / "samaconso.pem"),
             "HAPROXY_RUNDIR": str(lb),
+            "SAMACONSO_PUBLIC_DOCS": "true",  # the scenario lists the routes from /openapi.json
         }
         cfg = DEPLOY / "loadbalancer" / "haproxy.cfg"
         run(ns_argv(ns, ["haproxy", "-c", "-q", "-f", str(cfg)]), env=self.haproxy_env)

@@ -21,6 +21,8 @@ from samaconso.identity.deps import (
     get_staff,
     require_authentication,
 )
+from samaconso.kit.edge import BodyLimitMiddleware, EdgeExposureMiddleware, SecurityHeadersMiddleware
+from samaconso.kit.inputs import InputGuardMiddleware
 from samaconso.kit.language import ContentLanguageMiddleware
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.middleware import RequestContextMiddleware
@@ -86,6 +88,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             ],
         )
     app.add_middleware(ContentLanguageMiddleware)
+    app.add_middleware(InputGuardMiddleware)
+    app.add_middleware(BodyLimitMiddleware, settings=settings)
+    app.add_middleware(EdgeExposureMiddleware, settings=settings)
+    app.add_middleware(SecurityHeadersMiddleware)
     app.add_middleware(RequestContextMiddleware)
     app.include_router(system_router, dependencies=[Depends(strict_query)])
     app.include_router(contract_router, dependencies=[Depends(strict_query)])

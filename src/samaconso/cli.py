@@ -49,18 +49,30 @@ def _settings_or_exit() -> Settings:
 def cmd_api(args: argparse.Namespace) -> None:
     import uvicorn
 
+    from samaconso.settings import is_loopback
+
     settings = _settings_or_exit()
+    host = args.host or ("127.0.0.1" if settings.profile == "embedded" else "0.0.0.0")  # noqa: S104
+    if settings.profile == "embedded" and not is_loopback(host):
+        print(
+            f"Le profil embarqué n'écoute que sur la boucle locale (127.0.0.1), pas sur {host} : "
+            "ses secrets sont des secrets de démonstration. / The embedded profile only listens on "
+            f"loopback, not {host}: its secrets are for a demo. Use SAMACONSO_PROFILE=production.",
+            file=sys.stderr,
+        )
+        raise SystemExit(2)
     os.environ.setdefault("SAMACONSO_INSTANCE_NAME", f"api-{args.port}")
     uvicorn.run(
         "samaconso.app:create_app",
         factory=True,
-        host=args.host,
+        host=host,
         port=args.port,
         workers=args.workers,
         proxy_headers=True,
         forwarded_allow_ips=args.forwarded_allow_ips,
         log_config=None,
         access_log=False,
+        server_header=False,  # no "server: uvicorn" banner
         timeout_graceful_shutdown=20,
         log_level=settings.log_level.lower(),
     )
@@ -181,7 +193,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(func=cmd_run)
 
     p = sub.add_parser("api", help="run one API process")
-    p.add_argument("--host", default="0.0.0.0")  # noqa: S104 - a server process listens on its interface
+    p.add_argument(
+        "--host", default=None, help="default: 127.0.0.1 (embedded, loopback only), 0.0.0.0 (production)"
+    )
     p.add_argument("--port", type=int, default=8000)
     p.add_argument("--workers", type=int, default=1)
     p.add_argument("--forwarded-allow-ips", default="127.0.0.1")

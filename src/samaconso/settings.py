@@ -39,6 +39,10 @@ WEAK_SECRETS = frozenset(
 EMBEDDED_SECRET = "embedded-insecure-secret-do-not-use-in-production"  # noqa: S105 - refused in production
 MIN_SIGNING_KEY_BYTES = 32
 MIN_PASSWORD_CHARS = 12
+MAX_ACCESS_TOKEN_TTL_S = 3600
+MAX_REFRESH_TOKEN_TTL_S = 90 * 86400
+MAX_PIN_FAILURES = 10
+MAX_OTP_ATTEMPTS = 5
 
 
 class InsecureSettingsError(RuntimeError):
@@ -66,6 +70,12 @@ class Settings(BaseSettings):
     log_json: bool = True
     public_base_url: str = "http://127.0.0.1:8000"
     cors_origins: list[str] = Field(default_factory=list)
+    public_docs: bool = Field(
+        default=False, description="Serve /docs and /openapi.json to callers coming through the public VIP."
+    )
+    public_readiness: bool = Field(
+        default=False, description="Serve /health/ready to callers coming through the public VIP."
+    )
 
     # --- PostgreSQL (through PgBouncer in production) -------------------------------------------
     database_url: str = "postgresql+asyncpg://samaconso@127.0.0.1:54329/samaconso"
@@ -107,6 +117,9 @@ class Settings(BaseSettings):
     jwt_issuer: str = "samaconso"
     access_token_ttl_s: int = 900
     refresh_token_ttl_s: int = 60 * 60 * 24 * 30
+    refresh_grace_s: int = Field(
+        default=30, ge=0, le=120, description="A just-rotated refresh token answers the same new pair."
+    )
     session_revocation_check_s: int = Field(
         default=30, le=60, description="How long an access token's session state may be cached."
     )
@@ -145,6 +158,9 @@ class Settings(BaseSettings):
     ldap_base_dn: str = "dc=senelec,dc=sn"
     ldap_login_attribute: str = "sAMAccountName"
     ldap_timeout_s: float = 5.0
+    ldap_ca_bundle: Path | None = Field(
+        default=None, description="CA bundle verifying the directory over ldaps:// (default: system store)."
+    )
 
     legacy_backend: Literal["simulated", "mssql"] = "simulated"
     legacy_sic_url: str | None = None
@@ -251,7 +267,95 @@ class Settings(BaseSettings):
                     problems.append(f"SAMACONSO_{url_name.upper()} has a missing or default password")
         if self.push_backend == "fcm" and self.fcm_credentials_file is None:
             problems.append("SAMACONSO_FCM_CREDENTIALS_FILE is missing")
+        problems.extend(self._unsafe_choices())
         return problems
+
+    def _unsafe_choices(self) -> list[str]:
+        """Non-secret settings that open the platform to attack: refused in production."""
+        found: list[str] = []
+        if self.result_backend and _url_password_is_weak(self.result_backend):
+            found.append(
+                "SAMACONSO_RESULT_BACKEND has a missing or default password "
+                "(task results would be readable and writable by anyone on the network)"
+            )
+        if any(origin.strip() in ("*", "null") for origin in self.cors_origins):
+            found.append(
+                "SAMACONSO_CORS_ORIGINS contains '*' or 'null': any web page could call the API "
+                "with a user's browser; list the exact origins"
+            )
+        verify = self.fcm_verify_tls
+        if self.push_backend == "fcm" and (
+            verify is False
+            or (isinstance(verify, str) and verify.strip().lower() in ("false", "0", "no", "off"))
+        ):
+            found.append(
+                "SAMACONSO_FCM_VERIFY_TLS=false: the proxy or anyone on the path could read and alter "
+                "push messages and the Google credentials; give a CA bundle path instead"
+            )
+        if self.ldap_enabled and not self.ldap_url.lower().startswith("ldaps://"):
+            found.append(
+                "SAMACONSO_LDAP_URL is plain ldap://: staff passwords would cross the network in clear; "
+                "use ldaps://"
+            )
+        if self.legacy_backend == "mssql":
+            for url_name in ("legacy_sic_url", "legacy_histh2mc_url", "legacy_bi_ods_url"):
+                legacy_url: str | None = getattr(self, url_name)
+                if legacy_url and "encryption=off" in legacy_url.replace(" ", "").lower():
+                    found.append(
+                        f"SAMACONSO_{url_name.upper()} has encryption=off: customer data and the database "
+                        "password would cross the network in clear"
+                    )
+        if self.access_token_ttl_s > MAX_ACCESS_TOKEN_TTL_S:
+            found.append(
+                f"SAMACONSO_ACCESS_TOKEN_TTL_S={self.access_token_ttl_s}: a stolen access token would "
+                f"work that long (at most {MAX_ACCESS_TOKEN_TTL_S} s; sessions last through refresh)"
+            )
+        if self.refresh_token_ttl_s > MAX_REFRESH_TOKEN_TTL_S:
+            found.append(
+                f"SAMACONSO_REFRESH_TOKEN_TTL_S={self.refresh_token_ttl_s}: sessions would outlive "
+                f"{MAX_REFRESH_TOKEN_TTL_S // 86400} days without a sign-in"
+            )
+        if not 1 <= self.pin_max_failures <= MAX_PIN_FAILURES:
+            found.append(
+                f"SAMACONSO_PIN_MAX_FAILURES={self.pin_max_failures}: a 4-digit PIN must lock after at "
+                f"most {MAX_PIN_FAILURES} wrong tries (10 000 possible PINs)"
+            )
+        if not 1 <= self.otp_max_attempts <= MAX_OTP_ATTEMPTS:
+            found.append(
+                f"SAMACONSO_OTP_MAX_ATTEMPTS={self.otp_max_attempts}: a code must die after at most "
+                f"{MAX_OTP_ATTEMPTS} wrong tries"
+            )
+        if self.pin_lockout_s < 60:
+            found.append(
+                f"SAMACONSO_PIN_LOCKOUT_S={self.pin_lockout_s}: a lockout under a minute does not slow guessing"
+            )
+        return found
+
+    def unusual_choices(self) -> list[str]:
+        """Allowed in production, but worth a second look (printed by check-config, logged at start)."""
+        found: list[str] = []
+        if self.flower_user.lower() in WEAK_SECRETS or self.flower_user.lower() in ("root", "user", "flower"):
+            found.append(f"SAMACONSO_FLOWER_USER={self.flower_user}: a guessable user name; choose another")
+        if self.access_token_ttl_s > 900:
+            found.append(
+                f"SAMACONSO_ACCESS_TOKEN_TTL_S={self.access_token_ttl_s}: longer than the usual 900 s"
+            )
+        if self.pin_lockout_s < 900:
+            found.append(f"SAMACONSO_PIN_LOCKOUT_S={self.pin_lockout_s}: shorter than the usual 900 s")
+        if self.otp_max_per_hour > 5:
+            found.append(
+                f"SAMACONSO_OTP_MAX_PER_HOUR={self.otp_max_per_hour}: more SMS per phone than usual (3)"
+            )
+        if any(origin.startswith("http://") for origin in self.cors_origins):
+            found.append("SAMACONSO_CORS_ORIGINS lists an http:// origin: pages not served over TLS")
+        if self.legacy_backend == "mssql":
+            for url_name in ("legacy_sic_url", "legacy_histh2mc_url", "legacy_bi_ods_url"):
+                legacy_url: str | None = getattr(self, url_name)
+                if legacy_url and "encryption=request" in legacy_url.replace(" ", "").lower():
+                    found.append(
+                        f"SAMACONSO_{url_name.upper()} has encryption=request: TLS only if the server offers it"
+                    )
+        return found
 
     def deployment_warnings(self) -> list[str]:
         """Choices that are allowed in production but mean messages do not reach people."""
@@ -268,6 +372,7 @@ class Settings(BaseSettings):
             warnings.append(
                 "SAMACONSO_LEGACY_BACKEND=simulated: meters and consumption come from simulated data"
             )
+        warnings.extend(self.unusual_choices())
         return warnings
 
     @property
@@ -289,6 +394,36 @@ def _url_password_is_weak(url: str) -> bool:
     return password.lower() in WEAK_SECRETS or len(password) < MIN_PASSWORD_CHARS
 
 
+SIGNING_KEY_FILE = "signing.key"
+LOOPBACK_HOSTS = frozenset({"127.0.0.1", "::1", "localhost"})
+
+
+def embedded_signing_key(data_dir: Path) -> SecretStr:
+    """The embedded profile's own signing key: random, one per data directory, in a 0600 file
+    (never the constant shipped in the code, which anyone could use to mint tokens)."""
+    import secrets
+
+    path = data_dir / SIGNING_KEY_FILE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:
+        return SecretStr(path.read_text().strip())
+    with os.fdopen(fd, "w") as handle:
+        handle.write(secrets.token_urlsafe(48))
+    return SecretStr(path.read_text().strip())
+
+
+def with_own_signing_key(settings: Settings) -> Settings:
+    if settings.profile == "embedded" and settings.jwt_secret.get_secret_value() == EMBEDDED_SECRET:
+        settings.jwt_secret = embedded_signing_key(settings.data_dir)
+    return settings
+
+
+def is_loopback(host: str) -> bool:
+    return host in LOOPBACK_HOSTS or host.startswith("127.")
+
+
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
-    return Settings()
+    return with_own_signing_key(Settings())

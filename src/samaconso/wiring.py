@@ -23,7 +23,7 @@ from redis.asyncio import Redis
 from samaconso.identity.ldap import Directory
 from samaconso.kit.cache import Cache, make_redis
 from samaconso.kit.db import Database
-from samaconso.kit.ratelimit import RateLimiter
+from samaconso.kit.ratelimit import EVICTING_POLICIES, RateLimiter
 from samaconso.kit.storage import Storage
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.notifications.outbox_publisher import AfterCommitPublisher
@@ -72,6 +72,13 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
         redis = make_redis(settings.redis_url, settings.redis_timeout_s)
         stack.push_async_callback(redis.aclose)
         cache = Cache(redis)
+        rate_limiter = RateLimiter(redis)
+        policy = await rate_limiter.eviction_policy()
+        if policy in EVICTING_POLICIES:
+            log.warning(
+                "deployment_warning",
+                warning=f"Redis maxmemory-policy={policy}: rate-limit counters may be evicted (use noeviction)",
+            )
         storage = Storage(settings)
         try:
             await storage.ensure_buckets()
@@ -92,7 +99,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
             db=db,
             redis=redis,
             cache=cache,
-            rate_limiter=RateLimiter(redis),
+            rate_limiter=rate_limiter,
             storage=storage,
             legacy=legacy,
             vending=vending,

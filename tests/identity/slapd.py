@@ -35,6 +35,7 @@ class Directory:
     root_password: str
     service_password: str
     proc: ManagedProcess
+    ldaps_url: str | None = None
 
     def add_user(self, sam: str, password: str, *, ou: str = "people", uid: str | None = None) -> str:
         dn = f"cn={sam},ou={ou},{BASE_DN}"
@@ -48,7 +49,8 @@ class Directory:
         return dn
 
 
-def start_slapd(workdir: Path) -> Directory:
+def start_slapd(workdir: Path, tls: tuple[Path, Path] | None = None) -> Directory:
+    """``tls``: (certificate chain, key) PEM files; slapd then also listens on ldaps://."""
     if not os.path.exists(SLAPD):
         raise RuntimeError("slapd is not installed (make test installs it)")
     workdir.mkdir(parents=True, exist_ok=True)
@@ -77,6 +79,11 @@ def start_slapd(workdir: Path) -> Directory:
                 f"rootpw {root_password}",
                 f"directory {workdir / 'db'}",
                 # passwords: only usable to bind; the service account may search, nobody else
+                *(
+                    [f"TLSCertificateFile {tls[0]}", f"TLSCertificateKeyFile {tls[1]}"]
+                    if tls is not None
+                    else []
+                ),
                 "access to attrs=userPassword by anonymous auth by * none",
                 f'access to * by dn.exact="{SERVICE_DN}" read by self read by * none',
                 "",
@@ -84,8 +91,10 @@ def start_slapd(workdir: Path) -> Directory:
         )
     )
     url = f"ldap://127.0.0.1:{port}"
+    tls_port = free_port() if tls is not None else None
+    listen = f"{url}/" + (f" ldaps://127.0.0.1:{tls_port}/" if tls_port else "")
     proc = ManagedProcess(
-        "slapd", [SLAPD, "-f", str(conf), "-h", f"{url}/", "-d", "0"], log_path=workdir / "slapd.log"
+        "slapd", [SLAPD, "-f", str(conf), "-h", listen, "-d", "0"], log_path=workdir / "slapd.log"
     ).start()
     wait_for(lambda: port_open("127.0.0.1", port), 20, "slapd", proc)
     with Connection(Server(url), ROOT_DN, root_password, auto_bind=True) as conn:
@@ -93,7 +102,13 @@ def start_slapd(workdir: Path) -> Directory:
         for ou in ("people", "services", "other"):
             conn.add(f"ou={ou},{BASE_DN}", ["organizationalUnit"], {"ou": ou})  # type: ignore[no-untyped-call]
         conn.add(SERVICE_DN, ["person"], {"sn": "service", "userPassword": service_password})  # type: ignore[no-untyped-call]
-    return Directory(url=url, root_password=root_password, service_password=service_password, proc=proc)
+    return Directory(
+        url=url,
+        root_password=root_password,
+        service_password=service_password,
+        proc=proc,
+        ldaps_url=f"ldaps://127.0.0.1:{tls_port}" if tls_port else None,
+    )
 
 
 def stop_slapd(directory: Directory, workdir: Path) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -10,7 +11,7 @@ from httpx import AsyncClient, Response
 from sqlalchemy import update
 
 from samaconso.identity import sessions as identity_sessions
-from samaconso.identity.models import Agency, Role, User
+from samaconso.identity.models import Agency, RefreshToken, Role, User
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.identity.helpers import API, bearer, login, new_phone, request_code, signup
@@ -87,13 +88,20 @@ async def test_login_rate_limited_per_ip(client: AsyncClient) -> None:
     assert int(response.headers["retry-after"]) > 0
 
 
-async def test_refresh_rotates_and_reuse_kills_the_session(client: AsyncClient, settings: Settings) -> None:
+async def test_refresh_rotates_and_reuse_kills_the_session(
+    client: AsyncClient, settings: Settings, db: Database
+) -> None:
     first = await signup(client, settings)
     rotated = await client.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert rotated.status_code == 200
     second = rotated.json()
     assert second["refresh_token"] != first["refresh_token"]
     assert (await client.get(f"{API}/me", headers=bearer(second))).status_code == 200
+    async with db.sessionmaker() as s:  # past the grace window for concurrent refreshes (30 s)
+        await s.execute(
+            update(RefreshToken).values(rotated_at=RefreshToken.rotated_at - timedelta(seconds=31))
+        )
+        await s.commit()
     # an attacker replays the stolen, already rotated token
     stolen = await client.post(f"{API}/auth/refresh", json={"refresh_token": first["refresh_token"]})
     assert stolen.status_code == 401

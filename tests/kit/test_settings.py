@@ -11,6 +11,7 @@ STRONG = {
     "metrics_token": "m" * 40,
     "database_url": "postgresql+asyncpg://samaconso:Db-Strong-Password-77@10.0.0.1:6432/samaconso",
     "redis_url": "redis://:Redis-Strong-Password-77@10.0.0.3:6379/0",
+    "result_backend": "redis://:Redis-Strong-Password-77@10.0.0.3:6379/1",
     "broker_url": "amqp://samaconso:Rabbit-Strong-Password-77@10.0.0.2:5672/samaconso",
 }
 

@@ -17,6 +17,7 @@ from samaconso.kit.errors import AppError
 # Multipart framing (boundaries, part headers) on top of the file itself.
 FRAMING_ALLOWANCE = 16 * 1024
 MAX_OTHER_FIELDS_BYTES = 8 * 1024
+MAX_PARTS = 8  # the file and a few small fields; 240 001 empty parts are refused at the ninth
 
 
 def too_large(max_bytes: int) -> AppError:
@@ -49,6 +50,7 @@ class _State:
     filename: str | None = None
     data: bytearray = field(default_factory=bytearray)
     other_bytes: int = 0
+    parts: int = 0
     done: bool = False
 
 
@@ -77,6 +79,9 @@ async def read_single_file(
     state = _State(max_bytes=max_bytes)
 
     def on_part_begin() -> None:
+        state.parts += 1
+        if state.parts > MAX_PARTS:
+            raise bad_upload()
         state.headers = {}
         state.in_file = False
 

@@ -76,13 +76,25 @@ async def patch_agency(ctx: Ctx, actor: Principal, agency_id: uuid.UUID, body: A
         agency.legacy_name = legacy_key(body.name)
     if "region" in fields:
         agency.region = body.region or None
+    closing = "is_active" in fields and body.is_active is False and agency.is_active
     if "is_active" in fields and body.is_active is not None:
         agency.is_active = body.is_active
     try:
         await ctx.session.flush()
     except IntegrityError:
         raise _agency_taken() from None
+    if closing:
+        await _sign_out_agents(ctx, agency.id)
     record_event(ctx, "agency_updated", actor_id=actor.user_id, agency=str(agency.id), changes=sorted(fields))
     await ctx.session.flush()
     await ctx.session.refresh(agency)
     return agency
+
+
+async def _sign_out_agents(ctx: Ctx, agency_id: uuid.UUID) -> None:
+    """A closed agency's agents are signed out at once (their sessions revoked, their cached
+    session state dropped once the closing is committed)."""
+    revoked: list[uuid.UUID] = []
+    for agent_id in await repo.agent_ids_of_agency(ctx.session, agency_id):
+        revoked += await repo.revoke_sessions(ctx.session, "agency_closed", user_id=agent_id)
+    ctx.forget_after_commit(revoked)

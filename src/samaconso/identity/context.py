@@ -67,9 +67,10 @@ class Ctx:
         after_commit(self.session, drop)
 
 
-async def limit_per_ip(ctx: Ctx, name: str, rule: tuple[int, int]) -> None:
+async def limit_per_ip(ctx: Ctx, name: str, rule: tuple[int, int], *, critical: bool = True) -> None:
+    """Per-IP limit. Identity limits protect accounts or send SMS: they fail closed (503)."""
     if ctx.limiter is not None and ctx.ip:
-        await ctx.limiter.check(f"{name}:{ctx.ip}", rule[0], rule[1])
+        await ctx.limiter.check(f"{name}:{ctx.ip}", rule[0], rule[1], critical=critical)
 
 
 def seconds_until(moment: datetime, now: datetime) -> int:

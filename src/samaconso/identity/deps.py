@@ -18,11 +18,12 @@ from starlette.requests import HTTPConnection
 from starlette.routing import compile_path
 
 from samaconso.identity import repository as repo
+from samaconso.identity import session_errors
 from samaconso.identity.models import Role
 from samaconso.identity.principal import Principal, session_cache_key
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
-from samaconso.kit.security import decode_access_token
+from samaconso.kit.security import access_token_expired, decode_access_token
 from samaconso.settings import Settings
 
 # (method, path template) of every route that answers without authentication. Keep it short.
@@ -89,32 +90,26 @@ async def principal_from_token(conn: HTTPConnection, token: str | None) -> Princ
         raise _unauthenticated()
     claims = decode_access_token(settings, token)
     if claims is None:
-        raise _unauthenticated()
+        raise session_errors.token_expired() if access_token_expired(settings, token) else _unauthenticated()
     redis = conn.app.state.redis
     key = session_cache_key(claims.session_id)
     cached: dict[str, str] | None = None
     try:
         raw = await redis.get(key)
         cached = json.loads(raw) if raw else None
-    except (RedisError, OSError):
+    except (RedisError, OSError, ValueError):
         cached = None
     if cached is None:
-        db: Database = conn.app.state.db
-        async with db.sessionmaker() as session:
-            row = await repo.session_state(session, claims.session_id, claims.user_id)
-        valid = row is not None and row.is_active and row.revoked_at is None
-        cached = {
-            "valid": "1" if valid else "0",
-            "role": str(row.role) if row else "",
-            "agency_id": str(row.agency_id) if row and row.agency_id else "",
-            "language": row.language if row else "fr",
-        }
+        cached = await _session_state(conn, claims.session_id)
         try:
             await redis.set(key, json.dumps(cached), ex=settings.session_revocation_check_s)
         except (RedisError, OSError):
             pass
-    if cached.get("valid") != "1":
+    # The cached state belongs to (session, user): a token naming another user is refused.
+    if cached.get("user_id") != str(claims.user_id):
         raise _unauthenticated()
+    if cached.get("valid") != "1":
+        raise _refusal(cached.get("reason") or "")
     return Principal(
         user_id=claims.user_id,
         session_id=claims.session_id,
@@ -122,6 +117,40 @@ async def principal_from_token(conn: HTTPConnection, token: str | None) -> Princ
         agency_id=uuid.UUID(cached["agency_id"]) if cached.get("agency_id") else None,
         language=cached.get("language") or "fr",
     )
+
+
+async def _session_state(conn: HTTPConnection, session_id: uuid.UUID) -> dict[str, str]:
+    """What the cache holds for one session: its user, whether it still works, and why not."""
+    db: Database = conn.app.state.db
+    async with db.sessionmaker() as session:
+        row = await repo.session_state(session, session_id)
+    reason = ""
+    if row is None:
+        reason = "unknown"
+    elif row.revoked_at is not None:
+        reason = row.revoked_reason or "revoked"
+    elif not row.is_active:
+        reason = "deactivated"
+    elif row.role == Role.agent and row.agency_open is False:
+        reason = "agency_closed"
+    elif row.expires_at <= row.now:
+        reason = "expired"
+    return {
+        "user_id": str(row.id) if row else "",
+        "valid": "1" if not reason else "0",
+        "reason": reason,
+        "role": str(row.role) if row else "",
+        "agency_id": str(row.agency_id) if row and row.agency_id else "",
+        "language": row.language if row else "fr",
+    }
+
+
+def _refusal(reason: str) -> AppError:
+    if reason == "unknown":
+        return _unauthenticated()
+    if reason == "expired":
+        return session_errors.token_expired()
+    return session_errors.session_ended(reason)
 
 
 async def forget_session(conn: HTTPConnection | Request, *session_ids: uuid.UUID) -> None:

@@ -9,10 +9,12 @@ receive timeouts, under a circuit breaker (the directory being down answers 503,
 from __future__ import annotations
 
 import math
+import ssl
+from urllib.parse import urlsplit
 
 import anyio
 import structlog
-from ldap3 import NONE, SUBTREE, Connection, Server
+from ldap3 import NONE, SUBTREE, Connection, Server, Tls
 from ldap3.core.exceptions import LDAPBindError, LDAPException, LDAPInvalidCredentialsResult
 from ldap3.utils.conv import escape_filter_chars
 
@@ -30,8 +32,26 @@ def _timeout(settings: Settings) -> int:
     return max(1, math.ceil(settings.ldap_timeout_s))  # ldap3 wants whole seconds for socket options
 
 
+def _tls(settings: Settings) -> Tls:
+    """ldaps:// verifies the directory: chain against ``ldap_ca_bundle`` (or the system store),
+    host name against the URL's host, TLS 1.2 at least (Python's default context). A rogue server
+    never sees the service account's bind nor a staff password: the handshake fails first (503)."""
+    host = urlsplit(settings.ldap_url).hostname
+    return Tls(
+        validate=ssl.CERT_REQUIRED,
+        ca_certs_file=str(settings.ldap_ca_bundle) if settings.ldap_ca_bundle else None,
+        sni=host,
+    )
+
+
 def _server(settings: Settings) -> Server:
-    return Server(settings.ldap_url, get_info=NONE, connect_timeout=settings.ldap_timeout_s)
+    secure = settings.ldap_url.lower().startswith("ldaps://")
+    return Server(
+        settings.ldap_url,
+        get_info=NONE,
+        connect_timeout=settings.ldap_timeout_s,
+        tls=_tls(settings) if secure else None,
+    )
 
 
 def check_password_sync(settings: Settings, login: str, password: str) -> bool:

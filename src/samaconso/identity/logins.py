@@ -8,12 +8,14 @@ from datetime import timedelta
 import structlog
 
 from samaconso.identity import ldap as ldap_auth
+from samaconso.identity import lockouts
 from samaconso.identity import repository as repo
 from samaconso.identity.audit import record_event
 from samaconso.identity.context import Ctx, check_secret, check_secret_and_update, limit_per_ip, seconds_until
 from samaconso.identity.devices import device_from
 from samaconso.identity.models import (
     AuthSource,
+    Role,
     User,
 )
 from samaconso.identity.phones import mask_phone
@@ -67,33 +69,42 @@ async def check_lock(ctx: Ctx, user: User) -> None:
 
 
 async def count_failure(ctx: Ctx, user: User, kind: str, error: AppError) -> AppError:
-    """Record one wrong PIN/password; lock the account at the threshold. Recorded at once (``record_now``). Returns the error
-    to raise (423 when this failure locked the account)."""
+    """Record one wrong PIN/password; lock the account at the threshold, longer for each lockout of
+    the last 24 h (see ``lockouts``). Recorded at once (``record_now``). Returns the error to raise
+    (423 when this failure locked the account)."""
     settings = ctx.settings
     user.failed_attempts += 1
     if user.failed_attempts >= settings.pin_max_failures:
         user.failed_attempts = 0
+        previous = await repo.lockouts_since(ctx.session, user.id, lockouts.ESCALATION_WINDOW)
+        seconds = lockouts.lockout_seconds(settings, previous)
         now = await repo.db_now(ctx.session)
-        user.locked_until = now + timedelta(seconds=settings.pin_lockout_s)
+        user.locked_until = now + timedelta(seconds=seconds)
         record_event(ctx, f"{kind}_failed", user_id=user.id)
-        record_event(ctx, "lockout", user_id=user.id, seconds=settings.pin_lockout_s)
+        record_event(ctx, "lockout", user_id=user.id, seconds=seconds)
         await record_now(ctx.session)
-        return _locked(settings.pin_lockout_s)
+        return _locked(seconds)
     record_event(ctx, f"{kind}_failed", user_id=user.id, attempts=user.failed_attempts)
     await record_now(ctx.session)
     return error
 
 
 async def _phantom_failure(ctx: Ctx, key: str) -> AppError:
-    """A number or staff login without an account behaves like one that has: after
-    ``pin_max_failures`` tries it answers "locked" for ``pin_lockout_s`` too, so a lockout never
-    tells that an account exists."""
+    """A number or staff login without an account behaves like one that has: same count of tries
+    before "locked", same lockout lengths and ``Retry-After`` (see ``lockouts``), so a lockout
+    never tells that an account exists."""
     if ctx.limiter is None:
         return _invalid_credentials()
-    allowed, retry_after = await ctx.limiter.hit(
-        key, ctx.settings.pin_max_failures - 1, ctx.settings.pin_lockout_s
-    )
-    return _invalid_credentials() if allowed else _locked(retry_after)
+    seconds = await lockouts.phantom_failure(ctx.limiter, ctx.settings, key)
+    return _invalid_credentials() if seconds is None else _locked(seconds)
+
+
+async def _agency_open(ctx: Ctx, user: User) -> bool:
+    """Agents work for an open agency only (administrators are not bound to one)."""
+    if user.role != Role.agent or user.agency_id is None:
+        return True
+    agency = await repo.agency_by_id(ctx.session, user.agency_id)
+    return agency is not None and agency.is_active
 
 
 async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
@@ -142,6 +153,8 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
     await limit_per_ip(ctx, "login-ip", LOGIN_IP_LIMIT)
     session = ctx.session
     user = await repo.staff_by_login(session, login_name.strip(), lock=True)
+    if user is not None and user.is_active and not await _agency_open(ctx, user):
+        user = None  # an agent of a closed agency: refused exactly like an unknown login
     if user is None or not user.is_active:
         await check_secret(None, password)
         record_event(

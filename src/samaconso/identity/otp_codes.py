@@ -9,9 +9,10 @@ from datetime import timedelta
 
 import structlog
 
+from samaconso.identity import lockouts
 from samaconso.identity import repository as repo
 from samaconso.identity.audit import record_event
-from samaconso.identity.context import Ctx, limit_per_ip, seconds_until
+from samaconso.identity.context import Ctx, limit_per_ip
 from samaconso.identity.models import (
     OtpCode,
     OtpPurpose,
@@ -82,13 +83,21 @@ async def request_otp(ctx: Ctx, phone: str, purpose: OtpPurpose, language: str =
     session = ctx.session
     # Serialise requests for one phone (transaction-scoped lock: safe behind PgBouncer).
     await repo.lock_key(session, f"otp:{phone}")
-    count, oldest = await repo.otp_count_since(session, phone, OTP_WINDOW)
+    total, mine, my_oldest, oldest, latest = await repo.otp_window_stats(session, phone, ctx.ip, OTP_WINDOW)
     now = await repo.db_now(session)
-    if count >= settings.otp_max_per_hour:
-        retry = seconds_until(oldest + OTP_WINDOW, now) if oldest else 3600
+    wait = lockouts.otp_wait_s(
+        settings,
+        now,
+        total=total,
+        from_requester=mine,
+        oldest_from_requester=my_oldest,
+        oldest=oldest,
+        latest=latest,
+    )
+    if wait is not None:
         record_event(ctx, "otp_quota_exceeded", phone=mask_phone(phone), purpose=purpose.value)
         await record_now(session)
-        raise too_many(retry, "otp_quota_exceeded")
+        raise too_many(wait, "otp_quota_exceeded")
     user = await repo.customer_by_phone(session, phone)
     code = f"{secrets.randbelow(1_000_000):06d}"
     otp = OtpCode(

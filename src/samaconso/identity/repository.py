@@ -31,8 +31,9 @@ async def db_now(session: AsyncSession) -> datetime:
 # --- users -------------------------------------------------------------------------------------
 
 
-async def session_state(session: AsyncSession, session_id: uuid.UUID, user_id: uuid.UUID) -> Any:
-    """The caller's user and session flags (role, agency, language, active, revoked), or None."""
+async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
+    """A session with its user's flags (id, role, agency, language, active), whether the user's
+    agency is open, and how it ended (revoked at/why, expiry, the database's now), or None."""
     return (
         await session.execute(
             select(
@@ -42,9 +43,14 @@ async def session_state(session: AsyncSession, session_id: uuid.UUID, user_id: u
                 User.language,
                 User.is_active,
                 AuthSession.revoked_at,
+                AuthSession.revoked_reason,
+                AuthSession.expires_at,
+                func.now().label("now"),
+                Agency.is_active.label("agency_open"),
             )
             .join(AuthSession, AuthSession.user_id == User.id)
-            .where(AuthSession.id == session_id, User.id == user_id)
+            .outerjoin(Agency, Agency.id == User.agency_id)
+            .where(AuthSession.id == session_id)
         )
     ).first()
 
@@ -336,3 +342,39 @@ async def sign_out_all_devices(session: AsyncSession, user_id: uuid.UUID, reason
             signed_out_reason=func.coalesce(Device.signed_out_reason, reason),
         )
     )
+
+
+# --- hardening: lockout escalation, per-requester code quotas ----------------------------------
+
+
+async def lockouts_since(session: AsyncSession, user_id: uuid.UUID, since: timedelta) -> int:
+    """How many times the account was locked in the window (escalating lockouts)."""
+    stmt = select(func.count(AuditEvent.id)).where(
+        AuditEvent.user_id == user_id, AuditEvent.event == "lockout", AuditEvent.at > func.now() - since
+    )
+    return int((await session.execute(stmt)).scalar_one())
+
+
+async def otp_window_stats(
+    session: AsyncSession, phone: str, ip: str | None, since: timedelta
+) -> tuple[int, int, datetime | None, datetime | None, datetime | None]:
+    """Codes sent to ``phone`` in the window: (all, asked from ``ip``, oldest of those from ``ip``,
+    oldest of all, latest of all)."""
+    from_ip = OtpCode.ip == ip if ip is not None else OtpCode.ip.is_(None)
+    row = (
+        await session.execute(
+            select(
+                func.count(OtpCode.id),
+                func.count(OtpCode.id).filter(from_ip),
+                func.min(OtpCode.created_at).filter(from_ip),
+                func.min(OtpCode.created_at),
+                func.max(OtpCode.created_at),
+            ).where(OtpCode.phone == phone, OtpCode.created_at > func.now() - since)
+        )
+    ).one()
+    return int(row[0]), int(row[1]), row[2], row[3], row[4]
+
+
+async def agent_ids_of_agency(session: AsyncSession, agency_id: uuid.UUID) -> Sequence[uuid.UUID]:
+    stmt = select(User.id).where(User.agency_id == agency_id, User.role == Role.agent)
+    return (await session.execute(stmt)).scalars().all()

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import structlog
 from sqlalchemy import func
 
+from samaconso.identity import refresh_grace, session_errors
 from samaconso.identity import repository as repo
 from samaconso.identity.audit import record_event
 from samaconso.identity.context import Ctx, limit_per_ip
@@ -23,7 +24,7 @@ from samaconso.identity.profile import user_out
 from samaconso.identity.schemas import (
     TokenPair,
 )
-from samaconso.kit.errors import AppError
+from samaconso.kit.errors import AppError, unavailable
 from samaconso.kit.security import (
     issue_access_token,
     new_opaque_token,
@@ -79,24 +80,23 @@ async def open_session(ctx: Ctx, user: User, device: Device | None) -> Issued:
 
 
 async def refresh(ctx: Ctx, token: str) -> Issued:
-    await limit_per_ip(ctx, "refresh-ip", REFRESH_IP_LIMIT)
+    await limit_per_ip(ctx, "refresh-ip", REFRESH_IP_LIMIT, critical=False)
     session = ctx.session
     stored = await repo.refresh_token_by_hash(session, token_digest(token))
     if stored is None:
         raise _refresh_invalid()
     auth = await repo.session_for_update(session, stored.session_id)
-    if stored.rotated_at is not None:
-        # A rotated token came back: it was stolen (or the app is broken). Kill the whole session.
-        revoked = await repo.revoke_sessions(session, "refresh_reuse", session_ids=[auth.id])
-        if revoked:
-            record_event(ctx, "refresh_token_reuse", user_id=auth.user_id, session=str(auth.id))
-        ctx.forget_after_commit([auth.id])
-        await record_now(session)  # the revocation stands although the caller is refused
-        raise _refresh_invalid()
+    await session.refresh(stored)  # read again under the lock: a concurrent refresh may have rotated it
     now = await repo.db_now(session)
+    if stored.rotated_at is not None:
+        return await _refresh_reused(ctx, token, stored, auth, now)
     user = await repo.user_by_id(session, auth.user_id)
-    if auth.revoked_at is not None or auth.expires_at <= now or user is None or not user.is_active:
-        raise _refresh_invalid()
+    if auth.revoked_at is not None:
+        raise session_errors.session_ended(auth.revoked_reason)
+    if auth.expires_at <= now:
+        raise session_errors.token_expired()
+    if user is None or not user.is_active:
+        raise session_errors.session_revoked()
     stored.rotated_at = now
     auth.last_used_at = now
     if auth.device_id is not None:
@@ -111,7 +111,31 @@ async def refresh(ctx: Ctx, token: str) -> Issued:
         refresh_expires_in=max(0, int((auth.expires_at - now).total_seconds())),
         user=user_out(user),
     )
+    if ctx.limiter is not None and ctx.settings.refresh_grace_s > 0:
+        # Before the request's commit: a twin request waiting on the session lock finds it then.
+        await refresh_grace.remember(ctx.limiter.redis, token, pair, ctx.settings.refresh_grace_s)
     return Issued(pair=pair, session_id=auth.id)
+
+
+async def _refresh_reused(
+    ctx: Ctx, token: str, stored: RefreshToken, auth: AuthSession, now: datetime
+) -> Issued:
+    """A rotated token came back. Within the grace window it answers the pair it was rotated into
+    (nothing is written); later it was stolen (or the app is broken): kill the session."""
+    grace = timedelta(seconds=ctx.settings.refresh_grace_s)
+    rotated_at = stored.rotated_at
+    if rotated_at is not None and rotated_at + grace > now and auth.revoked_at is None:
+        pair = await refresh_grace.recall(ctx.limiter.redis, token) if ctx.limiter is not None else None
+        if pair is not None:
+            return Issued(pair=pair, session_id=auth.id)
+        raise unavailable("refresh", 1)  # the twin's answer is out of reach: retry, session kept
+    session_id, user_id, earlier_reason = auth.id, auth.user_id, auth.revoked_reason
+    revoked = await repo.revoke_sessions(ctx.session, "refresh_reuse", session_ids=[session_id])
+    if revoked:
+        record_event(ctx, "refresh_token_reuse", user_id=user_id, session=str(session_id))
+    ctx.forget_after_commit([session_id])
+    await record_now(ctx.session)  # the revocation stands although the caller is refused
+    raise session_errors.session_revoked() if revoked else session_errors.session_ended(earlier_reason)
 
 
 async def logout(ctx: Ctx, principal: Principal, everywhere: bool) -> None:

@@ -16,6 +16,7 @@ import anyio
 import structlog
 
 from samaconso.identity.sms import SmsError, make_sender
+from samaconso.identity.sms_sealing import seal_sms
 from samaconso.settings import Settings
 from samaconso.worker import celery_app
 
@@ -32,7 +33,8 @@ def _publish(settings: Settings, phone: str, message: str) -> None:
             max_retries=1, interval_start=0, interval_step=1, timeout=int(PUBLISH_TIMEOUT_S)
         )
         options: dict[str, Any] = {"connection": conn, "retry": False, "expires": settings.otp_ttl_s}
-        celery_app.send_task(SEND_SMS_TASK, args=(phone, message), **options)
+        # Sealed: the code never shows in Flower, task events or AMQP frames (see sms_sealing).
+        celery_app.send_task(SEND_SMS_TASK, args=(seal_sms(settings, phone, message),), **options)
 
 
 def _send_inline(settings: Settings, phone: str, message: str) -> None:

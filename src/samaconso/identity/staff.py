@@ -30,8 +30,11 @@ log = structlog.get_logger(__name__)
 
 
 async def _agency_must_exist(ctx: Ctx, agency_id: uuid.UUID) -> None:
-    if await repo.agency_by_id(ctx.session, agency_id) is None:
+    agency = await repo.agency_by_id(ctx.session, agency_id)
+    if agency is None:
         raise AppError(400, "agency_unknown", "Agence inconnue.", "Unknown agency.")
+    if not agency.is_active:
+        raise AppError(400, "agency_closed", "Cette agence est fermée.", "This agency is closed.")
 
 
 def _agent_needs_agency() -> AppError:

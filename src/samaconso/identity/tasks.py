@@ -14,6 +14,7 @@ from samaconso.identity import service
 from samaconso.identity.principal import session_cache_key
 from samaconso.identity.sms import SmsError, make_sender
 from samaconso.identity.sms_delivery import SEND_SMS_TASK
+from samaconso.identity.sms_sealing import SealError, open_sms
 from samaconso.kit.aio import run_sync
 from samaconso.kit.transaction import unit_of_work
 from samaconso.notifications.service import notify_user
@@ -33,10 +34,17 @@ IDLE_BATCH = 500
     retry_backoff_max=60,
     max_retries=4,
 )
-def send_sms(self: Task[Any, Any], phone: str, message: str) -> None:
+def send_sms(self: Task[Any, Any], sealed: str) -> None:
     """Hand one SMS to the configured backend (queue ``urgent``; expires with the code it carries).
-    Returns nothing: the message text must not land in the result backend."""
-    make_sender(get_settings()).send(phone, message)
+    The only argument is the sealed (phone, text) — see ``sms_sealing``. Returns nothing: the
+    message text must not land in the result backend."""
+    settings = get_settings()
+    try:
+        phone, message = open_sms(settings, sealed)
+    except SealError:
+        log.error("sms_task_unsealable")  # not retried: another key or an altered message
+        return
+    make_sender(settings).send(phone, message)
 
 
 async def _sign_out_idle() -> int:

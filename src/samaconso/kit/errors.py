@@ -136,6 +136,12 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     "cannot_demote_self": _c(
         400, "Vous ne pouvez pas retirer vos propres droits.", "You cannot remove your own rights."
     ),
+    "agency_closed": _c(400, "Cette agence est fermée.", "This agency is closed."),
+    "invalid_frame": _c(
+        400,
+        "Message WebSocket invalide (texte JSON attendu).",
+        "Invalid WebSocket message (JSON text expected).",
+    ),
     # 401 / 403: who is calling
     "invalid_credentials": _c(401, "Identifiants incorrects.", "Invalid credentials."),
     "invalid_refresh_token": _c(
@@ -151,6 +157,29 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     "customer_only": _c(403, "Réservé aux clients de l'application.", "Reserved to app customers."),
     "no_agency": _c(
         403, "Aucune agence n'est rattachée à votre compte.", "No agency is attached to your account."
+    ),
+    "token_expired": _c(
+        401, "Votre session a expiré : reconnectez-vous.", "Your session has expired: please sign in again."
+    ),
+    "session_revoked": _c(
+        401,
+        "Votre session a été fermée : reconnectez-vous.",
+        "Your session was closed: please sign in again.",
+    ),
+    "device_signed_out": _c(
+        401,
+        "Cet appareil a été déconnecté de votre compte : reconnectez-vous.",
+        "This device was signed out of your account: please sign in again.",
+    ),
+    "notification_type_reserved": _c(
+        403,
+        "Ce type de notification est réservé au système.",
+        "This notification type is reserved to the system.",
+    ),
+    "priority_reserved": _c(
+        403,
+        "La priorité urgente est réservée aux coupures envoyées par un administrateur.",
+        "Urgent priority is reserved to outages sent by an administrator.",
     ),
     # 404: nothing of that name for the caller
     "meter_not_found": _c(404, "Compteur introuvable.", "Meter not found."),
@@ -250,6 +279,11 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
         422, "Nombre de jours facturés invalide (1 à 120).", "Invalid number of billed days (1 to 120)."
     ),
     "invalid_month_to_date": _c(422, "Consommation du mois invalide.", "Invalid month-to-date consumption."),
+    "link_not_allowed": _c(
+        422,
+        "Lien non autorisé : seuls l'application et senelec.sn sont permis.",
+        "Link not allowed: only the app and senelec.sn are permitted.",
+    ),
     # codes of the screens of issue 18 and the v2 cutover
     "bill_not_found": _c(404, "Facture introuvable.", "Bill not found."),
     "outage_not_found": _c(404, "Coupure introuvable.", "Outage not found."),
@@ -307,7 +341,17 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     "simulator_rate_limited": _c(
         429, "Trop de simulations, réessayez dans une minute.", "Too many simulations, retry in a minute."
     ),
+    "notification_rate_limited": _c(
+        429,
+        "Trop de notifications envoyées, réessayez plus tard.",
+        "Too many notifications sent, retry later.",
+    ),
     # 503: a system behind the API is down (Retry-After says when to retry)
+    "rate_limit_unavailable": _c(
+        503,
+        "Service momentanément indisponible, réessayez dans quelques instants.",
+        "Service temporarily unavailable, please retry shortly.",
+    ),
     "dashboard_warming_up": _c(
         503, "Le tableau de bord est en cours de calcul.", "The dashboard is being computed."
     ),
@@ -324,6 +368,7 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
             ("ldap", "annuaire des agents", "staff directory"),
             ("sms", "passerelle SMS", "SMS gateway"),
             ("storage", "stockage des fichiers", "file storage"),
+            ("refresh", "renouvellement de session", "session refresh"),
         )
     },
 }

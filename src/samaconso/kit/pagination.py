@@ -4,17 +4,23 @@ from __future__ import annotations
 
 import base64
 import json
+import math
+import re
 import uuid
 from collections.abc import Callable
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any, Generic, TypeVar
 
 from pydantic import BaseModel
 
 from samaconso.kit.errors import AppError
+from samaconso.kit.safe_json import load_json
 
 T = TypeVar("T")
 MAX_LIMIT = 100
+MAX_CURSOR_CHARS = 512
+MIN_CURSOR_YEAR, MAX_CURSOR_YEAR = 1970, 2199
+_ISO_MOMENT = re.compile(r"^\d{4,}-\d{2}-\d{2}[T ]\d{2}:\d{2}")
 
 
 class Page(BaseModel, Generic[T]):
@@ -35,11 +41,19 @@ def decode_cursor(cursor: str | None, arity: int) -> list[Any] | None:
     if not cursor:
         return None
     try:
+        if len(cursor) > MAX_CURSOR_CHARS:
+            raise ValueError("too long")
         padded = cursor + "=" * (-len(cursor) % 4)
-        values = json.loads(base64.urlsafe_b64decode(padded.encode()))
+        values = load_json(base64.urlsafe_b64decode(padded.encode()))
         if not isinstance(values, list) or len(values) != arity:
             raise ValueError("arity")
-    except ValueError as exc:
+        if any(isinstance(v, list | dict) for v in values):
+            raise ValueError("nested")
+        for value in values:  # every domain's cursor, even those decoded by hand
+            _bounded(value)
+            if isinstance(value, str) and _ISO_MOMENT.match(value):
+                _bounded(_as_datetime(value))
+    except (ValueError, UnicodeDecodeError, OverflowError) as exc:
         raise invalid_cursor() from exc
     return values
 
@@ -51,13 +65,31 @@ def parse_cursor(cursor: str | None, *parsers: Callable[[Any], Any]) -> tuple[An
     if values is None:
         return None
     try:
-        return tuple(parse(value) for parse, value in zip(parsers, values, strict=True))
-    except (TypeError, ValueError) as exc:
+        return tuple(_bounded(parse(value)) for parse, value in zip(parsers, values, strict=True))
+    except (TypeError, ValueError, OverflowError) as exc:
         raise invalid_cursor() from exc
 
 
+def _bounded(value: Any) -> Any:
+    """A cursor value the database can take: 64-bit integers, aware datetimes of sane years."""
+    if isinstance(value, bool):
+        return value
+    if isinstance(value, int) and not -(2**63) <= value < 2**63:
+        raise ValueError("integer out of range")
+    if isinstance(value, float) and not math.isfinite(value):
+        raise ValueError("non-finite")
+    if isinstance(value, datetime) and not MIN_CURSOR_YEAR <= value.year <= MAX_CURSOR_YEAR:
+        raise ValueError("year out of range")
+    return value
+
+
 def _as_datetime(value: Any) -> datetime:
-    return datetime.fromisoformat(str(value))
+    if not isinstance(value, str):
+        raise ValueError("datetime expected")
+    moment = datetime.fromisoformat(value)
+    if moment.tzinfo is None:
+        raise ValueError("naive datetime")
+    return moment.astimezone(UTC)
 
 
 def _as_uuid(value: Any) -> uuid.UUID:

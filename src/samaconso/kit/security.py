@@ -135,3 +135,19 @@ def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
         )
     except (jwt.PyJWTError, ValueError, KeyError):
         return None
+
+
+def access_token_expired(settings: Settings, token: str) -> bool:
+    """True when ``token`` is one of ours (signature, issuer, type) whose lifetime is over: the app
+    is told ``token_expired`` (refresh) rather than a bare ``unauthenticated``."""
+    try:
+        payload = jwt.decode(
+            token,
+            settings.jwt_secret.get_secret_value(),
+            algorithms=["HS256"],
+            issuer=settings.jwt_issuer,
+            options={"require": ["exp", "sub", "sid", "jti", "iss"], "verify_exp": False},
+        )
+    except (jwt.PyJWTError, ValueError, KeyError):
+        return False
+    return payload.get("typ") == "access" and int(payload["exp"]) <= int(datetime.now(UTC).timestamp())

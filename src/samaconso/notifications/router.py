@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import uuid
 from typing import Annotated, Any
 
@@ -12,11 +11,12 @@ from fastapi import APIRouter, Header, Request, Response, WebSocket, WebSocketDi
 from starlette.websockets import WebSocketState
 
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.errors import AppError
+from samaconso.kit.inputs import BadFrame, ws_frame_json
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
-from samaconso.notifications import realtime, schemas, service
+from samaconso.notifications import realtime, schemas, service, staff_rules
 
 router = APIRouter(tags=["notifications"])
 
@@ -35,10 +35,15 @@ async def create_notification(
     body: schemas.NotificationCreate,
     staff: StaffUser,
     session: SessionDep,
+    limiter: RateLimiterDep,
     idempotency_key: Annotated[str | None, Header(max_length=200)] = None,
 ) -> schemas.NotificationAccepted:
     """Send a notification (one user, a meter's users, an agency, all agencies, everyone, an outage
     zone). Accepted at once; delivery runs in the background. ``Idempotency-Key`` is honoured 24 h."""
+    staff_rules.check(staff, body)
+    await limiter.check(
+        f"notify:{staff.user_id}", staff_rules.SENDS_PER_HOUR, 3600, "notification_rate_limited"
+    )
     return await service.create_notification(session, staff, body, idempotency_key)
 
 
@@ -115,8 +120,10 @@ async def hide_one(notification_id: uuid.UUID, user: CurrentUser, session: Sessi
 async def _authenticate(websocket: WebSocket) -> tuple[realtime.Subscriber, str] | None:
     """First message must be ``{"type": "auth", "token": "<access token>"}`` within 5 s."""
     try:
-        raw = await asyncio.wait_for(websocket.receive_text(), AUTH_TIMEOUT_S)
-        msg = json.loads(raw)
+        message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
+        if message["type"] == "websocket.disconnect":
+            return None
+        msg = ws_frame_json(message)  # BadFrame: binary (1003) or unacceptable JSON (1007)
         token = msg.get("token") if isinstance(msg, dict) and msg.get("type") == "auth" else None
         if not isinstance(token, str):
             return None
@@ -159,7 +166,13 @@ def _event(payload: dict[str, Any], lang: str) -> dict[str, Any]:
 async def notifications_socket(websocket: WebSocket) -> None:
     """Realtime notifications. The token travels in the first message, never in the URL."""
     await websocket.accept()
-    auth = await _authenticate(websocket)
+    try:
+        auth = await _authenticate(websocket)
+    except BadFrame as bad:
+        with contextlib.suppress(Exception):
+            await websocket.send_json({"type": "error", "code": "invalid_frame"})
+            await websocket.close(code=bad.close_code)
+        return
     if auth is None:
         with contextlib.suppress(Exception):
             await websocket.send_json({"type": "error", "code": "unauthenticated"})
@@ -172,9 +185,11 @@ async def notifications_socket(websocket: WebSocket) -> None:
 
     async def reader() -> None:
         while True:
-            text = await websocket.receive_text()
-            with contextlib.suppress(ValueError):
-                msg = json.loads(text)
+            message = await websocket.receive()
+            if message["type"] == "websocket.disconnect":
+                raise WebSocketDisconnect(message.get("code", 1000))
+            with contextlib.suppress(BadFrame):
+                msg = ws_frame_json(message)
                 if isinstance(msg, dict) and msg.get("type") == "ping":
                     await websocket.send_json({"type": "pong"})
 

@@ -28,5 +28,5 @@ async def follow_notice(
 ) -> NoticeOut:
     """Public: follow a new-connection request by its notice number and the phone given with it."""
     ip = request.client.host if request.client else "unknown"
-    await limiter.check(f"notice:{ip}", NOTICE_LOOKUPS_PER_MINUTE, 60)
+    await limiter.check(f"notice:{ip}", NOTICE_LOOKUPS_PER_MINUTE, 60, critical=True)
     return await service.follow_notice(gateway, number, phone)
