@@ -82,14 +82,14 @@ def fill(db: str, legacy_db: str, scale: float, legacy_customers: int) -> None:
 
     with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
         for name in (db, legacy_db):
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-        conn.execute(f'CREATE DATABASE "{db}"')  # type: ignore[arg-type]
+            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
     migrate(_dsn(db).replace("postgresql://", "postgresql+asyncpg://", 1))
     with psycopg.connect(_dsn(db), autocommit=True) as conn:
         # customer requests are not on the hot path (and their generator predates `reference`)
         for label, sql in [s for s in steps(scale) if "requests" not in s[0]]:
             began = time.perf_counter()
-            conn.execute(sql)  # type: ignore[arg-type]
+            conn.execute(sql)
             print(f"  fill {label:<45} {time.perf_counter() - began:6.1f} s", flush=True)
     began = time.perf_counter()
     report = asyncio.run(
@@ -107,7 +107,7 @@ def sign_in(db: str, legacy_db: str, users: int, secret: str) -> list[tuple[str,
     from samaconso.kit.security import issue_access_token
     from samaconso.settings import Settings
 
-    settings = Settings(jwt_secret=secret)  # type: ignore[arg-type]
+    settings = Settings(jwt_secret=secret)
     with psycopg.connect(_dsn(legacy_db)) as legacy:
         rows = legacy.execute(
             'SELECT DISTINCT "MT_COMM_ADDR", "POLICE" FROM sic."HEXING_INFOS_ADMINISTRATIVES" '
@@ -354,7 +354,7 @@ def main() -> None:
         if not args.keep:
             with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
                 for name in (db, legacy_db):
-                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
+                    conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -73,6 +73,11 @@ class Settings(BaseSettings):
     database_max_overflow: int = 10
     database_pool_timeout_s: float = 5.0
     database_statement_timeout_ms: int = 15_000
+    database_pool_pre_ping: bool = Field(
+        default=False,
+        description="Ping on every pool checkout (one extra round trip per request; off: a dropped "
+        "connection fails one statement, is invalidated and the pool reconnects).",
+    )
     database_behind_pgbouncer: bool = Field(
         default=True, description="Disable server-side prepared statement caching (PgBouncer safe)."
     )
