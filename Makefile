@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-import clean help rehearsal rehearsal-containers rehearsal-backups
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-containers rehearsal-backups
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -73,3 +73,8 @@ rehearsal-containers: install
 
 clean:
 	rm -rf $(VENV) .mypy_cache .ruff_cache .pytest_cache
+
+# Hot path under load (issue 17): 100 000 customers, PgBouncer (transaction mode), 2 API processes,
+# wrk with rotating tokens on each hot route and the home-screen sequence; /health in the same run.
+bench-api: install
+	$(VENV)/bin/python -m bench.api $(BENCH_ARGS)

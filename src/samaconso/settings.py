@@ -83,6 +83,11 @@ class Settings(BaseSettings):
     database_max_overflow: int = 10
     database_pool_timeout_s: float = 5.0
     database_statement_timeout_ms: int = 15_000
+    database_pool_pre_ping: bool = Field(
+        default=True,
+        description="Ping on every pool checkout (one extra round trip per request). Kept on until "
+        "turning it off is measured to pay and a dropped connection is tested (bench/api.py).",
+    )
     database_behind_pgbouncer: bool = Field(
         default=True, description="Disable server-side prepared statement caching (PgBouncer safe)."
     )

@@ -84,7 +84,7 @@ def make_engine(settings: Settings, *, url: str | None = None, pool_size: int | 
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
-        pool_pre_ping=True,
+        pool_pre_ping=settings.database_pool_pre_ping,
         # SQL errors (which may reach logs with a traceback) never carry bound values: PIN hashes, tokens.
         hide_parameters=True,
         pool_recycle=1800,
