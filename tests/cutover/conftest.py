@@ -49,12 +49,17 @@ def v2_source() -> Iterator[GeneratedV2]:
     _admin(f'DROP DATABASE IF EXISTS "{V2_DB}" WITH (FORCE)')
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture
 async def legacy_phones(legacy_source: LegacySource, v2_source: GeneratedV2) -> AsyncIterator[dict[str, str]]:
-    """What SIC says about the scenario's prepaid meters: the phone, written its own way."""
+    """What SIC says about the scenario's prepaid meters: the phone, written its own way. Written for
+    each test (other tests reseed the shared simulated source, so rows kept for a session vanished)."""
     s = v2_source.scenario
     rows = {s.prepaid_meter: "771112233", s.shared_meter: "+221 78 000 00 01"}
     with psycopg.connect(psycopg_url(legacy_source.url), autocommit=True) as conn:
+        conn.execute(
+            'DELETE FROM sic."HEXING_INFOS_ADMINISTRATIVES_NEW" WHERE "N° COMPTEUR" = ANY(%s)', (list(rows),)
+        )
+        conn.execute('DELETE FROM sic.compteurs_postpaid WHERE "COMPTE CONTRAT" = %s', (s.postpaid_contract,))
         for number, tel in rows.items():
             conn.execute(
                 'INSERT INTO sic."HEXING_INFOS_ADMINISTRATIVES_NEW" ("N° COMPTEUR", "POC", "TEL", "CLIENT", "AGENCE")'

@@ -794,7 +794,9 @@ def _generic_codes(route: APIRoute, public: bool, dependency_codes: DependencyCo
     dependencies (role guards, the legacy gateway…), authentication, paging and validation."""
     codes = {"unknown_query_parameter"}
     if not public:
-        codes.add("unauthenticated")
+        # a token we do not know, one past its time, a session closed (logout, PIN reset, closed
+        # agency) or a device signed out by a newer one: the app tells the user which (identity.deps)
+        codes.update(("unauthenticated", "token_expired", "session_revoked", "device_signed_out"))
     for call in _calls(route.dependant):
         codes.update(dependency_codes.get(call, ()))
     queries = {f.alias for f in _params(route.dependant, "query_params")}
