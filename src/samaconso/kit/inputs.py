@@ -64,7 +64,8 @@ def _json_content(scope: Scope) -> bool:
     return False
 
 
-async def _refuse(scope: Scope, send: Send, field: str) -> None:
+async def _refuse(scope: Scope, send: Send, field: str, where: str) -> None:
+    """A 422 naming where the bad input was (``where``: path, query or body), as the validation errors do."""
     from samaconso.kit.i18n import negotiate
 
     lang = "fr"
@@ -82,7 +83,14 @@ async def _refuse(scope: Scope, send: Send, field: str) -> None:
             "code": "validation_error",
             "detail": "Certaines données sont invalides." if lang == "fr" else "Some fields are invalid.",
             "instance": scope.get("path", ""),
-            "errors": [{"field": None, "code": "value_error", "message": fr if lang == "fr" else en}],
+            "errors": [
+                {
+                    "field": where,
+                    "location": where,
+                    "code": "value_error",
+                    "message": fr if lang == "fr" else en,
+                }
+            ],
         }
     ).encode()
     await send(
@@ -114,12 +122,13 @@ class InputGuardMiddleware:
         query = scope.get("query_string") or b""
         if _has_nul(raw_path) or _has_nul(query) or "\x00" in str(scope.get("path", "")):
             if scope["type"] == "http":
-                await _refuse(scope, send, "nul")
+                nul_in_path = _has_nul(raw_path) or "\x00" in str(scope.get("path", ""))
+                await _refuse(scope, send, "nul", "path" if nul_in_path else "query")
             else:
                 await send({"type": "websocket.close", "code": 1008})
             return
         if scope["type"] == "http" and _bad_query_date(query):
-            await _refuse(scope, send, "date")
+            await _refuse(scope, send, "date", "query")
             return
         if scope["type"] != "http" or not _json_content(scope):
             await self.app(scope, receive, send)
@@ -137,7 +146,7 @@ class InputGuardMiddleware:
             more = bool(message.get("more_body"))
         body = b"".join(chunks)
         if b"\x00" in body or _JSON_NUL.search(body):
-            await _refuse(scope, send, "nul")
+            await _refuse(scope, send, "nul", "body")
             return
         replayed = False
 
