@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import json
 import os
+import tempfile
 from collections.abc import AsyncIterator, Iterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Any
 
 import psycopg
@@ -31,6 +33,8 @@ from samaconso.identity.seed import AGENCIES  # noqa: E402
 from samaconso.kit.db import Database  # noqa: E402
 from samaconso.models import metadata  # noqa: E402
 from samaconso.settings import Settings, get_settings  # noqa: E402
+from tests.support.fcm_standin import FcmStandIn  # noqa: E402
+from tests.support.legacy import legacy_source  # noqa: E402, F401  (the session fixture, registered here once)
 from tests.support.services import start_s3  # noqa: E402
 from tests.support.settings import Serve, override  # noqa: E402
 
@@ -49,6 +53,24 @@ def s3_endpoint() -> Iterator[str]:
     get_settings.cache_clear()
     yield url
     proc.stop()
+
+
+@pytest.fixture(scope="session")
+def fcm() -> Iterator[FcmStandIn]:
+    """The FCM stand-in (HTTP/2 + OAuth2), one for the whole session. Defined here, once: a session
+    fixture imported into several conftests is a separate instance in each, and their credential
+    files would overwrite each other (the first stand-in then refuses every OAuth assertion)."""
+    standin = FcmStandIn(Path(tempfile.mkdtemp(prefix="fcm-", dir=env.TMP)), project_id="samaconso-test")
+    standin.start_in_thread()
+    yield standin
+    standin.stop()
+
+
+@pytest.fixture
+def fcm_clean(fcm: FcmStandIn) -> FcmStandIn:
+    """The stand-in with its counters and failure knobs reset."""
+    fcm.reset()
+    return fcm
 
 
 @pytest.fixture(scope="session")

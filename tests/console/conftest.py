@@ -8,10 +8,9 @@ from pathlib import Path
 
 import pytest
 
-from tests.notifications.conftest import fcm, start_api, start_worker
-from tests.support.legacy import legacy_source
+from tests.notifications.conftest import start_api, start_worker
 
-__all__ = ["fcm", "legacy_source", "start_api", "start_worker"]
+__all__ = ["start_api", "start_worker"]
 
 ROOT = Path(__file__).resolve().parents[2]
 SCREENSHOTS = Path(

@@ -23,10 +23,8 @@ from samaconso.kit.db import Database
 from samaconso.legacy import generator as g
 from samaconso.settings import Settings
 from tests.support.env import TMP
-from tests.support.legacy import LegacySource, legacy_source
+from tests.support.legacy import LegacySource
 from tests.support.users import TestUser, make_user
-
-__all__ = ["legacy_source"]
 
 ARTEFACTS = TMP / "contract-artefacts"
 

@@ -17,14 +17,11 @@ from samaconso.cutover.import_context import psycopg_url
 from samaconso.cutover.v2_generator import GeneratedV2, generate
 from samaconso.identity.models import Agency
 from samaconso.kit.db import Database
-from tests.notifications.conftest import fcm, fcm_clean, settings_overrides, start_api, start_worker, worker
+from tests.notifications.conftest import settings_overrides, start_api, start_worker, worker
 from tests.support import env
-from tests.support.legacy import LegacySource, legacy_source
+from tests.support.legacy import LegacySource
 
 __all__ = [
-    "fcm",
-    "fcm_clean",
-    "legacy_source",
     "settings_overrides",
     "start_api",
     "start_worker",

@@ -26,13 +26,6 @@ from tests.support.fcm_standin import FcmStandIn
 SAMACONSO = str(Path(sys.executable).parent / "samaconso")
 
 
-@pytest.fixture(scope="session")
-def fcm() -> Iterator[FcmStandIn]:
-    standin = FcmStandIn(env.TMP / "fcm", project_id="samaconso-test").start_in_thread()
-    yield standin
-    standin.stop()
-
-
 @pytest.fixture
 def settings_overrides(fcm: FcmStandIn) -> dict[str, Any]:
     """The notifications tests' app and senders push to the FCM stand-in."""
@@ -43,12 +36,6 @@ def settings_overrides(fcm: FcmStandIn) -> dict[str, Any]:
         "fcm_token_uri": fcm.token_uri,
         "fcm_credentials_file": fcm.credentials_file,
     }
-
-
-@pytest.fixture
-def fcm_clean(fcm: FcmStandIn) -> FcmStandIn:
-    fcm.reset()
-    return fcm
 
 
 def child_env(fcm: FcmStandIn, **extra: str) -> dict[str, str]:

@@ -39,8 +39,3 @@ def swapped_limiter(app: FastAPI, limiter: RateLimiter) -> Iterator[None]:
         yield
     finally:
         app.state.rate_limiter = old
-
-
-from tests.support.legacy import legacy_source  # noqa: E402
-
-__all__ = ["legacy_source"]

@@ -3,9 +3,9 @@ HISTH2MC and BI_ODS tables (schemas ``sic``, ``histh2mc``, ``bi_ods``) and a sma
 that starts with the fixed scenario of :mod:`samaconso.legacy.generator` (demo customer's prepaid
 meter and postpaid contract, a meter registered to somebody else, a subscription notice).
 
-Use it from any test package::
-
-    from tests.support.legacy import legacy_source  # noqa: F401  (the session fixture)
+The session fixture ``legacy_source`` is registered once, by the root ``tests/conftest.py``: do not
+import it into another conftest or test module (each import would be a separate session instance,
+loading the same database again).
 
 The app's gateway reads it through ``settings.legacy_simulated_url`` (default: ``<database>_legacy``).
 """

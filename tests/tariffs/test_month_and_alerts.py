@@ -18,11 +18,10 @@ from samaconso.legacy.simulated import asyncpg_dsn
 from samaconso.meters.models import LinkStatus, Meter
 from samaconso.settings import Settings
 from samaconso.tariffs import service
-from tests.support.legacy import LegacySource, legacy_source
+from tests.support.legacy import LegacySource
 from tests.support.users import make_user
 from tests.tariffs.helpers import make_meter
 
-__all__ = ["legacy_source"]
 SIM = "/api/v1/simulator/prepaid"
 
 

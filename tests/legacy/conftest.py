@@ -1,3 +1,0 @@
-from tests.support.legacy import legacy_source
-
-__all__ = ["legacy_source"]
