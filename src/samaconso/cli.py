@@ -108,7 +108,10 @@ def _celery_argv(args: argparse.Namespace) -> list[str]:
 
 
 def cmd_worker(args: argparse.Namespace) -> None:
-    _settings_or_exit()
+    settings = _settings_or_exit()
+    from samaconso.kit.worker_metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(settings)  # before anything imports prometheus_client (its value class)
     from samaconso.worker import celery_app
 
     if args.quiet:

@@ -201,6 +201,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token for /metrics; without it only loopback may scrape."
     )
+    # A worker's Prometheus endpoint (its pool processes' sends, failures, retries, dead tokens and
+    # breakers, summed): off unless a port is set; same bearer token as the API's /metrics.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     # --- uploads --------------------------------------------------------------------------------
     avatar_max_bytes: int = 2 * 1024 * 1024

@@ -12,12 +12,19 @@ process dies (``reject_on_worker_lost``); each worker process reserves one messa
 from __future__ import annotations
 
 import fnmatch
+import os
 import socket
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from kombu import Exchange, Queue
 
 from samaconso import domains
@@ -26,6 +33,7 @@ from samaconso.kit.cache import Cache, make_redis
 from samaconso.kit.db import Database
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.storage import Storage
+from samaconso.kit.worker_metrics import MetricsEndpoint, forget_process
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.settings import Settings, get_settings
 
@@ -219,6 +227,25 @@ def _json_logs(**_: Any) -> None:
 def _close_resources(**_: Any) -> None:
     if _process:
         run_sync(_process.pop().aclose())
+    forget_process(os.getpid())
+
+
+_metrics_endpoint: list[MetricsEndpoint] = []  # the worker's main process: its Prometheus endpoint
+
+
+@worker_init.connect
+def _start_metrics_endpoint(**_: Any) -> None:
+    """The worker's main process serves the sum of its pool processes' metrics (when a port is set;
+    ``samaconso worker`` prepared the multiprocess directory before anything imported the metrics)."""
+    settings = get_settings()
+    if settings.worker_metrics_port is not None and not _metrics_endpoint:
+        _metrics_endpoint.append(MetricsEndpoint(settings).start())
+
+
+@worker_shutdown.connect
+def _stop_metrics_endpoint(**_: Any) -> None:
+    if _metrics_endpoint:
+        _metrics_endpoint.pop().stop()
 
 
 def _echo(task: Task[Any, Any], payload: Any) -> dict[str, Any]:

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from samaconso.kit.db import Database
 from samaconso.kit.metrics import QUEUE_DEPTH, REGISTRY
 from samaconso.notifications.pipeline import REALTIME_CHANNEL
-from samaconso.notifications.service import outbox_backlog
+from samaconso.notifications.service import oldest_unfinished_broadcast_age_s, outbox_backlog
 from samaconso.settings import Settings
 from samaconso.worker import QUEUES
 
@@ -35,6 +35,11 @@ log = structlog.get_logger(__name__)
 
 OUTBOX_PENDING = Gauge(
     "samaconso_notification_outbox_pending", "Outbox rows not yet published to RabbitMQ.", registry=REGISTRY
+)
+OLDEST_UNFINISHED_BROADCAST = Gauge(
+    "samaconso_notification_oldest_unfinished_broadcast_seconds",
+    "Age of the oldest broadcast whose fan-out or sends are not finished (0: none).",
+    registry=REGISTRY,
 )
 WS_CONNECTIONS = Gauge(
     "samaconso_ws_connections", "Open WebSocket sessions in this process.", registry=REGISTRY
@@ -153,5 +158,6 @@ def queue_metrics_refresher(settings: Settings, db: Database) -> Callable[[], Aw
         with contextlib.suppress(Exception):
             async with db.sessionmaker() as session:
                 OUTBOX_PENDING.set(await outbox_backlog(session))
+                OLDEST_UNFINISHED_BROADCAST.set(await oldest_unfinished_broadcast_age_s(session))
 
     return refresh_queue_metrics
