@@ -11,6 +11,8 @@ have() { command -v "$1" >/dev/null 2>&1 || [ -x "$2" ]; }
 
 have pgbouncer /usr/sbin/pgbouncer || need_pkgs+=(pgbouncer)
 have slapd /usr/sbin/slapd || need_pkgs+=(slapd ldap-utils)
+# promtool checks deploy/monitoring (Prometheus configuration and alert rules)
+have promtool /usr/bin/promtool || need_pkgs+=(prometheus)
 # the contract and console tests drive Debian's Chromium through Playwright (it cannot download browsers here)
 have chromium /usr/bin/chromium || need_pkgs+=(chromium)
 answers 5432 || have pg_ctlcluster /usr/bin/pg_ctlcluster || need_pkgs+=(postgresql)
@@ -27,7 +29,7 @@ if ((${#need_pkgs[@]})); then
   apt-get update -qq
   apt-get install -y -qq --no-install-recommends "${need_pkgs[@]}" >/dev/null
   # Debian starts slapd/pgbouncer on install; the tests run their own instances.
-  (service slapd stop || true; service pgbouncer stop || true) >/dev/null 2>&1
+  (service slapd stop || true; service pgbouncer stop || true; service prometheus stop || true) >/dev/null 2>&1
 fi
 
 if ! answers 5432; then
