@@ -416,6 +416,22 @@ class Rehearsal:
         )
         return env
 
+    def pgbouncer_admin_console(self, ns: str, bouncer: Path) -> None:
+        """Le chemin d'administration du runbook (3 h du matin) : SHOW POOLS par le socket unix en tant
+        que postgres (peer, pgbouncer_hba.conf) répond en moins de 5 s ; un autre compte est refusé."""
+        console = ["psql", "-X", "-A", "-t", "-h", str(bouncer), "-p", "6432", "-U", "postgres", "pgbouncer"]
+        started = time.monotonic()
+        res = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user="postgres"), check=False, timeout=10)
+        elapsed = time.monotonic() - started
+        other = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user=APP_USER), check=False, timeout=10)
+        self.report.check(
+            "PgBouncer : console d'administration (runbook)",
+            res.returncode == 0 and "pgbouncer|pgbouncer" in res.stdout and elapsed < 5 and other.returncode != 0,
+            f"sudo -u postgres psql -h <socket> -p 6432 -U postgres pgbouncer -c 'SHOW POOLS' : "
+            f"code {res.returncode} en {elapsed:.2f} s ({len(res.stdout.splitlines())} pool(s)) ; "
+            f"compte {APP_USER} refusé : {other.returncode != 0}",
+        )
+
     def app_argv(self, service: str) -> list[str]:
         argv = list(self.compose[service])
         argv[0] = str(VENV_BIN / "samaconso")
@@ -526,8 +542,10 @@ class Rehearsal:
             raise StepFailed("la userlist contient un mot de passe en clair")
         # Le fichier du dépôt, dont seuls les chemins (fichiers, socket) changent pour la répétition.
         ini = (DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer.ini").read_text()
+        shutil.copy(DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer_hba.conf", bouncer / "pgbouncer_hba.conf")
         paths = {
             "auth_file": bouncer / "userlist.txt",
+            "auth_hba_file": bouncer / "pgbouncer_hba.conf",
             "unix_socket_dir": bouncer,
             "logfile": bouncer / "pgbouncer.log",
             "pidfile": bouncer / "pgbouncer.pid",
@@ -547,6 +565,7 @@ class Rehearsal:
             ulimit_nofile=20000,
         ).start()
         wait_until("PgBouncer :6432", lambda: ns_tcp_open(ns, self.addr["data"], 6432), 30, proc)
+        self.pgbouncer_admin_console(ns, bouncer)
         self.report.ok(
             "serveur 1 : base, rôles, PgBouncer",
             "create-database.sh ; userlist SCRAM générée depuis pg_shadow (2 rôles, aucun mot de passe en clair) ; "
