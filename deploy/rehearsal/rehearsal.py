@@ -426,7 +426,10 @@ class Rehearsal:
         other = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user=APP_USER), check=False, timeout=10)
         self.report.check(
             "PgBouncer : console d'administration (runbook)",
-            res.returncode == 0 and "pgbouncer|pgbouncer" in res.stdout and elapsed < 5 and other.returncode != 0,
+            res.returncode == 0
+            and "pgbouncer|pgbouncer" in res.stdout
+            and elapsed < 5
+            and other.returncode != 0,
             f"sudo -u postgres psql -h <socket> -p 6432 -U postgres pgbouncer -c 'SHOW POOLS' : "
             f"code {res.returncode} en {elapsed:.2f} s ({len(res.stdout.splitlines())} pool(s)) ; "
             f"compte {APP_USER} refusé : {other.returncode != 0}",
@@ -542,7 +545,9 @@ class Rehearsal:
             raise StepFailed("la userlist contient un mot de passe en clair")
         # Le fichier du dépôt, dont seuls les chemins (fichiers, socket) changent pour la répétition.
         ini = (DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer.ini").read_text()
-        shutil.copy(DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer_hba.conf", bouncer / "pgbouncer_hba.conf")
+        shutil.copy(
+            DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer_hba.conf", bouncer / "pgbouncer_hba.conf"
+        )
         paths = {
             "auth_file": bouncer / "userlist.txt",
             "auth_hba_file": bouncer / "pgbouncer_hba.conf",
