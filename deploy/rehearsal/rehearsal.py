@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # netns.py, scenario.py: siblings
 
 from netns import APP_USER, DEPLOY, REPO, VENV_BIN, StepFailed, base_env, ns_argv, parse_env_file, run
@@ -879,6 +881,15 @@ class Rehearsal:
 
     def start_worker(self, service: str) -> None:
         env = self.app_environment("workers", service)
+        # Ce que docker-compose.workers.yml donne à ce service (point de métriques du worker).
+        compose_env = yaml.safe_load((DEPLOY / "docker-compose.workers.yml").read_text())["services"][service]
+        env.update(
+            {
+                k: str(v)
+                for k, v in compose_env.get("environment", {}).items()
+                if k.startswith("SAMACONSO_WORKER_")
+            }
+        )
         self.procs[service] = Proc(
             service,
             self.ns["workers"],
