@@ -29,7 +29,7 @@ from kombu import Exchange, Queue
 
 from samaconso import domains
 from samaconso.kit.aio import run_sync
-from samaconso.kit.cache import Cache, make_redis
+from samaconso.kit.cache import Cache, celery_result_backend, redis_client
 from samaconso.kit.db import Database
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.storage import Storage
@@ -99,9 +99,8 @@ def _router(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, *
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery(
-        "samaconso", broker=settings.broker_url, backend=settings.result_backend or settings.redis_url
-    )
+    backend, backend_options = celery_result_backend(settings)  # sentinel:// when sentinels are set
+    app = Celery("samaconso", broker=settings.broker_url, backend=backend)
     exchange = Exchange("samaconso", type="direct", durable=True)
     queue_args = {"x-queue-type": "quorum"} if settings.celery_quorum_queues else {}
     app.conf.update(
@@ -136,6 +135,8 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule=BEAT_SCHEDULE,
         worker_hijack_root_logger=False,
     )
+    if backend_options:
+        app.conf.result_backend_transport_options = backend_options
     return app
 
 
@@ -166,7 +167,7 @@ class WorkerResources:
 
 
 def build_resources(settings: Settings) -> WorkerResources:
-    redis = make_redis(settings.redis_url, settings.redis_timeout_s)
+    redis = redis_client(settings)
     cache = Cache(redis)
     slow = settings.model_copy(update={"database_statement_timeout_ms": AGGREGATE_STATEMENT_TIMEOUT_MS})
     return WorkerResources(

@@ -56,9 +56,12 @@ class Subscriber:
 
 
 class RealtimeHub:
-    def __init__(self, redis_url: str, timeout_s: float) -> None:
-        # A dedicated connection: a pub/sub connection cannot serve other commands.
-        self._redis = Redis.from_url(redis_url, socket_connect_timeout=timeout_s, health_check_interval=30)
+    def __init__(self, redis_url: str, timeout_s: float, *, client: Redis | None = None) -> None:
+        # A dedicated connection: a pub/sub connection cannot serve other commands. ``client``: one
+        # built by the wiring (``kit.cache.redis_client(pubsub=True)``: redis_url or via Sentinel).
+        self._redis = client or Redis.from_url(
+            redis_url, socket_connect_timeout=timeout_s, health_check_interval=30
+        )
         self._by_audience: dict[str, set[Subscriber]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
