@@ -98,12 +98,10 @@ class Settings(BaseSettings):
     # Redis Sentinel (growth, ARCHITECTURE §1): "host:port,host:port,…" of the sentinels. When set,
     # every Redis client (cache, rate limits, realtime, Celery results) asks them for the current
     # master named ``redis_sentinel_master``; the password and database number still come from
-    # ``redis_url`` / ``result_backend`` (their host is then ignored).
+    # ``redis_url`` / ``result_backend`` (their host is then ignored); the sentinels are asked with
+    # that same password when they have one (``requirepass`` of sentinel.conf = Redis's password).
     redis_sentinels: str | None = None
     redis_sentinel_master: str = "samaconso"
-    redis_sentinel_password: SecretStr | None = Field(
-        default=None, description="Password of the sentinels themselves (requirepass in sentinel.conf)."
-    )
 
     # --- Celery / RabbitMQ ----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:63790/1"

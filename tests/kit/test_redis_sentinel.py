@@ -37,8 +37,8 @@ class SentinelSet:
     sentinel_port: int
 
     def master_now(self) -> int:
-        client = SyncRedis(host="127.0.0.1", port=self.sentinel_port, socket_timeout=2)
-        host_port = client.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)
+        client = SyncRedis(host="127.0.0.1", port=self.sentinel_port, password=PASSWORD, socket_timeout=2)
+        host_port = client.execute_command("SENTINEL", "get-master-addr-by-name", MASTER)  # type: ignore[no-untyped-call]
         client.close()
         return int(host_port[1])
 
@@ -66,8 +66,8 @@ def sentinels(tmp_path: Path) -> Iterator[SentinelSet]:
         replica,
     )
     conf = tmp_path / "sentinel.conf"
-    conf.write_text(
-        f"port {sentinel}\nbind 127.0.0.1\ndir {tmp_path}\n"
+    conf.write_text(  # the sentinel asks for the same password as Redis (what the client sends it)
+        f"port {sentinel}\nbind 127.0.0.1\ndir {tmp_path}\nrequirepass {PASSWORD}\n"
         f"sentinel monitor {MASTER} 127.0.0.1 {master} 1\n"
         f"sentinel auth-pass {MASTER} {PASSWORD}\n"
         f"sentinel down-after-milliseconds {MASTER} 1000\n"
@@ -115,7 +115,7 @@ async def test_cache_rate_limits_realtime_and_results_go_to_the_master_the_senti
     await hub.start()
     try:
         await asyncio.wait_for(hub.ready.wait(), 10)
-        subscribers = master.execute_command("PUBSUB", "NUMSUB", REALTIME_CHANNEL)
+        subscribers = master.execute_command("PUBSUB", "NUMSUB", REALTIME_CHANNEL)  # type: ignore[no-untyped-call]
         assert int(subscribers[1]) == 1
     finally:
         await hub.stop()
@@ -134,8 +134,8 @@ async def test_after_a_failover_the_clients_write_to_the_new_master(sentinels: S
     settings = sentinel_settings(sentinels)
     redis = redis_client(settings)
     await redis.set("before", b"1")
-    admin = SyncRedis(host="127.0.0.1", port=sentinels.sentinel_port, socket_timeout=5)
-    admin.execute_command("SENTINEL", "FAILOVER", MASTER)
+    admin = SyncRedis(host="127.0.0.1", port=sentinels.sentinel_port, password=PASSWORD, socket_timeout=5)
+    admin.execute_command("SENTINEL", "FAILOVER", MASTER)  # type: ignore[no-untyped-call]
     admin.close()
     deadline = time.monotonic() + 30
     while sentinels.master_now() != sentinels.replica_port:

@@ -52,15 +52,13 @@ def redis_client(settings: Settings, *, url: str | None = None, pubsub: bool = F
                 url or settings.redis_url, socket_connect_timeout=timeout, health_check_interval=30
             )
         return make_redis(url or settings.redis_url, timeout)
-    sentinel_password = (
-        settings.redis_sentinel_password.get_secret_value() if settings.redis_sentinel_password else None
-    )
+    password = unquote(target.password) if target.password else None
     sentinel = Sentinel(  # type: ignore[no-untyped-call]
         sentinel_addresses(settings.redis_sentinels),
         socket_timeout=timeout,
         socket_connect_timeout=timeout,
         sentinel_kwargs={
-            "password": sentinel_password,
+            "password": password,
             "socket_timeout": timeout,
             "socket_connect_timeout": timeout,
         },
@@ -70,7 +68,7 @@ def redis_client(settings: Settings, *, url: str | None = None, pubsub: bool = F
         settings.redis_sentinel_master,
         redis_class=Redis,
         db=db,
-        password=unquote(target.password) if target.password else None,
+        password=password,
         username=unquote(target.username) if target.username else None,
         socket_timeout=None if pubsub else timeout,
         socket_connect_timeout=timeout,
@@ -93,8 +91,8 @@ def celery_result_backend(settings: Settings) -> tuple[str, dict[str, Any]]:
         f"sentinel://{auth}{h}:{p}/{db}" for h, p in sentinel_addresses(settings.redis_sentinels)
     )
     options: dict[str, Any] = {"master_name": settings.redis_sentinel_master}
-    if settings.redis_sentinel_password:
-        options["sentinel_kwargs"] = {"password": settings.redis_sentinel_password.get_secret_value()}
+    if target.password:
+        options["sentinel_kwargs"] = {"password": unquote(target.password)}
     return joined, options
 
 
