@@ -150,6 +150,36 @@ def files_public_url() -> str:
 # --------------------------------------------------------------------------------------------
 
 
+def s3_identities(admin: tuple[str, str], app: tuple[str, str], backup: tuple[str, str]) -> dict[str, Any]:
+    """Les politiques MinIO du dépôt (samaconso-policy.json, samaconso-backup-policy.json) traduites en
+    droits SeaweedFS : s3:ListBucket → List, s3:GetObject → Read, s3:PutObject/DeleteObject → Write,
+    sur les compartiments qu'elles nomment ; une politique qui accorde autre chose arrête la répétition."""
+    minio = DEPLOY / "server1-data" / "minio"
+    translate = {"s3:GetBucketLocation": [], "s3:ListBucket": ["List"], "s3:GetObject": ["Read"]}
+    translate |= {"s3:PutObject": ["Write"], "s3:DeleteObject": ["Write"]}
+    identities = [{"name": "admin", "credentials": [{"accessKey": admin[0], "secretKey": admin[1]}],
+                   "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]  # fmt: skip
+    for name, (key, secret), policy_file in (
+        ("app", app, "samaconso-policy.json"),
+        ("backup", backup, "samaconso-backup-policy.json"),
+    ):
+        actions: set[str] = set()
+        for statement in json.loads((minio / policy_file).read_text())["Statement"]:
+            buckets = {r.removeprefix("arn:aws:s3:::").split("/")[0] for r in statement["Resource"]}
+            for action in statement["Action"]:
+                if action not in translate:
+                    raise StepFailed(f"{policy_file} : droit {action} non prévu (trop large ?)")
+                actions |= {f"{kind}:{b}" for kind in translate[action] for b in buckets}
+        identities.append(
+            {
+                "name": name,
+                "credentials": [{"accessKey": key, "secretKey": secret}],
+                "actions": sorted(actions),
+            }
+        )
+    return {"identities": identities}
+
+
 @dataclass
 class Proc:
     name: str
@@ -425,7 +455,7 @@ class Rehearsal:
         started = time.monotonic()
         res = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user="postgres"), check=False, timeout=10)
         elapsed = time.monotonic() - started
-        other = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user=APP_USER), check=False, timeout=10)
+        other = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user="nobody"), check=False, timeout=10)
         self.report.check(
             "PgBouncer : console d'administration (runbook)",
             res.returncode == 0
@@ -434,7 +464,7 @@ class Rehearsal:
             and other.returncode != 0,
             f"sudo -u postgres psql -h <socket> -p 6432 -U postgres pgbouncer -c 'SHOW POOLS' : "
             f"code {res.returncode} en {elapsed:.2f} s ({len(res.stdout.splitlines())} pool(s)) ; "
-            f"compte {APP_USER} refusé : {other.returncode != 0}",
+            f"compte nobody refusé : {other.returncode != 0}",
         )
 
     def app_argv(self, service: str) -> list[str]:
@@ -583,10 +613,22 @@ class Rehearsal:
         s3dir = self.tmp / "data" / "s3"
         s3dir.mkdir()
         access = parse_env_file(REPO / ".env.production.example")["SAMACONSO_S3_ACCESS_KEY"]
-        self.s3_creds = self.tmp / "data" / "s3-credentials.env"
-        self.s3_creds.write_text(
-            f"S3_ACCESS_KEY={access}\nS3_SECRET_KEY={self.read_secret('samaconso_s3_secret_key')}\n"
+        # Trois comptes, comme sur MinIO : l'administrateur (création des compartiments seulement),
+        # l'application (samaconso-policy.json) et la sauvegarde (samaconso-backup-policy.json, lecture).
+        admin_key, admin_secret = "samaconso-admin", secrets.token_urlsafe(24)
+        backup_key, backup_secret = "samaconso-backup", secrets.token_urlsafe(24)
+        self.s3_identities = s3_identities(
+            (admin_key, admin_secret),
+            (access, self.read_secret("samaconso_s3_secret_key")),
+            (backup_key, backup_secret),
         )
+        (s3dir / "s3.json").write_text(json.dumps(self.s3_identities))
+        os.chmod(s3dir / "s3.json", 0o600)
+        s3_admin = self.tmp / "data" / "s3-admin.env"
+        s3_admin.write_text(f"S3_ACCESS_KEY={admin_key}\nS3_SECRET_KEY={admin_secret}\n")
+        os.chmod(s3_admin, 0o600)  # create-buckets.sh, lancé par root
+        self.s3_creds = self.tmp / "data" / "s3-backup.env"  # samaconso-backup.sh : lecture seule
+        self.s3_creds.write_text(f"S3_ACCESS_KEY={backup_key}\nS3_SECRET_KEY={backup_secret}\n")
         os.chmod(self.s3_creds, 0o644)  # lu par postgres (sauvegarde) ; répertoire temporaire privé
         weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
         self.procs["s3"] = proc = Proc(
@@ -599,6 +641,7 @@ class Rehearsal:
                 f"-ip={self.addr['data']}",
                 "-ip.bind=0.0.0.0",
                 "-s3.port=9000",
+                f"-s3.config={s3dir / 's3.json'}",
                 "-master.port=9333",
                 "-filer.port=8888",
                 "-volume.port=8080",
@@ -608,16 +651,12 @@ class Rehearsal:
             ],
             self.tmp / "logs" / "s3.log",
             cwd=s3dir,
-            env={
-                **base_env(),
-                "AWS_ACCESS_KEY_ID": access,
-                "AWS_SECRET_ACCESS_KEY": self.read_secret("samaconso_s3_secret_key"),
-            },
+            env=base_env(),
         ).start()
         wait_until("S3 :9000", lambda: ns_tcp_open(ns, self.addr["data"], 9000), 90, proc)
         s3env = {
             **base_env(),
-            "S3_CREDENTIALS_FILE": str(self.s3_creds),
+            "S3_CREDENTIALS_FILE": str(s3_admin),
             "S3_ENDPOINT": "http://127.0.0.1:9000",
             "S3_PROVIDER": "Other",
         }
@@ -635,8 +674,10 @@ class Rehearsal:
             time.sleep(2)
         self.report.ok(
             "serveur 1 : stockage objet",
-            "SeaweedFS weed mini à la place de MinIO ; create-buckets.sh : "
-            + " ".join(line.split()[-1] for line in res.stdout.splitlines() if "compartiment prêt" in line),
+            "SeaweedFS weed mini à la place de MinIO ; create-buckets.sh (compte administrateur) : "
+            + " ".join(line.split()[-1] for line in res.stdout.splitlines() if "compartiment prêt" in line)
+            + " ; comptes application (lecture/écriture des 2 compartiments) et sauvegarde (lecture seule) "
+            "traduits des politiques MinIO du dépôt",
         )
 
     def psql(self, sql: str, db: str = "postgres") -> str:
