@@ -1155,9 +1155,13 @@ class Rehearsal:
         shutil.copy(DEPLOY / "monitoring" / "rules" / "samaconso-alerts.yml", mon / "rules")
         token = mon / "samaconso_metrics_token"
         shutil.copy(self.secrets / "samaconso_metrics_token", token)
+        flower_password = mon / "samaconso_flower_password"
+        shutil.copy(self.secrets / "samaconso_flower_password", flower_password)
         cfg = (DEPLOY / "monitoring" / "prometheus.yml").read_text()
         (mon / "prometheus.yml").write_text(
-            cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token))
+            cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token)).replace(
+                "/etc/prometheus/secrets/samaconso_flower_password", str(flower_password)
+            )
         )
         self.procs["prometheus"] = proc = Proc(
             "prometheus",
@@ -1194,10 +1198,10 @@ class Rehearsal:
                 return []
 
         def scraped() -> bool:
-            return len(query('up{job=~"samaconso_api|rabbitmq|haproxy"} == 1')) == 4
+            return len(query('up{job=~"samaconso_api|samaconso_worker|flower|rabbitmq|haproxy"} == 1')) == 7
 
         try:
-            wait_until("Prometheus : API, RabbitMQ et HAProxy scrutés", scraped, 60, proc)
+            wait_until("Prometheus : API, workers, Flower, RabbitMQ et HAProxy scrutés", scraped, 60, proc)
         except StepFailed as exc:
             up = {
                 f"{r['metric'].get('job')}/{r['metric'].get('instance')}": r["value"][1] for r in query("up")
@@ -1217,11 +1221,21 @@ class Rehearsal:
             loaded = 0
         dead = query('rabbitmq_queue_messages{queue="samaconso.dead_letter"}')
         reqs = query("sum(samaconso_http_requests_total)")
+        breakers = query('samaconso_circuit_open{job="samaconso_worker"}')
+        online = query("flower_worker_online == 1")
+        broadcast = query("samaconso_notification_oldest_unfinished_broadcast_seconds")
         self.report.check(
             "supervision : Prometheus scrute la plate-forme",
-            bool(dead) and bool(reqs) and loaded >= 19,
-            "prometheus.yml du dépôt : api_1/api_2 (jeton Bearer), RabbitMQ (file des lettres mortes visible), "
-            f"HAProxy à 1 ; {reqs[0]['value'][1] if reqs else '?'} requêtes comptées ; {loaded} règles d'alerte chargées "
+            bool(dead)
+            and bool(reqs)
+            and bool(breakers)
+            and len(online) >= 2
+            and bool(broadcast)
+            and loaded >= 19,
+            "prometheus.yml du dépôt : api_1/api_2 et worker_1/worker_2 (jeton Bearer), Flower, RabbitMQ (file "
+            f"des lettres mortes visible), HAProxy à 1 ; {reqs[0]['value'][1] if reqs else '?'} requêtes comptées ; "
+            f"{len(breakers)} disjoncteurs lus sur les workers ; {len(online)} workers en ligne vus par Flower ; "
+            f"jauge de diffusion bloquée : {'oui' if broadcast else 'non'} ; {loaded} règles d'alerte chargées "
             "(exportateurs node/postgres/redis non lancés ici)",
         )
 
