@@ -134,6 +134,9 @@ async def test_after_a_failover_the_clients_write_to_the_new_master(sentinels: S
     settings = sentinel_settings(sentinels)
     redis = redis_client(settings)
     await redis.set("before", b"1")
+    replica = on_master(sentinels.replica_port, 3)
+    wait_for(lambda: replica.get("before") == b"1", 10, "replication of the write made before the failover")
+    replica.close()
     admin = SyncRedis(host="127.0.0.1", port=sentinels.sentinel_port, password=PASSWORD, socket_timeout=5)
     admin.execute_command("SENTINEL", "FAILOVER", MASTER)  # type: ignore[no-untyped-call]
     admin.close()
