@@ -8,6 +8,7 @@ import re
 from pathlib import Path
 from typing import Any
 
+import pytest
 import yaml
 from pydantic import SecretStr
 
@@ -128,3 +129,13 @@ def test_worker_endpoint_with_a_token_refuses_any_other() -> None:
     assert status.startswith("401")
     status, _, _ = _call(settings, {"REMOTE_ADDR": "127.0.0.1", "HTTP_AUTHORIZATION": "Basic dDp0"})
     assert status.startswith("401")
+
+
+def test_worker_endpoint_outside_multiprocess_mode_serves_this_process_metrics(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.delenv("PROMETHEUS_MULTIPROC_DIR", raising=False)
+    status, headers, body = _call(Settings(metrics_token=None), {"REMOTE_ADDR": "127.0.0.1"})
+    assert status.startswith("200")
+    assert "text/plain" in headers["Content-Type"]
+    assert b"samaconso_fcm_messages_total" in body  # (HELP/TYPE even before any send)

@@ -92,8 +92,11 @@ def metrics_app(settings: Settings) -> Callable[[dict[str, Any], StartResponse],
         if refusal is not None:
             start_response(refusal[0], [("Content-Type", "application/problem+json")])
             return [refusal[1]]
-        registry = CollectorRegistry()
-        multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        if os.environ.get(MULTIPROC_ENV):
+            registry = CollectorRegistry()
+            multiprocess.MultiProcessCollector(registry)  # type: ignore[no-untyped-call]
+        else:  # started without ``samaconso worker`` (solo pool, tests): this process's own values
+            from samaconso.kit.metrics import REGISTRY as registry
         start_response("200 OK", [("Content-Type", CONTENT_TYPE_LATEST)])
         return [generate_latest(registry)]
 
