@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-containers rehearsal-backups
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-containers rehearsal-backups rehearsal-disk-full
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -62,6 +62,10 @@ rehearsal: install
 rehearsal-backups: install
 	bash deploy/rehearsal/prepare.sh
 	$(VENV)/bin/python deploy/rehearsal/backups.py
+
+# Exercice « pg_wal plein » du runbook d'astreinte (tmpfs de taille fixe, PANIC, reprise) : ~1 min, root.
+rehearsal-disk-full: install
+	$(VENV)/bin/python deploy/rehearsal/disk_full.py
 
 # La même répétition, serveurs 2 et 3 en vrais conteneurs (fichiers compose, Dockerfile) : podman,
 # docker-compose 1.29, images de base faites de paquets Debian (construites une fois, réutilisées).

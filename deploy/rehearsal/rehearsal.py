@@ -34,6 +34,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+import yaml
+
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # netns.py, scenario.py: siblings
 
 from netns import APP_USER, DEPLOY, REPO, VENV_BIN, StepFailed, base_env, ns_argv, parse_env_file, run
@@ -146,6 +148,36 @@ def files_public_url() -> str:
 # --------------------------------------------------------------------------------------------
 # Commandes et processus dans les espaces de noms
 # --------------------------------------------------------------------------------------------
+
+
+def s3_identities(admin: tuple[str, str], app: tuple[str, str], backup: tuple[str, str]) -> dict[str, Any]:
+    """Les politiques MinIO du dépôt (samaconso-policy.json, samaconso-backup-policy.json) traduites en
+    droits SeaweedFS : s3:ListBucket → List, s3:GetObject → Read, s3:PutObject/DeleteObject → Write,
+    sur les compartiments qu'elles nomment ; une politique qui accorde autre chose arrête la répétition."""
+    minio = DEPLOY / "server1-data" / "minio"
+    translate = {"s3:GetBucketLocation": [], "s3:ListBucket": ["List"], "s3:GetObject": ["Read"]}
+    translate |= {"s3:PutObject": ["Write"], "s3:DeleteObject": ["Write"]}
+    identities = [{"name": "admin", "credentials": [{"accessKey": admin[0], "secretKey": admin[1]}],
+                   "actions": ["Admin", "Read", "List", "Tagging", "Write"]}]  # fmt: skip
+    for name, (key, secret), policy_file in (
+        ("app", app, "samaconso-policy.json"),
+        ("backup", backup, "samaconso-backup-policy.json"),
+    ):
+        actions: set[str] = set()
+        for statement in json.loads((minio / policy_file).read_text())["Statement"]:
+            buckets = {r.removeprefix("arn:aws:s3:::").split("/")[0] for r in statement["Resource"]}
+            for action in statement["Action"]:
+                if action not in translate:
+                    raise StepFailed(f"{policy_file} : droit {action} non prévu (trop large ?)")
+                actions |= {f"{kind}:{b}" for kind in translate[action] for b in buckets}
+        identities.append(
+            {
+                "name": name,
+                "credentials": [{"accessKey": key, "secretKey": secret}],
+                "actions": sorted(actions),
+            }
+        )
+    return {"identities": identities}
 
 
 @dataclass
@@ -416,6 +448,25 @@ class Rehearsal:
         )
         return env
 
+    def pgbouncer_admin_console(self, ns: str, bouncer: Path) -> None:
+        """Le chemin d'administration du runbook (3 h du matin) : SHOW POOLS par le socket unix en tant
+        que postgres (peer, pgbouncer_hba.conf) répond en moins de 5 s ; un autre compte est refusé."""
+        console = ["psql", "-X", "-A", "-t", "-h", str(bouncer), "-p", "6432", "-U", "postgres", "pgbouncer"]
+        started = time.monotonic()
+        res = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user="postgres"), check=False, timeout=10)
+        elapsed = time.monotonic() - started
+        other = run(ns_argv(ns, [*console, "-c", "SHOW POOLS"], user="nobody"), check=False, timeout=10)
+        self.report.check(
+            "PgBouncer : console d'administration (runbook)",
+            res.returncode == 0
+            and "pgbouncer|pgbouncer" in res.stdout
+            and elapsed < 5
+            and other.returncode != 0,
+            f"sudo -u postgres psql -h <socket> -p 6432 -U postgres pgbouncer -c 'SHOW POOLS' : "
+            f"code {res.returncode} en {elapsed:.2f} s ({len(res.stdout.splitlines())} pool(s)) ; "
+            f"compte nobody refusé : {other.returncode != 0}",
+        )
+
     def app_argv(self, service: str) -> list[str]:
         argv = list(self.compose[service])
         argv[0] = str(VENV_BIN / "samaconso")
@@ -526,8 +577,12 @@ class Rehearsal:
             raise StepFailed("la userlist contient un mot de passe en clair")
         # Le fichier du dépôt, dont seuls les chemins (fichiers, socket) changent pour la répétition.
         ini = (DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer.ini").read_text()
+        shutil.copy(
+            DEPLOY / "server1-data" / "pgbouncer" / "pgbouncer_hba.conf", bouncer / "pgbouncer_hba.conf"
+        )
         paths = {
             "auth_file": bouncer / "userlist.txt",
+            "auth_hba_file": bouncer / "pgbouncer_hba.conf",
             "unix_socket_dir": bouncer,
             "logfile": bouncer / "pgbouncer.log",
             "pidfile": bouncer / "pgbouncer.pid",
@@ -547,6 +602,7 @@ class Rehearsal:
             ulimit_nofile=20000,
         ).start()
         wait_until("PgBouncer :6432", lambda: ns_tcp_open(ns, self.addr["data"], 6432), 30, proc)
+        self.pgbouncer_admin_console(ns, bouncer)
         self.report.ok(
             "serveur 1 : base, rôles, PgBouncer",
             "create-database.sh ; userlist SCRAM générée depuis pg_shadow (2 rôles, aucun mot de passe en clair) ; "
@@ -557,10 +613,22 @@ class Rehearsal:
         s3dir = self.tmp / "data" / "s3"
         s3dir.mkdir()
         access = parse_env_file(REPO / ".env.production.example")["SAMACONSO_S3_ACCESS_KEY"]
-        self.s3_creds = self.tmp / "data" / "s3-credentials.env"
-        self.s3_creds.write_text(
-            f"S3_ACCESS_KEY={access}\nS3_SECRET_KEY={self.read_secret('samaconso_s3_secret_key')}\n"
+        # Trois comptes, comme sur MinIO : l'administrateur (création des compartiments seulement),
+        # l'application (samaconso-policy.json) et la sauvegarde (samaconso-backup-policy.json, lecture).
+        admin_key, admin_secret = "samaconso-admin", secrets.token_urlsafe(24)
+        backup_key, backup_secret = "samaconso-backup", secrets.token_urlsafe(24)
+        self.s3_identities = s3_identities(
+            (admin_key, admin_secret),
+            (access, self.read_secret("samaconso_s3_secret_key")),
+            (backup_key, backup_secret),
         )
+        (s3dir / "s3.json").write_text(json.dumps(self.s3_identities))
+        os.chmod(s3dir / "s3.json", 0o600)
+        s3_admin = self.tmp / "data" / "s3-admin.env"
+        s3_admin.write_text(f"S3_ACCESS_KEY={admin_key}\nS3_SECRET_KEY={admin_secret}\n")
+        os.chmod(s3_admin, 0o600)  # create-buckets.sh, lancé par root
+        self.s3_creds = self.tmp / "data" / "s3-backup.env"  # samaconso-backup.sh : lecture seule
+        self.s3_creds.write_text(f"S3_ACCESS_KEY={backup_key}\nS3_SECRET_KEY={backup_secret}\n")
         os.chmod(self.s3_creds, 0o644)  # lu par postgres (sauvegarde) ; répertoire temporaire privé
         weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
         self.procs["s3"] = proc = Proc(
@@ -573,6 +641,7 @@ class Rehearsal:
                 f"-ip={self.addr['data']}",
                 "-ip.bind=0.0.0.0",
                 "-s3.port=9000",
+                f"-s3.config={s3dir / 's3.json'}",
                 "-master.port=9333",
                 "-filer.port=8888",
                 "-volume.port=8080",
@@ -582,16 +651,12 @@ class Rehearsal:
             ],
             self.tmp / "logs" / "s3.log",
             cwd=s3dir,
-            env={
-                **base_env(),
-                "AWS_ACCESS_KEY_ID": access,
-                "AWS_SECRET_ACCESS_KEY": self.read_secret("samaconso_s3_secret_key"),
-            },
+            env=base_env(),
         ).start()
         wait_until("S3 :9000", lambda: ns_tcp_open(ns, self.addr["data"], 9000), 90, proc)
         s3env = {
             **base_env(),
-            "S3_CREDENTIALS_FILE": str(self.s3_creds),
+            "S3_CREDENTIALS_FILE": str(s3_admin),
             "S3_ENDPOINT": "http://127.0.0.1:9000",
             "S3_PROVIDER": "Other",
         }
@@ -609,8 +674,10 @@ class Rehearsal:
             time.sleep(2)
         self.report.ok(
             "serveur 1 : stockage objet",
-            "SeaweedFS weed mini à la place de MinIO ; create-buckets.sh : "
-            + " ".join(line.split()[-1] for line in res.stdout.splitlines() if "compartiment prêt" in line),
+            "SeaweedFS weed mini à la place de MinIO ; create-buckets.sh (compte administrateur) : "
+            + " ".join(line.split()[-1] for line in res.stdout.splitlines() if "compartiment prêt" in line)
+            + " ; comptes application (lecture/écriture des 2 compartiments) et sauvegarde (lecture seule) "
+            "traduits des politiques MinIO du dépôt",
         )
 
     def psql(self, sql: str, db: str = "postgres") -> str:
@@ -855,6 +922,15 @@ class Rehearsal:
 
     def start_worker(self, service: str) -> None:
         env = self.app_environment("workers", service)
+        # Ce que docker-compose.workers.yml donne à ce service (point de métriques du worker).
+        compose_env = yaml.safe_load((DEPLOY / "docker-compose.workers.yml").read_text())["services"][service]
+        env.update(
+            {
+                k: str(v)
+                for k, v in compose_env.get("environment", {}).items()
+                if k.startswith("SAMACONSO_WORKER_")
+            }
+        )
         self.procs[service] = Proc(
             service,
             self.ns["workers"],
@@ -1079,9 +1155,13 @@ class Rehearsal:
         shutil.copy(DEPLOY / "monitoring" / "rules" / "samaconso-alerts.yml", mon / "rules")
         token = mon / "samaconso_metrics_token"
         shutil.copy(self.secrets / "samaconso_metrics_token", token)
+        flower_password = mon / "samaconso_flower_password"
+        shutil.copy(self.secrets / "samaconso_flower_password", flower_password)
         cfg = (DEPLOY / "monitoring" / "prometheus.yml").read_text()
         (mon / "prometheus.yml").write_text(
-            cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token))
+            cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token)).replace(
+                "/etc/prometheus/secrets/samaconso_flower_password", str(flower_password)
+            )
         )
         self.procs["prometheus"] = proc = Proc(
             "prometheus",
@@ -1118,10 +1198,10 @@ class Rehearsal:
                 return []
 
         def scraped() -> bool:
-            return len(query('up{job=~"samaconso_api|rabbitmq|haproxy"} == 1')) == 4
+            return len(query('up{job=~"samaconso_api|samaconso_worker|flower|rabbitmq|haproxy"} == 1')) == 7
 
         try:
-            wait_until("Prometheus : API, RabbitMQ et HAProxy scrutés", scraped, 60, proc)
+            wait_until("Prometheus : API, workers, Flower, RabbitMQ et HAProxy scrutés", scraped, 60, proc)
         except StepFailed as exc:
             up = {
                 f"{r['metric'].get('job')}/{r['metric'].get('instance')}": r["value"][1] for r in query("up")
@@ -1141,11 +1221,21 @@ class Rehearsal:
             loaded = 0
         dead = query('rabbitmq_queue_messages{queue="samaconso.dead_letter"}')
         reqs = query("sum(samaconso_http_requests_total)")
+        breakers = query('samaconso_circuit_open{job="samaconso_worker"}')
+        online = query("flower_worker_online == 1")
+        broadcast = query("samaconso_notification_oldest_unfinished_broadcast_seconds")
         self.report.check(
             "supervision : Prometheus scrute la plate-forme",
-            bool(dead) and bool(reqs) and loaded >= 19,
-            "prometheus.yml du dépôt : api_1/api_2 (jeton Bearer), RabbitMQ (file des lettres mortes visible), "
-            f"HAProxy à 1 ; {reqs[0]['value'][1] if reqs else '?'} requêtes comptées ; {loaded} règles d'alerte chargées "
+            bool(dead)
+            and bool(reqs)
+            and bool(breakers)
+            and len(online) >= 2
+            and bool(broadcast)
+            and loaded >= 19,
+            "prometheus.yml du dépôt : api_1/api_2 et worker_1/worker_2 (jeton Bearer), Flower, RabbitMQ (file "
+            f"des lettres mortes visible), HAProxy à 1 ; {reqs[0]['value'][1] if reqs else '?'} requêtes comptées ; "
+            f"{len(breakers)} disjoncteurs lus sur les workers ; {len(online)} workers en ligne vus par Flower ; "
+            f"jauge de diffusion bloquée : {'oui' if broadcast else 'non'} ; {loaded} règles d'alerte chargées "
             "(exportateurs node/postgres/redis non lancés ici)",
         )
 

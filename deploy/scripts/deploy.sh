@@ -3,10 +3,12 @@
 #   deploy/scripts/deploy.sh 3.1.0            (image déjà construite et poussée)
 #   deploy/scripts/deploy.sh --build 3.1.0    (construit et pousse l'image depuis ce dépôt)
 #   deploy/scripts/deploy.sh --skip-migrations 3.0.0   (utilisé par rollback.sh)
-# Ordre : image tirée sur les serveurs 2 et 3 → migrations (une fois, avant le trafic) → api_1
-# (retiré du répartiteur, redémarré, remis seulement quand il est sain) → api_2 (idem) → workers
-# (arrêt propre, tâches en cours terminées) → contrôle de santé de la plate-forme.
-# Variables : API_HOST, WORKERS_HOST, SSH_USER, REMOTE_DIR, SAMACONSO_IMAGE, LB_KIND (haproxy|f5|none),
+# Ordre : image tirée sur chaque serveur de l'inventaire → migrations (une fois, sur le serveur de la
+# première API, avant le trafic) → chaque API dans l'ordre de l'inventaire (retirée du répartiteur,
+# redémarrée, remise seulement quand elle est saine ; la suivante n'est touchée qu'après) → workers,
+# beat et Flower de chaque serveur (arrêt propre, tâches en cours terminées) → contrôle de santé.
+# Serveurs et instances : deploy/inventory.conf (INVENTORY=… pour un autre fichier).
+# Variables : INVENTORY, SSH_USER, REMOTE_DIR, SAMACONSO_IMAGE, LB_KIND (haproxy|f5|none),
 # LB_HOST, HEALTH_TIMEOUT (défaut 180 s), LB_SETTLE_SECONDS (15), DRAIN_SECONDS (5). Voir « Procédures de déploiement » dans deploy/README.md.
 set -euo pipefail
 HERE=$(cd "$(dirname "$0")" && pwd)
@@ -28,6 +30,8 @@ HEALTH_TIMEOUT=${HEALTH_TIMEOUT:-180}
 API_FILE=docker-compose.production.yml
 WORKERS_FILE=docker-compose.workers.yml
 
+# Le registre des versions et les migrations : le serveur de la première API de l'inventaire.
+API_HOST=$(inv_first api hôte)
 RELEASES=$(remote_dir "$API_HOST")/releases
 previous=$(on "$API_HOST" "cat '$RELEASES/current' 2>/dev/null || true")
 log "déploiement de $SAMACONSO_IMAGE:$TAG (version en service : ${previous:-aucune})"
@@ -40,9 +44,15 @@ if [ "$build" = 1 ]; then
 fi
 
 if [ "${DEPLOY_PULL:-1}" = 1 ]; then
-  log "1/5 téléchargement de l'image sur les serveurs 2 et 3"
-  compose "$API_HOST" "$API_FILE" "$TAG" pull --quiet migrate api_1 api_2
-  compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" pull --quiet worker_1 worker_2 beat flower
+  log "1/5 téléchargement de l'image sur les serveurs de l'inventaire"
+  for host in $(inv_hosts api); do
+    # shellcheck disable=SC2046 # un mot par service
+    compose "$host" "$API_FILE" "$TAG" pull --quiet migrate $(inv_services "$host" api)
+  done
+  for host in $(inv_hosts worker beat flower); do
+    # shellcheck disable=SC2046 # un mot par service
+    compose "$host" "$WORKERS_FILE" "$TAG" pull --quiet $(inv_services "$host" worker beat flower)
+  done
 else
   log "1/5 image déjà présente sur les serveurs (DEPLOY_PULL=0)"
 fi
@@ -54,26 +64,28 @@ else
   log "2/5 migrations ignorées (--skip-migrations)"
 fi
 
-for member in api_1 api_2; do
-  port=$([ "$member" = api_1 ] && echo "$API_1_PORT" || echo "$API_2_PORT")
-  log "3/5 $member : retrait du répartiteur, redémarrage sur $TAG"
-  lb_member drain "$member"
+while read -r member host addr port service; do
+  log "3/5 $member ($service sur $host) : retrait du répartiteur, redémarrage sur $TAG"
+  lb_member drain "$member" "$addr" "$port" </dev/null
   sleep "${DRAIN_SECONDS:-5}"   # les requêtes en cours se terminent
-  compose "$API_HOST" "$API_FILE" "$TAG" up -d --no-deps --force-recreate "$member"
-  if ! wait_container_healthy "$API_HOST" "$API_FILE" "$TAG" "$member" "$HEALTH_TIMEOUT" ||
-     ! wait_http_running "http://${API_ADDR}:${port}/health" 30; then
+  compose "$host" "$API_FILE" "$TAG" up -d --no-deps --force-recreate "$service" </dev/null
+  if ! wait_container_healthy "$host" "$API_FILE" "$TAG" "$service" "$HEALTH_TIMEOUT" </dev/null ||
+     ! wait_http_running "http://${addr}:${port}/health" 30; then
     log "$member ne démarre pas sur $TAG : arrêt du déploiement (l'autre instance sert toujours)"
     log "pour revenir en arrière : deploy/scripts/rollback.sh"
     exit 1
   fi
-  lb_member ready "$member"
+  lb_member ready "$member" "$addr" "$port" </dev/null
   # Le répartiteur doit l'avoir vu sain (moniteur : intervalle × montées) avant qu'on touche à l'autre.
   sleep "${LB_SETTLE_SECONDS:-15}"
   log "$member sain et remis dans le répartiteur"
-done
+done < <(inv api)
 
 log "4/5 workers, beat et Flower (arrêt propre : tâches en cours terminées ou rejouées)"
-compose "$WORKERS_HOST" "$WORKERS_FILE" "$TAG" up -d --no-deps worker_1 worker_2 beat flower
+for host in $(inv_hosts worker beat flower); do
+  # shellcheck disable=SC2046 # un mot par service
+  compose "$host" "$WORKERS_FILE" "$TAG" up -d --no-deps $(inv_services "$host" worker beat flower)
+done
 
 on "$API_HOST" "mkdir -p '$RELEASES' && { [ -z '$previous' ] || [ '$previous' = '$TAG' ] || echo '$previous' > '$RELEASES/previous'; } && echo '$TAG' > '$RELEASES/current' && echo \"\$(date -u +%FT%TZ) $TAG\" >> '$RELEASES/history'"
 

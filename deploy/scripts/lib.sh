@@ -1,13 +1,11 @@
 # shellcheck shell=bash
 # SamaConso — fonctions communes des scripts d'exploitation (sourcé, pas exécuté).
 # Les commandes des serveurs passent par SSH (depuis le réseau d'administration) ; « local » exécute ici.
-API_HOST=${API_HOST:-10.20.0.12}          # serveur 2
-WORKERS_HOST=${WORKERS_HOST:-10.20.0.13}  # serveur 3
+# Les serveurs, instances et ports viennent de l'inventaire (deploy/inventory.conf, voir inventory.sh).
+# shellcheck source=deploy/scripts/inventory.sh
+. "$(dirname "${BASH_SOURCE[0]}")/inventory.sh"
 SSH_USER=${SSH_USER:-exploitation}
 REMOTE_DIR=${REMOTE_DIR:-/opt/samaconso}
-API_ADDR=${API_ADDR:-$API_HOST}           # adresse HTTP des API (si API_HOST est un alias SSH)
-API_1_PORT=${API_1_PORT:-8001}
-API_2_PORT=${API_2_PORT:-8002}
 SAMACONSO_IMAGE=${SAMACONSO_IMAGE:-registry.senelec.sn/samaconso/api}
 # Outil compose : Compose v2 en production ; la répétition en conteneurs utilise docker-compose 1.29
 # (Debian) sur podman. COMPOSE_EXTRA_FILES : fichiers compose supplémentaires (« -f x.yml »).
@@ -66,18 +64,18 @@ wait_http_running() {
   return 1
 }
 
-# lb_member ACTION api_1|api_2 : retire (drain) / remet (ready) un membre du répartiteur.
+# lb_member ACTION NOM ADRESSE PORT : retire (drain) / remet (ready) un membre du répartiteur
+# (NOM : nom de l'instance dans l'inventaire = nom du serveur HAProxy ; ADRESSE:PORT = membre F5).
 # LB_KIND=haproxy : socket d'administration de HAProxy via SSH sur LB_HOST ;
 # LB_KIND=f5 : tmsh via SSH sur LB_HOST ; LB_KIND=none : rien (le moniteur /health suffit).
 lb_member() {
-  local action=$1 member=$2 port
-  port=$([ "$member" = api_1 ] && echo "$API_1_PORT" || echo "$API_2_PORT")
+  local action=$1 member=$2 addr=$3 port=$4
   case "${LB_KIND:-none}" in
     haproxy)
       on "${LB_HOST:?LB_HOST}" "echo 'set server samaconso_api/$member state $action' | socat stdio ${HAPROXY_SOCKET:-/run/haproxy/admin.sock}" ;;
     f5)
       local state; state=$([ "$action" = drain ] && echo user-disabled || echo user-enabled)
-      on "${LB_HOST:?LB_HOST}" "tmsh modify ltm pool samaconso_api_pool members modify { ${API_HOST}:${port} { session $state } }" ;;
+      on "${LB_HOST:?LB_HOST}" "tmsh modify ltm pool samaconso_api_pool members modify { ${addr}:${port} { session $state } }" ;;
     none) : ;;
     *) die "LB_KIND inconnu : $LB_KIND" ;;
   esac

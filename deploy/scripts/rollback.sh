@@ -10,6 +10,7 @@ HERE=$(cd "$(dirname "$0")" && pwd)
 # shellcheck source=deploy/scripts/lib.sh
 . "$HERE/lib.sh"
 
+API_HOST=$(inv_first api hôte)   # le registre des versions : serveur de la première API de l'inventaire
 RELEASES=$(remote_dir "$API_HOST")/releases
 target=${1:-$(on "$API_HOST" "cat '$RELEASES/previous' 2>/dev/null || true")}
 [ -n "$target" ] || die "aucune version précédente connue (releases/previous) : préciser l'étiquette"

@@ -239,7 +239,21 @@ def build_parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _prepare_worker_metrics() -> None:
+    """``samaconso worker`` with a metrics port: prometheus_client's multiprocess directory is set
+    before the domain commands (below) import it — its value class is chosen at import."""
+    try:
+        settings = get_settings()
+    except InsecureSettingsError:
+        return  # cmd_worker reports the problems
+    from samaconso.kit.worker_metrics import prepare_multiprocess_dir
+
+    prepare_multiprocess_dir(settings)
+
+
 def main(argv: Sequence[str] | None = None) -> None:
+    if list(sys.argv[1:] if argv is None else argv)[:1] == ["worker"]:
+        _prepare_worker_metrics()
     args = build_parser().parse_args(argv)
     args.func(args)
 

@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     # --- Redis (cache, rate limits, realtime fan-out, Celery results) --------------------------
     redis_url: str = "redis://127.0.0.1:63790/0"
     redis_timeout_s: float = 1.0
+    # Redis Sentinel (growth, ARCHITECTURE §1): "host:port,host:port,…" of the sentinels. When set,
+    # every Redis client (cache, rate limits, realtime, Celery results) asks them for the current
+    # master named ``redis_sentinel_master``; the password and database number still come from
+    # ``redis_url`` / ``result_backend`` (their host is then ignored); the sentinels are asked with
+    # that same password when they have one (``requirepass`` of sentinel.conf = Redis's password).
+    redis_sentinels: str | None = None
+    redis_sentinel_master: str = "samaconso"
 
     # --- Celery / RabbitMQ ----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:63790/1"
@@ -201,6 +208,10 @@ class Settings(BaseSettings):
     metrics_token: SecretStr | None = Field(
         default=None, description="Bearer token for /metrics; without it only loopback may scrape."
     )
+    # A worker's Prometheus endpoint (its pool processes' sends, failures, retries, dead tokens and
+    # breakers, summed): off unless a port is set; same bearer token as the API's /metrics.
+    worker_metrics_port: int | None = Field(default=None, ge=1, le=65535)
+    worker_metrics_host: str = "127.0.0.1"
 
     # --- uploads --------------------------------------------------------------------------------
     avatar_max_bytes: int = 2 * 1024 * 1024

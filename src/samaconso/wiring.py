@@ -21,7 +21,7 @@ import structlog
 from redis.asyncio import Redis
 
 from samaconso.identity.ldap import Directory
-from samaconso.kit.cache import Cache, make_redis
+from samaconso.kit.cache import Cache, redis_client
 from samaconso.kit.db import Database
 from samaconso.kit.ratelimit import EVICTING_POLICIES, RateLimiter
 from samaconso.kit.storage import Storage
@@ -69,7 +69,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
     async with AsyncExitStack() as stack:
         db = Database(settings)
         stack.push_async_callback(db.dispose)
-        redis = make_redis(settings.redis_url, settings.redis_timeout_s)
+        redis = redis_client(settings)  # redis_url, or the master the sentinels name
         stack.push_async_callback(redis.aclose)
         cache = Cache(redis)
         rate_limiter = RateLimiter(redis)
@@ -88,7 +88,9 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
         stack.push_async_callback(legacy.dispose)
         vending = VendingGateway()
         stack.push_async_callback(vending.aclose)
-        hub = RealtimeHub(settings.redis_url, settings.redis_timeout_s)
+        hub = RealtimeHub(
+            settings.redis_url, settings.redis_timeout_s, client=redis_client(settings, pubsub=True)
+        )
         await hub.start()
         stack.push_async_callback(hub.stop)
         publisher = AfterCommitPublisher(db, celery_app)

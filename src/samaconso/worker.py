@@ -12,20 +12,28 @@ process dies (``reject_on_worker_lost``); each worker process reserves one messa
 from __future__ import annotations
 
 import fnmatch
+import os
 import socket
 from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import (
+    setup_logging,
+    worker_init,
+    worker_process_init,
+    worker_process_shutdown,
+    worker_shutdown,
+)
 from kombu import Exchange, Queue
 
 from samaconso import domains
 from samaconso.kit.aio import run_sync
-from samaconso.kit.cache import Cache, make_redis
+from samaconso.kit.cache import Cache, celery_result_backend, redis_client
 from samaconso.kit.db import Database
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.storage import Storage
+from samaconso.kit.worker_metrics import MetricsEndpoint, forget_process
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.settings import Settings, get_settings
 
@@ -91,9 +99,8 @@ def _router(name: str, args: Any, kwargs: Any, options: Any, task: Any = None, *
 
 
 def make_celery(settings: Settings) -> Celery:
-    app = Celery(
-        "samaconso", broker=settings.broker_url, backend=settings.result_backend or settings.redis_url
-    )
+    backend, backend_options = celery_result_backend(settings)  # sentinel:// when sentinels are set
+    app = Celery("samaconso", broker=settings.broker_url, backend=backend)
     exchange = Exchange("samaconso", type="direct", durable=True)
     queue_args = {"x-queue-type": "quorum"} if settings.celery_quorum_queues else {}
     app.conf.update(
@@ -128,6 +135,8 @@ def make_celery(settings: Settings) -> Celery:
         beat_schedule=BEAT_SCHEDULE,
         worker_hijack_root_logger=False,
     )
+    if backend_options:
+        app.conf.result_backend_transport_options = backend_options
     return app
 
 
@@ -158,7 +167,7 @@ class WorkerResources:
 
 
 def build_resources(settings: Settings) -> WorkerResources:
-    redis = make_redis(settings.redis_url, settings.redis_timeout_s)
+    redis = redis_client(settings)
     cache = Cache(redis)
     slow = settings.model_copy(update={"database_statement_timeout_ms": AGGREGATE_STATEMENT_TIMEOUT_MS})
     return WorkerResources(
@@ -219,6 +228,25 @@ def _json_logs(**_: Any) -> None:
 def _close_resources(**_: Any) -> None:
     if _process:
         run_sync(_process.pop().aclose())
+    forget_process(os.getpid())
+
+
+_metrics_endpoint: list[MetricsEndpoint] = []  # the worker's main process: its Prometheus endpoint
+
+
+@worker_init.connect
+def _start_metrics_endpoint(**_: Any) -> None:
+    """The worker's main process serves the sum of its pool processes' metrics (when a port is set;
+    ``samaconso worker`` prepared the multiprocess directory before anything imported the metrics)."""
+    settings = get_settings()
+    if settings.worker_metrics_port is not None and not _metrics_endpoint:
+        _metrics_endpoint.append(MetricsEndpoint(settings).start())
+
+
+@worker_shutdown.connect
+def _stop_metrics_endpoint(**_: Any) -> None:
+    if _metrics_endpoint:
+        _metrics_endpoint.pop().stop()
 
 
 def _echo(task: Task[Any, Any], payload: Any) -> dict[str, Any]:

@@ -210,12 +210,15 @@ def test_prometheus_config_and_rules_pass_promtool(tmp_path: Path) -> None:
     token.write_text("x")
     cfg = (DEPLOY / "monitoring" / "prometheus.yml").read_text()
     (tmp_path / "prometheus.yml").write_text(
-        cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token))
+        cfg.replace("/etc/prometheus/secrets/samaconso_metrics_token", str(token)).replace(
+            "/etc/prometheus/secrets/samaconso_flower_password", str(token)
+        )
     )
     res = subprocess.run(
         [promtool, "check", "config", str(tmp_path / "prometheus.yml")], capture_output=True, text=True
     )
     assert res.returncode == 0, res.stdout + res.stderr
+    assert "SUCCESS: 1 rule files found" in res.stdout + res.stderr
 
 
 def test_prometheus_scrapes_the_api_with_the_metrics_token() -> None:

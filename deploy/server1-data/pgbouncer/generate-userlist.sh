@@ -6,7 +6,11 @@
 set -euo pipefail
 
 OUT=${1:-/etc/pgbouncer/userlist.txt}
-ROLES=${PGBOUNCER_ROLES:-samaconso,pgbouncer_auth}
+ROLES=${PGBOUNCER_ROLES-samaconso,pgbouncer_auth}
+# Console d'administration (admin_users) : ce compte figure sans mot de passe ; pgbouncer_hba.conf ne
+# l'accepte QUE par le socket unix, en « peer » (processus du compte système postgres du serveur 1).
+# Sans cette ligne, PgBouncer met la connexion en attente d'un auth_query qui ne vient jamais.
+ADMIN=${PGBOUNCER_ADMIN:-postgres}
 PSQL=(psql -X -A -t -v ON_ERROR_STOP=1 ${PGHOST:+-h "$PGHOST"} ${PGPORT:+-p "$PGPORT"} -U "${PGUSER:-postgres}" -d postgres)
 
 tmp=$(mktemp "${OUT}.XXXXXX")
@@ -19,12 +23,13 @@ SELECT format('"%s" "%s"', usename, passwd)
    AND passwd LIKE 'SCRAM-SHA-256$%'
  ORDER BY usename;
 SQL
-expected=$(tr ',' '\n' <<<"$ROLES" | grep -c .)
+expected=$(tr ',' '\n' <<<"$ROLES" | grep -c . || true)
 found=$(grep -c . "$tmp" || true)
 if [ "$found" -ne "$expected" ]; then
   echo "userlist incomplète : $found rôle(s) SCRAM trouvé(s) sur $expected ($ROLES)" >&2
   exit 1
 fi
+printf '"%s" ""\n' "$ADMIN" >> "$tmp"
 mv "$tmp" "$OUT"
 trap - EXIT
-echo "userlist écrite : $OUT ($found rôles)"
+echo "userlist écrite : $OUT ($found rôles SCRAM + console d'administration $ADMIN)"

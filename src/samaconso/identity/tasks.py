@@ -16,6 +16,7 @@ from samaconso.identity.sms import SmsError, make_sender
 from samaconso.identity.sms_delivery import SEND_SMS_TASK
 from samaconso.identity.sms_sealing import SealError, open_sms
 from samaconso.kit.aio import run_sync
+from samaconso.kit.metrics import SMS_MESSAGES, SMS_RETRIES
 from samaconso.kit.transaction import unit_of_work
 from samaconso.notifications.service import notify_user
 from samaconso.settings import get_settings
@@ -39,12 +40,22 @@ def send_sms(self: Task[Any, Any], sealed: str) -> None:
     The only argument is the sealed (phone, text) — see ``sms_sealing``. Returns nothing: the
     message text must not land in the result backend."""
     settings = get_settings()
+    backend = settings.sms_backend
     try:
         phone, message = open_sms(settings, sealed)
     except SealError:
         log.error("sms_task_unsealable")  # not retried: another key or an altered message
+        SMS_MESSAGES.labels(backend, "unsealable").inc()
         return
-    make_sender(settings).send(phone, message)
+    try:
+        make_sender(settings).send(phone, message)
+    except SmsError:
+        if self.request.retries >= (self.max_retries or 0):
+            SMS_MESSAGES.labels(backend, "failed").inc()  # the last attempt: the code never left
+        else:
+            SMS_RETRIES.labels(backend).inc()
+        raise
+    SMS_MESSAGES.labels(backend, "sent").inc()
 
 
 async def _sign_out_idle() -> int:

@@ -5,12 +5,15 @@ from __future__ import annotations
 import json
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
+from urllib.parse import unquote, urlsplit
 
 import structlog
 from redis.asyncio import Redis
+from redis.asyncio.sentinel import Sentinel
 from redis.exceptions import RedisError
 
 from samaconso.kit.metrics import CACHE_EVENTS
+from samaconso.settings import Settings
 
 log = structlog.get_logger(__name__)
 T = TypeVar("T")
@@ -24,6 +27,73 @@ def make_redis(url: str, timeout_s: float) -> Redis:
         health_check_interval=30,
         decode_responses=False,
     )
+
+
+def sentinel_addresses(raw: str) -> list[tuple[str, int]]:
+    """``"h1:26379,h2:26379"`` → ``[("h1", 26379), ("h2", 26379)]`` (port 26379 when omitted)."""
+    out = []
+    for item in raw.split(","):
+        host, _, port = item.strip().rpartition(":") if ":" in item else (item.strip(), "", "26379")
+        if not host:
+            raise ValueError(f"sentinel address without a host: {item!r}")
+        out.append((host.strip("[]"), int(port)))
+    return out
+
+
+def redis_client(settings: Settings, *, url: str | None = None, pubsub: bool = False) -> Redis:
+    """The Redis client of the deployment: the master the sentinels name (when
+    ``redis_sentinels`` is set, re-asked after a failover) or ``redis_url`` directly.
+    ``pubsub``: a connection kept open for a subscriber (no read timeout)."""
+    target = urlsplit(url or settings.redis_url)
+    timeout = settings.redis_timeout_s
+    if not settings.redis_sentinels:
+        if pubsub:
+            return Redis.from_url(
+                url or settings.redis_url, socket_connect_timeout=timeout, health_check_interval=30
+            )
+        return make_redis(url or settings.redis_url, timeout)
+    password = unquote(target.password) if target.password else None
+    sentinel = Sentinel(  # type: ignore[no-untyped-call]
+        sentinel_addresses(settings.redis_sentinels),
+        socket_timeout=timeout,
+        socket_connect_timeout=timeout,
+        sentinel_kwargs={
+            "password": password,
+            "socket_timeout": timeout,
+            "socket_connect_timeout": timeout,
+        },
+    )
+    db = int(target.path.lstrip("/") or 0)
+    client: Redis = sentinel.master_for(
+        settings.redis_sentinel_master,
+        redis_class=Redis,
+        db=db,
+        password=password,
+        username=unquote(target.username) if target.username else None,
+        socket_timeout=None if pubsub else timeout,
+        socket_connect_timeout=timeout,
+        health_check_interval=30,
+        decode_responses=False,
+    )
+    return client
+
+
+def celery_result_backend(settings: Settings) -> tuple[str, dict[str, Any]]:
+    """Celery's result backend URL and transport options: ``sentinel://`` (one address per
+    sentinel, with the password and db of ``result_backend`` / ``redis_url``) when sentinels are set."""
+    url = settings.result_backend or settings.redis_url
+    if not settings.redis_sentinels:
+        return url, {}
+    target = urlsplit(url)
+    auth = f":{target.password}@" if target.password else ""
+    db = target.path.lstrip("/") or "0"
+    joined = ";".join(
+        f"sentinel://{auth}{h}:{p}/{db}" for h, p in sentinel_addresses(settings.redis_sentinels)
+    )
+    options: dict[str, Any] = {"master_name": settings.redis_sentinel_master}
+    if target.password:
+        options["sentinel_kwargs"] = {"password": unquote(target.password)}
+    return joined, options
 
 
 class Cache:

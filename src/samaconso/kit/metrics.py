@@ -30,6 +30,7 @@ CIRCUIT_OPEN = Gauge(
     "1 while the circuit breaker of an external system is open.",
     ["target"],
     registry=REGISTRY,
+    multiprocess_mode="livemax",  # a worker: open in any of its live pool processes
 )
 CACHE_EVENTS = Counter(
     "samaconso_cache_events_total", "Cache hits, misses and errors.", ["event"], registry=REGISTRY
@@ -41,5 +42,31 @@ CERT_DAYS_LEFT = Gauge(
     "samaconso_certificate_days_to_expiry",
     "Days before a client certificate expires.",
     ["name"],
+    registry=REGISTRY,
+)
+
+# Push and SMS delivery (worker processes; served by the worker's endpoint, ``kit/worker_metrics``).
+FCM_MESSAGES = Counter(
+    "samaconso_fcm_messages_total",
+    "Push messages to FCM by final outcome (sent, dead_token, failed).",
+    ["outcome"],
+    registry=REGISTRY,
+)
+FCM_RETRIES = Counter(
+    "samaconso_fcm_retries_total",
+    "FCM attempts to be retried (throttled, server error, network error).",
+    ["reason"],
+    registry=REGISTRY,
+)
+SMS_MESSAGES = Counter(
+    "samaconso_sms_messages_total",
+    "SMS handed to the gateway by backend and final outcome (sent, failed, unsealable).",
+    ["backend", "outcome"],
+    registry=REGISTRY,
+)
+SMS_RETRIES = Counter(
+    "samaconso_sms_retries_total",
+    "SMS attempts the gateway refused or did not answer, retried later.",
+    ["backend"],
     registry=REGISTRY,
 )

@@ -35,6 +35,7 @@ class CircuitBreaker:
         self.failures = 0
         self.opened_at: float | None = None
         self._trial_running = False
+        CIRCUIT_OPEN.labels(target).set(0)  # the state is scraped from the start, not after a change
 
     @property
     def is_open(self) -> bool:

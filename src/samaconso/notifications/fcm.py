@@ -26,7 +26,7 @@ from typing import Any
 import httpx
 import jwt
 
-from samaconso.kit.metrics import OUTBOUND_CALLS
+from samaconso.kit.metrics import FCM_MESSAGES, FCM_RETRIES, OUTBOUND_CALLS
 from samaconso.notifications.curl_http2 import CurlHttp2Client, HttpResponse
 from samaconso.settings import Settings
 
@@ -161,6 +161,14 @@ class FcmSender:
             outcome: OUTBOUND_CALLS.labels("fcm", outcome)
             for outcome in ("ok", "error", "dead_token", "rejected", "retry")
         }
+        # Final outcomes and retries of messages (the worker's endpoint; zero until the first send).
+        self._outcomes = {
+            outcome: FCM_MESSAGES.labels(outcome) for outcome in ("sent", "dead_token", "failed")
+        }
+        self._retries = {
+            reason: FCM_RETRIES.labels(reason)
+            for reason in ("throttled", "server_error", "unauthorized", "network")
+        }
         timeout = httpx.Timeout(settings.fcm_timeout_s, connect=min(5.0, settings.fcm_timeout_s))
         # Messages: HTTP/2 streams multiplexed by libcurl (TLS + ALPN h2, or h2c for the stand-in).
         self._channel = CurlHttp2Client(
@@ -211,25 +219,31 @@ class FcmSender:
 
     def _classify(
         self, response: HttpResponse | None, error: Exception | None, attempt: int
-    ) -> SendResult | tuple[str, float | None]:
-        """A final result, or ``(error, retry_after)`` when the message is to be retried."""
+    ) -> SendResult | tuple[str, float | None, str]:
+        """A final result, or ``(error, retry_after, reason)`` when the message is to be retried."""
         if response is None:
             self._metric["error"].inc()
-            return type(error).__name__, None
+            return type(error).__name__, None, "network"
         if response.status == 200:
             self._metric["ok"].inc()
+            self._outcomes["sent"].inc()
             return SendResult("sent", attempts=attempt)
         code = _error_code(response)
         if response.status in (400, 404) and code in DEAD_CODES:
             self._metric["dead_token"].inc()
+            self._outcomes["dead_token"].inc()
             return SendResult("dead", code, attempt)
         if response.status == 401:
             self._auth.invalidate()
+            reason = "unauthorized"
         elif response.status != 429 and response.status < 500:
             self._metric["rejected"].inc()
+            self._outcomes["failed"].inc()
             return SendResult("failed", code, attempt)
+        else:
+            reason = "throttled" if response.status == 429 else "server_error"
         self._metric["retry"].inc()
-        return code, _retry_after(response)
+        return code, _retry_after(response), reason
 
     def _backoff(self, attempt: int, retry_after: float | None) -> float:
         if retry_after is not None:
@@ -280,10 +294,12 @@ class FcmSender:
             if isinstance(verdict, SendResult):
                 finish(i, verdict)
                 return
-            errors[i], retry_after = verdict
+            errors[i], retry_after, reason = verdict
             if attempts[i] >= MAX_ATTEMPTS:
+                self._outcomes["failed"].inc()
                 finish(i, SendResult("failed", errors[i][:60], attempts[i]))
             else:
+                self._retries[reason].inc()
                 loop.call_later(self._backoff(attempts[i], retry_after), requeue, i)
 
         callbacks = [partial(outcome, i) for i in range(count)]

@@ -27,7 +27,7 @@ from redis.exceptions import RedisError
 from samaconso.kit.db import Database
 from samaconso.kit.metrics import QUEUE_DEPTH, REGISTRY
 from samaconso.notifications.pipeline import REALTIME_CHANNEL
-from samaconso.notifications.service import outbox_backlog
+from samaconso.notifications.service import oldest_unfinished_broadcast_age_s, outbox_backlog
 from samaconso.settings import Settings
 from samaconso.worker import QUEUES
 
@@ -35,6 +35,11 @@ log = structlog.get_logger(__name__)
 
 OUTBOX_PENDING = Gauge(
     "samaconso_notification_outbox_pending", "Outbox rows not yet published to RabbitMQ.", registry=REGISTRY
+)
+OLDEST_UNFINISHED_BROADCAST = Gauge(
+    "samaconso_notification_oldest_unfinished_broadcast_seconds",
+    "Age of the oldest broadcast whose fan-out or sends are not finished (0: none).",
+    registry=REGISTRY,
 )
 WS_CONNECTIONS = Gauge(
     "samaconso_ws_connections", "Open WebSocket sessions in this process.", registry=REGISTRY
@@ -51,9 +56,12 @@ class Subscriber:
 
 
 class RealtimeHub:
-    def __init__(self, redis_url: str, timeout_s: float) -> None:
-        # A dedicated connection: a pub/sub connection cannot serve other commands.
-        self._redis = Redis.from_url(redis_url, socket_connect_timeout=timeout_s, health_check_interval=30)
+    def __init__(self, redis_url: str, timeout_s: float, *, client: Redis | None = None) -> None:
+        # A dedicated connection: a pub/sub connection cannot serve other commands. ``client``: one
+        # built by the wiring (``kit.cache.redis_client(pubsub=True)``: redis_url or via Sentinel).
+        self._redis = client or Redis.from_url(
+            redis_url, socket_connect_timeout=timeout_s, health_check_interval=30
+        )
         self._by_audience: dict[str, set[Subscriber]] = defaultdict(set)
         self._task: asyncio.Task[None] | None = None
         self.ready = asyncio.Event()
@@ -153,5 +161,6 @@ def queue_metrics_refresher(settings: Settings, db: Database) -> Callable[[], Aw
         with contextlib.suppress(Exception):
             async with db.sessionmaker() as session:
                 OUTBOX_PENDING.set(await outbox_backlog(session))
+                OLDEST_UNFINISHED_BROADCAST.set(await oldest_unfinished_broadcast_age_s(session))
 
     return refresh_queue_metrics

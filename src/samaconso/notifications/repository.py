@@ -265,6 +265,23 @@ async def has_unfinished_batches(session: AsyncSession, nid: uuid.UUID) -> bool:
     )
 
 
+async def oldest_unfinished_broadcast_age_s(session: AsyncSession, window: timedelta) -> float:
+    """Seconds since the oldest broadcast of the last ``window`` (not withdrawn) was created whose
+    fan-out or a send batch has not finished; 0 when none (the database's clock)."""
+    unfinished_batch = exists().where(
+        FanoutBatch.notification_id == Notification.id, FanoutBatch.finished_at.is_(None)
+    )
+    age = await session.scalar(
+        select(func.extract("epoch", func.now() - func.min(Notification.created_at))).where(
+            Notification.target_kind != TargetKind.user.value,
+            Notification.withdrawn_at.is_(None),
+            Notification.created_at > func.now() - window,
+            or_(Notification.fanout_done_at.is_(None), unfinished_batch),
+        )
+    )
+    return float(age or 0.0)
+
+
 # --- outbox -------------------------------------------------------------------------------------
 
 

@@ -398,6 +398,14 @@ async def outbox_backlog(session: AsyncSession) -> int:
     return await repo.count_unpublished(session)
 
 
+# A broadcast older than this is no longer watched (the stuck-broadcast alert fires after 30 min).
+STUCK_BROADCAST_WINDOW = timedelta(days=2)
+
+
+async def oldest_unfinished_broadcast_age_s(session: AsyncSession) -> float:
+    return await repo.oldest_unfinished_broadcast_age_s(session, STUCK_BROADCAST_WINDOW)
+
+
 __all__: Sequence[str] = (
     "add_notification",
     "create_notification",
