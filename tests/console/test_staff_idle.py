@@ -116,3 +116,12 @@ async def test_customer_sessions_have_no_staff_idle_timeout(
     await _unused_for(db, app, sid, 180)
     assert (await client.get(f"{API}/me", headers=awa.headers)).status_code == 200
     assert (await _session(db, sid)).revoked_at is None
+
+
+@pytest.mark.settings(staff_idle_timeout_s=300)
+async def test_the_console_page_carries_the_idle_timeout(client: AsyncClient, settings: Settings) -> None:
+    for path in ("/console/", "/console/index.html"):
+        r = await client.get(path)
+        assert r.status_code == 200
+        assert '<html lang="fr" data-idle-ms="300000">' in r.text
+        assert "unsafe-inline" not in r.headers["content-security-policy"]

@@ -73,6 +73,7 @@ async def test_colleagues_are_paged_by_name_within_the_agency(
         params={"agency_id": str(thies.id)},
         headers=(await _admin(db, settings)).headers,
     )
+    assert r.status_code == 200, r.text
     assert [x["id"] for x in r.json()["items"]] == [str(outsider.id)]
     for lang, detail in (("fr", "Curseur de pagination invalide."), ("en", "Invalid pagination cursor.")):
         r = await client.get(

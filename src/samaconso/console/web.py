@@ -58,7 +58,7 @@ class _Console:
         page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
         marker = '<html lang="fr">'
         if marker not in page:
-            raise RuntimeError("console/static/index.html: <html lang=\"fr\"> expected")
+            raise RuntimeError('console/static/index.html: <html lang="fr"> expected')
         self.page = page.replace(marker, f'<html lang="fr" data-idle-ms="{idle_timeout_s * 1000}">', 1)
         self.files = StaticFiles(directory=STATIC_DIR, html=True)
 

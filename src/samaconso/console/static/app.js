@@ -69,6 +69,7 @@ class Problem extends Error {
 // The access token lives 15 minutes; while the agent works, the session's refresh token gets a new
 // one (once per call). An idle or closed session is refused by the API, and the console signs out.
 let refreshing = null;
+let lastApiCall = Date.now();
 async function refreshTokens() {
   const refresh = sessionStorage.getItem("sc.refresh");
   if (!refresh) return false;
@@ -90,6 +91,7 @@ async function api(method, path, body, retried = false) {
   const token = sessionStorage.getItem("sc.token");
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  lastApiCall = Date.now();
   const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (res.status === 401 && token) {
@@ -182,7 +184,14 @@ function section(title, ...content) {
 // ---- session ---------------------------------------------------------------------------------
 function resetIdle() {
   clearTimeout(idleTimer);
-  if (sessionStorage.getItem("sc.token")) idleTimer = setTimeout(() => endSession("idle"), IDLE_MS);
+  if (!sessionStorage.getItem("sc.token")) return;
+  idleTimer = setTimeout(() => endSession("idle"), IDLE_MS);
+  // The API ends a staff session unused for the same time: an agent who types a long answer
+  // without calling it is active all the same, so tell it now and then (at most every half period).
+  if (me && Date.now() - lastApiCall > IDLE_MS / 2) {
+    lastApiCall = Date.now();
+    api("GET", "/me").catch(() => {});
+  }
 }
 
 async function endSession(reason) {
@@ -218,7 +227,7 @@ function chrome() {
     h("a", { href, "aria-current": here.startsWith(href) ? "page" : null }, label)));
 }
 
-document.getElementById("lang-switch").addEventListener("click", () => { setLang(lang() === "en" ? "fr" : "en"); render(); });
+document.getElementById("lang-switch").addEventListener("click", () => { setLang(lang() === "en" ? "fr" : "en"); flashBox.replaceChildren(); render(); });
 document.getElementById("sign-out").addEventListener("click", () => endSession("user"));
 document.getElementById("password-link").addEventListener("click", () => { location.hash = "#/password"; });
 
@@ -659,7 +668,8 @@ async function tariffsAdmin() {
     const v = latest(code);
     if (!v) return;
     f.label.value = v.label;
-    f.effective_from.value = new Date().toISOString().slice(0, 10);
+    const next = new Date(); // a new version usually starts on the 1st of a month: next month's
+    f.effective_from.value = new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
     f.effective_to.value = "";
     f.monthly_fee.value = String(v.monthly_fee);
     f.municipal_tax_rate.value = pct(v.municipal_tax_rate);
@@ -700,7 +710,7 @@ async function tariffsAdmin() {
   h("button", { type: "submit", class: "primary" }, t("addVersion")));
   if (codes.length) fill(codes[0]);
   show(h("h1", {}, t("tariffs")),
-    section(t("tariffs"), table([t("code"), t("name"), t("from"), t("to"), t("inForce"), t("tranches")], page.items.map((v) => [v.code, v.label, day(v.effective_from), day(v.effective_to),
+    section(t("tariffs"), table([t("code"), t("tariffLabel"), t("from"), t("to"), t("inForce"), t("tranches")], page.items.map((v) => [v.code, v.label, day(v.effective_from), day(v.effective_to),
       v.in_force ? t("yes") : "", v.tranches.map((x) => `${x.kwh_from}–${x.kwh_to ?? "∞"} kWh : ${x.price_prepaid}/${x.price_postpaid}`).join(" · ")]))),
     form);
 }
