@@ -116,7 +116,7 @@ async def test_agent_and_admin_work_from_the_console(
         headers=awa.headers,
     )
     assert r.status_code == 201, r.text
-    request_id = r.json()["id"]
+    request_id, reference = r.json()["id"], r.json()["reference"]
     await _staff(db, "agent.local", Role.agent, agency_id)
     await _staff(db, "agent.ailleurs", Role.agent, other_agency.id)
     await _staff(db, "admin.pays", Role.admin, None)
@@ -163,6 +163,8 @@ async def test_agent_and_admin_work_from_the_console(
             # --- agent: the request queue, take the request, answer with a canned reply, resolve
             await page.get_by_role("link", name="Demandes").click()
             await expect(page.locator("#queue")).to_contain_text("Coupure / panne")
+            await expect(page.locator("#queue")).to_contain_text(reference)
+            await page.screenshot(path=str(screenshots / "03a-agent-queue.png"), full_page=True)
             await page.locator("#queue").get_by_role("link", name="Ouvrir").first.click()
             await expect(page.locator("#request-status")).to_have_text("soumise")
             await page.get_by_role("button", name="Prendre en charge").click()
@@ -286,6 +288,11 @@ async def test_agent_and_admin_work_from_the_console(
             await page.get_by_label("Événement").fill("token_resent")
             await page.get_by_role("button", name="Filtrer").click()
             await expect(page.locator("main table")).to_contain_text(order)
+            # ... and who took the request from the queue
+            await page.get_by_label("Événement").fill("request_assigned")
+            await page.get_by_role("button", name="Filtrer").click()
+            await expect(page.locator("#audit")).to_contain_text(f"reference={reference}")
+            await page.screenshot(path=str(screenshots / "09-admin-audit-assignment.png"), full_page=True)
             await page.get_by_role("link", name="Tableau de bord").click()
             await expect(page.locator("svg.chart").first).to_be_visible()
             await page.screenshot(path=str(screenshots / "06-admin-dashboard.png"), full_page=True)
@@ -314,3 +321,42 @@ async def test_agent_and_admin_work_from_the_console(
     unexpected = [e for e in errors if not re.search(r"status of (404|422)", e)]
     assert unexpected == [], unexpected
     assert len([e for e in errors if "status of 422" in e]) == 1, errors
+
+
+@pytest.mark.timeout(120)
+async def test_a_working_agent_stays_signed_in_and_the_idle_timeout_is_the_setting(
+    db: Database,
+    settings: Settings,
+    agencies: dict[str, Agency],
+    start_api: Callable[..., str],
+) -> None:
+    """Access tokens of 3 s: the console renews them with the refresh token while the agent works;
+    the deployment's idle timeout (here 2 minutes) is the one the page applies."""
+    await seed_request_types(db, settings)
+    await _staff(db, "agent.guichet", Role.agent, agencies["DKC"].id)
+    base = start_api(SAMACONSO_ACCESS_TOKEN_TTL_S="3", SAMACONSO_STAFF_IDLE_TIMEOUT_S="120")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+            await _sign_in(page, base, "agent.guichet")
+            assert await page.evaluate("document.documentElement.dataset.idleMs") == "120000"
+            first = await page.evaluate("sessionStorage.getItem('sc.token')")
+            await page.wait_for_timeout(4500)  # the access token has expired
+            await page.get_by_role("link", name="Demandes").click()
+            await expect(page.locator("#queue")).to_contain_text("Aucune demande pour ces filtres.")
+            await expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+            renewed = await page.evaluate("sessionStorage.getItem('sc.token')")
+            assert renewed
+            assert renewed != first
+
+            idle = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+            await idle.clock.install()
+            await _sign_in(idle, base, "agent.guichet")
+            await idle.clock.fast_forward("01:50")
+            await expect(idle.get_by_role("button", name="Se déconnecter")).to_be_visible()
+            await idle.clock.fast_forward("00:15")
+            await expect(idle.locator("#flash")).to_contain_text("Session fermée après inactivité")
+            assert await idle.evaluate("sessionStorage.getItem('sc.refresh')") is None
+        finally:
+            await browser.close()

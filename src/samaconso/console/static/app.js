@@ -46,7 +46,7 @@ function when(iso) {
 }
 
 function money(n) {
-  return Number(n).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { maximumFractionDigits: 0 });
+  return Number(n).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { maximumFractionDigits: 2 });
 }
 
 function kwh(n) {
@@ -387,7 +387,8 @@ async function requestsPage(params) {
     ((types && types.items) || []).map((x) => h("option", { value: x.code, selected: params.get("type") === x.code }, x.label)));
   const assignee = h("select", { id: "f-assignee", name: "assignee" }, h("option", { value: "" }, t("all")),
     h("option", { value: "me", selected: params.get("assignee") === "me" }, t("me")),
-    h("option", { value: "none", selected: params.get("assignee") === "none" }, t("nobody")));
+    h("option", { value: "none", selected: params.get("assignee") === "none" }, t("nobody")),
+    ((people && people.items) || []).filter((p) => p.id !== me.id).map((p) => h("option", { value: p.id, selected: params.get("assignee") === p.id }, `${p.first_name} ${p.last_name}`)));
   const overdue = h("input", { id: "f-overdue", type: "checkbox", checked: params.get("overdue") === "true" });
   const list = h("div", { id: "queue" });
   show(h("h1", {}, t("queue")),
@@ -407,7 +408,7 @@ async function requestsPage(params) {
     for (const k of ["status", "type", "assignee"]) if (params.get(k)) q.set(k, params.get(k));
     if (params.get("overdue")) q.set("overdue", "true");
     list.replaceChildren(await pagedTable(`/requests?${q}`, [t("reference"), t("type"), t("status"), t("createdAt"), t("age"), t("overdue"), t("assignee"), ""], (r) => [
-      r.reference || "", r.type.label, t(`st_${r.status}`), when(r.created_at), r.age_hours.toFixed(1), r.overdue ? "⚠ " + t("overdue") : "",
+      r.reference || "", r.type.label, t(`st_${r.status}`), when(r.created_at), r.age_hours.toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { minimumFractionDigits: 1, maximumFractionDigits: 1 }), r.overdue ? "⚠ " + t("overdue") : "",
       r.assigned_to ? (r.assigned_to === me.id ? t("me") : names[r.assigned_to] || t("colleague")) : t("nobody"),
       h("a", { href: `#/request/${r.id}` }, t("open"))], { empty: t("emptyQueue") }));
   });
@@ -506,7 +507,7 @@ async function notificationsPage() {
 
 async function sentList(box, stats) {
   const list = await guarded(() => pagedTable("/notifications?limit=20", [t("date"), t("target"), t("titleFr"), t("status"), ""], (n) => [
-    when(n.created_at), t(`tk_${n.target_kind}`), n.title, n.withdrawn_at ? t("withdrawn") : "",
+    when(n.created_at), t(`tk_${n.target_kind}`), n.title, n.withdrawn_at ? t("withdrawn") : t("live"),
     h("span", { class: "row" },
       h("button", { type: "button", onclick: () => watch(n.id, stats) }, t("delivery")),
       n.withdrawn_at ? "" : h("button", { type: "button", "data-withdraw": n.id, onclick: () => guarded(async () => {
