@@ -612,7 +612,9 @@ async function typesAdmin() {
 }
 
 // ---- tariffs: the versions, and a form for a new one (checked by the API, errors next to fields) --
-const pct = (rate) => String(Math.round(Number(rate) * 100000) / 1000); // 0.025 -> "2.5"
+// A number as the agent types it: "2,5" in French, "2.5" in English (both are read back).
+const dec = (n) => (n === null || n === undefined ? "" : lang() === "fr" ? String(n).replace(".", ",") : String(n));
+const pct = (rate) => dec(Math.round(Number(rate) * 100000) / 1000); // 0.025 -> "2,5"
 
 function decimalOrRaw(text) {
   // What the agent typed, for the API to check: "" -> null, "2,5" -> "2.5" (French decimal comma).
@@ -659,7 +661,7 @@ async function tariffsAdmin() {
     }
   });
   const addRow = (x = {}) => {
-    const cell = (k, v) => h("td", {}, h("input", { "data-k": k, inputmode: "decimal", autocomplete: "off", size: 8, value: v ?? "" }));
+    const cell = (k, v) => h("td", {}, h("input", { "data-k": k, inputmode: "decimal", autocomplete: "off", size: 8, value: dec(v) }));
     const del = h("button", { type: "button", class: "small", onclick: () => { if (tbody.rows.length > 1) { row.remove(); renumber(); } } }, t("removeTranche"));
     const row = h("tr", {}, h("th", { scope: "row" }), cell("kwh_from", x.kwh_from), cell("kwh_to", x.kwh_to), cell("price_postpaid", x.price_postpaid), cell("price_prepaid", x.price_prepaid), h("td", {}, del));
     tbody.append(row);
@@ -672,11 +674,11 @@ async function tariffsAdmin() {
     const next = new Date(); // a new version usually starts on the 1st of a month: next month's
     f.effective_from.value = new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
     f.effective_to.value = "";
-    f.monthly_fee.value = String(v.monthly_fee);
+    f.monthly_fee.value = dec(v.monthly_fee);
     f.municipal_tax_rate.value = pct(v.municipal_tax_rate);
     f.vat_rate.value = pct(v.vat_rate);
-    f.vat_from_kwh.value = v.vat_from_kwh === null ? "" : String(v.vat_from_kwh);
-    f.minimum_purchase.value = String(v.minimum_purchase);
+    f.vat_from_kwh.value = dec(v.vat_from_kwh);
+    f.minimum_purchase.value = dec(v.minimum_purchase);
     tbody.replaceChildren();
     v.tranches.forEach((x) => addRow(x));
   };
