@@ -98,7 +98,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.include_router(build_api_router())
     app.include_router(compat_router)  # the installed v2 app's routes: 426 Upgrade Required
     _install_contract(app, settings)
-    mount_console(app)  # the agency console, static, at /console
+    mount_console(app, settings.staff_idle_timeout_s)  # the agency console, static, at /console
     return app
 
 

@@ -135,6 +135,13 @@ class Settings(BaseSettings):
     session_revocation_check_s: int = Field(
         default=30, le=60, description="How long an access token's session state may be cached."
     )
+    staff_idle_timeout_s: int = Field(
+        default=900,
+        ge=60,
+        le=8 * 3600,
+        description="A staff session (the agency console) unused this long ends: the console signs "
+        "out after it, and the API refuses the session's tokens (refresh included).",
+    )
     max_customer_devices: int = 2
     device_idle_days: int = 30
     otp_ttl_s: int = 300

@@ -25,6 +25,7 @@ from samaconso.legacy import generator as g
 from samaconso.meters.models import Meter
 from samaconso.requests.seed import seed as seed_request_types
 from samaconso.settings import Settings
+from samaconso.tariffs.seed import seed as seed_tariffs
 from tests.identity.helpers import sms_to
 from tests.notifications.conftest import WorkerFactory, add_devices
 from tests.requests.helpers import PDF_MINI
@@ -34,6 +35,8 @@ from tests.support.users import make_user
 
 API = "/api/v1"
 CHROMIUM = "/usr/bin/chromium"
+# The machine running the suite may be busy (CI, shared boxes): give each expectation 15 s, not 5.
+expect.set_options(timeout=15_000)
 PASSWORD = "Console-Test-2026"
 
 
@@ -60,6 +63,22 @@ async def _sign_in(page: Page, base: str, login: str) -> None:
     await expect(page.get_by_role("link", name="Clients")).to_be_visible()
 
 
+async def _purchase_count(client: AsyncClient, customer_id: str, meter_id: str) -> int:
+    """How many purchases the API lists for the meter (all on one page), as the agent sees them."""
+    r = await client.post(f"{API}/auth/staff/login", json={"login": "agent.local", "password": PASSWORD})
+    headers = {"Authorization": f"Bearer {r.json()['access_token']}"}
+    r = await client.get(
+        f"{API}/staff/customers/{customer_id}/meters/{meter_id}/purchases",
+        params={"limit": 100},
+        headers=headers,
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["next_cursor"] is None
+    count = len(r.json()["items"])
+    assert count > 10, count  # more than one page of the console
+    return count
+
+
 async def _sign_out(page: Page) -> None:
     await page.get_by_role("button", name="Se déconnecter").click()
     await expect(page.get_by_role("button", name="Se connecter")).to_be_visible()
@@ -79,6 +98,7 @@ async def test_agent_and_admin_work_from_the_console(
 ) -> None:
     # --- data: the demo customer with her Woyofal meter, a device, a request; three staff accounts
     await seed_request_types(db, settings)
+    await seed_tariffs(db, settings)
     awa = await make_user(db, settings, phone=g.DEMO_PHONE, first_name="Awa", last_name="Diop")
     r = await client.post(
         f"{API}/me/meters", json={"kind": "prepaid", "number": g.DEMO_PREPAID_METER}, headers=awa.headers
@@ -98,7 +118,7 @@ async def test_agent_and_admin_work_from_the_console(
         headers=awa.headers,
     )
     assert r.status_code == 201, r.text
-    request_id = r.json()["id"]
+    request_id, reference = r.json()["id"], r.json()["reference"]
     await _staff(db, "agent.local", Role.agent, agency_id)
     await _staff(db, "agent.ailleurs", Role.agent, other_agency.id)
     await _staff(db, "admin.pays", Role.admin, None)
@@ -122,6 +142,11 @@ async def test_agent_and_admin_work_from_the_console(
             await page.get_by_role("button", name="Voir les achats").click()
             first = page.get_by_role("button", name="Renvoyer le code par SMS").first
             await expect(first).to_be_visible()
+            # the purchases come by pages of 10: "Afficher la suite" brings the rest of the year
+            rows = page.locator("#purchases tbody tr")
+            await expect(rows).to_have_count(10)
+            await page.locator("#purchases").get_by_role("button", name="Afficher la suite").click()
+            await expect(rows).to_have_count(await _purchase_count(client, str(awa.id), meter_id))
             order = await first.get_attribute("data-order")
             assert order
             before = len(sms_to(settings, g.DEMO_PHONE))
@@ -140,6 +165,8 @@ async def test_agent_and_admin_work_from_the_console(
             # --- agent: the request queue, take the request, answer with a canned reply, resolve
             await page.get_by_role("link", name="Demandes").click()
             await expect(page.locator("#queue")).to_contain_text("Coupure / panne")
+            await expect(page.locator("#queue")).to_contain_text(reference)
+            await page.screenshot(path=str(screenshots / "03a-agent-queue.png"), full_page=True)
             await page.locator("#queue").get_by_role("link", name="Ouvrir").first.click()
             await expect(page.locator("#request-status")).to_have_text("soumise")
             await page.get_by_role("button", name="Prendre en charge").click()
@@ -218,10 +245,60 @@ async def test_agent_and_admin_work_from_the_console(
             await row.get_by_role("button", name="Désactiver").click()
             await page.get_by_role("button", name="Confirmer").click()
             await expect(page.get_by_role("row", name=re.compile("Agence Essai"))).to_contain_text("inactif")
+            # --- administrator: a new tariff version through the form; the API's field errors
+            # show next to their fields, then the corrected version is added (and audited)
+            await page.get_by_role("link", name="Tarifs").click()
+            await page.get_by_label("Tarif", exact=True).select_option("DPP")
+            await page.get_by_label("Du", exact=True).fill("2027-01-01")
+            await page.get_by_label("Libellé", exact=True).fill("CRSE 2027 (console)")
+            price = page.get_by_label("Tranche 1 — Prix Woyofal (FCFA/kWh)")
+            await price.fill("-5")
+            await page.get_by_label("TVA (%)").fill("dix-huit")
+            await page.get_by_role("button", name="Ajouter la version").click()
+            await expect(page.get_by_role("dialog")).to_contain_text("DPP")
+            await page.get_by_role("button", name="Confirmer").click()
+            await expect(price).to_have_attribute("aria-invalid", "true")
+            await expect(page.locator('[id="err-tranches.0.price_prepaid"]')).to_have_text(
+                "valeur trop petite (plus de 0)"
+            )
+            await expect(page.locator("#err-vat_rate")).not_to_be_empty()
+            await expect(page.locator("#flash")).to_contain_text("corrigez les champs signalés")
+            await page.screenshot(path=str(screenshots / "07-admin-tariff-field-errors.png"), full_page=True)
+            await price.fill("79,5")
+            await page.get_by_label("TVA (%)").fill("18")
+            await page.get_by_role("button", name="Ajouter la version").click()
+            await page.get_by_role("button", name="Confirmer").click()
+            await expect(page.locator("#flash")).to_contain_text(
+                "Version du tarif DPP ajoutée à partir du 01/01/2027"
+            )
+            await expect(page.locator("main table").first).to_contain_text("CRSE 2027 (console)")
+            grid = await client.get(f"{API}/tariffs", params={"on": "2027-02-01"}, headers=awa.headers)
+            dpp = next(v for v in grid.json()["items"] if v["code"] == "DPP")
+            assert (dpp["label"], dpp["tranches"][0]["price_prepaid"], dpp["vat_rate"]) == (
+                "CRSE 2027 (console)",
+                79.5,
+                0.18,
+            )
+            # the console in English: same page, English labels
+            await page.get_by_role("button", name="English").click()
+            await expect(page.get_by_role("link", name="Audit log")).to_be_visible()
+            await expect(page.get_by_role("button", name="Add the version")).to_be_visible()
+            await page.screenshot(path=str(screenshots / "08-admin-tariffs-english.png"), full_page=True)
+            await page.get_by_role("button", name="Français").click()
+
             await page.get_by_role("link", name="Journal d'audit").click()
+            # (one line each: the filtered page is drawn, not the whole log it replaces)
+            audit_rows = page.locator("#audit tbody tr")
             await page.get_by_label("Événement").fill("token_resent")
             await page.get_by_role("button", name="Filtrer").click()
-            await expect(page.locator("main table")).to_contain_text(order)
+            await expect(audit_rows).to_have_count(1)
+            await expect(audit_rows).to_contain_text(order)
+            # ... and who took the request from the queue
+            await page.get_by_label("Événement").fill("request_assigned")
+            await page.get_by_role("button", name="Filtrer").click()
+            await expect(audit_rows).to_have_count(1)
+            await expect(audit_rows).to_contain_text(f"reference={reference}")
+            await page.screenshot(path=str(screenshots / "09-admin-audit-assignment.png"), full_page=True)
             await page.get_by_role("link", name="Tableau de bord").click()
             await expect(page.locator("svg.chart").first).to_be_visible()
             await page.screenshot(path=str(screenshots / "06-admin-dashboard.png"), full_page=True)
@@ -245,6 +322,47 @@ async def test_agent_and_admin_work_from_the_console(
             assert await idle.evaluate("sessionStorage.getItem('sc.token')") is None
         finally:
             await browser.close()
-    # the only console errors allowed: the refused customer's 404 (fetch logs it)
-    unexpected = [e for e in errors if not re.search(r"404", e)]
+    # the only console errors allowed: the refused customer's 404 and the refused tariff's 422
+    # (Chromium logs every failed fetch)
+    unexpected = [e for e in errors if not re.search(r"status of (404|422)", e)]
     assert unexpected == [], unexpected
+    assert len([e for e in errors if "status of 422" in e]) == 1, errors
+
+
+@pytest.mark.timeout(120)
+async def test_a_working_agent_stays_signed_in_and_the_idle_timeout_is_the_setting(
+    db: Database,
+    settings: Settings,
+    agencies: dict[str, Agency],
+    start_api: Callable[..., str],
+) -> None:
+    """Access tokens of 3 s: the console renews them with the refresh token while the agent works;
+    the deployment's idle timeout (here 2 minutes) is the one the page applies."""
+    await seed_request_types(db, settings)
+    await _staff(db, "agent.guichet", Role.agent, agencies["DKC"].id)
+    base = start_api(SAMACONSO_ACCESS_TOKEN_TTL_S="3", SAMACONSO_STAFF_IDLE_TIMEOUT_S="120")
+    async with async_playwright() as pw:
+        browser = await pw.chromium.launch(executable_path=CHROMIUM, headless=True, args=["--no-sandbox"])
+        try:
+            page = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+            await _sign_in(page, base, "agent.guichet")
+            assert await page.evaluate("document.documentElement.dataset.idleMs") == "120000"
+            first = await page.evaluate("sessionStorage.getItem('sc.token')")
+            await page.wait_for_timeout(4500)  # the access token has expired
+            await page.get_by_role("link", name="Demandes").click()
+            await expect(page.locator("#queue")).to_contain_text("Aucune demande pour ces filtres.")
+            await expect(page.get_by_role("button", name="Se déconnecter")).to_be_visible()
+            renewed = await page.evaluate("sessionStorage.getItem('sc.token')")
+            assert renewed
+            assert renewed != first
+
+            idle = await browser.new_page(viewport={"width": 1280, "height": 800}, locale="fr-FR")
+            await idle.clock.install()
+            await _sign_in(idle, base, "agent.guichet")
+            await idle.clock.fast_forward("01:50")
+            await expect(idle.get_by_role("button", name="Se déconnecter")).to_be_visible()
+            await idle.clock.fast_forward("00:15")
+            await expect(idle.locator("#flash")).to_contain_text("Session fermée après inactivité")
+            assert await idle.evaluate("sessionStorage.getItem('sc.refresh')") is None
+        finally:
+            await browser.close()

@@ -7,7 +7,7 @@ import uuid
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select
+from sqlalchemy import ColumnElement, Select, and_, exists, func, or_, select, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Device, Role, User
@@ -154,10 +154,33 @@ async def meter_of_customer(session: AsyncSession, user_id: uuid.UUID, meter_id:
     return (await session.execute(stmt)).scalar_one_or_none()
 
 
-async def colleagues(session: AsyncSession, agency_id: uuid.UUID | None, limit: int) -> Sequence[User]:
-    """Active staff of an agency (None: every active staff member), by name."""
+async def colleagues(
+    session: AsyncSession,
+    agency_id: uuid.UUID | None,
+    limit: int,
+    after: tuple[str, str, uuid.UUID] | None,
+) -> Sequence[User]:
+    """Active staff of an agency (None: every active staff member), by name, one more than
+    ``limit`` (the caller knows whether a next page exists)."""
     stmt = select(User).where(User.role.in_((Role.agent, Role.admin)), User.is_active)
     if agency_id is not None:
         stmt = stmt.where(User.agency_id == agency_id)
-    stmt = stmt.order_by(User.last_name, User.first_name, User.id).limit(limit)
+    if after is not None:
+        stmt = stmt.where(tuple_(User.last_name, User.first_name, User.id) > tuple_(*after))
+    stmt = stmt.order_by(User.last_name, User.first_name, User.id).limit(limit + 1)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def lock_request_routing(
+    session: AsyncSession, request_id: uuid.UUID
+) -> tuple[uuid.UUID | None, uuid.UUID | None] | None:
+    """A request's (agency, assignee), its row locked for the rest of the transaction, or None.
+    Columns only: the ORM copy the requests service loads next is read fresh under the same lock."""
+    row = (
+        await session.execute(
+            select(CustomerRequest.agency_id, CustomerRequest.assigned_to)
+            .where(CustomerRequest.id == request_id)
+            .with_for_update()
+        )
+    ).first()
+    return None if row is None else (row[0], row[1])

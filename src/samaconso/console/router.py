@@ -100,9 +100,11 @@ async def customer_purchases(
     session: SessionDep,
     gateway: GatewayDep,
     limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[PurchaseOut]:
-    """The Woyofal purchases of the last 12 months with their tokens (the newest ``limit``)."""
-    return await service.purchases(_ctx(request, session), gateway, staff, customer_id, meter_id, limit)
+    """The Woyofal purchases of the last 12 months with their tokens, newest first, by page."""
+    ctx = _ctx(request, session)
+    return await service.purchases(ctx, gateway, staff, customer_id, meter_id, limit, cursor)
 
 
 @router.get("/staff/customers/{customer_id}/meters/{meter_id}/bills", response_model=Page[BillOut])
@@ -114,9 +116,11 @@ async def customer_bills(
     session: SessionDep,
     gateway: GatewayDep,
     limit: LimitQuery = 50,
+    cursor: CursorQuery = None,
 ) -> Page[BillOut]:
-    """The postpaid bills of the last 12 months (the newest ``limit``)."""
-    return await service.bills(_ctx(request, session), gateway, staff, customer_id, meter_id, limit)
+    """The postpaid bills of the last 12 months, newest first, by page."""
+    ctx = _ctx(request, session)
+    return await service.bills(ctx, gateway, staff, customer_id, meter_id, limit, cursor)
 
 
 @router.post(
@@ -176,10 +180,10 @@ async def colleagues(
     session: SessionDep,
     agency_id: Annotated[uuid.UUID | None, Query(description="Administrators only.")] = None,
     limit: LimitQuery = 100,
+    cursor: CursorQuery = None,
 ) -> Page[Colleague]:
-    """Active staff a request can be assigned to: agents see their own agency's."""
-    items = await service.colleagues(_ctx(request, session), staff, agency_id, limit)
-    return Page[Colleague](items=items, next_cursor=None)
+    """Active staff a request can be assigned to (agents: their own agency's), by name, by page."""
+    return await service.colleagues(_ctx(request, session), staff, agency_id, limit, cursor)
 
 
 @router.post(

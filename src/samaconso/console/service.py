@@ -14,6 +14,7 @@ from datetime import datetime, timedelta
 import structlog
 
 from samaconso.console import repository as repo
+from samaconso.console import request_routing
 from samaconso.console.schemas import (
     Colleague,
     CustomerBrief,
@@ -36,13 +37,18 @@ from samaconso.identity.principal import Principal
 from samaconso.identity.sms import SmsError
 from samaconso.identity.sms_delivery import deliver_sms
 from samaconso.kit.errors import AppError, not_found, unavailable
-from samaconso.kit.pagination import Page, encode_time_cursor
+from samaconso.kit.pagination import Page, encode_cursor, encode_time_cursor, parse_cursor, slice_sorted
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters.models import Meter, MeterKind
 from samaconso.notifications import service as notifications
 from samaconso.requests import service as requests
 
 log = structlog.get_logger(__name__)
+
+# Request routing with its audit trail (room ``request_routing.py``), for the requests router.
+assign_request = request_routing.assign
+update_request = request_routing.update
+transfer_request = request_routing.transfer
 
 PURCHASE_LOOKBACK_DAYS = 365
 
@@ -199,12 +205,16 @@ def _wrong_kind(kind: MeterKind) -> AppError:
     )
 
 
+def _purchase_key(p: PurchaseOut) -> tuple[str, str]:
+    return (p.date.isoformat(), p.order_number or "")
+
+
 async def _purchases(gateway: LegacyGateway, meter: Meter) -> list[PurchaseOut]:
     last = datetime.now().date()
     rows = await gateway.purchases(
         meter.number, meter.poc or "", last - timedelta(days=PURCHASE_LOOKBACK_DAYS), last
     )
-    return sorted((purchase_out(r) for r in rows), key=lambda p: (p.date, p.order_number or ""), reverse=True)
+    return sorted((purchase_out(r) for r in rows), key=_purchase_key, reverse=True)
 
 
 async def purchases(
@@ -214,13 +224,14 @@ async def purchases(
     customer_id: uuid.UUID,
     meter_id: uuid.UUID,
     limit: int,
+    cursor: str | None,
 ) -> Page[PurchaseOut]:
     """The meter's Woyofal purchases of the last 12 months, newest first, with their tokens."""
     _, meter = await _meter(ctx, staff, customer_id, meter_id)
     if meter.kind != MeterKind.prepaid:
         raise _wrong_kind(MeterKind.prepaid)
-    items = await _purchases(gateway, meter)
-    return Page[PurchaseOut](items=items[:limit], next_cursor=None)
+    items, nxt = slice_sorted(await _purchases(gateway, meter), _purchase_key, cursor, limit)
+    return Page[PurchaseOut](items=items, next_cursor=nxt)
 
 
 async def bills(
@@ -230,14 +241,17 @@ async def bills(
     customer_id: uuid.UUID,
     meter_id: uuid.UUID,
     limit: int,
+    cursor: str | None,
 ) -> Page[BillOut]:
+    """The meter's postpaid bills of the last 12 months, newest first."""
     _, meter = await _meter(ctx, staff, customer_id, meter_id)
     if meter.kind != MeterKind.postpaid:
         raise _wrong_kind(MeterKind.postpaid)
     last = datetime.now().date()
     rows = await gateway.bills(meter.number, last - timedelta(days=PURCHASE_LOOKBACK_DAYS), last)
     items = sorted((bill_out(r) for r in rows), key=lambda b: (b.date, b.number), reverse=True)
-    return Page[BillOut](items=items[:limit], next_cursor=None)
+    page, nxt = slice_sorted(items, lambda b: (b.date.isoformat(), b.number), cursor, limit)
+    return Page[BillOut](items=page, next_cursor=nxt)
 
 
 def _token_message(p: PurchaseOut, language: str) -> str:
@@ -334,10 +348,21 @@ async def change_own_password(ctx: Ctx, staff: Principal, current: str, new: str
     ctx.forget_after_commit(revoked)
 
 
-async def colleagues(ctx: Ctx, staff: Principal, agency_id: uuid.UUID | None, limit: int) -> list[Colleague]:
-    """Who a request can be given to: an agent's own agency; an administrator chooses (or all)."""
+async def colleagues(
+    ctx: Ctx, staff: Principal, agency_id: uuid.UUID | None, limit: int, cursor: str | None
+) -> Page[Colleague]:
+    """Who a request can be given to: an agent's own agency; an administrator chooses (or all).
+    By name (last, first), then id; the cursor is the last one's."""
     scope = _agency_scope(staff) if not staff.is_admin else agency_id
-    return [
+    after = parse_cursor(cursor, str, str, uuid.UUID)
+    rows = await repo.colleagues(ctx.session, scope, limit, after)
+    page = rows[:limit]
+    nxt = (
+        encode_cursor(page[-1].last_name, page[-1].first_name, page[-1].id)
+        if len(rows) > limit and page
+        else None
+    )
+    items = [
         Colleague(
             id=u.id,
             login=u.login,
@@ -346,8 +371,9 @@ async def colleagues(ctx: Ctx, staff: Principal, agency_id: uuid.UUID | None, li
             role=u.role.value,
             agency_id=u.agency_id,
         )
-        for u in await repo.colleagues(ctx.session, scope, limit)
+        for u in page
     ]
+    return Page[Colleague](items=items, next_cursor=nxt)
 
 
 async def file_request(

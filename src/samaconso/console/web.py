@@ -10,6 +10,7 @@ from __future__ import annotations
 from pathlib import Path
 
 from fastapi import FastAPI
+from starlette.responses import HTMLResponse
 from starlette.staticfiles import StaticFiles
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -48,5 +49,29 @@ class _Headers:
         await self.app(scope, receive, with_headers)
 
 
-def mount_console(app: FastAPI) -> None:
-    app.mount(PREFIX, _Headers(StaticFiles(directory=STATIC_DIR, html=True)), name="console")
+class _Console:
+    """The static files, and the page itself with the deployment's staff idle timeout written on
+    its root element (``data-idle-ms``: the console signs out after it; the API enforces the same
+    timeout on the session, see ``identity/deps.py``)."""
+
+    def __init__(self, idle_timeout_s: int) -> None:
+        page = (STATIC_DIR / "index.html").read_text(encoding="utf-8")
+        marker = '<html lang="fr">'
+        if marker not in page:
+            raise RuntimeError('console/static/index.html: <html lang="fr"> expected')
+        self.page = page.replace(marker, f'<html lang="fr" data-idle-ms="{idle_timeout_s * 1000}">', 1)
+        self.files = StaticFiles(directory=STATIC_DIR, html=True)
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and scope.get("path", "").removeprefix(scope.get("root_path", "")) in (
+            "/",
+            "/index.html",
+            "",
+        ):
+            await HTMLResponse(self.page)(scope, receive, send)
+            return
+        await self.files(scope, receive, send)
+
+
+def mount_console(app: FastAPI, idle_timeout_s: int) -> None:
+    app.mount(PREFIX, _Headers(_Console(idle_timeout_s)), name="console")

@@ -30,7 +30,7 @@ from samaconso.consumption.schemas import (
 )
 from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError
-from samaconso.kit.pagination import Page, decode_cursor, encode_cursor
+from samaconso.kit.pagination import Page, slice_sorted
 from samaconso.legacy import records
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import service as meters
@@ -130,13 +130,7 @@ def _require_kind(meter: Meter, kind: MeterKind) -> None:
 
 def _keyset(items: list[Any], key: Any, cursor: str | None, limit: int) -> tuple[list[Any], str | None]:
     """Items sorted newest first; keep those strictly after the cursor's (date, number)."""
-    after = decode_cursor(cursor, 2)
-    if after is not None:
-        mark = (str(after[0]), str(after[1]))
-        items = [i for i in items if key(i) < mark]
-    page = items[:limit]
-    more = len(items) > limit
-    return page, (encode_cursor(*key(page[-1])) if more and page else None)
+    return slice_sorted(items, key, cursor, limit)
 
 
 async def list_purchases(

@@ -24,6 +24,7 @@ from samaconso.identity.principal import Principal, session_cache_key
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
 from samaconso.kit.security import access_token_expired, decode_access_token
+from samaconso.kit.transaction import unit_of_work
 from samaconso.settings import Settings
 
 # (method, path template) of every route that answers without authentication. Keep it short.
@@ -119,14 +120,25 @@ async def principal_from_token(conn: HTTPConnection, token: str | None) -> Princ
     )
 
 
+STAFF_ROLES = (Role.agent, Role.admin)
+
+
 async def _session_state(conn: HTTPConnection, session_id: uuid.UUID) -> dict[str, str]:
     """What the cache holds for one session: its user, whether it still works, and why not."""
     db: Database = conn.app.state.db
-    async with db.sessionmaker() as session:
+    settings: Settings = conn.app.state.settings
+    idle_ended = False
+    async with unit_of_work(db.sessionmaker) as session:
         row = await repo.session_state(session, session_id)
+        if row is not None and row.role in STAFF_ROLES and row.revoked_at is None:
+            # Staff sessions end when unused (the console's idle timeout, enforced here too); a
+            # use moves last_used_at (at most once per cache period, the state is cached between).
+            idle_ended = await repo.end_idle_staff_session(session, session_id, settings.staff_idle_timeout_s)
     reason = ""
     if row is None:
         reason = "unknown"
+    elif idle_ended:
+        reason = "idle"
     elif row.revoked_at is not None:
         reason = row.revoked_reason or "revoked"
     elif not row.is_active:

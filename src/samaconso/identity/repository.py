@@ -45,6 +45,7 @@ async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
                 AuthSession.revoked_at,
                 AuthSession.revoked_reason,
                 AuthSession.expires_at,
+                AuthSession.last_used_at,
                 func.now().label("now"),
                 Agency.is_active.label("agency_open"),
             )
@@ -53,6 +54,29 @@ async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
             .where(AuthSession.id == session_id)
         )
     ).first()
+
+
+async def end_idle_staff_session(session: AsyncSession, session_id: uuid.UUID, idle_s: int) -> bool:
+    """A staff session seen now: ended (``idle``) when unused for ``idle_s`` seconds, else its
+    ``last_used_at`` moves to now. True when it has just ended."""
+    ended = await session.execute(
+        update(AuthSession)
+        .where(
+            AuthSession.id == session_id,
+            AuthSession.revoked_at.is_(None),
+            AuthSession.last_used_at <= func.now() - timedelta(seconds=idle_s),
+        )
+        .values(revoked_at=func.now(), revoked_reason="idle")
+        .returning(AuthSession.id)
+    )
+    if ended.first() is not None:
+        return True
+    await session.execute(
+        update(AuthSession)
+        .where(AuthSession.id == session_id, AuthSession.revoked_at.is_(None))
+        .values(last_used_at=func.now())
+    )
+    return False
 
 
 async def user_by_id(session: AsyncSession, user_id: uuid.UUID, *, lock: bool = False) -> User | None:

@@ -17,6 +17,7 @@ from samaconso.identity.models import (
     AuthSession,
     Device,
     RefreshToken,
+    Role,
     User,
 )
 from samaconso.identity.principal import Principal
@@ -96,6 +97,14 @@ async def refresh(ctx: Ctx, token: str) -> Issued:
     if auth.expires_at <= now:
         raise session_errors.token_expired()
     if user is None or not user.is_active:
+        raise session_errors.session_revoked()
+    if user.role in (Role.agent, Role.admin) and auth.last_used_at <= now - timedelta(
+        seconds=ctx.settings.staff_idle_timeout_s
+    ):
+        # an idle staff session does not come back through its refresh token
+        await repo.revoke_sessions(session, "idle", session_ids=[auth.id])
+        ctx.forget_after_commit([auth.id])
+        await record_now(session)
         raise session_errors.session_revoked()
     stored.rotated_at = now
     auth.last_used_at = now

@@ -74,13 +74,13 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/purchases"): Op(
         "listCustomerPurchases",
         "A customer's Woyofal purchases",
-        "The last 12 months with their tokens, newest first.",
+        "The last 12 months with their tokens, newest first, by pages (cursor).",
         ("not_found", "not_prepaid", "no_agency"),
     ),
     ("GET", "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/bills"): Op(
         "listCustomerBills",
         "A customer's bills",
-        "The last 12 months, newest first.",
+        "The last 12 months, newest first, by pages (cursor).",
         ("not_found", "not_postpaid", "no_agency"),
     ),
     (
@@ -113,7 +113,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/staff/colleagues"): Op(
         "listColleagues",
         "Colleagues a request can be given to",
-        "Active staff of the caller's agency (administrators: any agency, or all).",
+        "Active staff of the caller's agency (administrators: any agency, or all), by name, by pages "
+        "(cursor).",
         ("no_agency",),
     ),
     ("PUT", "/api/v1/me/password"): Op(
@@ -459,13 +460,15 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("POST", "/api/v1/requests/{request_id}/assignment"): Op(
         "assignRequest",
         "Give a request to a colleague",
-        "To an active agent of the request's agency (or an administrator); recorded in its timeline.",
+        "To an active agent of the request's agency (or an administrator); recorded in its timeline. "
+        "Audited (`request_assigned`: who, from whom, to whom).",
         ("request_not_found", "request_closed", "assignee_not_in_agency"),
     ),
     ("POST", "/api/v1/requests/{request_id}/transfer"): Op(
         "transferRequest",
         "Transfer a request to another agency",
-        "Into another agency's queue, unassigned there; it leaves an agent's own queue.",
+        "Into another agency's queue, unassigned there; it leaves an agent's own queue. "
+        "Audited (`request_transferred`: who, from and to agency, the assignee it had).",
         ("request_not_found", "request_closed", "same_agency", "agency_unknown"),
     ),
     ("GET", "/api/v1/requests/{request_id}"): Op(
@@ -477,7 +480,8 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("PATCH", "/api/v1/requests/{request_id}"): Op(
         "updateRequest",
         "Handle a request",
-        "Take it (`assign_to_me`), move it (`status`) and/or write to the customer (`comment`).",
+        "Take it (`assign_to_me`), move it (`status`) and/or write to the customer (`comment`). "
+        "Taking it is audited (`request_assigned`).",
         ("request_not_found", "empty_update", "comment_required", "invalid_transition", "request_closed"),
     ),
     # files

@@ -104,3 +104,18 @@ def encode_time_cursor(moment: datetime, row_id: uuid.UUID) -> str:
 def decode_time_cursor(cursor: str | None) -> tuple[datetime, uuid.UUID] | None:
     values = parse_cursor(cursor, _as_datetime, _as_uuid)
     return None if values is None else (values[0], values[1])
+
+
+def slice_sorted(
+    items: list[T], key: Callable[[T], tuple[str, str]], cursor: str | None, limit: int
+) -> tuple[list[T], str | None]:
+    """One page of a list already sorted newest first by ``key`` (two text values, e.g. an ISO date
+    and a number), for lists read whole from elsewhere (the legacy gateway): the items strictly
+    after the cursor's key, and the next cursor when more remain."""
+    after = decode_cursor(cursor, 2)
+    if after is not None:
+        mark = (str(after[0]), str(after[1]))
+        items = [i for i in items if key(i) < mark]
+    page = items[:limit]
+    more = len(items) > limit
+    return page, (encode_cursor(*key(page[-1])) if more and page else None)

@@ -9,7 +9,7 @@
   after the commit; a rollback discards it.
 * The one exception is :func:`record_now`: something must stay recorded although the caller is
   about to be refused (a failed login counter, a wrong OTP try, the hourly OTP quota, a code stored
-  before its SMS leaves). Every explicit commit of the code base goes through it, so
+  before its SMS leaves, a session revoked on a refused refresh). Every explicit commit of the code base goes through it, so
   ``grep record_now`` lists them all.
 """
 

@@ -6,7 +6,10 @@ import uuid
 
 from fastapi import APIRouter, Query, Request
 from pydantic import BaseModel, Field
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.console import service as console
+from samaconso.identity.context import Ctx
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
 from samaconso.identity.repository import add_audit
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
@@ -328,8 +331,8 @@ async def staff_update_request(
     request_id: uuid.UUID, body: RequestPatch, request: Request, principal: StaffUser, session: SessionDep
 ) -> StaffRequestDetail:
     """Take the request (``assign_to_me``), move it (``status``) and/or write to the customer (``comment``)."""
-    view = await service.staff_update(
-        session,
+    view = await console.update_request(
+        _audit_ctx(request, session),
         principal,
         request_id,
         assign_to_me=body.assign_to_me,
@@ -337,6 +340,15 @@ async def staff_update_request(
         comment=body.comment,
     )
     return _staff_detail(view, _lang(request))
+
+
+def _audit_ctx(request: Request, session: AsyncSession) -> Ctx:
+    """What the audit trail needs of this call: the transaction, the settings, the caller's IP."""
+    return Ctx(
+        session=session,
+        settings=request.app.state.settings,
+        ip=request.client.host if request.client else None,
+    )
 
 
 class AssignBody(BaseModel):
@@ -352,8 +364,9 @@ class TransferBody(BaseModel):
 async def staff_assign_request(
     request_id: uuid.UUID, body: AssignBody, request: Request, principal: StaffUser, session: SessionDep
 ) -> StaffRequestDetail:
-    """Give the request to a colleague of its agency (timeline: an assignment event)."""
-    view = await service.assign(session, principal, request_id, body.assignee_id)
+    """Give the request to a colleague of its agency (timeline: an assignment event; audited:
+    ``request_assigned``)."""
+    view = await console.assign_request(_audit_ctx(request, session), principal, request_id, body.assignee_id)
     return _staff_detail(view, _lang(request))
 
 
@@ -361,6 +374,8 @@ async def staff_assign_request(
 async def staff_transfer_request(
     request_id: uuid.UUID, body: TransferBody, request: Request, principal: StaffUser, session: SessionDep
 ) -> StaffRequestDetail:
-    """Hand the request over to another agency (it leaves the caller's queue when they are an agent)."""
-    view = await service.transfer(session, principal, request_id, body.agency_id, body.comment)
+    """Hand the request over to another agency (it leaves the caller's queue when they are an agent).
+    Audited (``request_transferred``: from and to agency)."""
+    ctx = _audit_ctx(request, session)
+    view = await console.transfer_request(ctx, principal, request_id, body.agency_id, body.comment)
     return _staff_detail(view, _lang(request))

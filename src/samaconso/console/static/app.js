@@ -45,6 +45,14 @@ function when(iso) {
   return new Date(iso).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { timeZone: "UTC" }) + " UTC";
 }
 
+function money(n) {
+  return Number(n).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { maximumFractionDigits: 2 });
+}
+
+function kwh(n) {
+  return Number(n).toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { minimumFractionDigits: 1, maximumFractionDigits: 1 });
+}
+
 function day(iso) {
   return iso ? new Date(iso).toLocaleDateString(lang() === "en" ? "en-GB" : "fr-FR", { timeZone: "UTC" }) : "";
 }
@@ -54,22 +62,87 @@ class Problem extends Error {
     super((body && (body.detail || body.title)) || `HTTP ${status}`);
     this.status = status;
     this.code = body && body.code;
+    this.body = body || {};
   }
 }
 
-async function api(method, path, body) {
+// The access token lives 15 minutes; while the agent works, the session's refresh token gets a new
+// one (once per call). An idle or closed session is refused by the API, and the console signs out.
+let refreshing = null;
+let lastApiCall = Date.now();
+async function refreshTokens() {
+  const refresh = sessionStorage.getItem("sc.refresh");
+  if (!refresh) return false;
+  refreshing = refreshing || fetch(`${API}/auth/refresh`, {
+    method: "POST", headers: { "Content-Type": "application/json", Accept: "application/json" },
+    body: JSON.stringify({ refresh_token: refresh }),
+  }).then(async (res) => {
+    if (!res.ok) return false;
+    const pair = await res.json();
+    sessionStorage.setItem("sc.token", pair.access_token);
+    sessionStorage.setItem("sc.refresh", pair.refresh_token);
+    return true;
+  }).catch(() => false).finally(() => { refreshing = null; });
+  return refreshing;
+}
+
+async function api(method, path, body, retried = false) {
   const headers = { "Accept-Language": lang(), Accept: "application/json" };
   const token = sessionStorage.getItem("sc.token");
   if (token) headers.Authorization = `Bearer ${token}`;
   if (body !== undefined) headers["Content-Type"] = "application/json";
+  lastApiCall = Date.now();
   const res = await fetch(API + path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
   const data = res.status === 204 ? null : await res.json().catch(() => null);
   if (res.status === 401 && token) {
+    if (!retried && data && data.code === "token_expired" && (await refreshTokens())) return api(method, path, body, true);
     endSession("expired");
     throw new Problem(401, data);
   }
   if (!res.ok) throw new Problem(res.status, data);
   return data;
+}
+
+function withCursor(path, cursor) {
+  return cursor ? `${path}${path.includes("?") ? "&" : "?"}cursor=${encodeURIComponent(cursor)}` : path;
+}
+
+// Every item of a list, page after page (choices: agencies, colleagues, request types, tariffs).
+async function allPages(path, maxPages = 20) {
+  const items = [];
+  let cursor = null;
+  for (let i = 0; i < maxPages; i++) {
+    const page = await api("GET", withCursor(path, cursor));
+    items.push(...page.items);
+    cursor = page.next_cursor;
+    if (!cursor) break;
+  }
+  return { items };
+}
+
+// A table of a paged list: its first page, then "Show more" appends the next one (by cursor).
+async function pagedTable(path, headers, toRow, { id, empty } = {}) {
+  const box = h("div", { id, class: "paged" });
+  const tbody = h("tbody");
+  const more = h("button", { type: "button", class: "more" }, t("more"));
+  let cursor = null;
+  const load = async () => {
+    const page = await api("GET", withCursor(path, cursor));
+    const rows = page.items.map((x) => h("tr", {}, toRow(x).map((c) => h("td", {}, c))));
+    tbody.append(...rows);
+    cursor = page.next_cursor;
+    more.hidden = !cursor;
+    return rows;
+  };
+  const first = await load();
+  if (!first.length) { box.append(h("p", { class: "muted" }, empty || t("none"))); return box; }
+  more.addEventListener("click", () => guarded(async () => {
+    const rows = await load();
+    const target = rows[0] && rows[0].querySelector("a, button");
+    if (target) target.focus(); // keyboard: carry on from the first new row
+  }));
+  box.append(h("table", {}, h("thead", {}, h("tr", {}, headers.map((x) => h("th", { scope: "col" }, x)))), tbody), more);
+  return box;
 }
 
 async function guarded(fn) {
@@ -111,12 +184,20 @@ function section(title, ...content) {
 // ---- session ---------------------------------------------------------------------------------
 function resetIdle() {
   clearTimeout(idleTimer);
-  if (sessionStorage.getItem("sc.token")) idleTimer = setTimeout(() => endSession("idle"), IDLE_MS);
+  if (!sessionStorage.getItem("sc.token")) return;
+  idleTimer = setTimeout(() => endSession("idle"), IDLE_MS);
+  // The API ends a staff session unused for the same time: an agent who types a long answer
+  // without calling it is active all the same, so tell it now and then (at most every half period).
+  if (me && Date.now() - lastApiCall > IDLE_MS / 2) {
+    lastApiCall = Date.now();
+    api("GET", "/me").catch(() => {});
+  }
 }
 
 async function endSession(reason) {
   const token = sessionStorage.getItem("sc.token");
   sessionStorage.removeItem("sc.token");
+  sessionStorage.removeItem("sc.refresh");
   me = null;
   clearTimeout(idleTimer);
   if (token && reason !== "expired") {
@@ -146,7 +227,7 @@ function chrome() {
     h("a", { href, "aria-current": here.startsWith(href) ? "page" : null }, label)));
 }
 
-document.getElementById("lang-switch").addEventListener("click", () => { setLang(lang() === "en" ? "fr" : "en"); render(); });
+document.getElementById("lang-switch").addEventListener("click", () => { setLang(lang() === "en" ? "fr" : "en"); flashBox.replaceChildren(); render(); });
 document.getElementById("sign-out").addEventListener("click", () => endSession("user"));
 document.getElementById("password-link").addEventListener("click", () => { location.hash = "#/password"; });
 
@@ -159,6 +240,7 @@ function loginPage() {
     await guarded(async () => {
       const pair = await api("POST", "/auth/staff/login", { login: login.value, password: password.value });
       sessionStorage.setItem("sc.token", pair.access_token);
+      sessionStorage.setItem("sc.refresh", pair.refresh_token);
       me = await api("GET", "/me");
       if (me.role !== "agent" && me.role !== "admin") { await endSession("user"); throw new Error(t("notAllowed")); }
       flashBox.replaceChildren();
@@ -200,11 +282,12 @@ function customersPage(params) {
   q.focus();
   if (!params.get("q")) return;
   guarded(async () => {
-    const page = await api("GET", `/staff/customers?q=${encodeURIComponent(params.get("q"))}&limit=50`);
-    if (!page.items.length) { results.replaceChildren(h("p", { class: "muted" }, t("noResult"))); return; }
-    results.replaceChildren(table([t("name"), t("phone"), t("status"), t("since"), ""], page.items.map((c) => [
-      `${c.first_name} ${c.last_name}`, c.phone || "", c.locked ? t("locked") : c.is_active ? t("active") : t("inactive"),
-      day(c.created_at), h("a", { href: `#/customer/${c.id}` }, t("open"))])));
+    const list = await pagedTable(`/staff/customers?q=${encodeURIComponent(params.get("q"))}&limit=25`,
+      [t("name"), t("phone"), t("status"), t("since"), ""], (c) => [
+        `${c.first_name} ${c.last_name}`, c.phone || "", c.locked ? t("locked") : c.is_active ? t("active") : t("inactive"),
+        day(c.created_at), h("a", { href: `#/customer/${c.id}`, "aria-label": `${t("open")} ${c.first_name} ${c.last_name}` }, t("open"))],
+      { empty: t("noResult") });
+    results.replaceChildren(list);
   });
 }
 
@@ -226,7 +309,7 @@ async function customerPage(id) {
   const meters = c.meters.map((m) => h("article", { class: "meter" },
     h("h3", {}, `${m.kind === "prepaid" ? t("prepaid") : t("postpaid")} ${m.number}`),
     h("p", {}, `${t("holder")} : ${m.customer_name || ""} · ${t("address")} : ${m.address || ""} · ${t("agency")} : ${m.agency || ""}`),
-    h("p", {}, `${t("people")} : `, m.people.map((x) => `${x.first_name} ${x.last_name} ${x.phone || ""} (${x.is_owner ? t("owner") : t("sharer")}, ${x.status})`).join(" · ")),
+    h("p", {}, `${t("people")} : `, m.people.map((x) => `${x.first_name} ${x.last_name} ${x.phone || ""} (${x.is_owner ? t("owner") : t("sharer")}, ${t(`ls_${x.status}`)})`).join(" · ")),
     h("button", { type: "button", onclick: () => (m.kind === "prepaid" ? showPurchases(id, m, meterBox, p) : showBills(id, m, meterBox)) },
       m.kind === "prepaid" ? t("showPurchases") : t("showBills"))));
   show(
@@ -234,18 +317,18 @@ async function customerPage(id) {
     section(t("profile"),
       h("dl", {}, h("dt", {}, t("phone")), h("dd", {}, p.phone || ""), h("dt", {}, t("status")),
         h("dd", {}, p.locked ? t("locked") : p.is_active ? t("active") : t("inactive")),
-        h("dt", {}, t("language")), h("dd", {}, c.language), h("dt", {}, t("email")), h("dd", {}, c.email || ""),
+        h("dt", {}, t("language")), h("dd", {}, t(`lang_${c.language}`)), h("dt", {}, t("email")), h("dd", {}, c.email || ""),
         h("dt", {}, t("since")), h("dd", {}, day(p.created_at))), actions),
     section(t("meters"), meters.length ? meters : h("p", { class: "muted" }, t("none")), meterBox),
-    section(t("devices"), table([t("model"), t("platform"), t("status"), t("lastSeen")], c.devices.map((d) => [d.model || "", d.platform || "", d.is_active ? t("active") : t("inactive"), when(d.last_seen_at)]))),
+    section(t("devices"), table([t("model"), t("platform"), t("status"), t("lastSeen")], c.devices.map((d) => [d.model || "—", d.platform || "—", d.is_active ? t("active") : t("inactive"), when(d.last_seen_at)]))),
     section(t("requests"), table([t("type"), t("status"), t("createdAt"), t("due"), ""], c.requests.map((r) => [r.type, t(`st_${r.status}`), when(r.created_at), when(r.due_at), h("a", { href: `#/request/${r.id}` }, t("open"))])),
       await onBehalfForm(id, c.meters)),
-    section(t("receivedNotifications"), table([t("date"), t("type"), t("titleFr"), ""], c.notifications.map((n) => [when(n.created_at), n.type, n.title, n.body]))),
+    section(t("receivedNotifications"), table([t("date"), t("type"), t("titleNotif"), t("message")], c.notifications.map((n) => [when(n.created_at), t(`nt_${n.type}`), n.title, n.body]))),
   );
 }
 
 async function onBehalfForm(customerId, meters) {
-  const types = (await guarded(() => api("GET", "/request-types?limit=100"))) || { items: [] };
+  const types = (await guarded(() => allPages("/request-types?limit=100"))) || { items: [] };
   const type = h("select", { id: "ob-type", required: true }, types.items.map((x) => h("option", { value: x.code }, x.label)));
   const meter = h("select", { id: "ob-meter" }, h("option", { value: "" }, "—"), meters.map((m) => h("option", { value: m.id }, `${m.kind === "prepaid" ? t("prepaid") : t("postpaid")} ${m.number}`)));
   const comment = h("textarea", { id: "ob-comment", rows: 3, minlength: 3, maxlength: 4000, required: true });
@@ -273,34 +356,39 @@ async function onBehalfForm(customerId, meters) {
 
 async function showPurchases(customerId, meter, box, person) {
   box.replaceChildren(h("p", {}, t("loading")));
-  const page = await guarded(() => api("GET", `/staff/customers/${customerId}/meters/${meter.id}/purchases?limit=50`));
-  if (!page) { box.replaceChildren(); return; }
-  box.replaceChildren(h("h3", {}, `${t("purchases")} — ${meter.number}`), table([t("date"), t("number"), t("amount"), t("kwh"), t("tokens"), ""],
-    page.items.map((x) => [when(x.date), x.order_number || "", x.amount.toLocaleString(), x.kwh.toFixed(1),
+  const list = await guarded(() => pagedTable(`/staff/customers/${customerId}/meters/${meter.id}/purchases?limit=10`,
+    [t("date"), t("number"), t("amount"), t("kwh"), t("tokens"), ""], (x) => [when(x.date), x.order_number || "", money(x.amount), kwh(x.kwh),
       h("code", { class: "token" }, x.tokens.join(" / ")),
       x.order_number && x.tokens.length ? h("button", { type: "button", "data-order": x.order_number, onclick: () => guarded(async () => {
         if (!(await confirmDialog(t("resendConfirm", { n: x.order_number, p: person.phone })))) return;
         const r = await api("POST", `/staff/customers/${customerId}/meters/${meter.id}/purchases/${encodeURIComponent(x.order_number)}/resend-token`);
         flash(t("resent", { n: r.order_number, p: r.sent_to }));
-      }) }, t("resend")) : ""])));
+      }) }, t("resend")) : ""], { id: "purchases" }));
+  if (!list) { box.replaceChildren(); return; }
+  box.replaceChildren(h("h3", {}, `${t("purchases")} — ${meter.number}`), list);
 }
 
 async function showBills(customerId, meter, box) {
-  const page = await guarded(() => api("GET", `/staff/customers/${customerId}/meters/${meter.id}/bills?limit=50`));
-  if (!page) return;
-  box.replaceChildren(h("h3", {}, `${t("bills")} — ${meter.number}`), table([t("date"), t("number"), t("kwh"), t("amount"), t("due")],
-    page.items.map((b) => [day(b.date), b.number, String(b.kwh), b.amount.toLocaleString(), day(b.due_date)])));
+  box.replaceChildren(h("p", {}, t("loading")));
+  const list = await guarded(() => pagedTable(`/staff/customers/${customerId}/meters/${meter.id}/bills?limit=20`,
+    [t("date"), t("number"), t("kwh"), t("amount"), t("due")],
+    (b) => [day(b.date), b.number, kwh(b.kwh), money(b.amount), day(b.due_date)], { id: "bills" }));
+  if (!list) { box.replaceChildren(); return; }
+  box.replaceChildren(h("h3", {}, `${t("bills")} — ${meter.number}`), list);
 }
 
 async function requestsPage(params) {
-  const types = (await guarded(() => api("GET", "/request-types?limit=100"))) || { items: [] };
+  const [types, people] = await Promise.all([
+    guarded(() => allPages("/request-types?limit=100")), guarded(() => allPages("/staff/colleagues?limit=100"))]);
+  const names = Object.fromEntries(((people && people.items) || []).map((p) => [p.id, `${p.first_name} ${p.last_name}`]));
   const status = h("select", { id: "f-status", name: "status" }, h("option", { value: "" }, t("all")),
     ["submitted", "in_progress", "resolved", "rejected", "cancelled"].map((s) => h("option", { value: s, selected: params.get("status") === s }, t(`st_${s}`))));
   const type = h("select", { id: "f-type", name: "type" }, h("option", { value: "" }, t("all")),
-    types.items.map((x) => h("option", { value: x.code, selected: params.get("type") === x.code }, x.label)));
+    ((types && types.items) || []).map((x) => h("option", { value: x.code, selected: params.get("type") === x.code }, x.label)));
   const assignee = h("select", { id: "f-assignee", name: "assignee" }, h("option", { value: "" }, t("all")),
     h("option", { value: "me", selected: params.get("assignee") === "me" }, t("me")),
-    h("option", { value: "none", selected: params.get("assignee") === "none" }, t("nobody")));
+    h("option", { value: "none", selected: params.get("assignee") === "none" }, t("nobody")),
+    ((people && people.items) || []).filter((p) => p.id !== me.id).map((p) => h("option", { value: p.id, selected: params.get("assignee") === p.id }, `${p.first_name} ${p.last_name}`)));
   const overdue = h("input", { id: "f-overdue", type: "checkbox", checked: params.get("overdue") === "true" });
   const list = h("div", { id: "queue" });
   show(h("h1", {}, t("queue")),
@@ -316,14 +404,13 @@ async function requestsPage(params) {
     h("label", { for: "f-assignee" }, t("assignee")), assignee,
     h("label", { for: "f-overdue" }, overdue, t("onlyOverdue")), h("button", { type: "submit" }, t("filter"))), list);
   await guarded(async () => {
-    const q = new URLSearchParams({ limit: "50" });
+    const q = new URLSearchParams({ limit: "25" });
     for (const k of ["status", "type", "assignee"]) if (params.get(k)) q.set(k, params.get(k));
     if (params.get("overdue")) q.set("overdue", "true");
-    const page = await api("GET", `/requests?${q}`);
-    list.replaceChildren(table([t("type"), t("status"), t("createdAt"), t("age"), t("overdue"), t("assignee"), ""], page.items.map((r) => [
-      r.type.label, t(`st_${r.status}`), when(r.created_at), r.age_hours.toFixed(1), r.overdue ? "⚠ " + t("overdue") : "",
-      r.assigned_to ? (r.assigned_to === me.id ? t("me") : r.assigned_to.slice(0, 8)) : t("nobody"),
-      h("a", { href: `#/request/${r.id}` }, t("open"))])));
+    list.replaceChildren(await pagedTable(`/requests?${q}`, [t("reference"), t("type"), t("status"), t("createdAt"), t("age"), t("overdue"), t("assignee"), ""], (r) => [
+      r.reference || "", r.type.label, t(`st_${r.status}`), when(r.created_at), r.age_hours.toLocaleString(lang() === "en" ? "en-GB" : "fr-FR", { minimumFractionDigits: 1, maximumFractionDigits: 1 }), r.overdue ? "⚠ " + t("overdue") : "",
+      r.assigned_to ? (r.assigned_to === me.id ? t("me") : names[r.assigned_to] || t("colleague")) : t("nobody"),
+      h("a", { href: `#/request/${r.id}` }, t("open"))], { empty: t("emptyQueue") }));
   });
 }
 
@@ -333,13 +420,19 @@ async function requestPage(id) {
   const comment = h("textarea", { id: "reply", rows: 3, maxlength: 4000 });
   const canned = h("select", { id: "canned", onchange: () => { if (canned.value) comment.value = t(canned.value); } },
     h("option", { value: "" }, "—"), ["canned1", "canned2", "canned3"].map((k) => h("option", { value: k }, t(k).slice(0, 60))));
-  const patch = (body) => guarded(async () => { await api("PATCH", `/requests/${id}`, body); await requestPage(id); flash(t(`st_${body.status || r.status}`)); });
+  const patch = (body) => guarded(async () => {
+    await api("PATCH", `/requests/${id}`, body); await requestPage(id);
+    flash(body.status ? t("requestNowStatus", { s: t(`st_${body.status}`) }) : body.assign_to_me ? t("taken") : t("replySent"));
+  });
   const withComment = (body) => (comment.value.trim() ? { ...body, comment: comment.value.trim() } : body);
   const open = r.status === "submitted" || r.status === "in_progress";
   let routing = null;
+  const [people, agencies] = await Promise.all([
+    guarded(() => allPages(`/staff/colleagues?limit=100${me.role === "admin" && r.agency_id ? `&agency_id=${r.agency_id}` : ""}`)),
+    open ? guarded(() => allPages("/agencies?limit=100")) : null]);
+  const names = Object.fromEntries(((people && people.items) || []).map((p) => [p.id, `${p.first_name} ${p.last_name}`]));
+  const assignee = r.assigned_to ? (r.assigned_to === me.id ? t("me") : names[r.assigned_to] || t("colleague")) : t("nobody");
   if (open) {
-    const [people, agencies] = await Promise.all([
-      guarded(() => api("GET", "/staff/colleagues?limit=100")), guarded(() => api("GET", "/agencies?limit=100"))]);
     const who = h("select", { id: "assign-to" }, (people ? people.items : []).map((p) => h("option", { value: p.id, selected: p.id === r.assigned_to }, `${p.first_name} ${p.last_name} (${p.login})`)));
     const where = h("select", { id: "transfer-to" }, (agencies ? agencies.items : []).filter((a) => a.id !== r.agency_id && a.is_active).map((a) => h("option", { value: a.id }, a.name)));
     routing = section(t("routing"),
@@ -352,10 +445,10 @@ async function requestPage(id) {
         }) }, t("transfer"))));
   }
   show(
-    h("h1", {}, `${r.type.label} — `, h("span", { id: "request-status" }, t(`st_${r.status}`))),
+    h("h1", {}, `${r.type.label} ${r.reference} — `, h("span", { id: "request-status" }, t(`st_${r.status}`))),
     section(t("customer"), h("p", {}, `${r.requester.first_name} ${r.requester.last_name} ${r.requester.phone || ""} `,
       h("a", { href: `#/customer/${r.requester.id}` }, t("open"))), h("p", { class: "quote" }, r.comment),
-      h("p", {}, `${t("createdAt")} ${when(r.created_at)} · ${t("due")} ${when(r.due_at)}${r.overdue ? " · ⚠ " + t("overdue") : ""} · ${t("assignee")} : ${r.assigned_to ? (r.assigned_to === me.id ? t("me") : r.assigned_to) : t("nobody")}`)),
+      h("p", {}, `${t("createdAt")} ${when(r.created_at)} · ${t("due")} ${when(r.due_at)}${r.overdue ? " · ⚠ " + t("overdue") : ""} · ${t("assignee")} : ${assignee}`)),
     open ? section(t("reply"),
       h("div", { class: "row" }, h("button", { type: "button", id: "take", onclick: () => patch({ assign_to_me: true, status: r.status === "submitted" ? "in_progress" : undefined }) }, t("takeIt"))),
       h("label", { for: "canned" }, t("canned")), canned, h("label", { for: "reply" }, t("comment")), comment,
@@ -364,14 +457,14 @@ async function requestPage(id) {
         h("button", { type: "button", id: "resolve", class: "primary", onclick: () => patch(withComment({ status: "resolved" })) }, t("resolve")),
         h("button", { type: "button", id: "reject", onclick: () => patch(withComment({ status: "rejected" })) }, t("reject")))) : null,
     routing,
-    section(t("history"), table([t("date"), t("status"), ""], [
-      ...r.history.map((e) => [when(e.at), `${e.from_status ? t(`st_${e.from_status}`) + " → " : ""}${t(`st_${e.to_status}`)} (${e.by})`, e.comment || ""]),
-      ...r.comments.map((c) => [when(c.at), c.by, c.body])])));
+    section(t("history"), table([t("date"), t("status"), t("message")], [
+      ...r.history.map((e) => [when(e.at), `${e.from_status ? t(`st_${e.from_status}`) + " → " : ""}${t(`st_${e.to_status}`)} (${t(`by_${e.by}`)})`, e.comment || ""]),
+      ...r.comments.map((c) => [when(c.at), t(`by_${c.by}`), c.body])])));
 }
 
 async function notificationsPage() {
   const admin = me.role === "admin";
-  const agencies = admin ? ((await guarded(() => api("GET", "/agencies?limit=100"))) || { items: [] }).items.filter((a) => a.is_active) : [];
+  const agencies = admin ? ((await guarded(() => allPages("/agencies?limit=100"))) || { items: [] }).items.filter((a) => a.is_active) : [];
   const zone = h("select", { id: "n-agencies", multiple: true, size: 4, hidden: !admin }, agencies.map((a) => h("option", { value: a.id }, a.name)));
   const target = h("select", { id: "n-target" }, h("option", { value: "agency" }, t(admin ? "tOneAgency" : "tAgency")), h("option", { value: "outage" }, t("tOutage")),
     admin ? h("option", { value: "all_agencies" }, t("tAll")) : null, admin ? h("option", { value: "everyone" }, t("tEveryone")) : null);
@@ -380,6 +473,10 @@ async function notificationsPage() {
   const preview = h("div", { id: "n-preview", class: "phone-preview", "aria-live": "polite" });
   const stats = h("div", { id: "n-stats" });
   const sent = h("div", { id: "n-sent" });
+  const zoneLabel = h("label", { for: "n-agencies", hidden: true }, t("agencies"));
+  const zoneFits = () => { const on = admin && (target.value === "agency" || target.value === "outage"); zone.hidden = !on; zoneLabel.hidden = !on; };
+  target.addEventListener("change", zoneFits);
+  zoneFits();
   const showPreview = () => preview.replaceChildren(h("strong", {}, fields[0].value), h("p", {}, fields[2].value), h("hr"), h("strong", {}, fields[1].value), h("p", {}, fields[3].value));
   fields.forEach((f) => f.addEventListener("input", showPreview));
   const form = h("form", { class: "card", onsubmit: async (e) => {
@@ -401,7 +498,7 @@ async function notificationsPage() {
       watch(accepted.id, stats);
     });
   } }, h("h2", {}, t("compose")), h("label", { for: "n-target" }, t("target")), target,
-  admin ? h("label", { for: "n-agencies" }, t("agencies")) : null, zone,
+  zoneLabel, zone,
   ...["titleFr", "titleEn", "bodyFr", "bodyEn"].flatMap((k, i) => [h("label", { for: `n-${k}` }, t(k)), fields[i]]),
   h("h3", {}, t("preview")), preview, h("button", { type: "submit", class: "primary", id: "n-send" }, t("sendNow")));
   show(h("h1", {}, t("notifications")), form, stats, sent);
@@ -409,16 +506,15 @@ async function notificationsPage() {
 }
 
 async function sentList(box, stats) {
-  const page = await guarded(() => api("GET", "/notifications?limit=50"));
-  if (!page) return;
-  box.replaceChildren(section(t("sentList"), table([t("date"), t("target"), t("titleFr"), t("status"), ""], page.items.map((n) => [
-    when(n.created_at), n.target_kind, n.title, n.withdrawn_at ? t("withdrawn") : "",
+  const list = await guarded(() => pagedTable("/notifications?limit=20", [t("date"), t("target"), t("titleFr"), t("status"), ""], (n) => [
+    when(n.created_at), t(`tk_${n.target_kind}`), n.title, n.withdrawn_at ? t("withdrawn") : t("live"),
     h("span", { class: "row" },
       h("button", { type: "button", onclick: () => watch(n.id, stats) }, t("delivery")),
       n.withdrawn_at ? "" : h("button", { type: "button", "data-withdraw": n.id, onclick: () => guarded(async () => {
         if (!(await confirmDialog(t("withdrawConfirm", { t: n.title })))) return;
         await api("POST", `/notifications/${n.id}/withdraw`); flash(t("withdrawn")); sentList(box, stats);
-      }) }, t("withdraw")))]))));
+      }) }, t("withdraw")))]));
+  if (list) box.replaceChildren(section(t("sentList"), list));
 }
 
 async function watch(id, box) {
@@ -451,100 +547,231 @@ async function dashboardPage() {
 }
 
 async function staffAdmin() {
-  const [users, agencies] = await Promise.all([guarded(() => api("GET", "/admin/users?limit=100")), guarded(() => api("GET", "/agencies?limit=100"))]);
-  if (!users || !agencies) return;
+  const agencies = await guarded(() => allPages("/agencies?limit=100"));
+  if (!agencies) return;
   const names = Object.fromEntries(agencies.items.map((a) => [a.id, a.name]));
   const f = {
-    login: h("input", { id: "s-login", required: true }), first: h("input", { id: "s-first", required: true }), last: h("input", { id: "s-last", required: true }),
-    role: h("select", { id: "s-role" }, h("option", { value: "agent" }, "agent"), h("option", { value: "admin" }, "admin")),
-    agency: h("select", { id: "s-agency" }, h("option", { value: "" }, "—"), agencies.items.map((a) => h("option", { value: a.id }, a.name))),
+    login: h("input", { id: "s-login", required: true, autocomplete: "off" }), first: h("input", { id: "s-first", required: true }), last: h("input", { id: "s-last", required: true }),
+    role: h("select", { id: "s-role" }, h("option", { value: "agent" }, t("role_agent")), h("option", { value: "admin" }, t("role_admin"))),
+    agency: h("select", { id: "s-agency" }, h("option", { value: "" }, "—"), agencies.items.filter((a) => a.is_active).map((a) => h("option", { value: a.id }, a.name))),
     source: h("select", { id: "s-source" }, h("option", { value: "local" }, t("localAccount")), h("option", { value: "ldap" }, t("ldapAccount"))),
     password: h("input", { id: "s-password", type: "password", autocomplete: "new-password" }),
   };
+  const list = await guarded(() => pagedTable("/admin/users?limit=50", [t("login"), t("name"), t("role"), t("agency"), t("status"), ""], (u) => [u.login, `${u.first_name} ${u.last_name}`, t(`role_${u.role}`),
+    names[u.agency_id] || "", u.is_active ? t("active") : t("inactive"),
+    u.id === me.id ? "" : h("button", { type: "button", onclick: () => guarded(async () => {
+      if (!(await confirmDialog(`${u.is_active ? t("deactivate") : t("activate")} ${u.login} ?`))) return;
+      await api("PATCH", `/admin/users/${u.id}`, { is_active: !u.is_active }); await staffAdmin();
+    }) }, u.is_active ? t("deactivate") : t("activate"))]));
+  if (!list) return;
   show(h("h1", {}, t("staff")),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
       await api("POST", "/admin/users", { login: f.login.value, first_name: f.first.value, last_name: f.last.value, role: f.role.value,
         agency_id: f.agency.value || null, auth_source: f.source.value, password: f.source.value === "local" ? f.password.value : null });
       await staffAdmin(); flash(t("created"));
     }); } }, h("h2", {}, t("newStaff")), h("label", { for: "s-login" }, t("login")), f.login, h("label", { for: "s-first" }, t("firstName")), f.first,
-    h("label", { for: "s-last" }, t("lastName")), f.last, h("label", { for: "s-role" }, "Role"), f.role, h("label", { for: "s-agency" }, t("agency")), f.agency,
+    h("label", { for: "s-last" }, t("lastName")), f.last, h("label", { for: "s-role" }, t("role")), f.role, h("label", { for: "s-agency" }, t("agency")), f.agency,
     h("label", { for: "s-source" }, t("accountKind")), f.source, h("label", { for: "s-password" }, t("password")), f.password, h("button", { type: "submit", class: "primary" }, t("create"))),
-    section(t("staff"), table([t("login"), t("name"), "Role", t("agency"), t("status"), ""], users.items.map((u) => [u.login, `${u.first_name} ${u.last_name}`, u.role,
-      names[u.agency_id] || "", u.is_active ? t("active") : t("inactive"),
-      u.id === me.id ? "" : h("button", { type: "button", onclick: () => guarded(async () => {
-        if (!(await confirmDialog(`${u.is_active ? t("deactivate") : t("activate")} ${u.login} ?`))) return;
-        await api("PATCH", `/admin/users/${u.id}`, { is_active: !u.is_active }); await staffAdmin();
-      }) }, u.is_active ? t("deactivate") : t("activate"))]))));
+    section(t("staff"), list));
 }
 
 async function agenciesAdmin() {
-  const page = await guarded(() => api("GET", "/agencies?limit=100"));
-  if (!page) return;
   const code = h("input", { id: "a-code", required: true, pattern: "[A-Za-z0-9]{2,32}" });
   const name = h("input", { id: "a-name", required: true });
   const region = h("input", { id: "a-region" });
+  const list = await guarded(() => pagedTable("/agencies?limit=50", [t("code"), t("name"), t("region"), t("status"), ""], (a) => [a.code, a.name, a.region || "", a.is_active ? t("active") : t("inactive"),
+    h("button", { type: "button", onclick: () => guarded(async () => {
+      if (!(await confirmDialog(`${a.is_active ? t("deactivate") : t("activate")} ${a.name} ?`))) return;
+      await api("PATCH", `/agencies/${a.id}`, { is_active: !a.is_active }); await agenciesAdmin();
+    }) }, a.is_active ? t("deactivate") : t("activate"))]));
+  if (!list) return;
   show(h("h1", {}, t("agencies")),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
       await api("POST", "/agencies", { code: code.value, name: name.value, region: region.value || null }); await agenciesAdmin(); flash(t("created"));
-    }); } }, h("h2", {}, t("newAgency")), h("label", { for: "a-code" }, "Code"), code, h("label", { for: "a-name" }, t("name")), name,
+    }); } }, h("h2", {}, t("newAgency")), h("label", { for: "a-code" }, t("code")), code, h("label", { for: "a-name" }, t("name")), name,
     h("label", { for: "a-region" }, t("region")), region, h("button", { type: "submit", class: "primary" }, t("create"))),
-    section(t("agencies"), table(["Code", t("name"), t("region"), t("status"), ""], page.items.map((a) => [a.code, a.name, a.region || "", a.is_active ? t("active") : t("inactive"),
-      h("button", { type: "button", onclick: () => guarded(async () => {
-        if (!(await confirmDialog(`${a.is_active ? t("deactivate") : t("activate")} ${a.name} ?`))) return;
-        await api("PATCH", `/agencies/${a.id}`, { is_active: !a.is_active }); await agenciesAdmin();
-      }) }, a.is_active ? t("deactivate") : t("activate"))]))));
+    section(t("agencies"), list));
 }
 
 async function typesAdmin() {
-  const page = await guarded(() => api("GET", "/admin/request-types?limit=100"));
-  if (!page) return;
   const code = h("input", { id: "rt-code", required: true, pattern: "[a-z0-9_]{2,40}" });
   const fr = h("input", { id: "rt-fr", required: true });
   const en = h("input", { id: "rt-en", required: true });
   const sla = h("input", { id: "rt-sla", type: "number", min: 1, max: 2160, required: true, value: 72 });
+  const list = await guarded(() => pagedTable("/admin/request-types?limit=50", [t("code"), t("name"), t("slaHours"), t("status"), ""], (x) => [x.code, lang() === "en" ? x.label_en : x.label_fr, String(x.sla_hours),
+    x.is_active ? t("active") : t("inactive"), h("button", { type: "button", onclick: () => guarded(async () => {
+      await api("PATCH", `/admin/request-types/${x.id}`, { is_active: !x.is_active }); await typesAdmin();
+    }) }, x.is_active ? t("deactivate") : t("activate"))]));
+  if (!list) return;
   show(h("h1", {}, t("requestTypes")),
     h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
       await api("POST", "/admin/request-types", { code: code.value, label_fr: fr.value, label_en: en.value, sla_hours: Number(sla.value) }); await typesAdmin(); flash(t("created"));
-    }); } }, h("h2", {}, t("newType")), h("label", { for: "rt-code" }, "Code"), code, h("label", { for: "rt-fr" }, t("labelFr")), fr,
-    h("label", { for: "rt-en" }, t("labelEn")), en, h("label", { for: "rt-sla" }, "SLA (h)"), sla, h("button", { type: "submit", class: "primary" }, t("create"))),
-    section(t("requestTypes"), table(["Code", t("name"), "SLA (h)", t("status"), ""], page.items.map((x) => [x.code, lang() === "en" ? x.label_en : x.label_fr, String(x.sla_hours),
-      x.is_active ? t("active") : t("inactive"), h("button", { type: "button", onclick: () => guarded(async () => {
-        await api("PATCH", `/admin/request-types/${x.id}`, { is_active: !x.is_active }); await typesAdmin();
-      }) }, x.is_active ? t("deactivate") : t("activate"))]))));
+    }); } }, h("h2", {}, t("newType")), h("label", { for: "rt-code" }, t("code")), code, h("label", { for: "rt-fr" }, t("labelFr")), fr,
+    h("label", { for: "rt-en" }, t("labelEn")), en, h("label", { for: "rt-sla" }, t("slaHours")), sla, h("button", { type: "submit", class: "primary" }, t("create"))),
+    section(t("requestTypes"), list));
+}
+
+// ---- tariffs: the versions, and a form for a new one (checked by the API, errors next to fields) --
+// A number as the agent types it: "2,5" in French, "2.5" in English (both are read back).
+const dec = (n) => (n === null || n === undefined ? "" : lang() === "fr" ? String(n).replace(".", ",") : String(n));
+const pct = (rate) => dec(Math.round(Number(rate) * 100000) / 1000); // 0.025 -> "2,5"
+
+function decimalOrRaw(text) {
+  // What the agent typed, for the API to check: "" -> null, "2,5" -> "2.5" (French decimal comma).
+  const v = text.trim().replace(/\s/g, "").replace(",", ".");
+  return v === "" ? null : v;
+}
+
+function rateOrRaw(text) {
+  const v = decimalOrRaw(text);
+  if (v === null || !/^-?\d+(\.\d+)?$/.test(v)) return v; // not a number: the API says why
+  return String(Math.round(Number(v) * 1000) / 100000); // percent -> rate, 3 decimals of percent at most
+}
+
+function fieldInput(id, field, attrs = {}) {
+  return h("input", { id, "data-field": field, inputmode: "decimal", autocomplete: "off", ...attrs });
 }
 
 async function tariffsAdmin() {
-  const page = await guarded(() => api("GET", "/tariffs?history=true&limit=100"));
+  const page = await guarded(() => allPages("/tariffs?history=true&limit=100"));
   if (!page) return;
-  // A new version starts as a copy of the latest one, edited as JSON and checked by the API itself.
-  const latest = page.items[0];
-  const draft = latest ? { code: latest.code, label: latest.label, effective_from: new Date().toISOString().slice(0, 10), effective_to: null,
-    monthly_fee: latest.monthly_fee, municipal_tax_rate: latest.municipal_tax_rate, vat_rate: latest.vat_rate, vat_from_kwh: latest.vat_from_kwh,
-    minimum_purchase: latest.minimum_purchase, tranches: latest.tranches.map((x) => ({ kwh_from: x.kwh_from, kwh_to: x.kwh_to, price_postpaid: x.price_postpaid, price_prepaid: x.price_prepaid })) } : {};
-  const text = h("textarea", { id: "tv-json", rows: 16, spellcheck: "false" });
-  text.value = JSON.stringify(draft, null, 2);
+  const codes = [...new Set(page.items.map((v) => v.code))];
+  const latest = (code) => page.items.filter((v) => v.code === code).sort((a, b) => b.effective_from.localeCompare(a.effective_from))[0];
+  const f = {
+    code: h("select", { id: "tv-code", "data-field": "code" }, codes.map((c) => h("option", { value: c }, c))),
+    label: h("input", { id: "tv-label", "data-field": "label", maxlength: 160 }),
+    effective_from: h("input", { id: "tv-from", "data-field": "effective_from", type: "date" }),
+    effective_to: h("input", { id: "tv-to", "data-field": "effective_to", type: "date" }),
+    monthly_fee: fieldInput("tv-fee", "monthly_fee"),
+    municipal_tax_rate: fieldInput("tv-municipal", "municipal_tax_rate"),
+    vat_rate: fieldInput("tv-vat", "vat_rate"),
+    vat_from_kwh: fieldInput("tv-vat-from", "vat_from_kwh"),
+    minimum_purchase: fieldInput("tv-minimum", "minimum_purchase"),
+  };
+  const tbody = h("tbody", { id: "tv-tranches" });
+  const problems = h("ul", { id: "tv-problems", class: "field-error", hidden: true });
+  const general = h("ul", { id: "tv-errors", class: "field-error", hidden: true });
+  const renumber = () => [...tbody.rows].forEach((row, i) => {
+    row.querySelector("th").textContent = String(i + 1);
+    for (const input of row.querySelectorAll("input")) {
+      const k = input.dataset.k;
+      input.dataset.field = `tranches.${i}.${k}`;
+      input.id = `tv-t${i}-${k}`;
+      input.setAttribute("aria-label", `${t("tranche")} ${i + 1} — ${t(`tr_${k}`)}`);
+    }
+  });
+  const addRow = (x = {}) => {
+    const cell = (k, v) => h("td", {}, h("input", { "data-k": k, inputmode: "decimal", autocomplete: "off", size: 8, value: dec(v) }));
+    const del = h("button", { type: "button", class: "small", onclick: () => { if (tbody.rows.length > 1) { row.remove(); renumber(); } } }, t("removeTranche"));
+    const row = h("tr", {}, h("th", { scope: "row" }), cell("kwh_from", x.kwh_from), cell("kwh_to", x.kwh_to), cell("price_postpaid", x.price_postpaid), cell("price_prepaid", x.price_prepaid), h("td", {}, del));
+    tbody.append(row);
+    renumber();
+  };
+  const fill = (code) => {
+    const v = latest(code);
+    if (!v) return;
+    f.label.value = v.label;
+    const next = new Date(); // a new version usually starts on the 1st of a month: next month's
+    f.effective_from.value = new Date(Date.UTC(next.getUTCFullYear(), next.getUTCMonth() + 1, 1)).toISOString().slice(0, 10);
+    f.effective_to.value = "";
+    f.monthly_fee.value = dec(v.monthly_fee);
+    f.municipal_tax_rate.value = pct(v.municipal_tax_rate);
+    f.vat_rate.value = pct(v.vat_rate);
+    f.vat_from_kwh.value = dec(v.vat_from_kwh);
+    f.minimum_purchase.value = dec(v.minimum_purchase);
+    tbody.replaceChildren();
+    v.tranches.forEach((x) => addRow(x));
+  };
+  f.code.addEventListener("change", () => fill(f.code.value));
+  const form = h("form", { class: "card tariff-form", id: "tariff-form", novalidate: true, onsubmit: (e) => { e.preventDefault(); guarded(async () => {
+    clearFieldErrors(form, [problems, general]);
+    const body = { code: f.code.value, label: f.label.value.trim(), effective_from: f.effective_from.value || null, effective_to: f.effective_to.value || null,
+      monthly_fee: decimalOrRaw(f.monthly_fee.value), municipal_tax_rate: rateOrRaw(f.municipal_tax_rate.value), vat_rate: rateOrRaw(f.vat_rate.value),
+      vat_from_kwh: decimalOrRaw(f.vat_from_kwh.value), minimum_purchase: decimalOrRaw(f.minimum_purchase.value),
+      tranches: [...tbody.rows].map((row) => Object.fromEntries([...row.querySelectorAll("input")].map((i) => [i.dataset.k, decimalOrRaw(i.value)]))) };
+    if (!(await confirmDialog(t("addTariffConfirm", { c: body.code, d: body.effective_from ? day(body.effective_from) : "?" })))) return;
+    try {
+      await api("POST", "/admin/tariffs", body);
+    } catch (err) {
+      if (err instanceof Problem && showFieldErrors(form, err, { problems, general, dateField: f.effective_from })) {
+        flash(`${t("error")} : ${t("fixFields")}`, "error");
+        return;
+      }
+      throw err;
+    }
+    await tariffsAdmin(); flash(t("tariffAdded", { c: body.code, d: day(body.effective_from) }));
+  }); } },
+  h("h2", {}, t("newTariff")), h("p", { class: "muted" }, t("tariffHelp")),
+  h("div", { class: "fields" }, ...[["tv-code", "code", t("tariffCode")], ["tv-label", "label", t("tariffLabel")], ["tv-from", "effective_from", t("from")], ["tv-to", "effective_to", t("toOptional")],
+    ["tv-fee", "monthly_fee", t("monthlyFee")], ["tv-municipal", "municipal_tax_rate", t("municipalTax")], ["tv-vat", "vat_rate", t("vatRate")],
+    ["tv-vat-from", "vat_from_kwh", t("vatFrom")], ["tv-minimum", "minimum_purchase", t("minimumPurchase")]]
+    .flatMap(([id, k, label]) => [h("label", { for: id }, label), f[k], h("span", { class: "field-error", id: `err-${k}`, "aria-live": "polite" })])),
+  h("fieldset", {}, h("legend", {}, t("tranchesTitle")),
+    h("table", { class: "tranches" }, h("thead", {}, h("tr", {}, ["#", t("tr_kwh_from"), t("tr_kwh_to"), t("tr_price_postpaid"), t("tr_price_prepaid"), ""].map((x) => h("th", { scope: "col" }, x)))), tbody),
+    h("button", { type: "button", class: "small", id: "tv-add", onclick: () => { addRow({}); tbody.rows[tbody.rows.length - 1].querySelector("input").focus(); } }, t("addTranche")), problems),
+  general,
+  h("button", { type: "submit", class: "primary" }, t("addVersion")));
+  if (codes.length) fill(codes[0]);
   show(h("h1", {}, t("tariffs")),
-    section(t("tariffs"), table(["Code", t("name"), t("from"), t("to"), t("inForce"), t("tranches")], page.items.map((v) => [v.code, v.label, v.effective_from, v.effective_to || "",
-      v.in_force ? "✔" : "", v.tranches.map((x) => `${x.kwh_from}–${x.kwh_to ?? "∞"} kWh : ${x.price_prepaid}/${x.price_postpaid}`).join(" · ")]))),
-    h("form", { class: "card", onsubmit: (e) => { e.preventDefault(); guarded(async () => {
-      let body;
-      try { body = JSON.parse(text.value); } catch { throw new Error(t("badJson")); }
-      if (!(await confirmDialog(t("addTariffConfirm", { c: body.code, d: body.effective_from })))) return;
-      await api("POST", "/admin/tariffs", body); await tariffsAdmin(); flash(t("created"));
-    }); } }, h("h2", {}, t("newTariff")), h("label", { for: "tv-json" }, t("tariffJson")), text, h("button", { type: "submit", class: "primary" }, t("create"))));
+    section(t("tariffs"), table([t("code"), t("tariffLabel"), t("from"), t("to"), t("inForce"), t("tranches")], page.items.map((v) => [v.code, v.label, day(v.effective_from), day(v.effective_to),
+      v.in_force ? t("yes") : "", v.tranches.map((x) => `${x.kwh_from}–${x.kwh_to ?? "∞"} kWh : ${x.price_prepaid}/${x.price_postpaid}`).join(" · ")]))),
+    form);
+}
+
+function clearFieldErrors(form, lists) {
+  for (const el of form.querySelectorAll("[aria-invalid]")) { el.removeAttribute("aria-invalid"); el.removeAttribute("aria-describedby"); }
+  for (const el of form.querySelectorAll(".field-error.inline")) el.remove();
+  for (const el of form.querySelectorAll("span.field-error")) el.textContent = "";
+  for (const list of lists) { list.replaceChildren(); list.hidden = true; }
+}
+
+// A refused form: each field error of the problem (``errors[].field``, as the API names fields)
+// next to its input; the grid's problems under the tranches; anything else above the button.
+function showFieldErrors(form, err, { problems, general, dateField }) {
+  const body = err.body || {};
+  let first = null;
+  const mark = (input, message) => {
+    input.setAttribute("aria-invalid", "true");
+    let slot = form.querySelector(`#err-${CSS.escape(input.dataset.field)}`);
+    if (!slot) {
+      slot = h("span", { class: "field-error inline", id: `err-${input.dataset.field}` });
+      input.after(slot);
+    }
+    slot.textContent = slot.textContent ? `${slot.textContent} ${message}` : message;
+    input.setAttribute("aria-describedby", slot.id);
+    first = first || input;
+  };
+  for (const e of body.errors || []) {
+    const input = form.querySelector(`[data-field="${CSS.escape(String(e.field || "").replace(/^body\./, ""))}"]`);
+    if (input) mark(input, e.message);
+    else { general.append(h("li", {}, `${e.field ? e.field + " : " : ""}${e.message}`)); general.hidden = false; }
+  }
+  for (const p of body.problems || []) { problems.append(h("li", {}, p)); problems.hidden = false; }
+  if (body.code === "tariff_version_overlap") mark(dateField, body.detail);
+  if (!first && problems.hidden && general.hidden) return false;
+  (first || problems).focus?.();
+  return true;
 }
 
 async function auditAdmin(params) {
-  const event = h("input", { id: "au-event", value: params.get("event") || "", maxlength: 40 });
-  const q = new URLSearchParams({ limit: "100" });
+  const event = h("input", { id: "au-event", value: params.get("event") || "", maxlength: 40, list: "au-events" });
+  const known = h("datalist", { id: "au-events" }, AUDITED.map((e) => h("option", { value: e })));
+  const q = new URLSearchParams({ limit: "50" });
   if (params.get("event")) q.set("event", params.get("event"));
-  const page = await guarded(() => api("GET", `/admin/audit?${q}`));
-  if (!page) return;
+  const list = await guarded(() => pagedTable(`/admin/audit?${q}`, [t("date"), t("event"), t("customer"), t("actor"), t("ip"), t("details")], (e) => [when(e.at), e.event,
+    e.user_id ? h("a", { href: `#/customer/${e.user_id}`, title: e.user_id }, e.user_id.slice(0, 8)) : "", e.actor_id ? h("span", { title: e.actor_id }, e.actor_id.slice(0, 8)) : "", e.ip || "",
+    h("code", { class: "details" }, Object.entries(e.details || {}).map(([k, v]) => `${k}=${typeof v === "object" ? JSON.stringify(v) : v}`).join(" · "))], { id: "audit" }));
+  if (!list) return;
   show(h("h1", {}, t("audit")),
     h("form", { class: "card row", onsubmit: (e) => { e.preventDefault(); location.hash = `#/admin/audit?event=${encodeURIComponent(event.value)}`; } },
-      h("label", { for: "au-event" }, t("event")), event, h("button", { type: "submit" }, t("filter"))),
-    table([t("date"), t("event"), t("customer"), t("actor"), "IP", ""], page.items.map((e) => [when(e.at), e.event, e.user_id || "", e.actor_id || "", e.ip || "", JSON.stringify(e.details)])));
+      h("label", { for: "au-event" }, t("event")), event, known, h("button", { type: "submit" }, t("filter"))),
+    list);
 }
+
+// The events an administrator looks for most (the filter box suggests them).
+const AUDITED = ["token_resent", "customer_unlocked", "pin_reset_code_sent", "request_filed_for_customer", "request_assigned", "request_transferred",
+  "notification_sent", "notification_withdrawn", "tariff_version_added", "request_type_created", "request_type_updated",
+  "staff_created", "staff_updated", "agency_created", "agency_updated", "staff_login_ok", "staff_login_failed", "password_changed", "customer_viewed"];
 
 // ---- router ----------------------------------------------------------------------------------
 async function render() {
