@@ -253,8 +253,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "addMyMeter",
         "Add a meter",
         "A Woyofal meter number or a postpaid contract account. Active at once when the legacy record "
-        "carries my phone number; otherwise pending until its owner approves.",
-        ("meter_unknown", "contract_unknown", "meter_already_linked", "too_many_meter_additions"),
+        "carries my phone number; otherwise pending until its owner approves (one pending request per "
+        "meter; none for a day after the owner refused or removed me, `Retry-After`; the owner is "
+        "pushed once a day at most per requester and meter, and holds at most 20 pending requests).",
+        (
+            "meter_unknown",
+            "contract_unknown",
+            "meter_already_linked",
+            "access_request_pending",
+            "access_requests_full",
+            "access_request_cooldown",
+            "too_many_meter_additions",
+        ),
     ),
     ("GET", "/api/v1/me/meters"): Op(
         "listMyMeters", "My meters", "The meters I follow, default first, with their status."
