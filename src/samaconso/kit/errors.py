@@ -242,6 +242,11 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
         "Cette demande est close : elle ne peut plus être modifiée.",
         "This request is closed: it can no longer be changed.",
     ),
+    "request_comments_full": _c(
+        409,
+        "Trop de messages sur cette demande : déposez une nouvelle demande ou passez en agence.",
+        "Too many messages on this request: file a new request or visit your agency.",
+    ),
     "request_type_exists": _c(
         409, "Ce code de type de demande existe déjà.", "This request type code already exists."
     ),
