@@ -4,17 +4,15 @@ request took unlimited 4 000-character comments and returned its whole history o
 
 from __future__ import annotations
 
-import uuid
 from typing import Any
 
 from httpx import AsyncClient
-from sqlalchemy import text
 
 from samaconso.identity.models import Agency, Role
 from samaconso.kit.db import Database
 from samaconso.requests import service
 from samaconso.settings import Settings
-from tests.requests.helpers import link, make_meter, seed_types
+from tests.requests.helpers import link, make_meter, seed_types, write_comments
 from tests.support.users import TestUser, make_user
 
 API = "/api/v1"
@@ -40,20 +38,6 @@ async def _submit(client: AsyncClient, customer: TestUser) -> str:
 
 async def _comment(client: AsyncClient, who: TestUser, rid: str, body: str) -> Any:
     return await client.post(f"{API}/me/requests/{rid}/comments", json={"body": body}, headers=who.headers)
-
-
-async def _write_comments(db: Database, rid: str, author: TestUser, bodies: list[str]) -> None:
-    """Comments written earlier (one statement each, so each has its own clock time)."""
-    async with db.sessionmaker() as session:
-        for body in bodies:
-            await session.execute(
-                text(
-                    "INSERT INTO request_events (id, request_id, at, actor_id, actor_role, kind, body) "
-                    "VALUES (:id, :r, clock_timestamp(), :a, 'customer', 'comment', :b)"
-                ),
-                {"id": uuid.uuid4(), "r": uuid.UUID(rid), "a": author.id, "b": body},
-            )
-        await session.commit()
 
 
 async def test_a_comment_is_bounded_in_length(
@@ -95,8 +79,8 @@ async def test_comments_per_author_and_hour_then_in_all(
     assert (await _comment(client, customer, other, "Autre sujet")).status_code == 201
 
     # in all, an author writes at most COMMENTS_PER_AUTHOR messages on one request
-    await _write_comments(
-        db, other, customer, [f"Ancien {i}" for i in range(service.COMMENTS_PER_AUTHOR - 1)]
+    await write_comments(
+        db, other, customer.id, [f"Ancien {i}" for i in range(service.COMMENTS_PER_AUTHOR - 1)]
     )
     full = await _comment(client, customer, other, "Un de trop")
     assert full.status_code == 409
@@ -118,7 +102,7 @@ async def test_the_detail_holds_the_newest_events_and_the_timeline_pages_through
     rid = await _submit(client, customer)
     # the issue's figure: 60 comments of 4 000 characters made a 244 KB detail; now 2 000 at most
     bodies = [f"{i:02d}" + "z" * 1998 for i in range(60)]
-    await _write_comments(db, rid, customer, bodies)
+    await write_comments(db, rid, customer.id, bodies)
 
     detail = await client.get(f"{API}/me/requests/{rid}", headers=customer.headers)
     assert detail.status_code == 200
