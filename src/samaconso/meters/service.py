@@ -264,11 +264,11 @@ async def add_meter(
     meter.legacy_phone = legacy.phone
     meter.legacy_agency = legacy.agency
     meter.agency_id = agency.id if agency else None
+    is_owner = my_phone is not None and legacy.phone == my_phone
+    if not is_owner:  # checked before a new meter joins the session (no autoflush of its insert)
+        await _may_ask(session, meter, me, limits, known=not is_new)
     if is_new:
         session.add(meter)
-    is_owner = my_phone is not None and legacy.phone == my_phone
-    if not is_owner:
-        await _may_ask(session, meter, me, limits, known=not is_new)
     link = MeterLink(
         meter_id=meter.id,
         user_id=me,
