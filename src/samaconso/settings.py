@@ -149,6 +149,13 @@ class Settings(BaseSettings):
     otp_max_per_hour: int = 3
     pin_max_failures: int = 5
     pin_lockout_s: int = 900
+    # meter access requests (issue 12, people used as targets): after the owner refuses or removes
+    # someone, that person cannot ask again for this long; the owner is pushed about one requester
+    # and meter at most once per notify cool-down; an owner has at most this many pending requests
+    meter_request_refusal_cooldown_s: int = Field(default=86400, ge=0)
+    meter_request_removal_cooldown_s: int = Field(default=86400, ge=0)
+    meter_request_notify_cooldown_s: int = Field(default=86400, ge=0)
+    meter_pending_requests_per_owner: int = Field(default=20, ge=1)
 
     # --- outbound: SMS, push, LDAP, XMLVend, legacy SQL Server ---------------------------------
     sms_backend: Literal["file", "orange"] = "file"

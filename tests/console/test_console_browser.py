@@ -28,7 +28,7 @@ from samaconso.settings import Settings
 from samaconso.tariffs.seed import seed as seed_tariffs
 from tests.identity.helpers import sms_to
 from tests.notifications.conftest import WorkerFactory, add_devices
-from tests.requests.helpers import PDF_MINI
+from tests.requests.helpers import PDF_MINI, write_comments
 from tests.support.fcm_standin import FcmStandIn
 from tests.support.legacy import LegacySource
 from tests.support.users import make_user
@@ -119,6 +119,8 @@ async def test_agent_and_admin_work_from_the_console(
     )
     assert r.status_code == 201, r.text
     request_id, reference = r.json()["id"], r.json()["reference"]
+    # a long conversation: the request page shows the newest 20 events and pages in the older ones
+    await write_comments(db, request_id, awa.id, [f"Relance {i}" for i in range(25)])
     await _staff(db, "agent.local", Role.agent, agency_id)
     await _staff(db, "agent.ailleurs", Role.agent, other_agency.id)
     await _staff(db, "admin.pays", Role.admin, None)
@@ -175,6 +177,14 @@ async def test_agent_and_admin_work_from_the_console(
             await page.get_by_role("button", name="Résoudre").click()
             await expect(page.locator("#request-status")).to_have_text("résolue")
             await expect(page.locator("main")).not_to_contain_text("null")
+            # submitted, 25 messages, in progress, resolved: 20 shown, the 8 older ones on demand
+            await expect(page.locator("#timeline tr")).to_have_count(20)
+            await expect(page.locator("#timeline")).not_to_contain_text("Relance 4")
+            await page.get_by_role("button", name="Événements plus anciens").click()
+            await expect(page.locator("#timeline tr")).to_have_count(28)
+            await expect(page.locator("#timeline tr").last).to_contain_text("soumise")
+            await expect(page.locator("#timeline")).to_contain_text("Relance 0")
+            await expect(page.locator("#older-events")).to_be_hidden()
             await page.screenshot(path=str(screenshots / "03-agent-request-resolved.png"), full_page=True)
             mine = await client.get(f"{API}/me/requests/{request_id}", headers=awa.headers)
             assert mine.json()["status"] == "resolved"

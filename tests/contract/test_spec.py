@@ -87,8 +87,8 @@ async def test_errors_are_problems_with_catalogued_codes(spec: dict[str, Any]) -
     # one operation in detail: what a customer adding a meter can be told
     add = operation_codes(spec, "POST", "/api/v1/me/meters")
     assert add[404] == ["contract_unknown", "meter_unknown"]
-    assert add[409] == ["meter_already_linked"]
-    assert add[429] == ["too_many_meter_additions"]
+    assert add[409] == ["access_request_pending", "access_requests_full", "meter_already_linked"]
+    assert add[429] == ["access_request_cooldown", "too_many_meter_additions"]
     assert "customer_only" in add[403]
 
 

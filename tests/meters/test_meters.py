@@ -173,7 +173,7 @@ async def test_pending_request_approved_then_revoked_by_owner_only(
     assert (await client.delete(path, headers=owner.headers)).status_code == 404
 
 
-async def test_owner_refuses_and_requester_may_ask_again(
+async def test_owner_refuses_and_requester_may_not_ask_again_at_once(
     client: AsyncClient, db: Database, settings: Settings, legacy_source: LegacySource
 ) -> None:
     owner = await make_user(db, settings, phone=g.OTHER_OWNER_PHONE)
@@ -186,9 +186,10 @@ async def test_owner_refuses_and_requester_may_ask_again(
     assert refused.json()["status"] == "refused"
     assert "meter_access_refused" in await _types(client, requester)
     assert (await client.get("/api/v1/me/meters", headers=requester.headers)).json()["items"] == []
+    # asking again waits for the cool-down (tests/meters/test_access_request_limits.py)
     again = await _add(client, requester, "postpaid", g.OTHER_POSTPAID_CONTRACT)
-    assert again.status_code == 201
-    assert again.json()["status"] == "pending"
+    assert again.status_code == 429
+    assert again.json()["code"] == "access_request_cooldown"
 
 
 async def test_owner_not_an_app_user_leaves_request_pending(

@@ -6,6 +6,7 @@ import uuid
 from itertools import count
 
 from httpx import AsyncClient
+from sqlalchemy import text
 
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
@@ -66,3 +67,17 @@ async def upload(
     response = await client.post("/api/v1/files", headers=headers, files={"file": (name, data, content_type)})
     assert response.status_code == 201, response.text
     return str(response.json()["id"])
+
+
+async def write_comments(db: Database, request_id: str, author_id: uuid.UUID, bodies: list[str]) -> None:
+    """Customer comments written earlier, one statement each (each has its own clock time)."""
+    async with db.sessionmaker() as session:
+        for body in bodies:
+            await session.execute(
+                text(
+                    "INSERT INTO request_events (id, request_id, at, actor_id, actor_role, kind, body) "
+                    "VALUES (:id, :r, clock_timestamp(), :a, 'customer', 'comment', :b)"
+                ),
+                {"id": uuid.uuid4(), "r": uuid.UUID(request_id), "a": author_id, "b": body},
+            )
+        await session.commit()

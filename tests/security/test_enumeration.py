@@ -4,13 +4,15 @@ and one requester cannot lock a phone's owner out of codes for an hour."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import pytest
 from fastapi import FastAPI
 from httpx import ASGITransport, AsyncClient, Response
 from sqlalchemy import text, update
 
-from samaconso.identity.models import Role, User
+from samaconso.identity.models import AuthSource, Role, User
+from samaconso.kit import security
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.identity.helpers import API, new_phone, signup
@@ -132,3 +134,76 @@ async def test_codes_to_one_phone_back_off_and_stay_bounded(app: FastAPI, db: Da
         await _age_codes(db, victim, 480)  # 8 minutes pass: beyond every backoff step used here
     assert statuses[:6] == [202] * 6
     assert statuses[6] == 429  # 6 codes per phone per hour, whoever asks
+
+
+class _CountingHasher:
+    """The app's Argon2id hasher, counting the verifications it runs."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.verified = 0
+
+    def verify(self, stored: str, secret: str) -> bool:
+        self.verified += 1
+        return bool(self.inner.verify(stored, secret))
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+@pytest.fixture
+def hasher(monkeypatch: pytest.MonkeyPatch) -> _CountingHasher:
+    spy = _CountingHasher(security._hasher)
+    monkeypatch.setattr(security, "_hasher", spy)
+    return spy
+
+
+async def _costs(
+    client: AsyncClient, hasher: _CountingHasher, path: str, body: dict[str, str], tries: int = 6
+) -> list[tuple[int, int]]:
+    """(status, hashes run) of each attempt."""
+    found = []
+    for _ in range(tries):
+        before = hasher.verified
+        r = await client.post(f"{API}{path}", json=body)
+        found.append((r.status_code, hasher.verified - before))
+    return found
+
+
+async def test_every_login_attempt_costs_one_hash_known_unknown_or_locked(
+    client: AsyncClient, settings: Settings, db: Database, agencies: dict[str, Any], hasher: _CountingHasher
+) -> None:
+    """Timing: a locked account used to answer 423 without hashing while an unknown one hashed
+    first, so the time of a 423 told whether the number had an account. Every path now runs the
+    hasher exactly once (the code path is asserted, not the wall clock)."""
+    wrong = [(401, 1)] * 4 + [(423, 1), (423, 1)]
+    real = (await signup(client, settings))["user"]["phone"]
+    assert await _costs(client, hasher, "/auth/login", {"phone": real, "pin": "9999"}) == wrong
+    assert await _costs(client, hasher, "/auth/login", {"phone": new_phone(), "pin": "9999"}) == wrong
+    # the right PIN of a locked account: still one hash, still locked
+    assert await _costs(client, hasher, "/auth/login", {"phone": real, "pin": "2580"}, 1) == [(423, 1)]
+
+    staff = await make_user(db, settings, Role.agent, agency_id=agencies["DKC"].id)
+    directory_agent = await make_user(db, settings, Role.agent, agency_id=agencies["DKC"].id)
+    async with db.sessionmaker() as s:
+        login = (await s.execute(text("SELECT login FROM users WHERE id = :i"), {"i": staff.id})).scalar_one()
+        await s.execute(
+            update(User)
+            .where(User.id == directory_agent.id)
+            .values(login="awa.ldap", auth_source=AuthSource.ldap, password_hash=None)
+        )
+        await s.commit()
+    for name in (login, "nobody.here"):
+        body = {"login": name, "password": "wrong-pass-123"}
+        assert await _costs(client, hasher, "/auth/staff/login", body) == wrong, name
+    # a directory account costs the same hash (the directory is off here: 503 after it)
+    ldap_try = {"login": "awa.ldap", "password": "wrong-pass-123"}
+    assert await _costs(client, hasher, "/auth/staff/login", ldap_try, 1) == [(503, 1)]
+    async with db.sessionmaker() as s:
+        await s.execute(
+            update(User)
+            .where(User.id == directory_agent.id)
+            .values(locked_until=text("now() + interval '1 hour'"))
+        )
+        await s.commit()
+    assert await _costs(client, hasher, "/auth/staff/login", ldap_try, 1) == [(423, 1)]

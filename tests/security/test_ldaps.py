@@ -15,7 +15,6 @@ from cryptography import x509
 from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
-from httpx import AsyncClient
 from pydantic import SecretStr
 
 from samaconso.kit.db import Database
@@ -30,20 +29,31 @@ def _name(cn: str) -> x509.Name:
     return x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, cn)])
 
 
-def _ca(workdir: Path, cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey, Path]:
+Issuer = tuple[x509.Certificate, ec.EllipticCurvePrivateKey]
+
+
+def _certificate(
+    subject: str, issuer: Issuer | None, extension: x509.ExtensionType, *, critical: bool
+) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey]:
+    """A day-long certificate for ``subject``, signed by ``issuer`` (self-signed without one)."""
     key = ec.generate_private_key(ec.SECP256R1())
     now = dt.datetime.now(dt.UTC)
     cert = (
         x509.CertificateBuilder()
-        .subject_name(_name(cn))
-        .issuer_name(_name(cn))
+        .subject_name(_name(subject))
+        .issuer_name(issuer[0].subject if issuer else _name(subject))
         .public_key(key.public_key())
         .serial_number(x509.random_serial_number())
         .not_valid_before(now - dt.timedelta(minutes=5))
         .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
+        .add_extension(extension, critical=critical)
+        .sign(issuer[1] if issuer else key, hashes.SHA256())
     )
+    return cert, key
+
+
+def _ca(workdir: Path, cn: str) -> tuple[x509.Certificate, ec.EllipticCurvePrivateKey, Path]:
+    cert, key = _certificate(cn, None, x509.BasicConstraints(ca=True, path_length=None), critical=True)
     path = workdir / f"{cn}.pem"
     path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     return cert, key, path
@@ -54,19 +64,7 @@ def _server_cert(
     ca: tuple[x509.Certificate, ec.EllipticCurvePrivateKey, Path],
     names: list[x509.GeneralName],
 ) -> tuple[Path, Path]:
-    key = ec.generate_private_key(ec.SECP256R1())
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(_name("directory"))
-        .issuer_name(ca[0].subject)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(x509.SubjectAlternativeName(names), critical=False)
-        .sign(ca[1], hashes.SHA256())
-    )
+    cert, key = _certificate("directory", (ca[0], ca[1]), x509.SubjectAlternativeName(names), critical=False)
     cert_path, key_path = workdir / "server.pem", workdir / "server.key"
     cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
     key_path.write_bytes(
@@ -123,48 +121,31 @@ def _ldaps(settings: Settings, directory: Directory, ca: Path) -> Settings:
     )
 
 
-async def _login(client: AsyncClient) -> Any:
-    return await client.post(f"{API}/auth/staff/login", json={"login": "awa.tls", "password": PASSWORD})
-
-
-async def test_right_ca_logs_in_over_ldaps(
+@pytest.mark.parametrize(
+    ("directory_fixture", "trusted_ca", "status"),
+    [
+        pytest.param("directory_tls", "right", 200, id="right-ca-logs-in"),
+        pytest.param("directory_tls", "wrong", 503, id="wrong-ca-refused"),
+        pytest.param("directory_other_name", "right", 503, id="certificate-for-another-host-refused"),
+    ],
+)
+async def test_ldaps_logs_in_only_to_the_verified_directory(
+    directory_fixture: str,
+    trusted_ca: str,
+    status: int,
+    request: pytest.FixtureRequest,
     settings: Settings,
     db: Database,
     agencies: dict[str, Any],
-    directory_tls: Directory,
     pki: dict[str, Any],
     serve: Serve,
 ) -> None:
+    directory: Directory = request.getfixturevalue(directory_fixture)
     await _ldap_staff(db, settings, "awa.tls", agencies["DKC"].id)
-    async with serve(_ldaps(settings, directory_tls, pki["right"][2])) as client:
-        response = await _login(client)
-    assert response.status_code == 200, response.text
-
-
-async def test_wrong_ca_is_refused_with_503(
-    settings: Settings,
-    db: Database,
-    agencies: dict[str, Any],
-    directory_tls: Directory,
-    pki: dict[str, Any],
-    serve: Serve,
-) -> None:
-    await _ldap_staff(db, settings, "awa.tls", agencies["DKC"].id)
-    async with serve(_ldaps(settings, directory_tls, pki["wrong"][2])) as client:
-        response = await _login(client)
-    assert response.status_code == 503, response.text
-    assert response.json()["code"] == "ldap_unavailable"
-
-
-async def test_certificate_for_another_host_is_refused_with_503(
-    settings: Settings,
-    db: Database,
-    agencies: dict[str, Any],
-    directory_other_name: Directory,
-    pki: dict[str, Any],
-    serve: Serve,
-) -> None:
-    await _ldap_staff(db, settings, "awa.tls", agencies["DKC"].id)
-    async with serve(_ldaps(settings, directory_other_name, pki["right"][2])) as client:
-        response = await _login(client)
-    assert response.status_code == 503, response.text
+    async with serve(_ldaps(settings, directory, pki[trusted_ca][2])) as client:
+        response = await client.post(
+            f"{API}/auth/staff/login", json={"login": "awa.tls", "password": PASSWORD}
+        )
+    assert response.status_code == status, response.text
+    if status == 503:  # refused before any password leaves, as the directory being down
+        assert response.json()["code"] == "ldap_unavailable"

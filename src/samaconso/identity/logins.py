@@ -122,8 +122,9 @@ async def login(ctx: Ctx, body: LoginRequest) -> tuple[Issued, list[uuid.UUID]]:
         )
         await record_now(session)
         raise await _phantom_failure(ctx, f"pin-fail:{body.phone}")
-    await check_lock(ctx, user)
+    # hashed before the lock check: a locked account costs one hash, like an unknown number
     checked = await check_secret_and_update(user.pin_hash, body.pin)
+    await check_lock(ctx, user)
     if not checked.ok:
         raise await count_failure(ctx, user, "login", _invalid_credentials())
     weak = pin_is_weak(body.pin)
@@ -165,6 +166,11 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
         )
         await record_now(session)
         raise await _phantom_failure(ctx, f"staff-fail:{login_name.strip().lower()}")
+    # one hash on every path (a directory account has no local hash: the same cost as an unknown
+    # login), before the lock check, so neither a lockout nor the account's kind shows in the timing
+    checked = await check_secret_and_update(
+        user.password_hash if user.auth_source != AuthSource.ldap else None, password
+    )
     await check_lock(ctx, user)
     if user.auth_source == AuthSource.ldap:
         if not ctx.settings.ldap_enabled or ctx.directory is None:
@@ -177,7 +183,6 @@ async def staff_login(ctx: Ctx, login_name: str, password: str) -> Issued:
             raise unavailable("ldap", 30) from exc
         weak = False
     else:
-        checked = await check_secret_and_update(user.password_hash, password)
         ok = checked.ok
         weak = ok and staff_password_problem(password)
         if weak and not checked.was_legacy:  # a weak v2 password that already had its one sign-in

@@ -216,6 +216,16 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     "access_request_decided": _c(
         409, "Cette demande a déjà été traitée.", "This request was already decided."
     ),
+    "access_request_pending": _c(
+        409,
+        "Votre demande d'accès à ce compteur attend déjà la réponse de son titulaire.",
+        "Your access request for this meter is already waiting for its owner's answer.",
+    ),
+    "access_requests_full": _c(
+        409,
+        "Le titulaire de ce compteur a trop de demandes en attente.",
+        "This meter's owner has too many pending requests.",
+    ),
     "file_already_attached": _c(
         409, "Ce document est déjà joint à une demande.", "This document is already attached to a request."
     ),
@@ -231,6 +241,11 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
         409,
         "Cette demande est close : elle ne peut plus être modifiée.",
         "This request is closed: it can no longer be changed.",
+    ),
+    "request_comments_full": _c(
+        409,
+        "Trop de messages sur cette demande : déposez une nouvelle demande ou passez en agence.",
+        "Too many messages on this request: file a new request or visit your agency.",
     ),
     "request_type_exists": _c(
         409, "Ce code de type de demande existe déjà.", "This request type code already exists."
@@ -337,6 +352,16 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
     ),
     "too_many_meter_additions": _c(
         429, "Trop d'ajouts de compteurs, réessayez plus tard.", "Too many meter additions, retry later."
+    ),
+    "access_request_cooldown": _c(
+        429,
+        "Le titulaire a refusé ou retiré votre accès récemment : redemandez plus tard.",
+        "The owner recently refused or removed your access: ask again later.",
+    ),
+    "too_many_comments": _c(
+        429,
+        "Trop de messages sur cette demande, réessayez plus tard.",
+        "Too many messages on this request, retry later.",
     ),
     "simulator_rate_limited": _c(
         429, "Trop de simulations, réessayez dans une minute.", "Too many simulations, retry in a minute."

@@ -254,8 +254,18 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "addMyMeter",
         "Add a meter",
         "A Woyofal meter number or a postpaid contract account. Active at once when the legacy record "
-        "carries my phone number; otherwise pending until its owner approves.",
-        ("meter_unknown", "contract_unknown", "meter_already_linked", "too_many_meter_additions"),
+        "carries my phone number; otherwise pending until its owner approves (one pending request per "
+        "meter; none for a day after the owner refused or removed me, `Retry-After`; the owner is "
+        "pushed once a day at most per requester and meter, and holds at most 20 pending requests).",
+        (
+            "meter_unknown",
+            "contract_unknown",
+            "meter_already_linked",
+            "access_request_pending",
+            "access_requests_full",
+            "access_request_cooldown",
+            "too_many_meter_additions",
+        ),
     ),
     ("GET", "/api/v1/me/meters"): Op(
         "listMyMeters", "My meters", "The meters I follow, default first, with their status."
@@ -437,13 +447,24 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ),
     ("GET", "/api/v1/me/requests"): Op("listMyRequests", "My requests", "My requests, newest first."),
     ("GET", "/api/v1/me/requests/{request_id}"): Op(
-        "getMyRequest", "One of my requests", "With its history and comments.", ("request_not_found",)
+        "getMyRequest",
+        "One of my requests",
+        "With its newest 20 history entries and comments; `older_events_cursor` pages through the "
+        "older ones at `/timeline`.",
+        ("request_not_found",),
+    ),
+    ("GET", "/api/v1/me/requests/{request_id}/timeline"): Op(
+        "listMyRequestTimeline",
+        "My request's timeline",
+        "Status changes and messages of my request, newest first.",
+        ("request_not_found",),
     ),
     ("POST", "/api/v1/me/requests/{request_id}/comments"): Op(
         "commentMyRequest",
         "Comment on my request",
-        "Adds a message for the agent handling it.",
-        ("request_not_found", "request_closed"),
+        "Adds a message for the agent handling it (2 000 characters at most; 10 an hour and 100 in "
+        "all per author and request).",
+        ("request_not_found", "request_closed", "request_comments_full", "too_many_comments"),
     ),
     ("POST", "/api/v1/me/requests/{request_id}/cancel"): Op(
         "cancelMyRequest",
@@ -474,15 +495,31 @@ OPERATIONS: dict[tuple[str, str], Op] = {
     ("GET", "/api/v1/requests/{request_id}"): Op(
         "getRequest",
         "One request (staff)",
-        "With the customer, history and comments.",
+        "With the customer, the newest 20 history entries and comments (`older_events_cursor`: the "
+        "older ones at `/timeline`).",
+        ("request_not_found",),
+    ),
+    ("GET", "/api/v1/requests/{request_id}/timeline"): Op(
+        "listRequestTimeline",
+        "A request's timeline (staff)",
+        "Status changes and messages of the request, newest first.",
         ("request_not_found",),
     ),
     ("PATCH", "/api/v1/requests/{request_id}"): Op(
         "updateRequest",
         "Handle a request",
-        "Take it (`assign_to_me`), move it (`status`) and/or write to the customer (`comment`). "
+        "Take it (`assign_to_me`), move it (`status`) and/or write to the customer (`comment`, 2 000 "
+        "characters at most; a message alone: 10 an hour and 100 in all per author and request). "
         "Taking it is audited (`request_assigned`).",
-        ("request_not_found", "empty_update", "comment_required", "invalid_transition", "request_closed"),
+        (
+            "request_not_found",
+            "empty_update",
+            "comment_required",
+            "invalid_transition",
+            "request_closed",
+            "request_comments_full",
+            "too_many_comments",
+        ),
     ),
     # files
     ("POST", "/api/v1/files"): Op(

@@ -58,6 +58,8 @@ class MeterLink(UUIDPk, Timestamps, Base):
     is_default: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     decided_at: Mapped[datetime | None]
     decided_by: Mapped[uuid.UUID | None] = mapped_column(ForeignKey("users.id", ondelete="SET NULL"))
+    # when the owner was pushed about this request (None: not told, e.g. within the cool-down)
+    owner_notified_at: Mapped[datetime | None]
 
     __table_args__ = (
         # one live (pending or active) link per user and meter

@@ -5,8 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
+from typing import Any
 
-from sqlalchemy import Select, func, select, update
+from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Agency, User
@@ -264,3 +265,61 @@ async def has_active_link(session: AsyncSession, user_id: uuid.UUID, meter_id: u
         )
     )
     return found.first() is not None
+
+
+# --- access requests: cool-downs and caps (issue 12, people used as targets) --------------------
+
+
+async def cooldown_left_s(
+    session: AsyncSession, meter_id: uuid.UUID, user_id: uuid.UUID, *, refusal_s: int, removal_s: int
+) -> int:
+    """Seconds before the user may ask again for the meter: a refusal, or a removal decided by
+    someone else (the owner, an agent), starts a cool-down; the user's own removal does not."""
+    ends = func.max(
+        case(
+            (MeterLink.status == LinkStatus.refused, MeterLink.decided_at + _seconds(refusal_s)),
+            else_=MeterLink.decided_at + _seconds(removal_s),
+        )
+    )
+    stmt = select(func.ceil(func.extract("epoch", ends - func.now()))).where(
+        MeterLink.meter_id == meter_id,
+        MeterLink.user_id == user_id,
+        MeterLink.decided_at.is_not(None),
+        or_(
+            MeterLink.status == LinkStatus.refused,
+            and_(
+                MeterLink.status == LinkStatus.revoked,
+                MeterLink.decided_by.is_distinct_from(MeterLink.user_id),
+            ),
+        ),
+    )
+    left = (await session.execute(stmt)).scalar_one_or_none()
+    return max(0, int(left)) if left is not None else 0
+
+
+def _seconds(seconds: int) -> Any:
+    return func.make_interval(0, 0, 0, 0, 0, 0, seconds)
+
+
+async def owner_notified_since(
+    session: AsyncSession, meter_id: uuid.UUID, user_id: uuid.UUID, within_s: int
+) -> bool:
+    """Whether the owner was already pushed about this user's request for this meter lately."""
+    stmt = select(MeterLink.id).where(
+        MeterLink.meter_id == meter_id,
+        MeterLink.user_id == user_id,
+        MeterLink.owner_notified_at > func.now() - _seconds(within_s),
+    )
+    return (await session.execute(stmt.limit(1))).first() is not None
+
+
+async def pending_count_for_owner(session: AsyncSession, meter: Meter) -> int:
+    """Pending requests waiting for the meter's owner: on every meter carrying the same legacy phone
+    (or on this meter alone when the legacy record has no phone)."""
+    stmt = select(func.count()).select_from(MeterLink).where(MeterLink.status == LinkStatus.pending)
+    if meter.legacy_phone:
+        owned = select(Meter.id).where(Meter.legacy_phone == meter.legacy_phone)
+        stmt = stmt.where(MeterLink.meter_id.in_(owned))
+    else:
+        stmt = stmt.where(MeterLink.meter_id == meter.id)
+    return int((await session.execute(stmt)).scalar_one())

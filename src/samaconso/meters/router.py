@@ -8,7 +8,7 @@ from typing import Annotated
 from fastapi import APIRouter, Query, Request, Response, status
 
 from samaconso.identity.deps import CustomerUser, StaffUser
-from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep, SettingsDep
 from samaconso.kit.pagination import Page
 from samaconso.legacy.deps import GatewayDep
 from samaconso.meters import service, sharing
@@ -28,13 +28,17 @@ async def add_meter(
     session: SessionDep,
     gateway: GatewayDep,
     limiter: RateLimiterDep,
+    settings: SettingsDep,
 ) -> MeterOut:
     """Add a meter: active at once for its owner (legacy phone = my phone), pending otherwise."""
     # bounded so meter numbers cannot be enumerated against the legacy systems
     await limiter.check(
         f"meters:add:{principal.user_id}", ADDS_PER_HOUR, 3600, code="too_many_meter_additions"
     )
-    return await service.add_meter(session, gateway, principal, body.kind, body.number, notify=notify_user)
+    limits = service.RequestLimits.from_settings(settings)
+    return await service.add_meter(
+        session, gateway, principal, body.kind, body.number, notify=notify_user, limits=limits
+    )
 
 
 @router.get("/me/meters", response_model=Page[MeterOut])

@@ -22,6 +22,7 @@ async def seed(db: Database, settings: Settings) -> list[str]:
     if settings.profile != "embedded" or settings.legacy_backend != "simulated":
         return []
     gateway = LegacyGateway.from_settings(settings)
+    limits = service.RequestLimits.from_settings(settings)
     linked = 0
     try:
         async with db.sessionmaker() as session:
@@ -41,13 +42,15 @@ async def seed(db: Database, settings: Settings) -> list[str]:
         ):
             try:
                 async with unit_of_work(db.sessionmaker) as session:  # one transaction per meter
-                    await service.add_meter(session, gateway, principal, kind, number, notify=notify_user)
+                    await service.add_meter(
+                        session, gateway, principal, kind, number, notify=notify_user, limits=limits
+                    )
                 linked += 1
             except AppError as exc:
                 if exc.status != 409:  # 409: already linked by a previous run
                     raise
         async with unit_of_work(db.sessionmaker) as session:
-            shared = await _seed_sharing(session, gateway, principal)
+            shared = await _seed_sharing(session, gateway, principal, limits)
     finally:
         await gateway.dispose()
     lines = (
@@ -70,7 +73,9 @@ SHARING_DEMO = (
 )
 
 
-async def _seed_sharing(session: AsyncSession, gateway: LegacyGateway, owner: Principal) -> bool:
+async def _seed_sharing(
+    session: AsyncSession, gateway: LegacyGateway, owner: Principal, limits: service.RequestLimits
+) -> bool:
     from samaconso.kit.security import hash_secret
 
     if (await session.execute(select(User.id).where(User.phone == SHARING_DEMO[0][0]))).first():
@@ -85,7 +90,13 @@ async def _seed_sharing(session: AsyncSession, gateway: LegacyGateway, owner: Pr
             user_id=user.id, session_id=user.id, role=Role.customer, agency_id=None, language="fr"
         )
         link = await service.add_meter(
-            session, gateway, member, MeterKind.prepaid, g.DEMO_PREPAID_METER, notify=notify_user
+            session,
+            gateway,
+            member,
+            MeterKind.prepaid,
+            g.DEMO_PREPAID_METER,
+            notify=notify_user,
+            limits=limits,
         )
         if approved:
             requests = await service.list_access_requests(session, owner, None, 100)

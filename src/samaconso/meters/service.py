@@ -35,6 +35,7 @@ from samaconso.meters.schemas import (
     StaffMeterOut,
     SuggestionOut,
 )
+from samaconso.settings import Settings
 
 log = structlog.get_logger(__name__)
 
@@ -47,6 +48,76 @@ def request_not_found() -> AppError:
     return AppError(
         404, "access_request_not_found", "Demande d'accès introuvable.", "Access request not found."
     )
+
+
+def meter_already_linked() -> AppError:
+    return AppError(
+        409,
+        "meter_already_linked",
+        "Ce compteur est déjà dans votre liste.",
+        "This meter is already in your list.",
+    )
+
+
+def access_request_pending() -> AppError:
+    return AppError(
+        409,
+        "access_request_pending",
+        "Votre demande d'accès à ce compteur attend déjà la réponse de son titulaire.",
+        "Your access request for this meter is already waiting for its owner's answer.",
+    )
+
+
+@dataclass(frozen=True)
+class RequestLimits:
+    """How often someone may ask to follow another customer's meter (issue 12: people used as
+    targets). From the settings ``meter_request_*`` / ``meter_pending_requests_per_owner``."""
+
+    refusal_cooldown_s: int
+    removal_cooldown_s: int
+    notify_cooldown_s: int
+    pending_per_owner: int
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RequestLimits:
+        return cls(
+            refusal_cooldown_s=settings.meter_request_refusal_cooldown_s,
+            removal_cooldown_s=settings.meter_request_removal_cooldown_s,
+            notify_cooldown_s=settings.meter_request_notify_cooldown_s,
+            pending_per_owner=settings.meter_pending_requests_per_owner,
+        )
+
+
+async def _may_ask(
+    session: AsyncSession, meter: Meter, me: uuid.UUID, limits: RequestLimits, *, known: bool
+) -> None:
+    """Refuse a request within the cool-down after a refusal or a removal (429, Retry-After), or
+    when the owner already has their cap of pending requests (409). ``known``: the meter was in
+    the app before (only then can the caller have been refused or removed)."""
+    if known:
+        left = await repo.cooldown_left_s(
+            session,
+            meter.id,
+            me,
+            refusal_s=limits.refusal_cooldown_s,
+            removal_s=limits.removal_cooldown_s,
+        )
+        if left > 0:
+            raise AppError(
+                429,
+                "access_request_cooldown",
+                "Le titulaire a refusé ou retiré votre accès à ce compteur récemment : "
+                "vous pourrez redemander plus tard.",
+                "The owner recently refused or removed your access to this meter: you may ask again later.",
+                headers={"Retry-After": str(left)},
+            )
+    if await repo.pending_count_for_owner(session, meter) >= limits.pending_per_owner:
+        raise AppError(
+            409,
+            "access_requests_full",
+            "Le titulaire de ce compteur a trop de demandes en attente : réessayez quand il y aura répondu.",
+            "This meter's owner has too many pending requests: retry once they have answered.",
+        )
 
 
 def unknown_in_legacy(kind: MeterKind) -> AppError:
@@ -169,16 +240,15 @@ async def add_meter(
     number: str,
     *,
     notify: Notify,
+    limits: RequestLimits,
 ) -> MeterOut:
+    """Add a meter to my list: active at once for its owner, otherwise a pending request the owner
+    is pushed about (once per :attr:`RequestLimits.notify_cooldown_s` for a requester and meter)."""
     me = principal.user_id
     existing = await repo.meter_by_number(session, kind, number)
-    if existing is not None and await repo.live_link(session, existing.id, me) is not None:
-        raise AppError(
-            409,
-            "meter_already_linked",
-            "Ce compteur est déjà dans votre liste.",
-            "This meter is already in your list.",
-        )
+    live = await repo.live_link(session, existing.id, me) if existing is not None else None
+    if live is not None:
+        raise access_request_pending() if live.status == LinkStatus.pending else meter_already_linked()
     legacy = await lookup_legacy(gateway, kind, number)
     if legacy is None:
         raise unknown_in_legacy(kind)
@@ -194,9 +264,11 @@ async def add_meter(
     meter.legacy_phone = legacy.phone
     meter.legacy_agency = legacy.agency
     meter.agency_id = agency.id if agency else None
+    is_owner = my_phone is not None and legacy.phone == my_phone
+    if not is_owner:  # checked before a new meter joins the session (no autoflush of its insert)
+        await _may_ask(session, meter, me, limits, known=not is_new)
     if is_new:
         session.add(meter)
-    is_owner = my_phone is not None and legacy.phone == my_phone
     link = MeterLink(
         meter_id=meter.id,
         user_id=me,
@@ -215,15 +287,12 @@ async def add_meter(
         session.add(link)
         await session.flush()
     except IntegrityError as exc:  # a concurrent add of the same meter
-        raise AppError(
-            409,
-            "meter_already_linked",
-            "Ce compteur est déjà dans votre liste.",
-            "This meter is already in your list.",
-        ) from exc
+        raise meter_already_linked() from exc
     if not is_owner and legacy.phone:
         owner = await repo.customer_by_phone(session, legacy.phone)
-        if owner is not None and owner.id != me:
+        told = await repo.owner_notified_since(session, meter.id, me, limits.notify_cooldown_s)
+        if owner is not None and owner.id != me and not told:
+            link.owner_notified_at = func.now()
             await _notify(
                 notify,
                 session,

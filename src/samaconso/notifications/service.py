@@ -249,11 +249,19 @@ async def create_notification(
             raise
         return _accepted(previous)
     if kind not in (TargetKind.user, TargetKind.meter):
+        # a broadcast: who sent what to whom, and to how many devices at the time of sending
         add_audit(
             session,
             "notification_sent",
             actor_id=staff.user_id,
-            details={"notification": str(n.id), "target": kind.value, "type": body.type.value},
+            details={
+                "notification": str(n.id),
+                "target": kind.value,
+                "agencies": [str(a) for a in columns.get("target_agency_ids", [])],
+                "type": body.type.value,
+                "priority": n.priority,
+                "devices": await repo.count_pushable(session, n),
+            },
         )
     return _accepted(n)
 

@@ -55,8 +55,7 @@ async def reopen_mine(
         to_status=RequestStatus.in_progress,
         body=reason.strip(),
     )
-    await session.flush()
-    await repo.touch(session, req.id)
+    await service._save_and_touch(session, req)
     log.info("request_reopened", request_id=str(req.id), reference=req.reference)
     return await service._view(session, req)
 

@@ -11,6 +11,7 @@ from sqlalchemy import and_, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Agency, User
+from samaconso.kit.db import keyset_after
 from samaconso.meters.models import LinkStatus, Meter, MeterLink
 from samaconso.requests.models import (
     OPEN_STATUSES,
@@ -155,14 +156,35 @@ async def list_requests(
     return (await session.execute(stmt)).tuples().all()
 
 
-async def events_of(session: AsyncSession, request_id: uuid.UUID) -> Sequence[RequestEvent]:
-    return (
-        await session.scalars(
-            select(RequestEvent)
-            .where(RequestEvent.request_id == request_id)
-            .order_by(RequestEvent.at, RequestEvent.id)
-        )
-    ).all()
+# What a request's timeline shows (assignments stay internal to the request's handling).
+TIMELINE_KINDS = (EventKind.status, EventKind.comment)
+
+
+async def events_page(
+    session: AsyncSession,
+    request_id: uuid.UUID,
+    *,
+    before: tuple[datetime, uuid.UUID] | None,
+    limit: int,
+) -> Sequence[RequestEvent]:
+    """The request's status changes and comments, newest first, older than ``before``."""
+    stmt = select(RequestEvent).where(
+        RequestEvent.request_id == request_id, RequestEvent.kind.in_(TIMELINE_KINDS)
+    )
+    if before is not None:
+        stmt = stmt.where(keyset_after((RequestEvent.at, RequestEvent.id), before, descending=True))
+    stmt = stmt.order_by(RequestEvent.at.desc(), RequestEvent.id.desc()).limit(limit)
+    return (await session.scalars(stmt)).all()
+
+
+async def comment_count(session: AsyncSession, request_id: uuid.UUID, actor_id: uuid.UUID) -> int:
+    """How many comments this person wrote on the request."""
+    stmt = select(func.count()).where(
+        RequestEvent.request_id == request_id,
+        RequestEvent.kind == EventKind.comment,
+        RequestEvent.actor_id == actor_id,
+    )
+    return int((await session.execute(stmt)).scalar_one())
 
 
 def add_event(

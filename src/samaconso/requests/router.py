@@ -11,13 +11,15 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from samaconso.console import service as console
 from samaconso.identity.context import Ctx
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
+from samaconso.identity.principal import Principal
 from samaconso.identity.repository import add_audit
 from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
 from samaconso.kit.i18n import Lang
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
+from samaconso.kit.ratelimit import RateLimiter
 from samaconso.requests import follow_up, service
-from samaconso.requests.models import EventKind, RequestStatus, RequestType
+from samaconso.requests.models import EventKind, RequestEvent, RequestStatus, RequestType
 from samaconso.requests.schemas import (
     AttachmentOut,
     CommentIn,
@@ -37,6 +39,7 @@ from samaconso.requests.schemas import (
     RequestTypePatch,
     StaffRequestDetail,
     StaffRequestSummary,
+    TimelineEntry,
 )
 
 router = APIRouter(tags=["requests"])
@@ -107,6 +110,27 @@ def _timeline(v: service.RequestView) -> tuple[list[HistoryEntry], list[CommentO
     return history, comments
 
 
+def _entry(e: RequestEvent) -> TimelineEntry:
+    return TimelineEntry(
+        at=e.at,
+        kind="comment" if e.kind == EventKind.comment else "status",
+        by=_by(e.actor_role),
+        from_status=RequestStatus(e.from_status) if e.from_status else None,
+        to_status=RequestStatus(e.to_status) if e.to_status else None,
+        body=e.body,
+    )
+
+
+async def _limit_comments(limiter: RateLimiter, principal: Principal, request_id: uuid.UUID) -> None:
+    """At most :data:`service.COMMENTS_PER_HOUR` messages per author and request an hour."""
+    await limiter.check(
+        f"req-comment:{request_id}:{principal.user_id}",
+        service.COMMENTS_PER_HOUR,
+        3600,
+        "too_many_comments",
+    )
+
+
 def _attachments(v: service.RequestView) -> list[AttachmentOut]:
     return [
         AttachmentOut(
@@ -130,6 +154,7 @@ def _detail(v: service.RequestView, lang: Lang) -> RequestDetail:
         attachments=_attachments(v),
         history=history,
         comments=comments,
+        older_events_cursor=v.older_events,
     )
 
 
@@ -159,6 +184,7 @@ def _staff_detail(v: service.RequestView, lang: Lang) -> StaffRequestDetail:
         attachments=_attachments(v),
         history=history,
         comments=comments,
+        older_events_cursor=v.older_events,
     )
 
 
@@ -251,10 +277,29 @@ async def my_request(
     return _detail(await service.get_mine(session, principal, request_id), _lang(request))
 
 
+@router.get("/me/requests/{request_id}/timeline", response_model=Page[TimelineEntry])
+async def my_request_timeline(
+    request_id: uuid.UUID,
+    principal: CustomerUser,
+    session: SessionDep,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[TimelineEntry]:
+    """Status changes and messages of my request, newest first."""
+    events, next_cursor = await service.timeline_mine(session, principal, request_id, cursor, limit)
+    return Page(items=[_entry(e) for e in events], next_cursor=next_cursor)
+
+
 @router.post("/me/requests/{request_id}/comments", status_code=201, response_model=RequestDetail)
 async def comment_my_request(
-    request_id: uuid.UUID, body: CommentIn, request: Request, principal: CustomerUser, session: SessionDep
+    request_id: uuid.UUID,
+    body: CommentIn,
+    request: Request,
+    principal: CustomerUser,
+    session: SessionDep,
+    limiter: RateLimiterDep,
 ) -> RequestDetail:
+    await _limit_comments(limiter, principal, request_id)
     return _detail(await service.comment_mine(session, principal, request_id, body.body), _lang(request))
 
 
@@ -326,11 +371,31 @@ async def staff_request(
     return _staff_detail(await service.get_for_staff(session, principal, request_id), _lang(request))
 
 
+@router.get("/requests/{request_id}/timeline", response_model=Page[TimelineEntry])
+async def staff_request_timeline(
+    request_id: uuid.UUID,
+    principal: StaffUser,
+    session: SessionDep,
+    limit: LimitQuery = 20,
+    cursor: CursorQuery = None,
+) -> Page[TimelineEntry]:
+    """Status changes and messages of a request, newest first."""
+    events, next_cursor = await service.timeline_for_staff(session, principal, request_id, cursor, limit)
+    return Page(items=[_entry(e) for e in events], next_cursor=next_cursor)
+
+
 @router.patch("/requests/{request_id}", response_model=StaffRequestDetail)
 async def staff_update_request(
-    request_id: uuid.UUID, body: RequestPatch, request: Request, principal: StaffUser, session: SessionDep
+    request_id: uuid.UUID,
+    body: RequestPatch,
+    request: Request,
+    principal: StaffUser,
+    session: SessionDep,
+    limiter: RateLimiterDep,
 ) -> StaffRequestDetail:
     """Take the request (``assign_to_me``), move it (``status``) and/or write to the customer (``comment``)."""
+    if body.comment is not None and body.status is None:
+        await _limit_comments(limiter, principal, request_id)
     view = await console.update_request(
         _audit_ctx(request, session),
         principal,

@@ -11,6 +11,7 @@ from pydantic import BaseModel, Field, StrictBool
 from samaconso.requests.models import RequestStatus
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
+COMMENT_MAX_CHARS = 2000  # one message on a request (issue 12: bounded conversations)
 
 
 class RequestTypeIn(BaseModel):
@@ -50,7 +51,7 @@ class RequestCreate(BaseModel):
 
 
 class CommentIn(BaseModel):
-    body: str = Field(min_length=1, max_length=4000)
+    body: str = Field(min_length=1, max_length=COMMENT_MAX_CHARS)
 
 
 class RequestPatch(BaseModel):
@@ -58,7 +59,7 @@ class RequestPatch(BaseModel):
 
     assign_to_me: StrictBool = False
     status: Literal["in_progress", "resolved", "rejected"] | None = None
-    comment: str | None = Field(default=None, min_length=1, max_length=4000)
+    comment: str | None = Field(default=None, min_length=1, max_length=COMMENT_MAX_CHARS)
 
 
 class AttachmentOut(BaseModel):
@@ -80,6 +81,23 @@ class CommentOut(BaseModel):
     at: datetime
     by: Literal["customer", "agent", "admin", "system"]
     body: str
+
+
+class TimelineEntry(BaseModel):
+    """One event of a request's timeline: a status change (with its comment) or a message."""
+
+    at: datetime
+    kind: Literal["status", "comment"]
+    by: Literal["customer", "agent", "admin", "system"]
+    from_status: RequestStatus | None = None
+    to_status: RequestStatus | None = None
+    body: str | None = None
+
+
+OLDER_EVENTS = Field(
+    description="`history` and `comments` hold the request's newest 20 events; when there are older "
+    "ones, pass this cursor to the request's `/timeline` to page through them (newest first)."
+)
 
 
 class RequestSummary(BaseModel):
@@ -119,6 +137,7 @@ class RequestDetail(RequestSummary):
     attachments: list[AttachmentOut]
     history: list[HistoryEntry]
     comments: list[CommentOut]
+    older_events_cursor: str | None = OLDER_EVENTS
 
 
 class StaffRequestSummary(RequestSummary):
@@ -145,3 +164,4 @@ class StaffRequestDetail(StaffRequestSummary):
     attachments: list[AttachmentOut]
     history: list[HistoryEntry]
     comments: list[CommentOut]
+    older_events_cursor: str | None = OLDER_EVENTS

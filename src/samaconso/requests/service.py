@@ -23,7 +23,7 @@ from samaconso.files.models import StoredFile
 from samaconso.identity.models import User
 from samaconso.identity.principal import Principal
 from samaconso.kit.errors import AppError
-from samaconso.kit.pagination import decode_cursor, encode_cursor
+from samaconso.kit.pagination import decode_cursor, decode_time_cursor, encode_cursor, encode_time_cursor
 from samaconso.notifications.service import notify_user
 from samaconso.requests import repository as repo
 from samaconso.requests.models import (
@@ -43,6 +43,11 @@ STAFF_TRANSITIONS: dict[RequestStatus, frozenset[RequestStatus]] = {
     RequestStatus.in_progress: frozenset({RequestStatus.resolved, RequestStatus.rejected}),
 }
 CLOSING = frozenset({RequestStatus.resolved, RequestStatus.rejected, RequestStatus.cancelled})
+
+# Bounds of a request's conversation (issue 12: a request is no free storage nor a paging bomb).
+COMMENTS_PER_HOUR = 10  # per author and request (router, Redis)
+COMMENTS_PER_AUTHOR = 100  # per author and request, in all
+DETAIL_EVENTS = 20  # the newest timeline events a detail carries; older ones: the timeline route
 
 STATUS_LABELS: dict[RequestStatus, tuple[str, str]] = {
     RequestStatus.submitted: ("soumise", "submitted"),
@@ -150,6 +155,7 @@ class RequestView:
     events: list[RequestEvent] | None = None
     attachments: list[StoredFile] | None = None
     requester: User | None = None
+    older_events: str | None = None  # cursor of the timeline page before ``events``
 
     @property
     def age_hours(self) -> float:
@@ -162,17 +168,73 @@ class RequestView:
 
 
 async def _view(session: AsyncSession, req: CustomerRequest, *, with_requester: bool = False) -> RequestView:
+    """The request with its newest :data:`DETAIL_EVENTS` timeline events, oldest first, and the
+    cursor of the older ones."""
     await session.refresh(req)
     rtype = await repo.type_by_id(session, req.type_id)
     assert rtype is not None  # FK
+    events, older = await _events(session, req, None, DETAIL_EVENTS)
     return RequestView(
         request=req,
         type=rtype,
         now=await repo.db_now(session),
-        events=list(await repo.events_of(session, req.id)),
+        events=events[::-1],
         attachments=list(await files.attachments_of(session, req.id)),
         requester=await repo.requester(session, req.requester_id) if with_requester else None,
+        older_events=older,
     )
+
+
+async def _events(
+    session: AsyncSession, req: CustomerRequest, cursor: str | None, limit: int
+) -> tuple[list[RequestEvent], str | None]:
+    """One page of the timeline, newest first, and the cursor of the next (older) page."""
+    rows = list(await repo.events_page(session, req.id, before=decode_time_cursor(cursor), limit=limit + 1))
+    older = encode_time_cursor(rows[limit - 1].at, rows[limit - 1].id) if len(rows) > limit else None
+    return rows[:limit], older
+
+
+def _assignment_event(
+    session: AsyncSession, req: CustomerRequest, principal: Principal, body: str | None = None
+) -> None:
+    repo.add_event(
+        session,
+        req,
+        kind=EventKind.assignment,
+        actor_id=principal.user_id,
+        actor_role=principal.role.value,
+        body=body,
+    )
+
+
+async def _comment_event(
+    session: AsyncSession, req: CustomerRequest, principal: Principal, body: str
+) -> None:
+    """A comment on the request, within :data:`COMMENTS_PER_AUTHOR` per author (409 beyond)."""
+    if await repo.comment_count(session, req.id, principal.user_id) >= COMMENTS_PER_AUTHOR:
+        raise AppError(
+            409,
+            "request_comments_full",
+            f"Vous avez écrit {COMMENTS_PER_AUTHOR} messages sur cette demande : "
+            "déposez une nouvelle demande ou passez en agence.",
+            f"You wrote {COMMENTS_PER_AUTHOR} messages on this request: "
+            "file a new request or visit your agency.",
+        )
+    repo.add_event(
+        session,
+        req,
+        kind=EventKind.comment,
+        actor_id=principal.user_id,
+        actor_role=principal.role.value,
+        body=body,
+    )
+
+
+async def _save_and_touch(session: AsyncSession, req: CustomerRequest) -> None:
+    """Write the changes and events, and mark the request updated (database clock)."""
+    await session.flush()
+    await repo.touch(session, req.id)
+    await session.flush()
 
 
 def _page_cursor(rows: Sequence[tuple[CustomerRequest, RequestType]], limit: int) -> str | None:
@@ -306,17 +368,16 @@ async def comment_mine(
     req = await _mine(session, principal, request_id, for_update=True)
     if req.status not in OPEN_STATUSES:
         raise request_closed(req.status)
-    repo.add_event(
-        session,
-        req,
-        kind=EventKind.comment,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
-        body=body.strip(),
-    )
-    await repo.touch(session, req.id)
-    await session.flush()
+    await _comment_event(session, req, principal, body.strip())
+    await _save_and_touch(session, req)
     return await _view(session, req)
+
+
+async def timeline_mine(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[list[RequestEvent], str | None]:
+    """My request's timeline, newest first (the detail's ``older_events_cursor`` continues it)."""
+    return await _events(session, await _mine(session, principal, request_id), cursor, limit)
 
 
 async def cancel_mine(session: AsyncSession, principal: Principal, request_id: uuid.UUID) -> RequestView:
@@ -412,6 +473,12 @@ async def _for_staff(
 
 async def get_for_staff(session: AsyncSession, principal: Principal, request_id: uuid.UUID) -> RequestView:
     return await _view(session, await _for_staff(session, principal, request_id), with_requester=True)
+
+
+async def timeline_for_staff(
+    session: AsyncSession, principal: Principal, request_id: uuid.UUID, cursor: str | None, limit: int
+) -> tuple[list[RequestEvent], str | None]:
+    return await _events(session, await _for_staff(session, principal, request_id), cursor, limit)
 
 
 def _set_status(
@@ -513,29 +580,14 @@ async def staff_update(
         assign_to_me or (status == RequestStatus.in_progress and req.assigned_to is None)
     ) and req.assigned_to != principal.user_id:
         req.assigned_to = principal.user_id
-        repo.add_event(
-            session,
-            req,
-            kind=EventKind.assignment,
-            actor_id=principal.user_id,
-            actor_role=principal.role.value,
-        )
+        _assignment_event(session, req, principal)
     if status is not None:
         _set_status(session, req, status, principal, comment=comment)
         await _notify(session, req, rtype, status=status, comment=comment)
     elif comment is not None:
-        repo.add_event(
-            session,
-            req,
-            kind=EventKind.comment,
-            actor_id=principal.user_id,
-            actor_role=principal.role.value,
-            body=comment,
-        )
+        await _comment_event(session, req, principal, comment)
         await _notify(session, req, rtype, status=None, comment=comment)
-    await session.flush()
-    await repo.touch(session, req.id)
-    await session.flush()
+    await _save_and_touch(session, req)
     log.info("request_updated", request_id=str(req.id), status=req.status.value, by=str(principal.user_id))
     return await _view(session, req, with_requester=True)
 
@@ -557,17 +609,8 @@ async def assign(
         )
     if req.assigned_to != colleague.id:
         req.assigned_to = colleague.id
-        repo.add_event(
-            session,
-            req,
-            kind=EventKind.assignment,
-            actor_id=principal.user_id,
-            actor_role=principal.role.value,
-            body=f"assigned:{colleague.id}",
-        )
-        await session.flush()
-        await repo.touch(session, req.id)
-        await session.flush()
+        _assignment_event(session, req, principal, f"assigned:{colleague.id}")
+        await _save_and_touch(session, req)
     log.info("request_assigned", request_id=str(req.id), to=str(colleague.id), by=str(principal.user_id))
     return await _view(session, req, with_requester=True)
 
@@ -592,16 +635,8 @@ async def transfer(
     previous = req.agency_id
     req.agency_id = agency_id
     req.assigned_to = None
-    repo.add_event(
-        session,
-        req,
-        kind=EventKind.assignment,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
-        body=f"transfer:{previous or 'national'}->{agency_id}" + (f" {comment.strip()}" if comment else ""),
-    )
-    await session.flush()
-    await repo.touch(session, req.id)
-    await session.flush()
+    note = f" {comment.strip()}" if comment else ""
+    _assignment_event(session, req, principal, f"transfer:{previous or 'national'}->{agency_id}{note}")
+    await _save_and_touch(session, req)
     log.info("request_transferred", request_id=str(req.id), to=str(agency_id), by=str(principal.user_id))
     return await _view(session, req, with_requester=True)

@@ -417,7 +417,7 @@ async function requestsPage(params) {
 async function requestPage(id) {
   const r = await guarded(() => api("GET", `/requests/${id}`));
   if (!r) return;
-  const comment = h("textarea", { id: "reply", rows: 3, maxlength: 4000 });
+  const comment = h("textarea", { id: "reply", rows: 3, maxlength: 2000 });
   const canned = h("select", { id: "canned", onchange: () => { if (canned.value) comment.value = t(canned.value); } },
     h("option", { value: "" }, "—"), ["canned1", "canned2", "canned3"].map((k) => h("option", { value: k }, t(k).slice(0, 60))));
   const patch = (body) => guarded(async () => {
@@ -457,9 +457,25 @@ async function requestPage(id) {
         h("button", { type: "button", id: "resolve", class: "primary", onclick: () => patch(withComment({ status: "resolved" })) }, t("resolve")),
         h("button", { type: "button", id: "reject", onclick: () => patch(withComment({ status: "rejected" })) }, t("reject")))) : null,
     routing,
-    section(t("history"), table([t("date"), t("status"), t("message")], [
-      ...r.history.map((e) => [when(e.at), `${e.from_status ? t(`st_${e.from_status}`) + " → " : ""}${t(`st_${e.to_status}`)} (${t(`by_${e.by}`)})`, e.comment || ""]),
-      ...r.comments.map((c) => [when(c.at), t(`by_${c.by}`), c.body])])));
+    section(t("history"), ...requestTimeline(id, r)));
+}
+
+// The detail carries the newest events; older ones are paged in from /requests/{id}/timeline.
+function requestTimeline(id, r) {
+  const cells = (e) => (e.kind === "comment" ? [when(e.at), t(`by_${e.by}`), e.body]
+    : [when(e.at), `${e.from_status ? t(`st_${e.from_status}`) + " → " : ""}${t(`st_${e.to_status}`)} (${t(`by_${e.by}`)})`, e.body || ""]);
+  const row = (e) => h("tr", {}, cells(e).map((c) => h("td", {}, c)));
+  const events = [...r.history.map((e) => ({ ...e, kind: "status", body: e.comment })), ...r.comments.map((c) => ({ ...c, kind: "comment" }))]
+    .sort((a, b) => (a.at < b.at ? 1 : a.at > b.at ? -1 : 0));
+  const body = h("tbody", { id: "timeline" }, events.map(row));
+  let older = r.older_events_cursor;
+  const more = h("button", { type: "button", id: "older-events", hidden: !older, onclick: () => guarded(async () => {
+    const page = await api("GET", `/requests/${id}/timeline?limit=50&cursor=${encodeURIComponent(older)}`);
+    page.items.forEach((e) => body.append(row(e)));
+    older = page.next_cursor;
+    more.hidden = !older;
+  }) }, t("olderEvents"));
+  return [h("table", {}, h("thead", {}, h("tr", {}, [t("date"), t("status"), t("message")].map((x) => h("th", { scope: "col" }, x)))), body), more];
 }
 
 async function notificationsPage() {
