@@ -22,8 +22,8 @@ import re
 from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
+from samaconso.cutover.phone_shortcut import to_e164_or_none
 from samaconso.identity.agency_names import legacy_key
-from samaconso.identity.phones import InvalidPhone, normalize_phone
 from samaconso.kit.security import token_digest
 from samaconso.legacy.gateway import LegacyGateway
 
@@ -236,10 +236,7 @@ async def import_links(ctx: ImportContext) -> None:
 
 
 def _e164(raw: Any) -> str | None:
-    try:
-        return normalize_phone(str(raw)) if raw else None
-    except InvalidPhone:
-        return None
+    return to_e164_or_none(raw)
 
 
 async def _legacy_phones(gateway: LegacyGateway, kind: str, numbers: list[str]) -> dict[str, str]:

@@ -25,7 +25,8 @@ from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
 from samaconso.identity.agency_names import legacy_key
-from samaconso.identity.phones import InvalidPhone, normalize_phone
+from samaconso.cutover.phone_shortcut import to_e164
+from samaconso.identity.phones import InvalidPhone
 from samaconso.kit.security import is_legacy_hash
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -136,7 +137,7 @@ def user_row(ctx: ImportContext, row: tuple[Any, ...]) -> tuple[Any, ...]:
             skip = "missing_phone"
         else:
             try:
-                phone = normalize_phone(str(raw_phone))
+                phone = to_e164(str(raw_phone))
             except InvalidPhone:
                 skip = "invalid_phone"
         pin_hash = pin if is_legacy_hash(pin) else None
