@@ -245,7 +245,17 @@ async def import_requests(ctx: ImportContext) -> None:
         "SELECT skip, count(*) FROM st_requests WHERE skip IS NOT NULL GROUP BY 1"
     ):
         counts.skip(reason, n)
-    counts.imported += await ctx.execute(
+    fresh = int(
+        (await ctx.fetchone("SELECT count(*) FROM st_requests WHERE skip IS NULL AND NOT existed"))[0]
+    )
+    async with ctx.bulk_write("customer_requests", fresh), ctx.bulk_write("request_events", fresh):
+        await _insert_requests(ctx)
+    counts.imported += fresh
+    await _after_requests(ctx)
+
+
+async def _insert_requests(ctx: ImportContext) -> None:
+    await ctx.execute(
         """
         INSERT INTO customer_requests (id, type_id, requester_id, meter_id, agency_id, status, comment,
                                        assigned_to, due_at, closed_at, created_at, updated_at, reference)
@@ -271,6 +281,10 @@ async def import_requests(ctx: ImportContext) -> None:
         """,
         {"body": IMPORTED_EVENT},
     )
+
+
+async def _after_requests(ctx: ImportContext) -> None:
+    counts = ctx.report.table("demande")
     counts.updated += await ctx.execute(
         """
         UPDATE customer_requests c SET assigned_to = r.handler, updated_at = now()

@@ -151,6 +151,19 @@ async def import_links(ctx: ImportContext) -> None:
     )
     for reason, n in await ctx.fetch("SELECT skip, count(*) FROM st_links WHERE skip IS NOT NULL GROUP BY 1"):
         counts.skip(reason, n)
+    staged = int((await ctx.fetchone("SELECT count(*) FROM st_links WHERE skip IS NULL"))[0])
+    async with ctx.bulk_write("meters", staged):
+        await _upsert_meters(ctx)
+    await ctx.execute(
+        """
+        UPDATE st_links l SET meter_v3 = m.id
+        FROM meters m WHERE l.skip IS NULL AND m.kind = l.kind AND m.number = l.number
+        """
+    )
+    await _merge_links(ctx, staged)
+
+
+async def _upsert_meters(ctx: ImportContext) -> None:
     created, touched = await ctx.fetchone(
         """
         WITH up AS (
@@ -174,12 +187,10 @@ async def import_links(ctx: ImportContext) -> None:
     )
     ctx.report.facts["meters_created"] = ctx.report.facts.get("meters_created", 0) + int(created)
     ctx.report.facts["meters_touched"] = ctx.report.facts.get("meters_touched", 0) + int(touched)
-    await ctx.execute(
-        """
-        UPDATE st_links l SET meter_v3 = m.id
-        FROM meters m WHERE l.skip IS NULL AND m.kind = l.kind AND m.number = l.number
-        """
-    )
+
+
+async def _merge_links(ctx: ImportContext, total_ok: int) -> None:
+    counts = ctx.report.table("user_compteur")
     # One v3 link per (user, meter); the live link v3 may already have (a re-run) keeps its id.
     await ctx.execute(
         """
@@ -197,14 +208,18 @@ async def import_links(ctx: ImportContext) -> None:
     )
     await ctx.execute("CREATE UNIQUE INDEX ON st_link_groups (meter_v3, user_v3)")
     await ctx.execute("ANALYZE st_link_groups")
-    await ctx.execute(
-        """
-        INSERT INTO meter_links (id, meter_id, user_id, status, is_owner, is_default, created_at, updated_at)
-        SELECT v3_id, meter_v3, user_v3, CASE WHEN is_active THEN 'active' ELSE 'pending' END, v2_owner,
-               is_default, least(coalesce(created_at, now()), now()), now()
-        FROM st_link_groups WHERE inserted
-        """
+    new, updated = await ctx.fetchone(
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM st_link_groups"
     )
+    async with ctx.bulk_write("meter_links", int(new)):
+        await ctx.execute(
+            """
+            INSERT INTO meter_links (id, meter_id, user_id, status, is_owner, is_default, created_at, updated_at)
+            SELECT v3_id, meter_v3, user_v3, CASE WHEN is_active THEN 'active' ELSE 'pending' END, v2_owner,
+                   is_default, least(coalesce(created_at, now()), now()), now()
+            FROM st_link_groups WHERE inserted
+            """
+        )
     await ctx.execute(
         """
         UPDATE meter_links l SET
@@ -214,12 +229,8 @@ async def import_links(ctx: ImportContext) -> None:
         FROM st_link_groups g WHERE NOT g.inserted AND l.id = g.v3_id
         """
     )
-    new, updated = await ctx.fetchone(
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM st_link_groups"
-    )
     counts.imported += new
     counts.updated += updated
-    total_ok = (await ctx.fetchone("SELECT count(*) FROM st_links WHERE skip IS NULL"))[0]
     counts.merged += int(total_ok) - int(new) - int(updated)
     await ctx.execute(
         """
@@ -413,6 +424,15 @@ async def import_devices(ctx: ImportContext) -> None:
         "SELECT skip, count(*) FROM st_sessions WHERE skip IS NOT NULL GROUP BY 1"
     ):
         counts.skip(reason, n)
+    to_write = int((await ctx.fetchone("SELECT count(*) FROM st_sessions WHERE skip IS NULL"))[0])
+    async with ctx.bulk_write("devices", to_write):
+        new, updated = await _upsert_devices(ctx)
+    counts.imported += new
+    counts.updated += updated
+    await _after_devices(ctx)
+
+
+async def _upsert_devices(ctx: ImportContext) -> tuple[int, int]:
     new, updated = await ctx.fetchone(
         """
         WITH up AS (
@@ -430,8 +450,11 @@ async def import_devices(ctx: ImportContext) -> None:
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
         """
     )
-    counts.imported += new
-    counts.updated += updated
+    return int(new), int(updated)
+
+
+async def _after_devices(ctx: ImportContext) -> None:
+    counts = ctx.report.table("user_session")
     registered = await ctx.execute(
         """
         UPDATE st_sessions s SET skip = 'token_registered_on_v3'

@@ -24,8 +24,8 @@ import uuid
 from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
-from samaconso.identity.agency_names import legacy_key
 from samaconso.cutover.phone_shortcut import to_e164
+from samaconso.identity.agency_names import legacy_key
 from samaconso.identity.phones import InvalidPhone
 from samaconso.kit.security import is_legacy_hash
 
@@ -250,6 +250,13 @@ async def import_users(ctx: ImportContext) -> None:
             "DELETE FROM st_user_groups g USING st_users s WHERE s.gkey = g.gkey AND s.skip = 'key_taken_in_v3'"
         )
     await ctx.execute("UPDATE st_user_groups SET v3_id = gen_random_uuid() WHERE v3_id IS NULL")
+    writes = (await ctx.fetchone("SELECT count(*) FROM st_user_groups WHERE NOT native"))[0]
+    async with ctx.bulk_write("users", int(writes)):
+        await _upsert_users(ctx)
+    await _count_users(ctx)
+
+
+async def _upsert_users(ctx: ImportContext) -> None:
     await ctx.execute(
         """
         INSERT INTO users (id, role, phone, login, pin_hash, password_hash, auth_source, first_name,
@@ -277,6 +284,10 @@ async def import_users(ctx: ImportContext) -> None:
             updated_at = now()
         """
     )
+
+
+async def _count_users(ctx: ImportContext) -> None:
+    counts = ctx.report.table("user")
     new, updated, merged = await ctx.fetchone(
         """
         SELECT count(*) FILTER (WHERE s.v2_id = g.keeper AND NOT g.existed),
