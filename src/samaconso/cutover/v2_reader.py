@@ -4,7 +4,6 @@ is still live), server-side cursors fetched in batches (bounded memory whatever 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -59,13 +58,3 @@ class V2Reader:
                 if not rows:
                     break
                 yield rows
-
-
-def since_filter(table_alias: str, time_column: str | None, since: datetime | None, max_id: int) -> str:
-    """The ``--since`` condition: rows whose time says they changed, or any row newer than the last
-    one imported (v2 timestamps are unreliable: the id catches what the clock misses)."""
-    if since is None:
-        return "TRUE"
-    if time_column is None:
-        return f"{table_alias}.id > {int(max_id)}"
-    return f"({table_alias}.{time_column} >= %(since)s OR {table_alias}.id > {int(max_id)})"
