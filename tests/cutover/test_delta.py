@@ -33,7 +33,7 @@ def v2_changed(*statements: tuple[str, tuple[Any, ...]]) -> Iterator[None]:
             where = statement[statement.index(" WHERE ") :]
             where_params = params[len(params) - where.count("%s") :]
             saved.append((table, conn.execute(f"SELECT * FROM {table}{where}", where_params).fetchall()))  # noqa: S608
-            conn.execute(statement, params)  # type: ignore[arg-type]
+            conn.execute(statement, params)
     try:
         yield
     finally:

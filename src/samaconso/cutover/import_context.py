@@ -24,6 +24,7 @@ from samaconso.settings import Settings
 BULK_MIN_ROWS = 20_000
 # v2 batches read ahead while the previous one is converted and copied into v3.
 READ_AHEAD = 2
+PIPE_ROWS = 10_000
 
 
 def psycopg_url(url: str) -> str:
@@ -142,20 +143,24 @@ class ImportContext:
         return {"changed_ids": ids} if ids else {}
 
     async def pipe(self, query: str, table: str, columns: Sequence[str]) -> None:
-        """``COPY (query) TO STDOUT`` on v2 straight into ``COPY table FROM STDIN`` on v3: the
-        bytes pass through, no row is decoded in Python (query: constants only, no parameters)."""
-        source = sql.SQL("COPY ({}) TO STDOUT").format(sql.SQL(query))
+        """``query``'s rows (v2) into ``table`` (v3) by COPY, packed by v2 itself into COPY text
+        lines, ``PIPE_ROWS`` rows to a value: Python handles a few hundred strings per million
+        rows, never a row (``query``: constants only, no parameters; its values must not contain
+        tabs, newlines or backslashes — ids and fingerprints)."""
+        names = [f"c{i}" for i in range(len(columns))]
+        fields = ", ".join(f"coalesce({n}::text, '\\N')" for n in names)
+        packed = (
+            f"SELECT string_agg(concat_ws(E'\\t', {fields}), E'\\n') FROM ({query}) q({', '.join(names)})"  # noqa: S608
+            f" GROUP BY c0 / {PIPE_ROWS}"
+        )
         target = sql.SQL("COPY {} ({}) FROM STDIN").format(
             sql.Identifier(table), sql.SQL(", ").join(sql.Identifier(c) for c in columns)
         )
-        async with (
-            self.v2.conn.cursor() as src_cur,
-            self.v3.cursor() as dst_cur,
-            src_cur.copy(source) as src,
-            dst_cur.copy(target) as dst,
-        ):
-            async for block in src:
-                await dst.write(block)
+        async with self.v3.cursor() as cur, cur.copy(target) as dst:
+            async for blobs in self.v2.batches(packed, None, 8):
+                for (blob,) in blobs:
+                    if blob:
+                        await dst.write(blob + "\n")
 
     async def survey(self, entity: str, query: str, parent: str | None = None) -> None:
         """Fingerprint every v2 row of ``entity`` (``query``: ``id, parent id, md5(ROW(…))::uuid``
