@@ -148,9 +148,9 @@ class ImportContext:
         rows, never a row (``query``: constants only, no parameters; its values must not contain
         tabs, newlines or backslashes — ids and fingerprints)."""
         names = [f"c{i}" for i in range(len(columns))]
-        fields = ", ".join(f"coalesce({n}::text, '\\N')" for n in names)
+        line = " || E'\\t' || ".join(f"coalesce({n}::text, '\\N')" for n in names)
         packed = (
-            f"SELECT string_agg(concat_ws(E'\\t', {fields}), E'\\n') FROM ({query}) q({', '.join(names)})"  # noqa: S608
+            f"SELECT string_agg({line}, E'\\n') FROM ({query}) q({', '.join(names)})"  # noqa: S608
             f" GROUP BY c0 / {PIPE_ROWS}"
         )
         target = sql.SQL("COPY {} ({}) FROM STDIN").format(
@@ -163,7 +163,7 @@ class ImportContext:
                         await dst.write(blob + "\n")
 
     async def survey(self, entity: str, query: str, parent: str | None = None) -> None:
-        """Fingerprint every v2 row of ``entity`` (``query``: ``id, parent id, md5(ROW(…))::uuid``
+        """Fingerprint every v2 row of ``entity`` (``query``: ``id, parent id, md5(ROW(…)::text)``
         over the columns the import reads) into ``st_fp_<entity>``, and find the deleted ones
         (remembered by an earlier import, gone from v2) into ``st_gone_<entity>``. A delta then
         reads only the rows whose fingerprint differs or is new, plus those whose ``parent``
@@ -172,8 +172,7 @@ class ImportContext:
         fp, gone = f"st_fp_{entity}", f"st_gone_{entity}"
         await self.execute(f"CREATE TEMP TABLE {fp} (v2_id bigint, parent bigint, fp uuid) ON COMMIT DROP")
         await self.pipe(query, fp, ("v2_id", "parent", "fp"))
-        await self.execute(f"CREATE UNIQUE INDEX ON {fp} (v2_id)")
-        await self.execute(f"ANALYZE {fp}")
+        await self.execute(f"ANALYZE {fp}")  # no index: every use is one hash join over it
         await self.execute(
             f"CREATE TEMP TABLE {gone} ON COMMIT DROP AS"  # noqa: S608 - constant names
             f" SELECT r.v2_id FROM cutover_v2_rows r WHERE r.entity = %(e)s"

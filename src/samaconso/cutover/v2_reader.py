@@ -24,7 +24,8 @@ class V2Reader:
             autocommit=True,
             connect_timeout=V2_CONNECT_TIMEOUT_S,
             # Belt and braces: even a bug here cannot write to v2.
-            options="-c default_transaction_read_only=on -c statement_timeout=0",
+            # work_mem: the fingerprint survey aggregates a million rows into COPY text in memory
+            options="-c default_transaction_read_only=on -c statement_timeout=0 -c work_mem=64MB",
             application_name="samaconso-import-v2",
         )
         await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
