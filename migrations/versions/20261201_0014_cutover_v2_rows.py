@@ -26,7 +26,7 @@ def upgrade() -> None:
         "cutover_v2_rows",
         sa.Column("entity", sa.String(length=24), nullable=False),
         sa.Column("v2_id", sa.BigInteger(), nullable=False),
-        sa.Column("fingerprint", sa.Uuid(), nullable=False),
+        sa.Column("fingerprint", sa.BigInteger(), nullable=False),
         sa.PrimaryKeyConstraint("entity", "v2_id", name=op.f("pk_cutover_v2_rows")),
     )
 

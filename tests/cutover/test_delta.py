@@ -11,8 +11,10 @@ from pathlib import Path
 from typing import Any
 
 import psycopg
+import pytest
 from sqlalchemy import text
 
+from samaconso.cutover import import_context
 from samaconso.cutover.import_history import COMMENT_EDITED_EVENT, DELETED_EVENT, TAKEN_UP_EVENT
 from samaconso.cutover.v2_generator import GeneratedV2
 from samaconso.kit.db import Database
@@ -72,6 +74,25 @@ async def test_a_profile_edited_without_timestamp_comes_across(
         again = await import_v2(tmp_path, "--since", FUTURE)
         assert again["tables"]["user"]["read"] == 0
         assert again["tables"]["user_compteur"]["read"] == 0
+
+
+async def test_older_v2_servers_get_the_md5_fingerprint(
+    db: Database,
+    agencies: dict[str, Any],
+    v2_source: GeneratedV2,
+    legacy_phones: dict[str, str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A v2 on PostgreSQL < 14 (no hash_record_extended): same delta, through md5 of the row text."""
+    monkeypatch.setattr(import_context, "ROW_HASH_MIN_VERSION", 10**9)
+    await import_v2(tmp_path)
+    customer = v2_source.scenario.customer_id
+    with v2_changed(('UPDATE "user" SET "lastName" = \'Faye\' WHERE id = %s', (customer,))):
+        delta = await import_v2(tmp_path, "--since", FUTURE)
+        assert delta["tables"]["user"]["read"] == 1
+        row = await _one(db, "SELECT last_name FROM users WHERE phone = '+221771112233'")
+        assert row.last_name == "Faye"
 
 
 async def test_a_link_approved_in_v2_becomes_active(

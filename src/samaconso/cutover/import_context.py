@@ -25,6 +25,9 @@ BULK_MIN_ROWS = 20_000
 # v2 batches read ahead while the previous one is converted and copied into v3.
 READ_AHEAD = 2
 PIPE_ROWS = 10_000
+# hash_record_extended (PostgreSQL 14+) hashes a row without printing it: 4 to 5 times cheaper for
+# v2 than md5 of its text, which older servers get instead (the first 64 bits of it)
+ROW_HASH_MIN_VERSION = 140_000
 
 
 def psycopg_url(url: str) -> str:
@@ -162,15 +165,22 @@ class ImportContext:
                     if blob:
                         await dst.write(blob + "\n")
 
+    async def row_hash(self, columns: str) -> str:
+        """The SQL of a 64-bit fingerprint of ``columns`` (a v2 select list), for this v2 server."""
+        version = int(await self.v2.scalar("SELECT current_setting('server_version_num')::int") or 0)
+        if version >= ROW_HASH_MIN_VERSION:
+            return f"hash_record_extended(ROW({columns}), 0)"
+        return f"('x' || left(md5(ROW({columns})::text), 16))::bit(64)::bigint"
+
     async def survey(self, entity: str, query: str, parent: str | None = None) -> None:
-        """Fingerprint every v2 row of ``entity`` (``query``: ``id, parent id, md5(ROW(…)::text)``
-        over the columns the import reads) into ``st_fp_<entity>``, and find the deleted ones
+        """Fingerprint every v2 row of ``entity`` (``query``: ``id, parent id, fingerprint`` —
+        :meth:`row_hash` over the columns the import reads) into ``st_fp_<entity>``, and find the deleted ones
         (remembered by an earlier import, gone from v2) into ``st_gone_<entity>``. A delta then
         reads only the rows whose fingerprint differs or is new, plus those whose ``parent``
         (the user) changed in this run — a link skipped because its user had a bad phone comes
         back when the phone is fixed. Nothing depends on v2's clocks."""
         fp, gone = f"st_fp_{entity}", f"st_gone_{entity}"
-        await self.execute(f"CREATE TEMP TABLE {fp} (v2_id bigint, parent bigint, fp uuid) ON COMMIT DROP")
+        await self.execute(f"CREATE TEMP TABLE {fp} (v2_id bigint, parent bigint, fp bigint) ON COMMIT DROP")
         await self.pipe(query, fp, ("v2_id", "parent", "fp"))
         await self.execute(f"ANALYZE {fp}")  # no index: every use is one hash join over it
         await self.execute(

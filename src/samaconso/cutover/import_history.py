@@ -47,8 +47,9 @@ async def import_notifications(ctx: ImportContext) -> None:
     # is_read flips with no timestamp: the fingerprint sees it
     await ctx.survey(
         "notification",
-        "SELECT n.id, n.for_user_id, md5(ROW(n.id, n.for_user_id, n.type_notification_id, n.title, n.body,"
-        " n.is_read, n.created_at)::text) FROM notification n",
+        "SELECT n.id, n.for_user_id,"  # noqa: S608 - constants
+        f" {await ctx.row_hash('n.id, n.for_user_id, n.type_notification_id, n.title, n.body, n.is_read, n.created_at')}"
+        " FROM notification n",
         parent="user",
     )
     changed = ctx.where_changed("notification", "n")
@@ -206,7 +207,7 @@ async def import_requests(ctx: ImportContext) -> None:
     # taken up (traite_par) or its comment edited: no timestamp in v2, the fingerprint sees it
     await ctx.survey(
         "demande",
-        f"SELECT d.id, d.fait_par, md5(ROW({cols})::text) FROM demande d",  # noqa: S608 - constants
+        f"SELECT d.id, d.fait_par, {await ctx.row_hash(cols)} FROM demande d",  # noqa: S608 - constants
         parent="user",
     )
     changed = ctx.where_changed("demande", "d")

@@ -123,7 +123,7 @@ async def import_links(ctx: ImportContext) -> None:
     # est_active (an approval) and "default" change with no timestamp: the fingerprint sees them
     await ctx.survey(
         "user_compteur",
-        f"SELECT uc.id, uc.user_id, md5(ROW({cols})::text)"  # noqa: S608 - constants
+        f"SELECT uc.id, uc.user_id, {await ctx.row_hash(cols)}"  # noqa: S608 - constants
         " FROM user_compteur uc LEFT JOIN compteur c ON c.id = uc.compteur_id",
         parent="user",
     )
@@ -384,8 +384,9 @@ async def import_devices(ctx: ImportContext) -> None:
     # a sign-out (is_active false, token cleared) touches no timestamp: the fingerprint sees it
     await ctx.survey(
         "user_session",
-        "SELECT s.id, s.user_id, md5(ROW(s.id, s.user_id, s.device_model, s.fcm_token, s.is_active,"
-        " s.last_login)::text) FROM user_session s",
+        "SELECT s.id, s.user_id,"  # noqa: S608 - constants
+        f" {await ctx.row_hash('s.id, s.user_id, s.device_model, s.fcm_token, s.is_active, s.last_login')}"
+        " FROM user_session s",
         parent="user",
     )
     changed = ctx.where_changed("user_session", "s")

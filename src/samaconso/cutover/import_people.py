@@ -185,7 +185,7 @@ async def import_users(ctx: ImportContext) -> None:
     )
     await ctx.survey(
         "user",
-        f'SELECT u.id, NULL::bigint, md5(ROW({select_cols})::text) FROM "user" u',  # noqa: S608
+        f'SELECT u.id, NULL::bigint, {await ctx.row_hash(select_cols)} FROM "user" u',  # noqa: S608
     )
     changed = ctx.where_changed("user", "u")
     async for rows in ctx.stream(

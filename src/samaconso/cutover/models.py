@@ -45,12 +45,12 @@ class CutoverRun(UUIDPk, Base):
 
 
 class V2RowFingerprint(Base):
-    """What each v2 row looked like when an import last read it (the MD5 of the columns the import
-    reads, as a UUID): the delta finds changed, new and deleted rows by comparing, not by v2's
-    unreliable clocks. Kept for every row read, skipped ones included."""
+    """What each v2 row looked like when an import last read it (a 64-bit hash of the columns the
+    import reads, computed by v2): the delta finds changed, new and deleted rows by comparing, not
+    by v2's unreliable clocks. Kept for every row read, skipped ones included."""
 
     __tablename__ = "cutover_v2_rows"
 
     entity: Mapped[str] = mapped_column(String(24), primary_key=True)
     v2_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
-    fingerprint: Mapped[uuid.UUID]
+    fingerprint: Mapped[int] = mapped_column(BigInteger)
