@@ -7,8 +7,10 @@
    ``bench_v3_<pid>_legacy`` (the owners' phone look-ups really run, in bulk);
 3. times ``samaconso import-v2`` (the real command, a child process) on the full database, sampling
    the child's RSS every 0.5 s (peak and at each quarter of the run: flat memory or not);
-4. changes 1 % of the v2 users (name + ``updated_at``) and adds 0.1 % new ones with a link and a
-   session, then times ``import-v2 --since <before the change>`` (the cutover's final delta);
+4. changes 1 % of the v2 users (name + ``updated_at``), adds 0.1 % new ones with a link and a
+   session, and makes the changes v2 records with no timestamp (links approved, sessions signed
+   out, requests taken up) and deletions (links), then times ``import-v2 --since <before the
+   change>`` (the cutover's final delta: it finds them all by fingerprint);
 5. prints the figures (with the machine's load average) and writes them to ``bench/results/``;
    drops the scratch databases (``--keep`` to keep them).
 
@@ -117,7 +119,34 @@ def make_delta(v2_url: str, share: float) -> dict[str, int]:
             " SELECT id, 'Tecno Spark', 'delta-token-' || id, true, now() FROM \"user\""
             " WHERE \"firstName\" = 'Nouveau' AND created_at > now() - interval '1 hour'"
         )
-    return {"users_changed": changed, "users_added": added}
+        # changes v2 makes with no timestamp at all (only the fingerprints see them)
+        approved = conn.execute(
+            "UPDATE user_compteur SET est_active = true WHERE id IN (SELECT id FROM user_compteur"
+            " WHERE est_active IS false ORDER BY id LIMIT %s)",
+            (max(1, changed // 10),),
+        ).rowcount
+        signed_out = conn.execute(
+            "UPDATE user_session SET is_active = false WHERE id IN (SELECT id FROM user_session"
+            " WHERE is_active AND coalesce(fcm_token, '') <> '' ORDER BY random() LIMIT %s)",
+            (max(1, changed // 10),),
+        ).rowcount
+        taken_up = conn.execute(
+            'UPDATE demande SET traite_par = (SELECT id FROM "user" WHERE role = 3 ORDER BY id LIMIT 1)'
+            " WHERE id IN (SELECT id FROM demande WHERE traite_par IS NULL ORDER BY random() LIMIT %s)",
+            (max(1, changed // 100),),
+        ).rowcount
+        deleted = conn.execute(
+            "DELETE FROM user_compteur WHERE id IN (SELECT id FROM user_compteur ORDER BY random() LIMIT %s)",
+            (max(1, changed // 100),),
+        ).rowcount
+    return {
+        "users_changed": changed,
+        "users_added": added,
+        "links_approved_no_timestamp": approved,
+        "sessions_signed_out_no_timestamp": signed_out,
+        "requests_taken_up_no_timestamp": taken_up,
+        "links_deleted": deleted,
+    }
 
 
 def main() -> None:

@@ -60,7 +60,13 @@ def register(subparsers: Any) -> None:
         "--from", dest="source", required=True, help="PostgreSQL URL of the v2 database (read only)"
     )
     p.add_argument("--dry-run", action="store_true", help="do everything, report, then roll back")
-    p.add_argument("--since", type=_since, default=None, help="only v2 rows changed since this ISO time")
+    p.add_argument(
+        "--since",
+        type=_since,
+        default=None,
+        help="delta run (ISO time of the full import, kept in the report): reads only the v2 rows that "
+        "differ from what the last import read (fingerprints), deleted ones included",
+    )
     p.add_argument("--report", default=None, help="where to write the JSON report")
     p.add_argument("--batch", type=int, default=10_000, help="v2 rows per fetch / COPY batch")
     p.add_argument("--no-progress", action="store_true", help="no progress bars")

@@ -27,6 +27,9 @@ log = structlog.get_logger(__name__)
 
 HISTORY_DAYS = 90
 IMPORTED_EVENT = "Importée depuis la v2 (imported from v2)"
+TAKEN_UP_EVENT = "Prise en charge dans la v2 (taken up in v2)"
+COMMENT_EDITED_EVENT = "Commentaire modifié dans la v2 (comment edited in v2) : "
+DELETED_EVENT = "Supprimée dans la v2 (deleted in v2)"
 NOTIFICATION_TYPES = {1: "meter_access_requested", 3: "meter_access_granted"}
 DEFAULT_SLA_HOURS = 72
 
@@ -41,16 +44,25 @@ CREATE TEMP TABLE st_notifications (
 async def import_notifications(ctx: ImportContext) -> None:
     counts = ctx.report.table("notification")
     await ctx.execute(STAGE_NOTIFICATIONS)
-    changed = ctx.where_changed("notification", "n", "created_at")
+    # is_read flips with no timestamp: the fingerprint sees it
+    await ctx.survey(
+        "notification",
+        "SELECT n.id, n.for_user_id,"  # noqa: S608 - constants
+        f" {await ctx.row_hash('n.id, n.for_user_id, n.type_notification_id, n.title, n.body, n.is_read, n.created_at')}"
+        " FROM notification n",
+        parent="user",
+    )
+    changed = ctx.where_changed("notification", "n")
     recent = f"n.created_at >= now() - interval '{HISTORY_DAYS} days'"
     old = await ctx.v2.scalar(
         f"SELECT count(*) FROM notification n WHERE NOT coalesce({recent}, false) AND {changed}",  # noqa: S608
-        ctx.since_params,
+        ctx.params("notification"),
     )
     counts.read += int(old or 0)
     counts.skip(f"older_than_{HISTORY_DAYS}_days_or_undated", int(old or 0))
     async for rows in ctx.stream(
         "v2 notification",
+        "notification",
         f"SELECT count(*) FROM notification n WHERE {recent} AND {changed}",  # noqa: S608
         "SELECT n.id, n.for_user_id, n.type_notification_id, n.title, n.body, n.is_read, n.created_at"  # noqa: S608
         f" FROM notification n WHERE {recent} AND {changed} ORDER BY n.id",
@@ -115,7 +127,20 @@ async def import_notifications(ctx: ImportContext) -> None:
         FROM st_notifications WHERE skip IS NULL AND NOT existed
         """
     )
-    counts.updated += int((await ctx.fetchone("SELECT count(*) FROM st_notifications WHERE existed"))[0])
+    counts.updated += await ctx.execute(
+        """
+        UPDATE notifications x SET title_fr = n.title, title_en = n.title, body_fr = n.body, body_en = n.body
+        FROM st_notifications n WHERE n.existed AND n.skip IS NULL AND x.id = n.v3_id
+        """
+    )
+    # read in v2 since the last import (no timestamp): read in v3; unread again in v2: unread
+    await ctx.execute(
+        """
+        DELETE FROM notification_receipts r USING st_notifications n
+        WHERE n.existed AND n.skip IS NULL AND NOT n.is_read AND n.user_v3 IS NOT NULL
+          AND r.notification_id = n.v3_id AND r.user_id = n.user_v3
+        """
+    )
     await ctx.execute(
         """
         INSERT INTO notification_receipts (user_id, notification_id, read_at)
@@ -129,9 +154,15 @@ async def import_notifications(ctx: ImportContext) -> None:
         """
         INSERT INTO cutover_v2_ids (entity, v2_id, v3_id, outcome)
         SELECT 'notification', v2_id, v3_id, 'imported' FROM st_notifications WHERE skip IS NULL
-        ON CONFLICT (entity, v2_id) DO UPDATE SET last_imported_at = now()
+        ON CONFLICT (entity, v2_id) DO UPDATE SET outcome = excluded.outcome, last_imported_at = now()
         """
     )
+    # deleted in v2 since the last import: gone from the customer's inbox in v3 too
+    lost = await ctx.lost("notification")
+    counts.deleted += await ctx.execute(
+        f"DELETE FROM notifications WHERE id IN (SELECT v3_id FROM {lost})"  # noqa: S608 - constant name
+    )
+    await ctx.remember("notification")
 
 
 STAGE_REQUESTS = """
@@ -172,9 +203,17 @@ async def import_requests(ctx: ImportContext) -> None:
     counts = ctx.report.table("demande")
     types = await _request_types(ctx)
     await ctx.execute(STAGE_REQUESTS)
-    changed = ctx.where_changed("demande", "d", "created_at")
+    cols = "d.id, d.fait_par, d.traite_par, d.user_compteur_id, d.type_demande, d.commentaire, d.fichier, d.created_at"
+    # taken up (traite_par) or its comment edited: no timestamp in v2, the fingerprint sees it
+    await ctx.survey(
+        "demande",
+        f"SELECT d.id, d.fait_par, {await ctx.row_hash(cols)} FROM demande d",  # noqa: S608 - constants
+        parent="user",
+    )
+    changed = ctx.where_changed("demande", "d")
     async for rows in ctx.stream(
         "v2 demande",
+        "demande",
         f"SELECT count(*) FROM demande d WHERE {changed}",  # noqa: S608 - constants and an int
         "SELECT d.id, d.fait_par, d.traite_par, d.user_compteur_id, d.type_demande, d.commentaire, d.fichier,"  # noqa: S608
         f" d.created_at FROM demande d WHERE {changed} ORDER BY d.id",
@@ -245,7 +284,17 @@ async def import_requests(ctx: ImportContext) -> None:
         "SELECT skip, count(*) FROM st_requests WHERE skip IS NOT NULL GROUP BY 1"
     ):
         counts.skip(reason, n)
-    counts.imported += await ctx.execute(
+    fresh = int(
+        (await ctx.fetchone("SELECT count(*) FROM st_requests WHERE skip IS NULL AND NOT existed"))[0]
+    )
+    async with ctx.bulk_write("customer_requests", fresh), ctx.bulk_write("request_events", fresh):
+        await _insert_requests(ctx)
+    counts.imported += fresh
+    await _after_requests(ctx)
+
+
+async def _insert_requests(ctx: ImportContext) -> None:
+    await ctx.execute(
         """
         INSERT INTO customer_requests (id, type_id, requester_id, meter_id, agency_id, status, comment,
                                        assigned_to, due_at, closed_at, created_at, updated_at, reference)
@@ -271,20 +320,95 @@ async def import_requests(ctx: ImportContext) -> None:
         """,
         {"body": IMPORTED_EVENT},
     )
-    counts.updated += await ctx.execute(
+
+
+async def _after_requests(ctx: ImportContext) -> None:
+    """What changed in v2 on a request v3 already has (a delta, or a re-run): v2 records a request's
+    progress only by its handler (``traite_par``) and its comment, with no timestamp."""
+    counts = ctx.report.table("demande")
+    # taken up, or handed to another agent, in v2: assigned in v3 (and in progress if it was still
+    # submitted), with the history events the v3 screens show; a closed request is left closed
+    await ctx.execute(
         """
-        UPDATE customer_requests c SET assigned_to = r.handler, updated_at = now()
-        FROM st_requests r WHERE r.existed AND c.id = r.v3_id AND c.assigned_to IS NULL
-          AND r.handler IS NOT NULL
+        CREATE TEMP TABLE st_request_moves ON COMMIT DROP AS
+        SELECT r.v3_id, r.handler, u.role AS handler_role, c.status AS old_status,
+               CASE WHEN c.status = 'submitted' THEN 'in_progress' ELSE c.status END AS new_status
+        FROM st_requests r JOIN customer_requests c ON c.id = r.v3_id JOIN users u ON u.id = r.handler
+        WHERE r.existed AND r.skip IS NULL AND c.assigned_to IS DISTINCT FROM r.handler
+          AND c.status IN ('submitted', 'in_progress')
         """
+    )
+    await ctx.execute(
+        """
+        INSERT INTO request_events (id, request_id, at, actor_id, actor_role, kind, from_status, to_status, body)
+        SELECT gen_random_uuid(), v3_id, now(), handler, handler_role, 'assignment', NULL, NULL, %(body)s
+        FROM st_request_moves
+        UNION ALL
+        SELECT gen_random_uuid(), v3_id, now(), handler, handler_role, 'status', old_status, new_status, %(body)s
+        FROM st_request_moves WHERE new_status <> old_status
+        """,
+        {"body": TAKEN_UP_EVENT},
+    )
+    moved = await ctx.execute(
+        """
+        UPDATE customer_requests c SET assigned_to = m.handler, status = m.new_status, updated_at = now()
+        FROM st_request_moves m WHERE c.id = m.v3_id
+        """
+    )
+    # the comment edited in v2: the request says the new text, its history keeps the change
+    await ctx.execute(
+        """
+        CREATE TEMP TABLE st_request_comments ON COMMIT DROP AS
+        SELECT r.v3_id, r.comment FROM st_requests r JOIN customer_requests c ON c.id = r.v3_id
+        WHERE r.existed AND r.skip IS NULL AND c.comment IS DISTINCT FROM r.comment
+        """
+    )
+    await ctx.execute(
+        """
+        INSERT INTO request_events (id, request_id, at, actor_id, actor_role, kind, from_status, to_status, body)
+        SELECT gen_random_uuid(), v3_id, now(), NULL, 'system', 'comment', NULL, NULL, %(prefix)s || comment
+        FROM st_request_comments
+        """,
+        {"prefix": COMMENT_EDITED_EVENT},
+    )
+    edited = await ctx.execute(
+        """
+        UPDATE customer_requests c SET comment = m.comment, updated_at = now()
+        FROM st_request_comments m WHERE c.id = m.v3_id
+        """
+    )
+    counts.updated += int(
+        (await ctx.fetchone("SELECT count(*) FROM st_requests WHERE existed AND skip IS NULL"))[0]
+    )
+    ctx.report.facts["requests_taken_up_in_v2"] = ctx.report.facts.get("requests_taken_up_in_v2", 0) + moved
+    ctx.report.facts["requests_comment_edited_in_v2"] = (
+        ctx.report.facts.get("requests_comment_edited_in_v2", 0) + edited
     )
     await ctx.execute(
         """
         INSERT INTO cutover_v2_ids (entity, v2_id, v3_id, outcome)
         SELECT 'demande', v2_id, v3_id, 'imported' FROM st_requests WHERE skip IS NULL
-        ON CONFLICT (entity, v2_id) DO UPDATE SET last_imported_at = now()
+        ON CONFLICT (entity, v2_id) DO UPDATE SET outcome = excluded.outcome, last_imported_at = now()
         """
     )
+    # deleted in v2 since the last import: an open request is cancelled (its history says why)
+    lost = await ctx.lost("demande")
+    await ctx.execute(
+        f"""
+        INSERT INTO request_events (id, request_id, at, actor_id, actor_role, kind, from_status, to_status, body)
+        SELECT gen_random_uuid(), c.id, now(), NULL, 'system', 'status', c.status, 'cancelled', %(body)s
+        FROM customer_requests c WHERE c.id IN (SELECT v3_id FROM {lost})
+          AND c.status IN ('submitted', 'in_progress')
+        """,  # noqa: S608 - a constant name
+        {"body": DELETED_EVENT},
+    )
+    counts.deleted += await ctx.execute(
+        f"""
+        UPDATE customer_requests SET status = 'cancelled', closed_at = now(), updated_at = now()
+        WHERE id IN (SELECT v3_id FROM {lost}) AND status IN ('submitted', 'in_progress')
+        """  # noqa: S608 - a constant name
+    )
+    await ctx.remember("demande")
     await copy_attachments(ctx)
 
 

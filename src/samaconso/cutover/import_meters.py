@@ -22,8 +22,8 @@ import re
 from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
+from samaconso.cutover.phone_shortcut import to_e164_or_none
 from samaconso.identity.agency_names import legacy_key
-from samaconso.identity.phones import InvalidPhone, normalize_phone
 from samaconso.kit.security import token_digest
 from samaconso.legacy.gateway import LegacyGateway
 
@@ -115,14 +115,22 @@ def link_row(ctx: ImportContext, row: tuple[Any, ...]) -> tuple[Any, ...]:
 async def import_links(ctx: ImportContext) -> None:
     counts = ctx.report.table("user_compteur")
     await ctx.execute(STAGE_LINKS)
-    changed = ctx.where_changed("user_compteur", "uc", "created_at")
     cols = (
         "uc.id, uc.user_id, coalesce(uc.type_compteur, c.type_compteur), c.numero, uc.numero_compteur,"
         ' uc.num_compte_contrat, uc.est_proprietaire, uc.est_active, uc."default", uc.poc, uc.tarif,'
         " uc.nom_client, uc.adresse, uc.nom_agence, uc.id_agence, uc.created_at"
     )
+    # est_active (an approval) and "default" change with no timestamp: the fingerprint sees them
+    await ctx.survey(
+        "user_compteur",
+        f"SELECT uc.id, uc.user_id, {await ctx.row_hash(cols)}"  # noqa: S608 - constants
+        " FROM user_compteur uc LEFT JOIN compteur c ON c.id = uc.compteur_id",
+        parent="user",
+    )
+    changed = ctx.where_changed("user_compteur", "uc")
     async for rows in ctx.stream(
         "v2 user_compteur",
+        "user_compteur",
         f"SELECT count(*) FROM user_compteur uc WHERE {changed}",  # noqa: S608 - constants and an int
         f"SELECT {cols} FROM user_compteur uc LEFT JOIN compteur c ON c.id = uc.compteur_id"  # noqa: S608
         f" WHERE {changed} ORDER BY uc.id",
@@ -151,6 +159,19 @@ async def import_links(ctx: ImportContext) -> None:
     )
     for reason, n in await ctx.fetch("SELECT skip, count(*) FROM st_links WHERE skip IS NOT NULL GROUP BY 1"):
         counts.skip(reason, n)
+    staged = int((await ctx.fetchone("SELECT count(*) FROM st_links WHERE skip IS NULL"))[0])
+    async with ctx.bulk_write("meters", staged):
+        await _upsert_meters(ctx)
+    await ctx.execute(
+        """
+        UPDATE st_links l SET meter_v3 = m.id
+        FROM meters m WHERE l.skip IS NULL AND m.kind = l.kind AND m.number = l.number
+        """
+    )
+    await _merge_links(ctx, staged)
+
+
+async def _upsert_meters(ctx: ImportContext) -> None:
     created, touched = await ctx.fetchone(
         """
         WITH up AS (
@@ -174,12 +195,10 @@ async def import_links(ctx: ImportContext) -> None:
     )
     ctx.report.facts["meters_created"] = ctx.report.facts.get("meters_created", 0) + int(created)
     ctx.report.facts["meters_touched"] = ctx.report.facts.get("meters_touched", 0) + int(touched)
-    await ctx.execute(
-        """
-        UPDATE st_links l SET meter_v3 = m.id
-        FROM meters m WHERE l.skip IS NULL AND m.kind = l.kind AND m.number = l.number
-        """
-    )
+
+
+async def _merge_links(ctx: ImportContext, total_ok: int) -> None:
+    counts = ctx.report.table("user_compteur")
     # One v3 link per (user, meter); the live link v3 may already have (a re-run) keeps its id.
     await ctx.execute(
         """
@@ -197,29 +216,37 @@ async def import_links(ctx: ImportContext) -> None:
     )
     await ctx.execute("CREATE UNIQUE INDEX ON st_link_groups (meter_v3, user_v3)")
     await ctx.execute("ANALYZE st_link_groups")
-    await ctx.execute(
-        """
-        INSERT INTO meter_links (id, meter_id, user_id, status, is_owner, is_default, created_at, updated_at)
-        SELECT v3_id, meter_v3, user_v3, CASE WHEN is_active THEN 'active' ELSE 'pending' END, v2_owner,
-               is_default, least(coalesce(created_at, now()), now()), now()
-        FROM st_link_groups WHERE inserted
-        """
+    new, updated = await ctx.fetchone(
+        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM st_link_groups"
     )
+    async with ctx.bulk_write("meter_links", int(new)):
+        await ctx.execute(
+            """
+            INSERT INTO meter_links (id, meter_id, user_id, status, is_owner, is_default, created_at, updated_at)
+            SELECT v3_id, meter_v3, user_v3, CASE WHEN is_active THEN 'active' ELSE 'pending' END, v2_owner,
+                   is_default, least(coalesce(created_at, now()), now()), now()
+            FROM st_link_groups WHERE inserted
+            """
+        )
     await ctx.execute(
         """
         UPDATE meter_links l SET
             status = CASE WHEN l.status = 'active' OR g.is_active THEN 'active' ELSE l.status END,
-            is_default = g.is_default OR l.is_default,
+            is_default = g.is_default,
             updated_at = now()
         FROM st_link_groups g WHERE NOT g.inserted AND l.id = g.v3_id
         """
     )
-    new, updated = await ctx.fetchone(
-        "SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM st_link_groups"
+    # one default meter per user: a link v2 now calls the default takes it from the user's others
+    await ctx.execute(
+        """
+        UPDATE meter_links l SET is_default = false, updated_at = now()
+        FROM st_link_groups g
+        WHERE g.is_default AND l.user_id = g.user_v3 AND l.id <> g.v3_id AND l.is_default
+        """
     )
     counts.imported += new
     counts.updated += updated
-    total_ok = (await ctx.fetchone("SELECT count(*) FROM st_links WHERE skip IS NULL"))[0]
     counts.merged += int(total_ok) - int(new) - int(updated)
     await ctx.execute(
         """
@@ -233,13 +260,22 @@ async def import_links(ctx: ImportContext) -> None:
     )
     pending = (await ctx.fetchone("SELECT count(*) FROM st_link_groups WHERE NOT is_active"))[0]
     ctx.report.facts["links_pending_kept"] = ctx.report.facts.get("links_pending_kept", 0) + int(pending)
+    await _links_gone(ctx)
+    await ctx.remember("user_compteur")
+
+
+async def _links_gone(ctx: ImportContext) -> None:
+    """A v2 link deleted since the last import (the meter removed, the access withdrawn): its v3 link,
+    when no other v2 link carries it, is revoked — the customer no longer sees the meter."""
+    lost = await ctx.lost("user_compteur")
+    ctx.report.table("user_compteur").deleted += await ctx.execute(
+        "UPDATE meter_links SET status = 'revoked', is_default = false, decided_at = now(), updated_at = now()"  # noqa: S608
+        f" WHERE id IN (SELECT v3_id FROM {lost}) AND status IN ('pending', 'active')"
+    )
 
 
 def _e164(raw: Any) -> str | None:
-    try:
-        return normalize_phone(str(raw)) if raw else None
-    except InvalidPhone:
-        return None
+    return to_e164_or_none(raw)
 
 
 async def _legacy_phones(gateway: LegacyGateway, kind: str, numbers: list[str]) -> dict[str, str]:
@@ -345,16 +381,25 @@ CREATE TEMP TABLE st_sessions (
 async def import_devices(ctx: ImportContext) -> None:
     counts = ctx.report.table("user_session")
     await ctx.execute(STAGE_SESSIONS)
-    changed = ctx.where_changed("user_session", "s", "last_login")
+    # a sign-out (is_active false, token cleared) touches no timestamp: the fingerprint sees it
+    await ctx.survey(
+        "user_session",
+        "SELECT s.id, s.user_id,"  # noqa: S608 - constants
+        f" {await ctx.row_hash('s.id, s.user_id, s.device_model, s.fcm_token, s.is_active, s.last_login')}"
+        " FROM user_session s",
+        parent="user",
+    )
+    changed = ctx.where_changed("user_session", "s")
     pushable = "s.is_active AND s.fcm_token IS NOT NULL AND s.fcm_token <> ''"
     inactive = await ctx.v2.scalar(
         f"SELECT count(*) FROM user_session s WHERE NOT ({pushable}) AND {changed}",  # noqa: S608
-        ctx.since_params,
+        ctx.params("user_session"),
     )
     counts.read += int(inactive or 0)
     counts.skip("inactive_or_without_token", int(inactive or 0))
     async for rows in ctx.stream(
         "v2 user_session",
+        "user_session",
         f"SELECT count(*) FROM user_session s WHERE {pushable} AND {changed}",  # noqa: S608
         f"SELECT s.id, s.user_id, s.device_model, s.fcm_token, s.last_login FROM user_session s"  # noqa: S608
         f" WHERE {pushable} AND {changed} ORDER BY s.id",
@@ -416,6 +461,15 @@ async def import_devices(ctx: ImportContext) -> None:
         "SELECT skip, count(*) FROM st_sessions WHERE skip IS NOT NULL GROUP BY 1"
     ):
         counts.skip(reason, n)
+    to_write = int((await ctx.fetchone("SELECT count(*) FROM st_sessions WHERE skip IS NULL"))[0])
+    async with ctx.bulk_write("devices", to_write):
+        new, updated = await _upsert_devices(ctx)
+    counts.imported += new
+    counts.updated += updated
+    await _after_devices(ctx)
+
+
+async def _upsert_devices(ctx: ImportContext) -> tuple[int, int]:
     new, updated = await ctx.fetchone(
         """
         WITH up AS (
@@ -433,8 +487,11 @@ async def import_devices(ctx: ImportContext) -> None:
         SELECT count(*) FILTER (WHERE inserted), count(*) FILTER (WHERE NOT inserted) FROM up
         """
     )
-    counts.imported += new
-    counts.updated += updated
+    return int(new), int(updated)
+
+
+async def _after_devices(ctx: ImportContext) -> None:
+    counts = ctx.report.table("user_session")
     registered = await ctx.execute(
         """
         UPDATE st_sessions s SET skip = 'token_registered_on_v3'
@@ -448,6 +505,27 @@ async def import_devices(ctx: ImportContext) -> None:
         INSERT INTO cutover_v2_ids (entity, v2_id, v3_id, outcome)
         SELECT 'user_session', s.v2_id, d.id, 'imported'
         FROM st_sessions s JOIN devices d ON d.fcm_token_hash = s.token_hash WHERE s.skip IS NULL
-        ON CONFLICT (entity, v2_id) DO UPDATE SET v3_id = excluded.v3_id, last_imported_at = now()
+        ON CONFLICT (entity, v2_id) DO UPDATE
+            SET v3_id = excluded.v3_id, outcome = excluded.outcome, last_imported_at = now()
         """
+    )
+    await _sessions_gone(ctx)
+    await ctx.remember("user_session")
+
+
+async def _sessions_gone(ctx: ImportContext) -> None:
+    """A v2 session deleted, signed out (no longer active, or its token cleared) or no longer one of
+    the user's two newest since the last import: the device it made, when no other v2 session
+    carries it, stops receiving pushes (signed out, reason ``v2_signed_out``)."""
+    read = "st_fp_user_session" if ctx.changed.get("user_session") is None else "st_changed_user_session"
+    await ctx.execute(
+        "CREATE TEMP TABLE st_sessions_out ON COMMIT DROP AS"  # noqa: S608 - constant names
+        f" SELECT v2_id FROM {read} EXCEPT SELECT v2_id FROM st_sessions WHERE skip IS NULL"
+        " UNION SELECT v2_id FROM st_gone_user_session"
+    )
+    lost = await ctx.lost("user_session", "st_sessions_out")
+    ctx.report.table("user_session").deleted += await ctx.execute(
+        "UPDATE devices SET is_active = false, signed_out_at = now(), signed_out_reason = 'v2_signed_out',"  # noqa: S608
+        f" updated_at = now() WHERE id IN (SELECT v3_id FROM {lost}) AND is_active"
+        " AND device_id LIKE 'v2-%%'"
     )

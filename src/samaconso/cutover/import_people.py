@@ -24,8 +24,9 @@ import uuid
 from typing import Any
 
 from samaconso.cutover.import_context import ImportContext
+from samaconso.cutover.phone_shortcut import to_e164
 from samaconso.identity.agency_names import legacy_key
-from samaconso.identity.phones import InvalidPhone, normalize_phone
+from samaconso.identity.phones import InvalidPhone
 from samaconso.kit.security import is_legacy_hash
 
 LOGIN_RE = re.compile(r"^[a-z0-9][a-z0-9._-]{1,63}$")
@@ -136,7 +137,7 @@ def user_row(ctx: ImportContext, row: tuple[Any, ...]) -> tuple[Any, ...]:
             skip = "missing_phone"
         else:
             try:
-                phone = normalize_phone(str(raw_phone))
+                phone = to_e164(str(raw_phone))
             except InvalidPhone:
                 skip = "invalid_phone"
         pin_hash = pin if is_legacy_hash(pin) else None
@@ -178,14 +179,18 @@ def user_row(ctx: ImportContext, row: tuple[Any, ...]) -> tuple[Any, ...]:
 async def import_users(ctx: ImportContext) -> None:
     counts = ctx.report.table("user")
     await ctx.execute(STAGE_USERS)
-    changed = ctx.where_changed("user", "u", "updated_at")
-    changed = changed.replace("u.updated_at >=", "coalesce(u.updated_at, u.created_at) >=")
     select_cols = (
         'u.id, u."firstName", u."lastName", u."phoneNumber", u."codePin", u.email, u.login, u.password,'
         " u.is_activate, u.ldap, u.role, u.id_agence, u.created_at, u.updated_at"
     )
+    await ctx.survey(
+        "user",
+        f'SELECT u.id, NULL::bigint, {await ctx.row_hash(select_cols)} FROM "user" u',  # noqa: S608
+    )
+    changed = ctx.where_changed("user", "u")
     async for rows in ctx.stream(
         "v2 user",
+        "user",
         f'SELECT count(*) FROM "user" u WHERE {changed}',  # noqa: S608 - constants and an int
         f'SELECT {select_cols} FROM "user" u WHERE {changed} ORDER BY u.id',  # noqa: S608
     ):
@@ -208,14 +213,15 @@ async def import_users(ctx: ImportContext) -> None:
     )
     await ctx.execute("CREATE UNIQUE INDEX ON st_user_groups (gkey)")
     await ctx.execute("ANALYZE st_user_groups")
-    # The v3 account of each group: a mapping made by an earlier run, else an account with the key.
+    # The v3 account of each group: a mapping made by an earlier run (``deleted``: the v2 row came
+    # back, so does the account), else an account with the key.
     await ctx.execute(
         """
-        UPDATE st_user_groups g SET v3_id = m.v3_id, existed = true, native = m.outcome <> 'imported'
+        UPDATE st_user_groups g SET v3_id = m.v3_id, existed = true, native = m.outcome = 'merged'
         FROM (SELECT DISTINCT ON (s.gkey) s.gkey, c.v3_id, c.outcome
               FROM st_users s JOIN cutover_v2_ids c ON c.entity = 'user' AND c.v2_id = s.v2_id
               JOIN users u ON u.id = c.v3_id
-              WHERE s.skip IS NULL ORDER BY s.gkey, c.outcome = 'imported' DESC, s.v2_id) m
+              WHERE s.skip IS NULL ORDER BY s.gkey, c.outcome <> 'merged' DESC, s.v2_id) m
         WHERE m.gkey = g.gkey
         """
     )
@@ -249,6 +255,15 @@ async def import_users(ctx: ImportContext) -> None:
             "DELETE FROM st_user_groups g USING st_users s WHERE s.gkey = g.gkey AND s.skip = 'key_taken_in_v3'"
         )
     await ctx.execute("UPDATE st_user_groups SET v3_id = gen_random_uuid() WHERE v3_id IS NULL")
+    writes = (await ctx.fetchone("SELECT count(*) FROM st_user_groups WHERE NOT native"))[0]
+    async with ctx.bulk_write("users", int(writes)):
+        await _upsert_users(ctx)
+    await _count_users(ctx)
+    await _users_gone(ctx)
+    await ctx.remember("user")
+
+
+async def _upsert_users(ctx: ImportContext) -> None:
     await ctx.execute(
         """
         INSERT INTO users (id, role, phone, login, pin_hash, password_hash, auth_source, first_name,
@@ -276,6 +291,25 @@ async def import_users(ctx: ImportContext) -> None:
             updated_at = now()
         """
     )
+
+
+async def _users_gone(ctx: ImportContext) -> None:
+    """A v2 account deleted since the last import: its v3 account (when no other v2 row of the same
+    phone/login remains and it was not signed up on v3) is deactivated — not deleted: its history
+    stays, and nobody signs in with it — and its phones stop receiving pushes."""
+    lost = await ctx.lost("user", only_imported=True)
+    ctx.report.table("user").deleted += await ctx.execute(
+        f"UPDATE users SET is_active = false, updated_at = now() WHERE id IN (SELECT v3_id FROM {lost})"  # noqa: S608
+        " AND is_active"
+    )
+    await ctx.execute(
+        "UPDATE devices SET is_active = false, signed_out_at = now(), signed_out_reason = 'v2_account_deleted',"  # noqa: S608
+        f" updated_at = now() WHERE user_id IN (SELECT v3_id FROM {lost}) AND is_active"
+    )
+
+
+async def _count_users(ctx: ImportContext) -> None:
+    counts = ctx.report.table("user")
     new, updated, merged = await ctx.fetchone(
         """
         SELECT count(*) FILTER (WHERE s.v2_id = g.keeper AND NOT g.existed),

@@ -42,3 +42,15 @@ class CutoverRun(UUIDPk, Base):
     since: Mapped[datetime | None]
     dry_run: Mapped[bool] = mapped_column(Boolean, default=False, server_default=text("false"))
     report: Mapped[dict[str, Any]] = mapped_column(JSONB, default=dict, server_default=text("'{}'::jsonb"))
+
+
+class V2RowFingerprint(Base):
+    """What each v2 row looked like when an import last read it (a 64-bit hash of the columns the
+    import reads, computed by v2): the delta finds changed, new and deleted rows by comparing, not
+    by v2's unreliable clocks. Kept for every row read, skipped ones included."""
+
+    __tablename__ = "cutover_v2_rows"
+
+    entity: Mapped[str] = mapped_column(String(24), primary_key=True)
+    v2_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    fingerprint: Mapped[int] = mapped_column(BigInteger)

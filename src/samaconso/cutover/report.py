@@ -18,6 +18,7 @@ class TableCounts:
     imported: int = 0  # new in v3
     updated: int = 0  # already in v3 (a re-run or a delta), brought up to date
     merged: int = 0  # folded into another row (same phone, same link, same token…)
+    deleted: int = 0  # gone from v2 since an earlier import: undone in v3 (see each table's rule)
     skipped: Counter[str] = field(default_factory=Counter)
 
     def skip(self, reason: str, count: int = 1) -> None:
@@ -30,6 +31,7 @@ class TableCounts:
             "imported": self.imported,
             "updated": self.updated,
             "merged": self.merged,
+            "deleted": self.deleted,
             "skipped": sum(self.skipped.values()),
             "skipped_by_reason": dict(sorted(self.skipped.items())),
         }
@@ -71,10 +73,13 @@ class ImportReport:
         path.write_text(json.dumps(self.to_json(), ensure_ascii=False, indent=2) + "\n", encoding="utf-8")
 
     def summary(self) -> str:
-        lines = [f"{'table':<16}{'read':>10}{'new':>10}{'updated':>10}{'merged':>10}{'skipped':>10}"]
+        lines = [
+            f"{'table':<16}{'read':>10}{'new':>10}{'updated':>10}{'merged':>10}{'skipped':>10}{'deleted':>10}"
+        ]
         for name, c in self.tables.items():
             lines.append(
-                f"{name:<16}{c.read:>10}{c.imported:>10}{c.updated:>10}{c.merged:>10}{sum(c.skipped.values()):>10}"
+                f"{name:<16}{c.read:>10}{c.imported:>10}{c.updated:>10}{c.merged:>10}"
+                f"{sum(c.skipped.values()):>10}{c.deleted:>10}"
             )
             for reason, count in sorted(c.skipped.items()):
                 lines.append(f"{'':<18}skipped {reason}: {count}")

@@ -4,7 +4,6 @@ is still live), server-side cursors fetched in batches (bounded memory whatever 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from datetime import datetime
 from typing import Any
 
 import psycopg
@@ -25,7 +24,8 @@ class V2Reader:
             autocommit=True,
             connect_timeout=V2_CONNECT_TIMEOUT_S,
             # Belt and braces: even a bug here cannot write to v2.
-            options="-c default_transaction_read_only=on -c statement_timeout=0",
+            # work_mem: the fingerprint survey aggregates a million rows into COPY text in memory
+            options="-c default_transaction_read_only=on -c statement_timeout=0 -c work_mem=64MB",
             application_name="samaconso-import-v2",
         )
         await conn.execute("BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY")
@@ -59,13 +59,3 @@ class V2Reader:
                 if not rows:
                     break
                 yield rows
-
-
-def since_filter(table_alias: str, time_column: str | None, since: datetime | None, max_id: int) -> str:
-    """The ``--since`` condition: rows whose time says they changed, or any row newer than the last
-    one imported (v2 timestamps are unreliable: the id catches what the clock misses)."""
-    if since is None:
-        return "TRUE"
-    if time_column is None:
-        return f"{table_alias}.id > {int(max_id)}"
-    return f"({table_alias}.{time_column} >= %(since)s OR {table_alias}.id > {int(max_id)})"
