@@ -5,7 +5,7 @@ differs changed (whatever its clock says), a row with none is new, a remembered 
 has was deleted.
 
 Revision ID: 20261201_cutover_rows
-Revises: 20261201_withdrawal
+Revises: 20261201_request_notified
 """
 
 from __future__ import annotations
@@ -16,7 +16,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision: str = "20261201_cutover_rows"
-down_revision: str | None = "20261201_withdrawal"
+down_revision: str | None = "20261201_request_notified"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
