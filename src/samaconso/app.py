@@ -16,9 +16,6 @@ from samaconso.console.web import mount_console
 from samaconso.cutover.router import compat_router
 from samaconso.identity.deps import (
     PUBLIC_ROUTES,
-    get_admin,
-    get_customer,
-    get_staff,
     require_authentication,
 )
 from samaconso.kit.edge import BodyLimitMiddleware, EdgeExposureMiddleware, SecurityHeadersMiddleware
@@ -109,15 +106,15 @@ def _install_contract(app: FastAPI, settings: Settings) -> None:
         app,
         settings.public_base_url,
         is_public=lambda method, path: (method, path) in PUBLIC_ROUTES,
+        # role guards and the rest are read from their source (kit/raised_codes); the legacy
+        # gateway names its codes through a table the source scan cannot follow
         dependency_codes={
-            get_customer: ("customer_only",),
-            get_staff: ("staff_only",),
-            get_admin: ("admin_only",),
             get_gateway: (
                 "legacy_sic_unavailable",
                 "legacy_histh2mc_unavailable",
                 "legacy_bi_ods_unavailable",
             ),
         },
+        authentication=require_authentication,
         asyncapi=lambda: build_asyncapi(settings.public_base_url),
     )

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
 from samaconso.identity.repository import add_audit
@@ -13,6 +13,7 @@ from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionD
 from samaconso.kit.i18n import Lang
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
+from samaconso.kit.request_body import RequestBody
 from samaconso.requests import follow_up, service
 from samaconso.requests.models import EventKind, RequestStatus, RequestType
 from samaconso.requests.schemas import (
@@ -339,11 +340,11 @@ async def staff_update_request(
     return _staff_detail(view, _lang(request))
 
 
-class AssignBody(BaseModel):
+class AssignBody(RequestBody):
     assignee_id: uuid.UUID
 
 
-class TransferBody(BaseModel):
+class TransferBody(RequestBody):
     agency_id: uuid.UUID
     comment: str | None = Field(default=None, max_length=1000)
 
