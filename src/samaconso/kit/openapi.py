@@ -34,6 +34,12 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 
+from samaconso.kit.deprecation import (
+    DEPRECATION_HEADERS_DOC,
+    DeprecatedRoute,
+    Deprecation,
+    DeprecationHeadersMiddleware,
+)
 from samaconso.kit.errors import ERROR_CATALOGUE, PROBLEM_JSON, codes_for_status
 from samaconso.kit.openapi_examples import example_for, problem_example
 from samaconso.kit.raised_codes import CodeIndex, package_index
@@ -57,6 +63,8 @@ class Op:
     # Catalogue codes the source does not show (a code chosen at run time, a call through an object):
     # the generic ones (generic_codes) and those its code reaches (kit/raised_codes) are added.
     errors: tuple[str, ...] = ()
+    # Announced for removal: `deprecated: true`, and Deprecation / Sunset / Link headers on every answer.
+    deprecated: Deprecation | None = None
 
 
 # (method, path) -> the operation. ``tests/contract`` checks that every route is here.
@@ -801,7 +809,9 @@ def build_openapi(
     is_public: Callable[[str, str], bool],
     dependency_codes: DependencyCodes,
     authentication: Callable[..., Any] | None = None,
+    operations: Mapping[tuple[str, str], Op] | None = None,
 ) -> dict[str, Any]:
+    operations = OPERATIONS if operations is None else operations
     index = package_index()
     spec = get_openapi(
         title=app.title,
@@ -833,7 +843,7 @@ def build_openapi(
         for method, operation in item.items():
             key = (method.upper(), path)
             route = routes.get(key)
-            op = OPERATIONS.get(key)
+            op = operations.get(key)
             public = is_public(method.upper(), path)
             operation["operationId"] = op.id if op else _camel(route.name if route else method + path)
             if op:
@@ -872,9 +882,44 @@ def build_openapi(
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 parameter.setdefault("description", schema.get("description") or parameter["name"])
+            if op and op.deprecated:
+                _mark_deprecated(operation, op.deprecated, public_base_url)
     _strip_titles(spec)
     _readable_component_names(spec)
     return spec
+
+
+def _docs_link(public_base_url: str, operation_id: str) -> str:
+    return f"{public_base_url.rstrip('/')}/redoc#operation/{operation_id}"
+
+
+def _mark_deprecated(operation: dict[str, Any], deprecation: Deprecation, public_base_url: str) -> None:
+    operation["deprecated"] = True
+    operation["description"] = (
+        f"{operation.get('description', '')}\n\n**Deprecated** since {deprecation.since.isoformat()}: "
+        f"use {deprecation.replacement} instead. It stops answering on {deprecation.sunset.isoformat()} "
+        "(410 `gone` afterwards). See docs/versioning.md."
+    ).strip()
+    link = {
+        "description": 'Where to read why and what instead: `<…/redoc#operation/…>; rel="deprecation"`.',
+        "required": True,
+        "schema": {"type": "string"},
+        "example": f'<{_docs_link(public_base_url, operation["operationId"])}>; rel="deprecation"',
+    }
+    for response in operation.get("responses", {}).values():
+        headers = response.setdefault("headers", {})
+        headers.update(copy.deepcopy(DEPRECATION_HEADERS_DOC))
+        headers["Link"] = copy.deepcopy(link)
+
+
+def deprecated_routes(
+    operations: Mapping[tuple[str, str], Op], public_base_url: str
+) -> list[DeprecatedRoute]:
+    return [
+        DeprecatedRoute(method, path, op.deprecated, _docs_link(public_base_url, op.id))
+        for (method, path), op in operations.items()
+        if op.deprecated
+    ]
 
 
 def _readable_component_names(spec: dict[str, Any]) -> None:
@@ -939,16 +984,23 @@ def install_contract(
     dependency_codes: DependencyCodes,
     authentication: Callable[..., Any] | None = None,
     asyncapi: Callable[[], dict[str, Any]] | None = None,
+    operations: Mapping[tuple[str, str], Op] | None = None,
 ) -> None:
     """Serve ``/openapi.json`` (the truthful one), ``/docs``, ``/redoc``, their assets and ``/asyncapi.json``.
 
     Build the FastAPI app with ``docs_url=None, redoc_url=None`` and call this after every router
     is included."""
     cached: dict[str, dict[str, Any]] = {}
+    table = OPERATIONS if operations is None else operations
+    announced = deprecated_routes(table, public_base_url)
+    if announced:
+        app.add_middleware(DeprecationHeadersMiddleware, routes=announced)
 
     def openapi() -> dict[str, Any]:
         if "spec" not in cached:
-            cached["spec"] = build_openapi(app, public_base_url, is_public, dependency_codes, authentication)
+            cached["spec"] = build_openapi(
+                app, public_base_url, is_public, dependency_codes, authentication, table
+            )
         return cached["spec"]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -1003,4 +1055,13 @@ def operation_codes(spec: dict[str, Any], method: str, path: str) -> dict[int, l
     return out
 
 
-__all__ = ["OPERATIONS", "TAGS", "Op", "build_openapi", "codes_for_status", "install_contract", "iter_routes"]
+__all__ = [
+    "OPERATIONS",
+    "TAGS",
+    "Deprecation",
+    "Op",
+    "build_openapi",
+    "codes_for_status",
+    "install_contract",
+    "iter_routes",
+]
