@@ -2,8 +2,9 @@
 
 All checks (server errors, response schemas, status codes, content types, headers, negative data,
 allowed methods…) with a bounded number of examples per operation, against the app served by
-uvicorn. Operations that end the caller's session (``deleteMe``, ``logOut``) run last, in their own
-pass, so the other operations are not all answered 401. The report (NDJSON) is kept in the
+uvicorn. Operations that can end the caller's session (``deleteMe``, ``logOut``, and
+``updateStaffUser``: an administrator who sets their own password or deactivates themselves signs
+themselves out) run last, in their own pass, so the other operations are not all answered 401. The report (NDJSON) is kept in the
 test's artefacts directory."""
 
 from __future__ import annotations
@@ -18,7 +19,7 @@ from tests.contract.conftest import LiveServer, Roles
 
 CONFIG = Path(__file__).with_name("schemathesis.toml")
 MAX_EXAMPLES = 3
-SESSION_ENDING = ("deleteMe", "logOut")
+SESSION_ENDING = ("deleteMe", "logOut", "updateStaffUser")
 
 
 async def _run(
