@@ -6,8 +6,13 @@ FastAPI writes a first draft from the routes; :func:`build_openapi` makes it tru
   descriptions, ``servers`` from the public base URL;
 - a bearer ``securitySchemes`` and per-operation ``security`` (``[]`` on the public routes);
 - every error status an operation can answer, as ``application/problem+json`` with one shared
-  ``Problem`` schema whose ``code`` is enumerated per operation and status (from the catalogue in
-  :mod:`samaconso.kit.errors`); FastAPI's ``HTTPValidationError`` is gone;
+  ``Problem`` schema whose ``code`` is enumerated per operation and status (statuses and texts from
+  the catalogue in :mod:`samaconso.kit.errors`); the codes are :func:`generic_codes` (shared by
+  every route of a shape) plus what the endpoint can reach, read from the source
+  (:mod:`samaconso.kit.raised_codes`), plus the few ``Op.errors`` a source scan cannot see;
+  FastAPI's ``HTTPValidationError`` is gone;
+- ``deprecated: true`` and the ``Deprecation`` / ``Sunset`` / ``Link`` headers for an operation
+  marked ``Op(..., deprecated=Deprecation(...))`` (:mod:`samaconso.kit.deprecation`);
 - the ``X-Request-ID`` and ``Content-Language`` headers on every response, ``Retry-After`` on 429/503;
 - an example for every request and response body (:mod:`samaconso.kit.openapi_examples`).
 
