@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
+from typing import Any
 
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
@@ -99,6 +100,18 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     return app
 
 
+def dependency_codes() -> dict[Callable[..., Any], tuple[str, ...]]:
+    """Codes of dependencies that their source does not show (kit/raised_codes reads the rest, role
+    guards included): the legacy gateway names its breakers through a table."""
+    return {
+        get_gateway: (
+            "legacy_sic_unavailable",
+            "legacy_histh2mc_unavailable",
+            "legacy_bi_ods_unavailable",
+        ),
+    }
+
+
 def _install_contract(app: FastAPI, settings: Settings) -> None:
     from samaconso.notifications.asyncapi import build_asyncapi
 
@@ -106,15 +119,7 @@ def _install_contract(app: FastAPI, settings: Settings) -> None:
         app,
         settings.public_base_url,
         is_public=lambda method, path: (method, path) in PUBLIC_ROUTES,
-        # role guards and the rest are read from their source (kit/raised_codes); the legacy
-        # gateway names its codes through a table the source scan cannot follow
-        dependency_codes={
-            get_gateway: (
-                "legacy_sic_unavailable",
-                "legacy_histh2mc_unavailable",
-                "legacy_bi_ods_unavailable",
-            ),
-        },
+        dependency_codes=dependency_codes(),
         authentication=require_authentication,
         asyncapi=lambda: build_asyncapi(settings.public_base_url),
     )

@@ -9,8 +9,9 @@ from typing import Any
 from fastapi import FastAPI
 from httpx import AsyncClient
 
-from samaconso.identity.deps import PUBLIC_ROUTES
-from samaconso.kit.openapi import OPERATIONS, iter_routes, operation_codes
+from samaconso.app import dependency_codes
+from samaconso.identity.deps import PUBLIC_ROUTES, require_authentication
+from samaconso.kit.openapi import OPERATIONS, iter_routes, operation_codes, route_codes
 from samaconso.kit.raised_codes import package_index, scan_package
 
 
@@ -91,3 +92,15 @@ async def test_what_the_fuzz_run_found_is_documented(client: AsyncClient) -> Non
     assert ("POST", "/api/v1/auth/login") in PUBLIC_ROUTES
     assert "unauthenticated" not in login.get(401, [])
     assert "invalid_credentials" in login[401]
+
+
+def test_the_operation_table_declares_only_what_the_scan_cannot_see(app: FastAPI) -> None:
+    index = package_index()
+    for method, path, route in iter_routes(app):
+        op = OPERATIONS.get((method, path))
+        if op is None or not op.errors:
+            continue
+        public = (method, path) in PUBLIC_ROUTES
+        found = route_codes(route, None, public, dependency_codes(), index, require_authentication)
+        redundant = set(op.errors) & found
+        assert not redundant, f"{op.id}: {sorted(redundant)} are found by the scan, drop them from Op.errors"

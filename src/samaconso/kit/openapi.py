@@ -201,7 +201,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "putMyAvatar",
         "Set my profile picture",
         "JPEG, PNG or WebP (checked by content), 2 MB at most, as the raw body or one multipart file.",
-        ("bad_request",),
     ),
     ("POST", "/api/v1/me/devices"): Op(
         "registerMyDevice",
@@ -440,7 +439,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "uploadFile",
         "Upload a document",
         "One PDF, JPEG or PNG as `multipart/form-data` field `file`, to attach to a request.",
-        ("bad_request",),
     ),
     ("GET", "/api/v1/files/{file_id}"): Op(
         "getFileDownload",
@@ -761,8 +759,8 @@ def generic_codes(
     ) or bool(route.body_field)
     if has_input:
         codes.add("validation_error")
-    if route.body_field is not None:
-        codes.add("bad_request")  # a body that cannot be read as JSON text at all
+    if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):
+        codes.add("bad_request")  # a body that cannot be read at all (not JSON, broken multipart)
     return codes
 
 
