@@ -46,6 +46,7 @@ from samaconso.kit.deprecation import (
     DeprecationHeadersMiddleware,
 )
 from samaconso.kit.errors import ERROR_CATALOGUE, PROBLEM_JSON, codes_for_status
+from samaconso.kit.inputs import MAX_YEAR, MIN_YEAR
 from samaconso.kit.openapi_examples import example_for, problem_example
 from samaconso.kit.raised_codes import CodeIndex, package_index
 
@@ -885,11 +886,28 @@ def build_openapi(
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 parameter.setdefault("description", schema.get("description") or parameter["name"])
+                if parameter.get("in") == "query":
+                    _bound_query_dates(schema)
             if op and op.deprecated:
                 _mark_deprecated(operation, op.deprecated, public_base_url)
     _strip_titles(spec)
     _readable_component_names(spec)
     return spec
+
+
+# Query dates outside these years are refused before routing (kit/inputs.InputGuardMiddleware): the
+# document says so with a pattern on the year (format: date alone allows 0001 to 9999).
+_CENTURIES = "|".join(str(c) for c in range(MIN_YEAR // 100, MAX_YEAR // 100 + 1))
+QUERY_DATE_PATTERN = rf"^({_CENTURIES})[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}}$"
+
+
+def _bound_query_dates(schema: dict[str, Any]) -> None:
+    if schema.get("format") == "date":
+        schema["pattern"] = QUERY_DATE_PATTERN
+        schema.setdefault("description", f"YYYY-MM-DD, years {MIN_YEAR} to {MAX_YEAR}.")
+    for option in schema.get("anyOf", []):
+        if isinstance(option, dict):
+            _bound_query_dates(option)
 
 
 def _docs_link(public_base_url: str, operation_id: str) -> str:
