@@ -12,6 +12,7 @@ from httpx import AsyncClient
 
 from samaconso.identity.deps import PUBLIC_ROUTES
 from samaconso.kit.errors import ERROR_CATALOGUE
+from samaconso.kit.inputs import MAX_YEAR, MIN_YEAR
 from samaconso.kit.openapi import OPERATIONS, operation_codes
 from samaconso.settings import Settings
 
@@ -156,3 +157,28 @@ def spec_counts(spec: dict[str, Any]) -> dict[str, int]:
     }
     print("openapi counts:", counts)
     return counts
+
+
+async def test_query_dates_document_the_years_the_api_takes(
+    spec: dict[str, Any], client: AsyncClient
+) -> None:
+    params = {
+        (path, p["name"]): p["schema"]
+        for path, item in spec["paths"].items()
+        for op in item.values()
+        for p in op.get("parameters", [])
+        if p["in"] == "query" and "date" in str(p["schema"])
+    }
+    assert params  # from / to / on
+    for (path, name), schema in params.items():
+        date_schema = next(s for s in schema.get("anyOf", [schema]) if s.get("format") == "date")
+        pattern = date_schema["pattern"]
+        assert re.match(pattern, f"{MIN_YEAR}-01-01"), (path, name)
+        assert re.match(pattern, f"{MAX_YEAR}-12-31"), (path, name)
+        assert not re.match(pattern, f"{MAX_YEAR + 1}-01-01"), (path, name)
+        assert not re.match(pattern, f"{MIN_YEAR - 1}-12-31"), (path, name)
+    # what the pattern refuses, the API refuses too (422 before any route runs)
+    refused = await client.get("/api/v1/tariffs", params={"on": f"{MAX_YEAR + 1}-01-01"})
+    assert refused.status_code == 422
+    assert refused.json()["code"] == "validation_error"
+    assert refused.json()["errors"][0]["location"] == "query"

@@ -35,17 +35,18 @@ async def test_me_and_patch(client: AsyncClient, settings: Settings) -> None:
     assert me["first_name"] == "Awa"
     assert me["has_avatar"] is False
     assert not any(k in me for k in ("pin_hash", "password_hash", "failed_attempts"))
-    response = await client.patch(
-        f"{API}/me",
-        headers=headers,
-        json={
-            "first_name": "Aïssatou",
-            "email": "a@example.sn",
-            "language": "en",
-            "role": "admin",
-            "phone": "+221700000000",
-        },
+    changes = {"first_name": "Aïssatou", "email": "a@example.sn", "language": "en"}
+    # the role and the phone are not the profile's to change: sent anyway, the whole patch is refused
+    smuggled = await client.patch(
+        f"{API}/me", headers=headers, json=changes | {"role": "admin", "phone": "+221700000000"}
     )
+    assert smuggled.status_code == 422, smuggled.text
+    assert sorted((e["field"], e["code"]) for e in smuggled.json()["errors"]) == [
+        ("phone", "extra_forbidden"),
+        ("role", "extra_forbidden"),
+    ]
+    assert (await client.get(f"{API}/me", headers=headers)).json()["first_name"] == "Awa"
+    response = await client.patch(f"{API}/me", headers=headers, json=changes)
     assert response.status_code == 200
     body = response.json()
     assert body["first_name"] == "Aïssatou"

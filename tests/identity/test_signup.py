@@ -1,4 +1,4 @@
-"""Sign-up by SMS code: phone normalisation, code lifetime, tries, quotas, ignored privileges."""
+"""Sign-up by SMS code: phone normalisation, code lifetime, tries, quotas, smuggled privileges refused."""
 
 from __future__ import annotations
 
@@ -64,11 +64,19 @@ async def test_signup_with_code_creates_customer(
         "first_name": "Awa",
         "last_name": "Diop",
         "email": "awa@example.sn",
-        # privileges smuggled in the body are ignored
+    }
+    # privileges smuggled in the body are refused, each unknown field named (the code stays usable)
+    smuggled = {
         "role": "admin",
         "agency_id": "00000000-0000-0000-0000-000000000001",
         "is_active": False,
         "failed_attempts": -100,
+    }
+    refused = await client.post(f"{API}/auth/signup", json=body | smuggled)
+    assert refused.status_code == 422, refused.text
+    assert refused.json()["code"] == "validation_error"
+    assert {(e["field"], e["code"], e["message"]) for e in refused.json()["errors"]} == {
+        (name, "extra_forbidden", "champ inconnu") for name in smuggled
     }
     response = await client.post(f"{API}/auth/signup", json=body)
     assert response.status_code == 201, response.text

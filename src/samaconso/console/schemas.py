@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field
 
 from samaconso.identity.schemas import DeviceOut, StaffPassword
+from samaconso.kit.request_body import RequestBody
 from samaconso.notifications.schemas import FeedItem
 
 
@@ -67,7 +68,7 @@ class TokenResent(BaseModel):
     tokens: int = Field(description="How many tokens the SMS carried.")
 
 
-class PasswordChange(BaseModel):
+class PasswordChange(RequestBody):
     current_password: str = Field(min_length=1, max_length=256)
     new_password: StaffPassword
 
@@ -81,7 +82,7 @@ class Colleague(BaseModel):
     agency_id: uuid.UUID | None
 
 
-class RequestOnBehalf(BaseModel):
+class RequestOnBehalf(RequestBody):
     type: str = Field(pattern=r"^[a-z0-9_]{2,40}$", description="Code of an active request type.")
     meter_id: uuid.UUID | None = None
     comment: str = Field(min_length=3, max_length=4000)

@@ -9,6 +9,7 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from samaconso.kit.request_body import RequestBody
 from samaconso.meters.models import MeterKind
 
 
@@ -131,7 +132,7 @@ class MyPurchaseOut(PurchaseOut):
     meter_number: str
 
 
-class AlertIn(BaseModel):
+class AlertIn(RequestBody):
     meter_id: uuid.UUID
     metric: Literal["kwh", "amount"] = Field(
         description="`kwh` in the month, or `amount` (FCFA) in the month."
@@ -139,7 +140,7 @@ class AlertIn(BaseModel):
     threshold: float = Field(gt=0, le=10_000_000, description="Alert when the month reaches it.")
 
 
-class AlertsIn(BaseModel):
+class AlertsIn(RequestBody):
     """The full set of my alerts (replaces the previous one); an empty list removes them all."""
 
     alerts: list[AlertIn] = Field(max_length=50)

@@ -14,6 +14,7 @@ from samaconso.identity.models import AuthSource, OtpPurpose, Role
 from samaconso.identity.phones import InvalidPhone, normalize_phone, pin_problem
 from samaconso.identity.weak_secrets import staff_password_problem
 from samaconso.kit.errors import LocalizedValueError
+from samaconso.kit.request_body import RequestBody
 
 _PHONE_CHARS = re.compile(r"^[0-9+ .()-]+$")
 
@@ -85,9 +86,9 @@ FcmToken = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1,
 Language = Literal["fr", "en"]
 
 
-class _In(BaseModel):
-    # Unknown fields (role, agency_id, is_active…) are ignored: they can never change anything.
-    model_config = ConfigDict(extra="ignore")
+class _In(RequestBody):
+    # Unknown fields (role, agency_id, is_active…) are refused (422 ``extra_forbidden``, kit/request_body).
+    pass
 
 
 class OtpRequest(_In):

@@ -6,8 +6,13 @@ FastAPI writes a first draft from the routes; :func:`build_openapi` makes it tru
   descriptions, ``servers`` from the public base URL;
 - a bearer ``securitySchemes`` and per-operation ``security`` (``[]`` on the public routes);
 - every error status an operation can answer, as ``application/problem+json`` with one shared
-  ``Problem`` schema whose ``code`` is enumerated per operation and status (from the catalogue in
-  :mod:`samaconso.kit.errors`); FastAPI's ``HTTPValidationError`` is gone;
+  ``Problem`` schema whose ``code`` is enumerated per operation and status (statuses and texts from
+  the catalogue in :mod:`samaconso.kit.errors`); the codes are :func:`generic_codes` (shared by
+  every route of a shape) plus what the endpoint can reach, read from the source
+  (:mod:`samaconso.kit.raised_codes`), plus the few ``Op.errors`` a source scan cannot see;
+  FastAPI's ``HTTPValidationError`` is gone;
+- ``deprecated: true`` and the ``Deprecation`` / ``Sunset`` / ``Link`` headers for an operation
+  marked ``Op(..., deprecated=Deprecation(...))`` (:mod:`samaconso.kit.deprecation`);
 - the ``X-Request-ID`` and ``Content-Language`` headers on every response, ``Retry-After`` on 429/503;
 - an example for every request and response body (:mod:`samaconso.kit.openapi_examples`).
 
@@ -34,8 +39,16 @@ from fastapi.routing import APIRoute
 from fastapi.staticfiles import StaticFiles
 from starlette.requests import Request
 
+from samaconso.kit.deprecation import (
+    DEPRECATION_HEADERS_DOC,
+    DeprecatedRoute,
+    Deprecation,
+    DeprecationHeadersMiddleware,
+)
 from samaconso.kit.errors import ERROR_CATALOGUE, PROBLEM_JSON, codes_for_status
+from samaconso.kit.inputs import MAX_YEAR, MIN_YEAR
 from samaconso.kit.openapi_examples import example_for, problem_example
+from samaconso.kit.raised_codes import CodeIndex, package_index
 
 DOCS_ASSETS = "/docs/assets"
 BEARER = "bearerAuth"
@@ -53,7 +66,11 @@ class Op:
     id: str
     summary: str
     description: str
-    errors: tuple[str, ...] = ()  # catalogue codes beyond the generic ones (auth, validation, paging)
+    # Catalogue codes the source does not show (a code chosen at run time, a call through an object):
+    # the generic ones (generic_codes) and those its code reaches (kit/raised_codes) are added.
+    errors: tuple[str, ...] = ()
+    # Announced for removal: `deprecated: true`, and Deprecation / Sunset / Link headers on every answer.
+    deprecated: Deprecation | None = None
 
 
 # (method, path) -> the operation. ``tests/contract`` checks that every route is here.
@@ -63,25 +80,21 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "searchCustomers",
         "Find a customer",
         "By phone in any form, name, meter or contract number. Agents: their agency's customers only.",
-        ("query_too_short", "no_agency"),
     ),
     ("GET", "/api/v1/staff/customers/{customer_id}"): Op(
         "getCustomerFile",
         "A customer's file",
         "Profile, meters with who shares them, devices, requests, notifications received.",
-        ("not_found", "no_agency"),
     ),
     ("GET", "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/purchases"): Op(
         "listCustomerPurchases",
         "A customer's Woyofal purchases",
         "The last 12 months with their tokens, newest first, by pages (cursor).",
-        ("not_found", "not_prepaid", "no_agency"),
     ),
     ("GET", "/api/v1/staff/customers/{customer_id}/meters/{meter_id}/bills"): Op(
         "listCustomerBills",
         "A customer's bills",
         "The last 12 months, newest first, by pages (cursor).",
-        ("not_found", "not_postpaid", "no_agency"),
     ),
     (
         "POST",
@@ -90,38 +103,32 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "resendToken",
         "Re-send a purchase's token by SMS",
         "To the customer's own phone. Audited (`token_resent`).",
-        ("not_found", "not_prepaid", "no_token", "no_phone", "sms_unavailable", "no_agency"),
     ),
     ("POST", "/api/v1/staff/customers/{customer_id}/unlock"): Op(
         "unlockCustomer",
         "Unlock a customer's account",
         "Lifts a PIN lockout. Audited (`customer_unlocked`).",
-        ("not_found", "no_agency"),
     ),
     ("POST", "/api/v1/staff/customers/{customer_id}/pin-reset-code"): Op(
         "sendPinResetCode",
         "Send a PIN-reset code",
         'The same code and quotas as the app\'s "PIN oublié". Audited.',
-        ("not_found", "account_inactive", "otp_quota_exceeded", "sms_unavailable", "no_agency"),
     ),
     ("POST", "/api/v1/staff/customers/{customer_id}/requests"): Op(
         "fileRequestForCustomer",
         "File a request for a customer",
         "At the counter; attachments are files the agent uploaded. Audited.",
-        ("not_found", "unknown_request_type", "no_agency"),
     ),
     ("GET", "/api/v1/staff/colleagues"): Op(
         "listColleagues",
         "Colleagues a request can be given to",
         "Active staff of the caller's agency (administrators: any agency, or all), by name, by pages "
         "(cursor).",
-        ("no_agency",),
     ),
     ("PUT", "/api/v1/me/password"): Op(
         "changeMyPassword",
         "Change my password (staff)",
         "Local staff accounts; the other sessions end. Directory accounts change it in the directory.",
-        ("wrong_password", "same_password", "directory_account"),
     ),
     # system
     ("GET", "/health"): Op(
@@ -143,75 +150,64 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Send a verification code",
         "Sends a 6-digit code by SMS for sign-up or PIN reset. The answer is the same whether the number "
         "has an account or not. Limited per number and per address.",
-        ("otp_quota_exceeded", "too_many_requests", "sms_unavailable"),
     ),
     ("POST", "/api/v1/auth/signup"): Op(
         "signUp",
         "Create a customer account",
         "Creates the account from the SMS code and a 4-digit PIN and signs the device in (token pair).",
-        ("otp_invalid", "phone_taken", "too_many_requests"),
     ),
     ("POST", "/api/v1/auth/login"): Op(
         "logIn",
         "Customer sign-in",
         "Phone number and PIN. Repeated failures lock the account for a while (423).",
-        ("invalid_credentials", "account_locked", "too_many_requests"),
     ),
     ("POST", "/api/v1/auth/staff/login"): Op(
         "logInStaff",
         "Staff sign-in",
         "Agents and administrators: login and password (Active Directory or local account).",
-        ("invalid_credentials", "account_locked", "too_many_requests", "ldap_unavailable"),
     ),
     ("POST", "/api/v1/auth/refresh"): Op(
         "refreshTokens",
         "Refresh the token pair",
         "Trades a refresh token for a new pair. Each refresh token works once.",
-        ("invalid_refresh_token", "too_many_requests"),
     ),
     ("POST", "/api/v1/auth/pin/reset"): Op(
         "resetPin",
         "Reset a forgotten PIN",
         "With the SMS code sent for `pin_reset`. Every session of the account is signed out.",
-        ("otp_invalid", "too_many_requests"),
     ),
     ("POST", "/api/v1/auth/logout"): Op(
         "logOut", "Sign out", "Ends this session (or every session with `all: true`)."
     ),
     # identity: my account
-    ("GET", "/api/v1/me"): Op("getMe", "My profile", "The signed-in user's profile.", ("not_found",)),
+    ("GET", "/api/v1/me"): Op("getMe", "My profile", "The signed-in user's profile."),
     ("PATCH", "/api/v1/me"): Op(
-        "updateMe", "Update my profile", "Names, e-mail and language (`fr` or `en`).", ("not_found",)
+        "updateMe", "Update my profile", "Names, e-mail and language (`fr` or `en`)."
     ),
     ("DELETE", "/api/v1/me"): Op(
         "deleteMe",
         "Delete my account",
         "Customers only: the account is closed and its personal data removed.",
-        ("not_found", "customer_only"),
     ),
     ("PUT", "/api/v1/me/pin"): Op(
         "changePin",
         "Change my PIN",
         "Customers: the current PIN and a new, different one.",
-        ("pin_incorrect", "pin_unchanged", "account_locked", "customer_only"),
     ),
     ("GET", "/api/v1/me/avatar"): Op(
         "getMyAvatar",
         "My profile picture",
         "The picture's bytes (JPEG, PNG or WebP).",
-        ("not_found", "storage_unavailable"),
     ),
     ("PUT", "/api/v1/me/avatar"): Op(
         "putMyAvatar",
         "Set my profile picture",
         "JPEG, PNG or WebP (checked by content), 2 MB at most, as the raw body or one multipart file.",
-        ("invalid_upload", "bad_request", "image_too_large", "unsupported_image", "storage_unavailable"),
     ),
     ("POST", "/api/v1/me/devices"): Op(
         "registerMyDevice",
         "Register this device for push",
         "Records or refreshes the device's FCM token.",
-        ("not_found",),
     ),
     ("GET", "/api/v1/me/devices"): Op(
         "listMyDevices", "My devices", "Devices signed in to my account, most recent first."
@@ -224,7 +220,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "createStaffUser",
         "Create a staff account",
         "Administrators: an agent (with an agency) or an administrator.",
-        ("agency_required", "agency_unknown", "login_taken", "password_required"),
     ),
     ("GET", "/api/v1/admin/users"): Op(
         "listStaffUsers", "Staff accounts", "Administrators: staff accounts, filtered by role or agency."
@@ -236,19 +231,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "updateStaffUser",
         "Update a staff account",
         "Administrators: role, agency, activation, password.",
-        ("agency_required", "agency_unknown", "cannot_demote_self", "password_required", "login_taken"),
     ),
     ("GET", "/api/v1/admin/audit"): Op(
         "listAuditEvents", "Audit trail", "Administrators: security events, newest first."
     ),
     ("GET", "/api/v1/agencies"): Op("listAgencies", "Agencies", "Senelec agencies (staff)."),
-    ("POST", "/api/v1/agencies"): Op(
-        "createAgency", "Create an agency", "Administrators.", ("agency_exists",)
-    ),
+    ("POST", "/api/v1/agencies"): Op("createAgency", "Create an agency", "Administrators."),
     ("GET", "/api/v1/agencies/{agency_id}"): Op("getAgency", "One agency", "Staff."),
-    ("PATCH", "/api/v1/agencies/{agency_id}"): Op(
-        "updateAgency", "Update an agency", "Administrators.", ("agency_exists",)
-    ),
+    ("PATCH", "/api/v1/agencies/{agency_id}"): Op("updateAgency", "Update an agency", "Administrators."),
     # meters
     ("POST", "/api/v1/me/meters"): Op(
         "addMyMeter",
@@ -257,15 +247,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "carries my phone number; otherwise pending until its owner approves (one pending request per "
         "meter; none for a day after the owner refused or removed me, `Retry-After`; the owner is "
         "pushed once a day at most per requester and meter, and holds at most 20 pending requests).",
-        (
-            "meter_unknown",
-            "contract_unknown",
-            "meter_already_linked",
-            "access_request_pending",
-            "access_requests_full",
-            "access_request_cooldown",
-            "too_many_meter_additions",
-        ),
     ),
     ("GET", "/api/v1/me/meters"): Op(
         "listMyMeters", "My meters", "The meters I follow, default first, with their status."
@@ -275,17 +256,14 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Meters registered under my phone",
         "Meters and contracts of the legacy systems that carry my phone number and that I have not added.",
     ),
-    ("GET", "/api/v1/me/meters/{meter_id}"): Op(
-        "getMyMeter", "One of my meters", "One meter I follow.", ("meter_not_found",)
-    ),
+    ("GET", "/api/v1/me/meters/{meter_id}"): Op("getMyMeter", "One of my meters", "One meter I follow."),
     ("DELETE", "/api/v1/me/meters/{meter_id}"): Op(
-        "removeMyMeter", "Remove a meter from my list", "Stops following the meter.", ("meter_not_found",)
+        "removeMyMeter", "Remove a meter from my list", "Stops following the meter."
     ),
     ("PUT", "/api/v1/me/meters/{meter_id}/default"): Op(
         "setMyDefaultMeter",
         "Make a meter my default",
         "The default meter opens the home screen.",
-        ("meter_not_found", "meter_not_active"),
     ),
     ("GET", "/api/v1/me/meter-access-requests"): Op(
         "listMyMeterAccessRequests",
@@ -296,19 +274,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "approveMeterAccessRequest",
         "Approve an access request",
         "The requester starts following the meter.",
-        ("access_request_not_found", "access_request_decided"),
     ),
     ("POST", "/api/v1/me/meter-access-requests/{request_id}/refuse"): Op(
         "refuseMeterAccessRequest",
         "Refuse an access request",
         "The requester is told; the meter stays private.",
-        ("access_request_not_found", "access_request_decided"),
     ),
     ("DELETE", "/api/v1/me/meters/{meter_id}/members/{user_id}"): Op(
         "revokeMeterMember",
         "Withdraw a customer's access",
         "The owner withdraws another customer's access (or pending request) to the meter.",
-        ("meter_not_found", "member_not_found"),
     ),
     ("GET", "/api/v1/meters"): Op(
         "lookUpMeters",
@@ -320,31 +295,26 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "listMyMeterPurchases",
         "Woyofal purchases",
         "Purchases of a prepaid meter, newest first (default: the last 12 months).",
-        ("meter_not_found", "not_prepaid", "invalid_period", "period_too_long"),
     ),
     ("GET", "/api/v1/me/meters/{meter_id}/bills"): Op(
         "listMyMeterBills",
         "Postpaid bills",
         "Bills of a postpaid contract, newest first (default: the last 12 months).",
-        ("meter_not_found", "not_postpaid", "invalid_period", "period_too_long"),
     ),
     ("GET", "/api/v1/me/meters/{meter_id}/contract"): Op(
         "getMyMeterContract",
         "Contract details",
         "The contract behind a meter: holder, tariff, address, power.",
-        ("meter_not_found", "not_prepaid", "not_postpaid"),
     ),
     ("GET", "/api/v1/me/meters/{meter_id}/consumption/monthly"): Op(
         "getMyMeterMonthlyConsumption",
         "Monthly consumption",
         "kWh and FCFA per month of a year (default: this year).",
-        ("meter_not_found",),
     ),
     ("GET", "/api/v1/me/meters/{meter_id}/summary"): Op(
         "getMyMeterSummary",
         "Home screen summary",
         "This month's kWh and FCFA, tranche reached, kWh left, last purchase or bill.",
-        ("meter_not_found",),
     ),
     # tariffs
     ("GET", "/api/v1/tariffs"): Op(
@@ -356,34 +326,22 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "listTariffBands",
         "Threshold bands of a tariff",
         "kWh ranges and their colours, in the caller's language.",
-        ("not_found",),
     ),
     ("POST", "/api/v1/admin/tariffs"): Op(
         "addTariffVersion",
         "Add a tariff version",
         "Administrators: a new version applies from its effective date; the grid is checked "
         "(`problems` lists what is wrong, in the caller's language).",
-        ("invalid_tariff_grid", "tariff_version_overlap"),
     ),
     ("POST", "/api/v1/simulator/prepaid"): Op(
         "simulatePrepaid",
         "Woyofal simulator",
         "kWh for an amount, or the amount for kWh, given this month's purchases.",
-        (
-            "meter_not_found",
-            "meter_not_prepaid",
-            "tariff_not_found",
-            "below_minimum_purchase",
-            "invalid_kwh",
-            "invalid_month_to_date",
-            "simulator_rate_limited",
-        ),
     ),
     ("POST", "/api/v1/simulator/postpaid"): Op(
         "simulatePostpaid",
         "Postpaid bill estimate",
         "The bill for kWh over N billed days.",
-        ("tariff_not_found", "invalid_kwh", "invalid_days"),
     ),
     # notifications
     ("POST", "/api/v1/notifications"): Op(
@@ -391,7 +349,6 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Send a notification",
         "Staff: to one user, a meter's users, an agency, all agencies, everyone or an outage zone. "
         "Accepted at once; delivery runs in the background. `Idempotency-Key` is honoured 24 h.",
-        ("agency_required", "forbidden", "not_found"),
     ),
     ("GET", "/api/v1/notifications"): Op(
         "listSentNotifications",
@@ -402,13 +359,11 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "withdrawNotification",
         "Withdraw a notification",
         "Gone from every feed at once; pushes not yet sent are stopped. Audited.",
-        ("not_found",),
     ),
     ("GET", "/api/v1/notifications/{notification_id}"): Op(
         "getNotificationDelivery",
         "Delivery figures of a notification",
         "Staff: targeted, sent, failed and pending counts.",
-        ("not_found",),
     ),
     ("GET", "/api/v1/me/notifications"): Op(
         "listMyNotifications", "My notifications", "My notification feed, newest first."
@@ -420,10 +375,10 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "markAllMyNotificationsRead", "Mark all as read", "Every notification of my feed becomes read."
     ),
     ("POST", "/api/v1/me/notifications/{notification_id}/read"): Op(
-        "markMyNotificationRead", "Mark one as read", "One notification becomes read.", ("not_found",)
+        "markMyNotificationRead", "Mark one as read", "One notification becomes read."
     ),
     ("DELETE", "/api/v1/me/notifications/{notification_id}"): Op(
-        "hideMyNotification", "Hide a notification", "Removes it from my feed.", ("not_found",)
+        "hideMyNotification", "Hide a notification", "Removes it from my feed."
     ),
     # requests
     ("GET", "/api/v1/request-types"): Op(
@@ -433,17 +388,16 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "listAllRequestTypes", "Every request type", "Administrators: active and inactive types."
     ),
     ("POST", "/api/v1/admin/request-types"): Op(
-        "createRequestType", "Create a request type", "Administrators.", ("request_type_exists",)
+        "createRequestType", "Create a request type", "Administrators."
     ),
     ("PATCH", "/api/v1/admin/request-types/{type_id}"): Op(
-        "updateRequestType", "Update a request type", "Administrators.", ("request_type_not_found",)
+        "updateRequestType", "Update a request type", "Administrators."
     ),
     ("POST", "/api/v1/me/requests"): Op(
         "submitMyRequest",
         "File a request",
         "A request to my agency (claim, information, connection…), optionally about one of my meters "
         "and with uploaded documents.",
-        ("unknown_request_type", "meter_not_found", "file_not_found", "file_already_attached"),
     ),
     ("GET", "/api/v1/me/requests"): Op("listMyRequests", "My requests", "My requests, newest first."),
     ("GET", "/api/v1/me/requests/{request_id}"): Op(
@@ -451,59 +405,50 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "One of my requests",
         "With its newest 20 history entries and comments; `older_events_cursor` pages through the "
         "older ones at `/timeline`.",
-        ("request_not_found",),
     ),
     ("GET", "/api/v1/me/requests/{request_id}/timeline"): Op(
         "listMyRequestTimeline",
         "My request's timeline",
         "Status changes and messages of my request, newest first.",
-        ("request_not_found",),
     ),
     ("POST", "/api/v1/me/requests/{request_id}/comments"): Op(
         "commentMyRequest",
         "Comment on my request",
         "Adds a message for the agent handling it (2 000 characters at most; 10 an hour and 100 in "
         "all per author and request).",
-        ("request_not_found", "request_closed", "request_comments_full", "too_many_comments"),
     ),
     ("POST", "/api/v1/me/requests/{request_id}/cancel"): Op(
         "cancelMyRequest",
         "Cancel my request",
         "Only while it is not resolved.",
-        ("request_not_found", "invalid_transition", "request_closed"),
     ),
     ("GET", "/api/v1/requests"): Op(
         "listRequests",
         "Requests to handle",
         "Agents: their agency's requests. Administrators: all, one agency, or the national queue.",
-        ("invalid_agency", "invalid_assignee"),
     ),
     ("POST", "/api/v1/requests/{request_id}/assignment"): Op(
         "assignRequest",
         "Give a request to a colleague",
         "To an active agent of the request's agency (or an administrator); recorded in its timeline. "
         "Audited (`request_assigned`: who, from whom, to whom).",
-        ("request_not_found", "request_closed", "assignee_not_in_agency"),
     ),
     ("POST", "/api/v1/requests/{request_id}/transfer"): Op(
         "transferRequest",
         "Transfer a request to another agency",
         "Into another agency's queue, unassigned there; it leaves an agent's own queue. "
         "Audited (`request_transferred`: who, from and to agency, the assignee it had).",
-        ("request_not_found", "request_closed", "same_agency", "agency_unknown"),
     ),
     ("GET", "/api/v1/requests/{request_id}"): Op(
         "getRequest",
         "One request (staff)",
         "With the customer, the newest 20 history entries and comments (`older_events_cursor`: the "
         "older ones at `/timeline`).",
-        ("request_not_found",),
     ),
     ("GET", "/api/v1/requests/{request_id}/timeline"): Op(
         "listRequestTimeline",
         "A request's timeline (staff)",
         "Status changes and messages of the request, newest first.",
-        ("request_not_found",),
     ),
     ("PATCH", "/api/v1/requests/{request_id}"): Op(
         "updateRequest",
@@ -511,100 +456,71 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "Take it (`assign_to_me`), move it (`status`) and/or write to the customer (`comment`, 2 000 "
         "characters at most; a message alone: 10 an hour and 100 in all per author and request). "
         "Taking it is audited (`request_assigned`).",
-        (
-            "request_not_found",
-            "empty_update",
-            "comment_required",
-            "invalid_transition",
-            "request_closed",
-            "request_comments_full",
-            "too_many_comments",
-        ),
     ),
     # files
     ("POST", "/api/v1/files"): Op(
         "uploadFile",
         "Upload a document",
         "One PDF, JPEG or PNG as `multipart/form-data` field `file`, to attach to a request.",
-        (
-            "invalid_upload",
-            "bad_request",
-            "empty_file",
-            "file_too_large",
-            "unsupported_file_type",
-            "too_many_requests",
-            "storage_unavailable",
-        ),
     ),
     ("GET", "/api/v1/files/{file_id}"): Op(
         "getFileDownload",
         "Download link of a document",
         "A short-lived (≤ 5 min) link, for the owner and the staff handling the request.",
-        ("file_not_found", "storage_unavailable"),
     ),
     ("DELETE", "/api/v1/files/{file_id}"): Op(
         "deleteFile",
         "Delete a document",
         "One of my documents not attached to a request yet.",
-        ("file_not_found", "file_attached"),
     ),
     # subscriptions
     ("GET", "/api/v1/subscription-notices/{number}"): Op(
         "followSubscriptionNotice",
         "Follow a connection request",
         "Public: the progress of a new-connection request, by notice number and the phone given with it.",
-        ("notice_not_found", "too_many_requests"),
     ),
     # dashboard
     ("GET", "/api/v1/dashboard"): Op(
         "getDashboard",
         "Staff dashboard",
         "Agents: their agency's figures. Administrators: national figures, or one agency's.",
-        ("no_agency", "agency_not_found", "dashboard_warming_up"),
     ),
     # issue 18 screens and the v2 cutover (added after the rebase; error codes from their services)
     ("GET", "/api/v1/me/meters/{meter_id}/members"): Op(
         "listMyMeterMembers",
         "Who shares my meter",
         "The owner's view: who shares this meter (since when) and who asks to.",
-        ("meter_not_found",),
     ),
     ("POST", "/api/v1/meters/access-requests/{link_id}/decide"): Op(
         "decideMeterAccessAtCounter",
         "Decide an access request at the counter",
         "Agent of the meter's agency or administrator: approve or refuse a pending or expired request.",
-        ("access_request_not_found", "access_request_decided"),
     ),
     ("GET", "/api/v1/me/meters/{meter_id}/bills/{bill_id}/pdf"): Op(
         "getMyBillPdf",
         "A bill as a PDF invoice",
         "One bill as a French PDF invoice.",
-        ("meter_not_found", "not_postpaid", "bill_not_found", "pending_owner_approval"),
     ),
     ("GET", "/api/v1/me/purchases"): Op(
         "listAllMyPurchases",
         "Purchases of all my meters",
         "Woyofal purchases of all my meters, newest first.",
-        ("invalid_period", "period_too_long"),
     ),
     ("PUT", "/api/v1/me/alerts"): Op(
         "putMyAlerts",
         "Set my alerts",
         "A monthly kWh or FCFA threshold per meter (replaces them all).",
-        ("meter_not_found", "duplicate_meter"),
     ),
     ("GET", "/api/v1/me/alerts"): Op("listMyAlerts", "My alerts", "My consumption alerts."),
     ("POST", "/api/v1/me/requests/{request_id}/reopen"): Op(
         "reopenMyRequest",
         "Reopen my request",
         "Within 14 days of its closing (back to in progress).",
-        ("request_not_found", "reopen_window_passed", "invalid_transition"),
     ),
     ("POST", "/api/v1/me/requests/{request_id}/rating"): Op(
         "rateMyRequest",
         "Rate my request",
         "1 to 5 and a comment, once per resolution.",
-        ("request_not_found", "not_resolved", "already_rated"),
     ),
     ("GET", "/api/v1/app/config"): Op(
         "getAppConfig",
@@ -615,23 +531,20 @@ OPERATIONS: dict[tuple[str, str], Op] = {
         "declareOutage",
         "Declare an outage",
         "Staff: for one agency (agents: theirs) or several (admins); pushed at once.",
-        ("forbidden", "unknown_agency", "outage_end_before_start"),
     ),
     ("GET", "/api/v1/outages"): Op(
         "listOutages", "Outages (staff)", "Agents: their agency's; administrators: all."
     ),
-    ("GET", "/api/v1/outages/{outage_id}"): Op("getOutage", "One outage", "Staff.", ("outage_not_found",)),
+    ("GET", "/api/v1/outages/{outage_id}"): Op("getOutage", "One outage", "Staff."),
     ("POST", "/api/v1/outages/{outage_id}/updates"): Op(
         "postOutageUpdate",
         "News on an outage",
         "Pushed to the same zone.",
-        ("outage_not_found", "outage_ended", "outage_end_before_start"),
     ),
     ("POST", "/api/v1/outages/{outage_id}/end"): Op(
         "endOutage",
         "End an outage",
         "Power is back; pushed to the same zone.",
-        ("outage_not_found", "outage_ended"),
     ),
     ("GET", "/api/v1/me/outages"): Op(
         "listMyOutages",
@@ -830,16 +743,35 @@ def _camel(name: str) -> str:
 DependencyCodes = Mapping[Callable[..., Any], tuple[str, ...]]
 
 
-def _generic_codes(route: APIRoute, public: bool, dependency_codes: DependencyCodes) -> set[str]:
-    """The codes any route of this shape can answer, whatever its service does: the codes of its
-    dependencies (role guards, the legacy gateway…), authentication, paging and validation."""
+def _dependency_codes(
+    call: Callable[..., Any], dependency_codes: DependencyCodes, index: CodeIndex
+) -> frozenset[str]:
+    declared = frozenset(dependency_codes.get(call, ()))
+    if not callable(call) or not getattr(call, "__qualname__", None):
+        return declared
+    return declared | index.codes_of(call)
+
+
+def generic_codes(
+    route: APIRoute,
+    public: bool,
+    dependency_codes: DependencyCodes,
+    index: CodeIndex,
+    authentication: Callable[..., Any] | None = None,
+) -> set[str]:
+    """The codes any route of this shape can answer, whatever its own code does: authentication
+    (unless public), its dependencies (role guards, the legacy gateway, strict query…, derived from
+    their source plus ``dependency_codes`` for what the source cannot show), paging, path and body
+    validation. Shared by every operation so the table below lists only what is particular."""
     codes = {"unknown_query_parameter"}
     if not public:
         # a token we do not know, one past its time, a session closed (logout, PIN reset, closed
         # agency) or a device signed out by a newer one: the app tells the user which (identity.deps)
         codes.update(("unauthenticated", "token_expired", "session_revoked", "device_signed_out"))
     for call in _calls(route.dependant):
-        codes.update(dependency_codes.get(call, ()))
+        if call is authentication:
+            continue  # closed-by-default guard: its codes are the 401s above, not on public routes
+        codes.update(_dependency_codes(call, dependency_codes, index))
     queries = {f.alias for f in _params(route.dependant, "query_params")}
     if "cursor" in queries:
         codes.add("invalid_cursor")
@@ -850,9 +782,26 @@ def _generic_codes(route: APIRoute, public: bool, dependency_codes: DependencyCo
     ) or bool(route.body_field)
     if has_input:
         codes.add("validation_error")
-    if route.body_field is not None:
-        codes.add("bad_request")  # a body that cannot be read as JSON text at all
+    if route.body_field is not None or "requestBody" in (route.openapi_extra or {}):
+        codes.add("bad_request")  # a body that cannot be read at all (not JSON, broken multipart)
     return codes
+
+
+def route_codes(
+    route: APIRoute,
+    op: Op | None,
+    public: bool,
+    dependency_codes: DependencyCodes,
+    index: CodeIndex,
+    authentication: Callable[..., Any] | None = None,
+) -> set[str]:
+    """Every code one operation documents: the generic ones, those its endpoint can reach (derived
+    from the source, :mod:`samaconso.kit.raised_codes`) and those the table declares by hand."""
+    return (
+        generic_codes(route, public, dependency_codes, index, authentication)
+        | set(index.codes_of(route.endpoint))
+        | set(op.errors if op else ())
+    )
 
 
 def _problem_response(status: int, codes: list[str], spec: dict[str, Any]) -> dict[str, Any]:
@@ -885,7 +834,11 @@ def build_openapi(
     public_base_url: str,
     is_public: Callable[[str, str], bool],
     dependency_codes: DependencyCodes,
+    authentication: Callable[..., Any] | None = None,
+    operations: Mapping[tuple[str, str], Op] | None = None,
 ) -> dict[str, Any]:
+    operations = OPERATIONS if operations is None else operations
+    index = package_index()
     spec = get_openapi(
         title=app.title,
         version=app.version,
@@ -916,7 +869,7 @@ def build_openapi(
         for method, operation in item.items():
             key = (method.upper(), path)
             route = routes.get(key)
-            op = OPERATIONS.get(key)
+            op = operations.get(key)
             public = is_public(method.upper(), path)
             operation["operationId"] = op.id if op else _camel(route.name if route else method + path)
             if op:
@@ -936,8 +889,10 @@ def build_openapi(
                     for media, content in (response.get("content") or {}).items():
                         if "schema" in content and "json" in media:
                             content.setdefault("example", example_for(content["schema"], spec))
-            codes = (_generic_codes(route, public, dependency_codes) if route else set()) | set(
-                op.errors if op else ()
+            codes = (
+                route_codes(route, op, public, dependency_codes, index, authentication)
+                if route
+                else set(op.errors if op else ())
             )
             by_status: dict[int, list[str]] = {}
             for code in sorted(codes):
@@ -953,9 +908,61 @@ def build_openapi(
             for parameter in operation.get("parameters", []):
                 schema = parameter.get("schema", {})
                 parameter.setdefault("description", schema.get("description") or parameter["name"])
+                if parameter.get("in") == "query":
+                    _bound_query_dates(schema)
+            if op and op.deprecated:
+                _mark_deprecated(operation, op.deprecated, public_base_url)
     _strip_titles(spec)
     _readable_component_names(spec)
     return spec
+
+
+# Query dates outside these years are refused before routing (kit/inputs.InputGuardMiddleware): the
+# document says so with a pattern on the year (format: date alone allows 0001 to 9999).
+_CENTURIES = "|".join(str(c) for c in range(MIN_YEAR // 100, MAX_YEAR // 100 + 1))
+QUERY_DATE_PATTERN = rf"^({_CENTURIES})[0-9]{{2}}-[0-9]{{2}}-[0-9]{{2}}$"
+
+
+def _bound_query_dates(schema: dict[str, Any]) -> None:
+    if schema.get("format") == "date":
+        schema["pattern"] = QUERY_DATE_PATTERN
+        schema.setdefault("description", f"YYYY-MM-DD, years {MIN_YEAR} to {MAX_YEAR}.")
+    for option in schema.get("anyOf", []):
+        if isinstance(option, dict):
+            _bound_query_dates(option)
+
+
+def _docs_link(public_base_url: str, operation_id: str) -> str:
+    return f"{public_base_url.rstrip('/')}/redoc#operation/{operation_id}"
+
+
+def _mark_deprecated(operation: dict[str, Any], deprecation: Deprecation, public_base_url: str) -> None:
+    operation["deprecated"] = True
+    operation["description"] = (
+        f"{operation.get('description', '')}\n\n**Deprecated** since {deprecation.since.isoformat()}: "
+        f"use {deprecation.replacement} instead. It stops answering on {deprecation.sunset.isoformat()} "
+        "(410 `gone` afterwards). See docs/versioning.md."
+    ).strip()
+    link = {
+        "description": 'Where to read why and what instead: `<…/redoc#operation/…>; rel="deprecation"`.',
+        "required": True,
+        "schema": {"type": "string"},
+        "example": f'<{_docs_link(public_base_url, operation["operationId"])}>; rel="deprecation"',
+    }
+    for response in operation.get("responses", {}).values():
+        headers = response.setdefault("headers", {})
+        headers.update(copy.deepcopy(DEPRECATION_HEADERS_DOC))
+        headers["Link"] = copy.deepcopy(link)
+
+
+def deprecated_routes(
+    operations: Mapping[tuple[str, str], Op], public_base_url: str
+) -> list[DeprecatedRoute]:
+    return [
+        DeprecatedRoute(method, path, op.deprecated, _docs_link(public_base_url, op.id))
+        for (method, path), op in operations.items()
+        if op.deprecated
+    ]
 
 
 def _readable_component_names(spec: dict[str, Any]) -> None:
@@ -1018,17 +1025,25 @@ def install_contract(
     *,
     is_public: Callable[[str, str], bool],
     dependency_codes: DependencyCodes,
+    authentication: Callable[..., Any] | None = None,
     asyncapi: Callable[[], dict[str, Any]] | None = None,
+    operations: Mapping[tuple[str, str], Op] | None = None,
 ) -> None:
     """Serve ``/openapi.json`` (the truthful one), ``/docs``, ``/redoc``, their assets and ``/asyncapi.json``.
 
     Build the FastAPI app with ``docs_url=None, redoc_url=None`` and call this after every router
     is included."""
     cached: dict[str, dict[str, Any]] = {}
+    table = OPERATIONS if operations is None else operations
+    announced = deprecated_routes(table, public_base_url)
+    if announced:
+        app.add_middleware(DeprecationHeadersMiddleware, routes=announced)
 
     def openapi() -> dict[str, Any]:
         if "spec" not in cached:
-            cached["spec"] = build_openapi(app, public_base_url, is_public, dependency_codes)
+            cached["spec"] = build_openapi(
+                app, public_base_url, is_public, dependency_codes, authentication, table
+            )
         return cached["spec"]
 
     app.openapi = openapi  # type: ignore[method-assign]
@@ -1083,4 +1098,13 @@ def operation_codes(spec: dict[str, Any], method: str, path: str) -> dict[int, l
     return out
 
 
-__all__ = ["OPERATIONS", "TAGS", "Op", "build_openapi", "codes_for_status", "install_contract", "iter_routes"]
+__all__ = [
+    "OPERATIONS",
+    "TAGS",
+    "Deprecation",
+    "Op",
+    "build_openapi",
+    "codes_for_status",
+    "install_contract",
+    "iter_routes",
+]

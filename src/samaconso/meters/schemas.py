@@ -8,6 +8,7 @@ from datetime import datetime
 from pydantic import BaseModel, Field, field_validator, model_validator
 
 from samaconso.kit.errors import LocalizedValueError
+from samaconso.kit.request_body import RequestBody
 from samaconso.legacy.numbers import luhn_valid
 from samaconso.meters.models import LinkStatus, MeterKind
 
@@ -19,7 +20,7 @@ def clean_number(raw: str) -> str:
     return "".join(ch for ch in raw if not ch.isspace() and ch not in "-.")
 
 
-class MeterAdd(BaseModel):
+class MeterAdd(RequestBody):
     kind: MeterKind
     number: str = Field(min_length=1, max_length=32, description="Prepaid meter number or contract account.")
 

@@ -7,6 +7,7 @@ from datetime import datetime
 
 from pydantic import BaseModel, Field
 
+from samaconso.kit.request_body import RequestBody
 from samaconso.meters.models import LinkStatus
 
 
@@ -23,7 +24,7 @@ class MeterMemberOut(BaseModel):
     )
 
 
-class CounterDecisionIn(BaseModel):
+class CounterDecisionIn(RequestBody):
     approve: bool
     note: str = Field(min_length=3, max_length=500, description="What the agent saw (kept in the audit log).")
     documents_checked: list[str] = Field(

@@ -8,10 +8,11 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field, field_validator
 
+from samaconso.kit.request_body import RequestBody
 from samaconso.notifications.models import NotificationType, Priority
 
 
-class Localized(BaseModel):
+class Localized(RequestBody):
     fr: str = Field(min_length=1)
     en: str = Field(min_length=1)
 
@@ -26,30 +27,30 @@ class BodyText(Localized):
     en: str = Field(min_length=1, max_length=2000)
 
 
-class UserTarget(BaseModel):
+class UserTarget(RequestBody):
     kind: Literal["user"]
     user_id: uuid.UUID
 
 
-class MeterTarget(BaseModel):
+class MeterTarget(RequestBody):
     kind: Literal["meter"]
     meter_id: uuid.UUID
 
 
-class AgencyTarget(BaseModel):
+class AgencyTarget(RequestBody):
     kind: Literal["agency"]
     agency_id: uuid.UUID | None = Field(default=None, description="Agents: omitted = their agency.")
 
 
-class AllAgenciesTarget(BaseModel):
+class AllAgenciesTarget(RequestBody):
     kind: Literal["all_agencies"]
 
 
-class EveryoneTarget(BaseModel):
+class EveryoneTarget(RequestBody):
     kind: Literal["everyone"]
 
 
-class OutageTarget(BaseModel):
+class OutageTarget(RequestBody):
     kind: Literal["outage"]
     agency_ids: list[uuid.UUID] = Field(min_length=1, max_length=100)
 
@@ -60,7 +61,7 @@ Target = Annotated[
 ]
 
 
-class NotificationCreate(BaseModel):
+class NotificationCreate(RequestBody):
     target: Target
     type: NotificationType
     priority: Priority | None = None

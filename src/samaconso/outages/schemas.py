@@ -8,13 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field
 
+from samaconso.kit.request_body import RequestBody
 from samaconso.notifications.schemas import BodyText, TitleText
 from samaconso.outages.models import OutageCause
 
 OutageStatus = Literal["announced", "ongoing", "ended"]
 
 
-class OutageCreate(BaseModel):
+class OutageCreate(RequestBody):
     agency_ids: list[uuid.UUID] = Field(
         min_length=1, max_length=100, description="Agents: their agency only."
     )
@@ -25,12 +26,12 @@ class OutageCreate(BaseModel):
     message: BodyText
 
 
-class OutageUpdateIn(BaseModel):
+class OutageUpdateIn(RequestBody):
     message: BodyText
     expected_end_at: datetime | None = Field(default=None, description="A new expected end, if it moved.")
 
 
-class OutageEndIn(BaseModel):
+class OutageEndIn(RequestBody):
     message: BodyText | None = None
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 from fastapi import APIRouter, Query, Request
-from pydantic import BaseModel, Field
+from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.console import service as console
@@ -18,6 +18,7 @@ from samaconso.kit.i18n import Lang
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
 from samaconso.kit.ratelimit import RateLimiter
+from samaconso.kit.request_body import RequestBody
 from samaconso.requests import follow_up, service
 from samaconso.requests.models import EventKind, RequestEvent, RequestStatus, RequestType
 from samaconso.requests.schemas import (
@@ -416,11 +417,11 @@ def _audit_ctx(request: Request, session: AsyncSession) -> Ctx:
     )
 
 
-class AssignBody(BaseModel):
+class AssignBody(RequestBody):
     assignee_id: uuid.UUID
 
 
-class TransferBody(BaseModel):
+class TransferBody(RequestBody):
     agency_id: uuid.UUID
     comment: str | None = Field(default=None, max_length=1000)
 

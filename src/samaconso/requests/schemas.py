@@ -8,13 +8,14 @@ from typing import Literal
 
 from pydantic import BaseModel, Field, StrictBool
 
+from samaconso.kit.request_body import RequestBody
 from samaconso.requests.models import RequestStatus
 
 CODE_PATTERN = r"^[a-z][a-z0-9_]{1,39}$"
 COMMENT_MAX_CHARS = 2000  # one message on a request (issue 12: bounded conversations)
 
 
-class RequestTypeIn(BaseModel):
+class RequestTypeIn(RequestBody):
     code: str = Field(pattern=CODE_PATTERN, description="Stable identifier, e.g. `reclamation_facture`.")
     label_fr: str = Field(min_length=2, max_length=120)
     label_en: str = Field(min_length=2, max_length=120)
@@ -22,7 +23,7 @@ class RequestTypeIn(BaseModel):
     is_active: StrictBool = True
 
 
-class RequestTypePatch(BaseModel):
+class RequestTypePatch(RequestBody):
     label_fr: str | None = Field(default=None, min_length=2, max_length=120)
     label_en: str | None = Field(default=None, min_length=2, max_length=120)
     sla_hours: int | None = Field(default=None, ge=1, le=24 * 90)
@@ -43,18 +44,18 @@ class RequestTypeBrief(BaseModel):
     label: str  # in the caller's language
 
 
-class RequestCreate(BaseModel):
+class RequestCreate(RequestBody):
     type: str = Field(pattern=CODE_PATTERN, description="Code of an active request type.")
     meter_id: uuid.UUID | None = None
     comment: str = Field(min_length=3, max_length=4000)
     attachments: list[uuid.UUID] = Field(default_factory=list, max_length=5)
 
 
-class CommentIn(BaseModel):
+class CommentIn(RequestBody):
     body: str = Field(min_length=1, max_length=COMMENT_MAX_CHARS)
 
 
-class RequestPatch(BaseModel):
+class RequestPatch(RequestBody):
     """Staff update: take the request, change its status, and/or write to the customer."""
 
     assign_to_me: StrictBool = False
@@ -111,12 +112,12 @@ class RequestSummary(BaseModel):
     due_at: datetime = Field(description="When Senelec committed to answer (the type's SLA).")
 
 
-class RatingIn(BaseModel):
+class RatingIn(RequestBody):
     score: int = Field(ge=1, le=5, description="1 (very unsatisfied) to 5 (very satisfied).")
     comment: str | None = Field(default=None, max_length=1000)
 
 
-class ReopenIn(BaseModel):
+class ReopenIn(RequestBody):
     reason: str = Field(min_length=3, max_length=2000, description="Why the answer did not solve it.")
 
 

@@ -10,6 +10,7 @@ from typing import Annotated, Literal
 from pydantic import BaseModel, Field, PlainSerializer, StrictBool, model_validator
 
 from samaconso.kit.errors import LocalizedValueError
+from samaconso.kit.request_body import RequestBody
 
 Num = Annotated[Decimal, PlainSerializer(float, return_type=float, when_used="json")]
 OptNum = Annotated[
@@ -20,14 +21,14 @@ TariffCode = Annotated[str, Field(pattern=r"^[A-Z0-9_]{2,20}$", description="Tar
 
 
 # ------------------------------------------------------------------------------------- grid in/out
-class TrancheIn(BaseModel):
+class TrancheIn(RequestBody):
     kwh_from: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=1)]
     kwh_to: Annotated[Decimal | None, Field(gt=0, le=100_000, decimal_places=1)] = None
     price_postpaid: Annotated[Decimal, Field(gt=0, le=10_000, decimal_places=2)]
     price_prepaid: Annotated[Decimal, Field(gt=0, le=10_000, decimal_places=2)]
 
 
-class BandIn(BaseModel):
+class BandIn(RequestBody):
     kwh_min: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=1)]
     kwh_max: Annotated[Decimal | None, Field(gt=0, le=100_000, decimal_places=1)] = None
     color_hex: Annotated[str, Field(pattern=r"^#[0-9A-Fa-f]{6}$")]
@@ -35,7 +36,7 @@ class BandIn(BaseModel):
     label_en: Annotated[str, Field(min_length=1, max_length=80)]
 
 
-class TariffVersionIn(BaseModel):
+class TariffVersionIn(RequestBody):
     code: TariffCode
     label: Annotated[str, Field(min_length=1, max_length=160)]
     effective_from: date
@@ -88,7 +89,7 @@ class BandOut(BaseModel):
 
 
 # -------------------------------------------------------------------------------------- simulator
-class SimulationIn(BaseModel):
+class SimulationIn(RequestBody):
     amount: Annotated[
         Decimal | None, Field(gt=0, le=10_000_000, decimal_places=0, description="Whole FCFA to spend.")
     ] = None
@@ -194,7 +195,7 @@ class SimulationOut(BaseModel):
     vending: VendingInfo | None = None
 
 
-class PostpaidIn(BaseModel):
+class PostpaidIn(RequestBody):
     kwh: Annotated[Decimal, Field(ge=0, le=100_000, decimal_places=1)]
     days: Annotated[int, Field(ge=1, le=120, description="Billed days (a bill covers ~60).")] = 60
     tariff_code: TariffCode | None = None
