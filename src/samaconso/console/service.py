@@ -14,7 +14,6 @@ from datetime import datetime, timedelta
 import structlog
 
 from samaconso.console import repository as repo
-from samaconso.console import request_routing
 from samaconso.console.schemas import (
     Colleague,
     CustomerBrief,
@@ -45,10 +44,6 @@ from samaconso.requests import service as requests
 
 log = structlog.get_logger(__name__)
 
-# Request routing with its audit trail (room ``request_routing.py``), for the requests router.
-assign_request = request_routing.assign
-update_request = request_routing.update
-transfer_request = request_routing.transfer
 
 PURCHASE_LOOKBACK_DAYS = 365
 

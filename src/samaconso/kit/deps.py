@@ -75,4 +75,10 @@ StorageDep = Annotated[Storage, Depends(get_storage)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]
 
 LimitQuery = Annotated[int, Query(ge=1, le=MAX_LIMIT, description="Items per page (1-100).")]
-CursorQuery = Annotated[str | None, Query(description="Opaque cursor from the previous page.")]
+CursorQuery = Annotated[
+    str | None,
+    Query(
+        description="Opaque cursor from the previous page (`next_cursor`), passed back unchanged.",
+        pattern=r"^[A-Za-z0-9_-]*$",  # what encode_cursor makes (base64url, no padding)
+    ),
+]

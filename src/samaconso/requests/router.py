@@ -8,7 +8,7 @@ from fastapi import APIRouter, Query, Request
 from pydantic import Field
 from sqlalchemy.ext.asyncio import AsyncSession
 
-from samaconso.console import service as console
+from samaconso.console import request_routing
 from samaconso.identity.context import Ctx
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
 from samaconso.identity.principal import Principal
@@ -397,7 +397,7 @@ async def staff_update_request(
     """Take the request (``assign_to_me``), move it (``status``) and/or write to the customer (``comment``)."""
     if body.comment is not None and body.status is None:
         await _limit_comments(limiter, principal, request_id)
-    view = await console.update_request(
+    view = await request_routing.update(
         _audit_ctx(request, session),
         principal,
         request_id,
@@ -432,7 +432,7 @@ async def staff_assign_request(
 ) -> StaffRequestDetail:
     """Give the request to a colleague of its agency (timeline: an assignment event; audited:
     ``request_assigned``)."""
-    view = await console.assign_request(_audit_ctx(request, session), principal, request_id, body.assignee_id)
+    view = await request_routing.assign(_audit_ctx(request, session), principal, request_id, body.assignee_id)
     return _staff_detail(view, _lang(request))
 
 
@@ -443,5 +443,5 @@ async def staff_transfer_request(
     """Hand the request over to another agency (it leaves the caller's queue when they are an agent).
     Audited (``request_transferred``: from and to agency)."""
     ctx = _audit_ctx(request, session)
-    view = await console.transfer_request(ctx, principal, request_id, body.agency_id, body.comment)
+    view = await request_routing.transfer(ctx, principal, request_id, body.agency_id, body.comment)
     return _staff_detail(view, _lang(request))
