@@ -21,6 +21,7 @@ from samaconso.identity.deps import (
     get_staff,
     require_authentication,
 )
+from samaconso.kit.deps import get_session
 from samaconso.kit.edge import BodyLimitMiddleware, EdgeExposureMiddleware, SecurityHeadersMiddleware
 from samaconso.kit.inputs import InputGuardMiddleware
 from samaconso.kit.language import ContentLanguageMiddleware
@@ -113,6 +114,7 @@ def _install_contract(app: FastAPI, settings: Settings) -> None:
             get_customer: ("customer_only",),
             get_staff: ("staff_only",),
             get_admin: ("admin_only",),
+            get_session: ("database_busy",),
             get_gateway: (
                 "legacy_sic_unavailable",
                 "legacy_histh2mc_unavailable",

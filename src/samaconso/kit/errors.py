@@ -347,6 +347,11 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
         "Too many notifications sent, retry later.",
     ),
     # 503: a system behind the API is down (Retry-After says when to retry)
+    "database_busy": _c(
+        503,
+        "Service très sollicité, réessayez dans un instant.",
+        "The service is very busy, please retry in a moment.",
+    ),
     "rate_limit_unavailable": _c(
         503,
         "Service momentanément indisponible, réessayez dans quelques instants.",

@@ -797,6 +797,8 @@ def _generic_codes(route: APIRoute, public: bool, dependency_codes: DependencyCo
         # a token we do not know, one past its time, a session closed (logout, PIN reset, closed
         # agency) or a device signed out by a newer one: the app tells the user which (identity.deps)
         codes.update(("unauthenticated", "token_expired", "session_revoked", "device_signed_out"))
+        # the session check reads PostgreSQL on a cache miss: a burst past the pool is a 503
+        codes.add("database_busy")
     for call in _calls(route.dependant):
         codes.update(dependency_codes.get(call, ()))
     queries = {f.alias for f in _params(route.dependant, "query_params")}
