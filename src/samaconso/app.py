@@ -10,15 +10,18 @@ from contextlib import asynccontextmanager
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
 
 from samaconso import __version__, domains
 from samaconso.console.web import mount_console
 from samaconso.cutover.router import compat_router
 from samaconso.identity.deps import (
     PUBLIC_ROUTES,
+    bearer_token,
     get_admin,
     get_customer,
     get_staff,
+    principal_from_token,
     require_authentication,
 )
 from samaconso.kit.deps import get_session
@@ -29,6 +32,7 @@ from samaconso.kit.logging import configure_logging
 from samaconso.kit.middleware import RequestContextMiddleware
 from samaconso.kit.openapi import install_contract
 from samaconso.kit.problems import install_error_handlers
+from samaconso.kit.response_cache import CachedRoute, ResponseCacheMiddleware
 from samaconso.kit.strict_query import strict_query
 from samaconso.legacy.deps import get_gateway
 from samaconso.settings import Settings, get_settings
@@ -39,6 +43,31 @@ from samaconso.wiring import api_resources
 log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/v1"
+
+# The hot reads of the home screen (issue 17), answered from the per-user response cache
+# (kit/response_cache.py: what invalidates them, and their stated staleness).
+HOT_READS: tuple[CachedRoute, ...] = (
+    CachedRoute(f"{API_PREFIX}/me"),
+    CachedRoute(f"{API_PREFIX}/me/meters"),
+    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/purchases"),
+    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/summary"),
+    CachedRoute(f"{API_PREFIX}/me/notifications", broadcasts=True),
+    CachedRoute(f"{API_PREFIX}/me/notifications/unread-count", broadcasts=True),
+)
+
+
+async def cached_caller(conn: HTTPConnection) -> str | None:
+    """The caller of a hot read, checked as every route checks it (one Redis GET when the session
+    state is cached); None lets the route answer whatever refusal applies."""
+    token = bearer_token(conn)
+    if token is None:
+        return None
+    try:
+        principal = await principal_from_token(conn, token)
+    except Exception:  # a refusal or a busy pool: the route checks again and answers it properly
+        return None
+    conn.scope.setdefault("state", {})["principal"] = principal  # the route does not check twice
+    return str(principal.user_id)
 
 
 def build_api_router() -> APIRouter:
@@ -73,6 +102,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # innermost middleware: the outer ones (CORS, language, request id, security) apply to its answers
+    app.add_middleware(ResponseCacheMiddleware, routes=HOT_READS, resolve=cached_caller)
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

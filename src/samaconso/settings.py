@@ -95,6 +95,13 @@ class Settings(BaseSettings):
     # --- Redis (cache, rate limits, realtime fan-out, Celery results) --------------------------
     redis_url: str = "redis://127.0.0.1:63790/0"
     redis_timeout_s: float = 1.0
+    response_cache_ttl_s: int = Field(
+        default=30,
+        ge=0,
+        le=300,
+        description="Longest life of a cached hot read (kit/response_cache.py): the staleness of what "
+        "no invalidation hook sees (staff edits of a meter). 0 turns the response cache off.",
+    )
 
     # --- Celery / RabbitMQ ----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:63790/1"

@@ -10,9 +10,7 @@ from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from tests.support.users import make_user
 
-pytestmark = pytest.mark.settings(
-    database_pool_size=1, database_max_overflow=0, database_pool_timeout_s=0.3
-)
+pytestmark = pytest.mark.settings(database_pool_size=1, database_max_overflow=0, database_pool_timeout_s=0.3)
 
 
 async def test_exhausted_pool_is_a_503_with_retry_after(

@@ -1,0 +1,135 @@
+"""The HTTP side of the hot reads' response cache: a middleware serving the listed routes from
+:class:`~samaconso.kit.freshness.ResponseCache` (see ``kit/freshness.py`` for what invalidates an
+entry and its stated staleness)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from collections.abc import Awaitable, Callable, Sequence
+from dataclasses import dataclass
+from re import Pattern
+
+import structlog
+from redis.exceptions import RedisError
+from starlette.requests import HTTPConnection
+from starlette.routing import compile_path
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from samaconso.kit.freshness import ResponseCache
+from samaconso.kit.language import request_language
+from samaconso.kit.metrics import CACHE_EVENTS
+
+log = structlog.get_logger(__name__)
+
+
+@dataclass(frozen=True)
+class CachedRoute:
+    """A hot read: its full path template and whether it shows broadcasts (everyone generation)."""
+
+    template: str
+    broadcasts: bool = False
+
+    @property
+    def pattern(self) -> Pattern[str]:
+        return compile_path(self.template)[0]
+
+
+# --- the middleware -------------------------------------------------------------------------------
+
+# Resolves the caller of a request, or None (no/invalid token: the route itself answers the 401).
+# It may leave the principal in ``scope["state"]`` so the route does not check the session again.
+Resolver = Callable[[HTTPConnection], Awaitable[str | None]]
+_SKIPPED_HEADERS = {b"content-length", b"date", b"set-cookie"}
+
+
+class ResponseCacheMiddleware:
+    """Serves a listed hot read from :class:`ResponseCache` (``app.state.response_cache``) after the
+    session check; stores the route's ``200`` answer on a miss. Innermost middleware: the request
+    id, security and language headers of the outer ones apply to cached answers too."""
+
+    def __init__(self, app: ASGIApp, routes: Sequence[CachedRoute], resolve: Resolver) -> None:
+        self.app = app
+        self.routes = [(r.pattern, r.broadcasts) for r in routes]
+        self.resolve = resolve
+
+    def _route(self, scope: Scope) -> bool | None:
+        path = scope.get("path", "")
+        for pattern, broadcasts in self.routes:
+            if pattern.match(path):
+                return broadcasts
+        return None
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["method"] != "GET":
+            await self.app(scope, receive, send)
+            return
+        broadcasts = self._route(scope)
+        cache: ResponseCache | None = getattr(scope["app"].state, "response_cache", None)
+        if broadcasts is None or cache is None or not cache.enabled:
+            await self.app(scope, receive, send)
+            return
+        conn = HTTPConnection(scope)
+        user = await self.resolve(conn)
+        if user is None:
+            await self.app(scope, receive, send)
+            return
+        variant = _variant(scope)
+        try:
+            key, entry = await cache.lookup(user, variant, broadcasts)
+        except (RedisError, OSError) as exc:
+            CACHE_EVENTS.labels("error").inc()
+            log.warning("cache_unavailable", op="lookup", error=type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        if entry is not None:
+            CACHE_EVENTS.labels("hit").inc()
+            await _replay(entry, send)
+            return
+        CACHE_EVENTS.labels("miss").inc()
+        await self._fill(scope, receive, send, cache, key)
+
+    async def _fill(self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str) -> None:
+        start: Message | None = None
+        body: list[bytes] = []
+
+        async def capture(message: Message) -> None:
+            nonlocal start
+            if message["type"] == "http.response.start":
+                # a copy: the outer middlewares add their headers to the message they are sent
+                start = {**message, "headers": list(message.get("headers", []))}
+            elif message["type"] == "http.response.body" and start is not None:
+                body.append(message.get("body", b""))
+            await send(message)
+
+        await self.app(scope, receive, capture)
+        if start is None or start["status"] != 200:
+            return
+        headers = [
+            [k.decode("latin-1"), v.decode("latin-1")]
+            for k, v in start.get("headers", [])
+            if k.lower() not in _SKIPPED_HEADERS
+        ]
+        if any(k.lower() == "cache-control" and "no-store" in v for k, v in headers):
+            return  # the route itself said so (tokens…)
+        entry = json.dumps(headers, separators=(",", ":")).encode() + b"\n" + b"".join(body)
+        try:
+            await cache.store(key, entry)
+        except (RedisError, OSError) as exc:
+            log.warning("cache_unavailable", op="store", error=type(exc).__name__)
+
+
+def _variant(scope: Scope) -> str:
+    """Path, query string and language of the answer (a digest: keys stay short)."""
+    raw = b"\0".join(
+        (scope.get("path", "").encode(), scope.get("query_string", b""), request_language(scope).encode())
+    )
+    return hashlib.blake2b(raw, digest_size=16).hexdigest()
+
+
+async def _replay(entry: bytes, send: Send) -> None:
+    head, _, body = entry.partition(b"\n")
+    headers = [(k.encode("latin-1"), v.encode("latin-1")) for k, v in json.loads(head)]
+    headers.append((b"content-length", str(len(body)).encode()))
+    await send({"type": "http.response.start", "status": 200, "headers": headers})
+    await send({"type": "http.response.body", "body": body})
