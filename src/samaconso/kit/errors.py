@@ -76,6 +76,17 @@ def unavailable(service: str, retry_after_s: int = 30) -> AppError:
     )
 
 
+def database_busy(retry_after_s: int = 1) -> AppError:
+    """Every database connection of the process stayed busy for the pool timeout (a burst)."""
+    return AppError(
+        503,
+        "database_busy",
+        "Service très sollicité, réessayez dans un instant.",
+        "The service is very busy, please retry in a moment.",
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
 def too_many(retry_after_s: int, code: str = "too_many_requests") -> AppError:
     return AppError(
         429,

@@ -17,7 +17,7 @@ from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from samaconso.kit.errors import ERROR_CATALOGUE, PROBLEM_JSON, STATUS_TEXT, AppError
+from samaconso.kit.errors import PROBLEM_JSON, STATUS_TEXT, AppError, database_busy
 from samaconso.kit.language import request_language
 
 log = structlog.get_logger("samaconso.kit.errors")
@@ -232,9 +232,9 @@ def install_error_handlers(app: FastAPI) -> None:
         # Every database connection of this process is busy (a burst): the client retries shortly
         # instead of seeing a 500; the operators see the event (size the pools, docs/runbook).
         log.warning("database_pool_exhausted", path=request.url.path)
-        code = ERROR_CATALOGUE["database_busy"]
+        busy = database_busy(POOL_RETRY_AFTER_S)
         return problem_response(
-            request, 503, "database_busy", code.fr, code.en, headers={"Retry-After": str(POOL_RETRY_AFTER_S)}
+            request, busy.status, busy.code, busy.detail_fr, busy.detail_en, headers=busy.headers
         )
 
     @app.exception_handler(Exception)
