@@ -96,7 +96,7 @@ class Settings(BaseSettings):
     redis_url: str = "redis://127.0.0.1:63790/0"
     redis_timeout_s: float = 1.0
     response_cache_ttl_s: int = Field(
-        default=30,
+        default=60,
         ge=0,
         le=300,
         description="Longest life of a cached hot read (kit/response_cache.py): the staleness of what "

@@ -329,8 +329,11 @@ UNREAD_CAP = 1000
 
 async def audiences_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
     """The audience keys a user belongs to: themselves, everyone, and their meters' agencies."""
+    return _audiences(user_id, await repo.active_agencies_of_user(session, user_id))
+
+
+def _audiences(user_id: uuid.UUID, agencies: list[uuid.UUID]) -> list[str]:
     keys = [user_audience(user_id), EVERYONE_AUDIENCE]
-    agencies = await repo.active_agencies_of_user(session, user_id)
     if agencies:
         keys.append(ALL_AGENCIES_AUDIENCE)
         keys.extend(agency_audience(a) for a in agencies)
@@ -339,7 +342,8 @@ async def audiences_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[
 
 async def _feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[str], datetime | None]:
     # Broadcasts older than the account are not part of its feed (direct messages always are).
-    return await audiences_for_user(session, user_id), await repo.user_created_at(session, user_id)
+    agencies, created_at = await repo.feed_context(session, user_id)
+    return _audiences(user_id, agencies), created_at
 
 
 def _item(n: Notification, read: bool, lang: str) -> schemas.FeedItem:
