@@ -9,6 +9,7 @@ import json
 from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass
 from re import Pattern
+from typing import Any
 
 import structlog
 from redis.exceptions import RedisError
@@ -50,25 +51,29 @@ class ResponseCacheMiddleware:
 
     def __init__(self, app: ASGIApp, routes: Sequence[CachedRoute], resolve: Resolver) -> None:
         self.app = app
-        self.routes = [(r.pattern, r.broadcasts) for r in routes]
+        self.routes = [(r.template, r.pattern, r.broadcasts) for r in routes]
         self.resolve = resolve
+        # the app's route object of each listed template, seen on a miss: a cached answer carries it
+        # in scope["route"] like a routed one (access log and metrics label it without matching again)
+        self._route_objects: dict[str, Any] = {}
 
-    def _route(self, scope: Scope) -> bool | None:
+    def _route(self, scope: Scope) -> tuple[str, bool] | None:
         path = scope.get("path", "")
-        for pattern, broadcasts in self.routes:
+        for template, pattern, broadcasts in self.routes:
             if pattern.match(path):
-                return broadcasts
+                return template, broadcasts
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] != "GET":
             await self.app(scope, receive, send)
             return
-        broadcasts = self._route(scope)
+        listed = self._route(scope)
         cache: ResponseCache | None = getattr(scope["app"].state, "response_cache", None)
-        if broadcasts is None or cache is None or not cache.enabled:
+        if listed is None or cache is None or not cache.enabled:
             await self.app(scope, receive, send)
             return
+        template, broadcasts = listed
         conn = HTTPConnection(scope)
         user = await self.resolve(conn)
         if user is None:
@@ -84,10 +89,15 @@ class ResponseCacheMiddleware:
             return
         if entry is not None:
             CACHE_EVENTS.labels("hit").inc()
+            route = self._route_objects.get(template)
+            if route is not None:
+                scope["route"] = route
             await _replay(entry, send)
             return
         CACHE_EVENTS.labels("miss").inc()
         await self._fill(scope, receive, send, cache, key)
+        if template not in self._route_objects and getattr(scope.get("route"), "path", None):
+            self._route_objects[template] = scope["route"]
 
     async def _fill(self, scope: Scope, receive: Receive, send: Send, cache: ResponseCache, key: str) -> None:
         start: Message | None = None
