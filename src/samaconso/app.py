@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
@@ -21,9 +22,11 @@ from samaconso.identity.deps import (
     get_admin,
     get_customer,
     get_staff,
+    principal_from_state,
     principal_from_token,
     require_authentication,
 )
+from samaconso.identity.principal import session_cache_key
 from samaconso.kit.deps import get_session
 from samaconso.kit.edge import BodyLimitMiddleware, EdgeExposureMiddleware, SecurityHeadersMiddleware
 from samaconso.kit.inputs import InputGuardMiddleware
@@ -33,6 +36,7 @@ from samaconso.kit.middleware import RequestContextMiddleware
 from samaconso.kit.openapi import install_contract
 from samaconso.kit.problems import install_error_handlers
 from samaconso.kit.response_cache import CachedRoute, ResponseCacheMiddleware
+from samaconso.kit.security import decode_access_token
 from samaconso.kit.strict_query import strict_query
 from samaconso.legacy.deps import get_gateway
 from samaconso.settings import Settings, get_settings
@@ -56,18 +60,33 @@ HOT_READS: tuple[CachedRoute, ...] = (
 )
 
 
-async def cached_caller(conn: HTTPConnection) -> str | None:
-    """The caller of a hot read, checked as every route checks it (one Redis GET when the session
-    state is cached); None lets the route answer whatever refusal applies."""
-    token = bearer_token(conn)
-    if token is None:
-        return None
-    try:
-        principal = await principal_from_token(conn, token)
-    except Exception:  # a refusal or a busy pool: the route checks again and answers it properly
-        return None
-    conn.scope.setdefault("state", {})["principal"] = principal  # the route does not check twice
-    return str(principal.user_id)
+class HotReadCaller:
+    """Who reads a cached hot read, checked as every route checks it: the token verified here, the
+    session's cached state fetched by the cache's own round trip (``kit/response_cache.py``)."""
+
+    def identify(self, conn: HTTPConnection) -> tuple[str, str] | None:
+        token = bearer_token(conn)
+        claims = decode_access_token(conn.app.state.settings, token) if token else None
+        if claims is None:
+            return None
+        conn.scope.setdefault("state", {})[_CLAIMS] = claims
+        return str(claims.user_id), session_cache_key(claims.session_id)
+
+    async def admit(self, conn: HTTPConnection, session_state: bytes | None) -> bool:
+        state = conn.scope.setdefault("state", {})
+        claims = state.pop(_CLAIMS)
+        try:
+            if session_state is None:  # not cached: read (and cached) as every route does
+                principal = await principal_from_token(conn, bearer_token(conn))
+            else:
+                principal = principal_from_state(claims, json.loads(session_state))
+        except Exception:  # a refusal or a busy pool: the route checks again and answers it properly
+            return False
+        state["principal"] = principal  # the route does not check the session twice
+        return True
+
+
+_CLAIMS = "hot_read_claims"
 
 
 def build_api_router() -> APIRouter:
@@ -103,7 +122,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     install_error_handlers(app)
     # innermost middleware: the outer ones (CORS, language, request id, security) apply to its answers
-    app.add_middleware(ResponseCacheMiddleware, routes=HOT_READS, resolve=cached_caller)
+    app.add_middleware(ResponseCacheMiddleware, routes=HOT_READS, caller=HotReadCaller())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,

@@ -202,3 +202,20 @@ async def test_the_cache_can_be_turned_off(
     alice = await make_user(db, settings)
     assert (await client.get("/api/v1/me", headers=alice.headers)).status_code == 200
     assert await entries(app) == 0
+
+
+async def test_without_accept_language_the_profile_language_is_followed(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
+    admin = await make_user(db, settings, Role.admin)
+    alice = await make_user(db, settings)
+    await send(client, admin, {"kind": "user", "user_id": str(alice.id)})
+    assert (await client.get(FEED, headers=alice.headers)).json()["items"][0]["title"] == "Coupure"
+    r = await client.patch("/api/v1/me", json={"language": "en"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    english = await client.get(FEED, headers=alice.headers)
+    assert english.json()["items"][0]["title"] == "Planned outage"
+    assert english.headers["content-language"] == "en"
+    r = await client.patch("/api/v1/me", json={"language": "fr"}, headers=alice.headers)
+    assert r.status_code == 200, r.text
+    assert (await client.get(FEED, headers=alice.headers)).json()["items"][0]["title"] == "Coupure"

@@ -47,13 +47,14 @@ USER_GENERATION = "respgen:u:"
 EVERYONE_GENERATION = "respgen:all"
 ENTRY = "resp:"
 
-# One round trip for a read: both generations and the entry they designate.
+# One round trip for a read: the caller's session state, both generations and the entry they
+# designate.
 _LOOKUP = """
 local gu = redis.call('GET', KEYS[1]) or '0'
 local ga = '-'
 if ARGV[3] == '1' then ga = redis.call('GET', KEYS[2]) or '0' end
 local key = ARGV[1] .. gu .. ':' .. ga .. ':' .. ARGV[2]
-return {gu, ga, redis.call('GET', key)}
+return {gu, ga, redis.call('GET', key), redis.call('GET', KEYS[3])}
 """
 
 
@@ -135,14 +136,16 @@ class ResponseCache:
             await asyncio.wait(self.pending, timeout=timeout_s)
 
     # --- reads ------------------------------------------------------------------------------------
-    async def lookup(self, user: str, variant: str, broadcasts: bool) -> tuple[str, bytes | None]:
-        """(key to store under on a miss, cached entry or None)."""
+    async def lookup(
+        self, user: str, variant: str, broadcasts: bool, session_key: str
+    ) -> tuple[str, bytes | None, bytes | None]:
+        """(key to store under on a miss, cached entry or None, the session's cached state or None)."""
         prefix = f"{ENTRY}{user}:"
-        gu, ga, raw = await self._lookup(
-            keys=[USER_GENERATION + user, EVERYONE_GENERATION],
+        gu, ga, raw, session_state = await self._lookup(
+            keys=[USER_GENERATION + user, EVERYONE_GENERATION, session_key],
             args=[prefix, variant, "1" if broadcasts else "0"],
         )
-        return f"{prefix}{_text(gu)}:{_text(ga)}:{variant}", raw
+        return f"{prefix}{_text(gu)}:{_text(ga)}:{variant}", raw, session_state
 
     async def store(self, key: str, entry: bytes) -> None:
         await self.redis.set(key, entry, ex=self.ttl_s)

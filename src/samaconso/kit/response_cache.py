@@ -6,10 +6,10 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass
 from re import Pattern
-from typing import Any
+from typing import Any, Protocol
 
 import structlog
 from redis.exceptions import RedisError
@@ -18,7 +18,7 @@ from starlette.routing import compile_path
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from samaconso.kit.freshness import ResponseCache
-from samaconso.kit.language import request_language
+from samaconso.kit.i18n import preferred
 from samaconso.kit.metrics import CACHE_EVENTS
 
 log = structlog.get_logger(__name__)
@@ -38,9 +38,19 @@ class CachedRoute:
 
 # --- the middleware -------------------------------------------------------------------------------
 
-# Resolves the caller of a request, or None (no/invalid token: the route itself answers the 401).
-# It may leave the principal in ``scope["state"]`` so the route does not check the session again.
-Resolver = Callable[[HTTPConnection], Awaitable[str | None]]
+
+class HotReadCaller(Protocol):
+    """How the middleware learns who calls (the identity domain implements it, ``app.py``)."""
+
+    def identify(self, conn: HTTPConnection) -> tuple[str, str] | None:
+        """(user id, Redis key of the session's cached state) of a verified token, without I/O; None
+        lets the route answer whatever refusal applies."""
+
+    async def admit(self, conn: HTTPConnection, session_state: bytes | None) -> bool:
+        """Whether the session may read (its cached state, or None when not cached); leaves the
+        principal in ``scope["state"]`` so the route does not check the session again."""
+
+
 _SKIPPED_HEADERS = {b"content-length", b"date", b"set-cookie"}
 
 
@@ -49,10 +59,10 @@ class ResponseCacheMiddleware:
     session check; stores the route's ``200`` answer on a miss. Innermost middleware: the request
     id, security and language headers of the outer ones apply to cached answers too."""
 
-    def __init__(self, app: ASGIApp, routes: Sequence[CachedRoute], resolve: Resolver) -> None:
+    def __init__(self, app: ASGIApp, routes: Sequence[CachedRoute], caller: HotReadCaller) -> None:
         self.app = app
         self.routes = [(r.template, r.pattern, r.broadcasts) for r in routes]
-        self.resolve = resolve
+        self.caller = caller
         # the app's route object of each listed template, seen on a miss: a cached answer carries it
         # in scope["route"] like a routed one (access log and metrics label it without matching again)
         self._route_objects: dict[str, Any] = {}
@@ -75,16 +85,21 @@ class ResponseCacheMiddleware:
             return
         template, broadcasts = listed
         conn = HTTPConnection(scope)
-        user = await self.resolve(conn)
-        if user is None:
+        identified = self.caller.identify(conn)
+        if identified is None:
             await self.app(scope, receive, send)
             return
+        user, session_key = identified
         variant = _variant(scope)
         try:
-            key, entry = await cache.lookup(user, variant, broadcasts)
+            key, entry, session_state = await cache.lookup(user, variant, broadcasts, session_key)
         except (RedisError, OSError) as exc:
             CACHE_EVENTS.labels("error").inc()
             log.warning("cache_unavailable", op="lookup", error=type(exc).__name__)
+            await self.app(scope, receive, send)
+            return
+        # the session is checked before anything cached is served (a revoked one: the route's 401)
+        if not await self.caller.admit(conn, session_state):
             await self.app(scope, receive, send)
             return
         if entry is not None:
@@ -130,10 +145,16 @@ class ResponseCacheMiddleware:
 
 
 def _variant(scope: Scope) -> str:
-    """Path, query string and language of the answer (a digest: keys stay short)."""
-    raw = b"\0".join(
-        (scope.get("path", "").encode(), scope.get("query_string", b""), request_language(scope).encode())
-    )
+    """Path, query string and language of the answer (a digest: keys stay short). Without an
+    ``Accept-Language`` the answer follows the profile's language, a change of which bumps the
+    user's generation."""
+    header = b""
+    for name, value in scope.get("headers") or ():
+        if name == b"accept-language":
+            header = value
+            break
+    language = preferred(header.decode("latin-1")) or "profile"
+    raw = b"\0".join((scope.get("path", "").encode(), scope.get("query_string", b""), language.encode()))
     return hashlib.blake2b(raw, digest_size=16).hexdigest()
 
 
