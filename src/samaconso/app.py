@@ -53,10 +53,10 @@ API_PREFIX = "/api/v1"
 HOT_READS: tuple[CachedRoute, ...] = (
     CachedRoute(f"{API_PREFIX}/me"),
     CachedRoute(f"{API_PREFIX}/me/meters"),
-    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/purchases"),
-    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/summary"),
-    CachedRoute(f"{API_PREFIX}/me/notifications", broadcasts=True),
-    CachedRoute(f"{API_PREFIX}/me/notifications/unread-count", broadcasts=True),
+    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/purchases", meter_param="meter_id"),
+    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/summary", meter_param="meter_id"),
+    CachedRoute(f"{API_PREFIX}/me/notifications"),
+    CachedRoute(f"{API_PREFIX}/me/notifications/unread-count"),
 )
 
 

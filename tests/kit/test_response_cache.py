@@ -15,8 +15,10 @@ from sqlalchemy import text
 from samaconso.identity.models import Agency, Role
 from samaconso.kit.db import Database
 from samaconso.kit.freshness import ENTRY
+from samaconso.kit.security import issue_access_token
 from samaconso.settings import Settings
 from tests.notifications.conftest import link_meter
+from tests.support.settings import override
 from tests.support.users import TestUser, make_user
 
 FEED = "/api/v1/me/notifications?limit=20"
@@ -219,3 +221,22 @@ async def test_without_accept_language_the_profile_language_is_followed(
     r = await client.patch("/api/v1/me", json={"language": "fr"}, headers=alice.headers)
     assert r.status_code == 200, r.text
     assert (await client.get(FEED, headers=alice.headers)).json()["items"][0]["title"] == "Coupure"
+
+
+async def test_a_token_past_its_lifetime_gets_no_cached_answer(
+    client: AsyncClient, db: Database, settings: Settings
+) -> None:
+    alice = await make_user(db, settings)
+    token = issue_access_token(
+        override(settings, access_token_ttl_s=2),
+        user_id=alice.id,
+        session_id=alice.session_id,
+        role="customer",
+    )
+    headers = {"Authorization": f"Bearer {token}"}
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200
+    assert (await client.get("/api/v1/me", headers=headers)).status_code == 200  # verified once, cached
+    await asyncio.sleep(2.2)
+    expired = await client.get("/api/v1/me", headers=headers)
+    assert expired.status_code == 401
+    assert expired.json()["code"] == "token_expired"

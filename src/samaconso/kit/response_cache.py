@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
 from re import Pattern
@@ -26,17 +27,15 @@ log = structlog.get_logger(__name__)
 
 @dataclass(frozen=True)
 class CachedRoute:
-    """A hot read: its full path template and whether it shows broadcasts (everyone generation)."""
+    """A hot read: its full path template and, for a meter's own routes, the path parameter naming
+    the meter (its entries also carry that meter's generation)."""
 
     template: str
-    broadcasts: bool = False
+    meter_param: str | None = None
 
     @property
     def pattern(self) -> Pattern[str]:
         return compile_path(self.template)[0]
-
-
-# --- the middleware -------------------------------------------------------------------------------
 
 
 class HotReadCaller(Protocol):
@@ -61,17 +60,19 @@ class ResponseCacheMiddleware:
 
     def __init__(self, app: ASGIApp, routes: Sequence[CachedRoute], caller: HotReadCaller) -> None:
         self.app = app
-        self.routes = [(r.template, r.pattern, r.broadcasts) for r in routes]
+        self.routes = [(r.template, r.pattern, r.meter_param) for r in routes]
         self.caller = caller
         # the app's route object of each listed template, seen on a miss: a cached answer carries it
         # in scope["route"] like a routed one (access log and metrics label it without matching again)
         self._route_objects: dict[str, Any] = {}
 
-    def _route(self, scope: Scope) -> tuple[str, bool] | None:
+    def _route(self, scope: Scope) -> tuple[str, str | None] | None:
+        """(template, meter id or None) of a listed route."""
         path = scope.get("path", "")
-        for template, pattern, broadcasts in self.routes:
-            if pattern.match(path):
-                return template, broadcasts
+        for template, pattern, meter_param in self.routes:
+            found = pattern.match(path)
+            if found:
+                return template, _meter_id(found.group(meter_param)) if meter_param else None
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -83,7 +84,7 @@ class ResponseCacheMiddleware:
         if listed is None or cache is None or not cache.enabled:
             await self.app(scope, receive, send)
             return
-        template, broadcasts = listed
+        template, meter = listed
         conn = HTTPConnection(scope)
         identified = self.caller.identify(conn)
         if identified is None:
@@ -92,7 +93,7 @@ class ResponseCacheMiddleware:
         user, session_key = identified
         variant = _variant(scope)
         try:
-            key, entry, session_state = await cache.lookup(user, variant, broadcasts, session_key)
+            key, entry, session_state = await cache.lookup(user, variant, session_key, meter)
         except (RedisError, OSError) as exc:
             CACHE_EVENTS.labels("error").inc()
             log.warning("cache_unavailable", op="lookup", error=type(exc).__name__)
@@ -142,6 +143,14 @@ class ResponseCacheMiddleware:
             await cache.store(key, entry)
         except (RedisError, OSError) as exc:
             log.warning("cache_unavailable", op="store", error=type(exc).__name__)
+
+
+def _meter_id(value: str) -> str | None:
+    """The meter id as the database spells it (any UUID spelling in the path names the same meter)."""
+    try:
+        return str(uuid.UUID(value))
+    except ValueError:
+        return None  # the route answers 422, never cached
 
 
 def _variant(scope: Scope) -> str:
