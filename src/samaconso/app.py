@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import importlib
+import json
 from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -11,14 +12,20 @@ from typing import Any
 import structlog
 from fastapi import APIRouter, Depends, FastAPI
 from fastapi.middleware.cors import CORSMiddleware
+from starlette.requests import HTTPConnection
 
 from samaconso import __version__, domains
 from samaconso.console.web import mount_console
 from samaconso.cutover.router import compat_router
 from samaconso.identity.deps import (
     PUBLIC_ROUTES,
+    bearer_token,
+    principal_from_state,
+    principal_from_token,
     require_authentication,
 )
+from samaconso.identity.principal import session_cache_key
+from samaconso.kit.deps import get_session
 from samaconso.kit.edge import BodyLimitMiddleware, EdgeExposureMiddleware, SecurityHeadersMiddleware
 from samaconso.kit.inputs import InputGuardMiddleware
 from samaconso.kit.language import ContentLanguageMiddleware
@@ -26,6 +33,8 @@ from samaconso.kit.logging import configure_logging
 from samaconso.kit.middleware import RequestContextMiddleware
 from samaconso.kit.openapi import install_contract
 from samaconso.kit.problems import install_error_handlers
+from samaconso.kit.response_cache import CachedRoute, ResponseCacheMiddleware
+from samaconso.kit.security import decode_access_token
 from samaconso.kit.strict_query import strict_query
 from samaconso.legacy.deps import get_gateway
 from samaconso.settings import Settings, get_settings
@@ -36,6 +45,46 @@ from samaconso.wiring import api_resources
 log = structlog.get_logger(__name__)
 
 API_PREFIX = "/api/v1"
+
+# The hot reads of the home screen (issue 17), answered from the per-user response cache
+# (kit/response_cache.py: what invalidates them, and their stated staleness).
+HOT_READS: tuple[CachedRoute, ...] = (
+    CachedRoute(f"{API_PREFIX}/me"),
+    CachedRoute(f"{API_PREFIX}/me/meters"),
+    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/purchases", meter_param="meter_id"),
+    CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/summary", meter_param="meter_id"),
+    CachedRoute(f"{API_PREFIX}/me/notifications"),
+    CachedRoute(f"{API_PREFIX}/me/notifications/unread-count"),
+)
+
+
+class HotReadCaller:
+    """Who reads a cached hot read, checked as every route checks it: the token verified here, the
+    session's cached state fetched by the cache's own round trip (``kit/response_cache.py``)."""
+
+    def identify(self, conn: HTTPConnection) -> tuple[str, str] | None:
+        token = bearer_token(conn)
+        claims = decode_access_token(conn.app.state.settings, token) if token else None
+        if claims is None:
+            return None
+        conn.scope.setdefault("state", {})[_CLAIMS] = claims
+        return str(claims.user_id), session_cache_key(claims.session_id)
+
+    async def admit(self, conn: HTTPConnection, session_state: bytes | None) -> bool:
+        state = conn.scope.setdefault("state", {})
+        claims = state.pop(_CLAIMS)
+        try:
+            if session_state is None:  # not cached: read (and cached) as every route does
+                principal = await principal_from_token(conn, bearer_token(conn))
+            else:
+                principal = principal_from_state(claims, json.loads(session_state))
+        except Exception:  # a refusal or a busy pool: the route checks again and answers it properly
+            return False
+        state["principal"] = principal  # the route does not check the session twice
+        return True
+
+
+_CLAIMS = "hot_read_claims"
 
 
 def build_api_router() -> APIRouter:
@@ -70,6 +119,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     )
     app.state.settings = settings
     install_error_handlers(app)
+    # innermost middleware: the outer ones (CORS, language, request id, security) apply to its answers
+    app.add_middleware(ResponseCacheMiddleware, routes=HOT_READS, caller=HotReadCaller())
     if settings.cors_origins:
         app.add_middleware(
             CORSMiddleware,
@@ -102,8 +153,10 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
 def dependency_codes() -> dict[Callable[..., Any], tuple[str, ...]]:
     """Codes of dependencies that their source does not show (kit/raised_codes reads the rest, role
-    guards included): the legacy gateway names its breakers through a table."""
+    guards included): the legacy gateway names its breakers through a table, and the session's pool
+    timeout is turned into ``database_busy`` by the error handlers (kit/problems.py)."""
     return {
+        get_session: ("database_busy",),
         get_gateway: (
             "legacy_sic_unavailable",
             "legacy_histh2mc_unavailable",

@@ -102,6 +102,13 @@ class Settings(BaseSettings):
     # that same password when they have one (``requirepass`` of sentinel.conf = Redis's password).
     redis_sentinels: str | None = None
     redis_sentinel_master: str = "samaconso"
+    response_cache_ttl_s: int = Field(
+        default=60,
+        ge=0,
+        le=300,
+        description="Longest life of a cached hot read (kit/response_cache.py): the staleness of what "
+        "no invalidation hook sees (staff edits of a meter). 0 turns the response cache off.",
+    )
 
     # --- Celery / RabbitMQ ----------------------------------------------------------------------
     broker_url: str = "redis://127.0.0.1:63790/1"

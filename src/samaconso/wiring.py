@@ -23,6 +23,7 @@ from redis.asyncio import Redis
 from samaconso.identity.ldap import Directory
 from samaconso.kit.cache import Cache, redis_client
 from samaconso.kit.db import Database
+from samaconso.kit.freshness import ResponseCache
 from samaconso.kit.ratelimit import EVICTING_POLICIES, RateLimiter
 from samaconso.kit.storage import Storage
 from samaconso.legacy.gateway import LegacyGateway
@@ -45,6 +46,7 @@ class ApiResources:
     db: Database
     redis: Redis
     cache: Cache
+    response_cache: ResponseCache
     rate_limiter: RateLimiter
     storage: Storage
     legacy: LegacyGateway
@@ -72,6 +74,9 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
         redis = redis_client(settings)  # redis_url, or the master the sentinels name
         stack.push_async_callback(redis.aclose)
         cache = Cache(redis)
+        response_cache = ResponseCache(redis, settings.response_cache_ttl_s)
+        response_cache.attach(db)
+        stack.push_async_callback(response_cache.aclose)
         rate_limiter = RateLimiter(redis)
         policy = await rate_limiter.eviction_policy()
         if policy in EVICTING_POLICIES:
@@ -101,6 +106,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
             db=db,
             redis=redis,
             cache=cache,
+            response_cache=response_cache,
             rate_limiter=rate_limiter,
             storage=storage,
             legacy=legacy,

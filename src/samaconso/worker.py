@@ -31,6 +31,7 @@ from samaconso import domains
 from samaconso.kit.aio import run_sync
 from samaconso.kit.cache import Cache, celery_result_backend, redis_client
 from samaconso.kit.db import Database
+from samaconso.kit.freshness import ResponseCache
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.storage import Storage
 from samaconso.kit.worker_metrics import MetricsEndpoint, forget_process
@@ -158,8 +159,10 @@ class WorkerResources:
     cache: Cache
     storage: Storage
     legacy: LegacyGateway
+    response_cache: ResponseCache  # its tasks' commits (new notifications…) bump the API's cache
 
     async def aclose(self) -> None:
+        await self.response_cache.aclose()
         await self.legacy.dispose()
         await self.aggregate_db.dispose()
         await self.db.dispose()
@@ -170,13 +173,17 @@ def build_resources(settings: Settings) -> WorkerResources:
     redis = redis_client(settings)
     cache = Cache(redis)
     slow = settings.model_copy(update={"database_statement_timeout_ms": AGGREGATE_STATEMENT_TIMEOUT_MS})
+    db = Database(settings)
+    response_cache = ResponseCache(redis, settings.response_cache_ttl_s)
+    response_cache.attach(db)
     return WorkerResources(
         settings=settings,
-        db=Database(settings),
+        db=db,
         aggregate_db=Database(slow),
         cache=cache,
         storage=Storage(settings),
         legacy=LegacyGateway.from_settings(settings, cache),
+        response_cache=response_cache,
     )
 
 

@@ -23,7 +23,7 @@ from samaconso.identity.models import Role
 from samaconso.identity.principal import Principal, session_cache_key
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
-from samaconso.kit.security import access_token_expired, decode_access_token
+from samaconso.kit.security import AccessClaims, access_token_expired, decode_access_token
 from samaconso.kit.transaction import unit_of_work
 from samaconso.settings import Settings
 
@@ -106,6 +106,11 @@ async def principal_from_token(conn: HTTPConnection, token: str | None) -> Princ
             await redis.set(key, json.dumps(cached), ex=settings.session_revocation_check_s)
         except (RedisError, OSError):
             pass
+    return principal_from_state(claims, cached)
+
+
+def principal_from_state(claims: AccessClaims, cached: dict[str, str]) -> Principal:
+    """The caller of a verified token given its session's cached state (refused if it is not valid)."""
     # The cached state belongs to (session, user): a token naming another user is refused.
     if cached.get("user_id") != str(claims.user_id):
         raise _unauthenticated()

@@ -76,6 +76,17 @@ def unavailable(service: str, retry_after_s: int = 30) -> AppError:
     )
 
 
+def database_busy(retry_after_s: int = 1) -> AppError:
+    """Every database connection of the process stayed busy for the pool timeout (a burst)."""
+    return AppError(
+        503,
+        "database_busy",
+        "Service très sollicité, réessayez dans un instant.",
+        "The service is very busy, please retry in a moment.",
+        headers={"Retry-After": str(retry_after_s)},
+    )
+
+
 def too_many(retry_after_s: int, code: str = "too_many_requests") -> AppError:
     return AppError(
         429,
@@ -372,6 +383,11 @@ ERROR_CATALOGUE: dict[str, ErrorCode] = {
         "Too many notifications sent, retry later.",
     ),
     # 503: a system behind the API is down (Retry-After says when to retry)
+    "database_busy": _c(
+        503,
+        "Service très sollicité, réessayez dans un instant.",
+        "The service is very busy, please retry in a moment.",
+    ),
     "rate_limit_unavailable": _c(
         503,
         "Service momentanément indisponible, réessayez dans quelques instants.",

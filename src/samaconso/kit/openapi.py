@@ -768,6 +768,8 @@ def generic_codes(
         # a token we do not know, one past its time, a session closed (logout, PIN reset, closed
         # agency) or a device signed out by a newer one: the app tells the user which (identity.deps)
         codes.update(("unauthenticated", "token_expired", "session_revoked", "device_signed_out"))
+        # the session check reads PostgreSQL on a cache miss: a burst past the pool is a 503
+        codes.add("database_busy")
     for call in _calls(route.dependant):
         if call is authentication:
             continue  # closed-by-default guard: its codes are the 401s above, not on public routes

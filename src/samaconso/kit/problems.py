@@ -13,13 +13,17 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
 
-from samaconso.kit.errors import PROBLEM_JSON, STATUS_TEXT, AppError
+from samaconso.kit.errors import PROBLEM_JSON, STATUS_TEXT, AppError, database_busy
 from samaconso.kit.language import request_language
 
 log = structlog.get_logger("samaconso.kit.errors")
+
+# Retry-After of a 503 when the process's connection pool stays exhausted for pool_timeout.
+POOL_RETRY_AFTER_S = 1
 
 
 def problem_response(
@@ -221,6 +225,16 @@ def install_error_handlers(app: FastAPI) -> None:
             "Certaines données sont invalides.",
             "Some fields are invalid.",
             extra={"errors": errors},
+        )
+
+    @app.exception_handler(PoolTimeoutError)
+    async def _pool_exhausted(request: Request, exc: PoolTimeoutError) -> JSONResponse:
+        # Every database connection of this process is busy (a burst): the client retries shortly
+        # instead of seeing a 500; the operators see the event (size the pools, docs/runbook).
+        log.warning("database_pool_exhausted", path=request.url.path)
+        busy = database_busy(POOL_RETRY_AFTER_S)
+        return problem_response(
+            request, busy.status, busy.code, busy.detail_fr, busy.detail_en, headers=busy.headers
         )
 
     @app.exception_handler(Exception)

@@ -9,6 +9,7 @@ import secrets
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from typing import Any
 
 import bcrypt
@@ -116,12 +117,23 @@ def issue_access_token(settings: Settings, *, user_id: uuid.UUID, session_id: uu
 
 
 def decode_access_token(settings: Settings, token: str) -> AccessClaims | None:
+    claims = _verified_access_token(token, settings.jwt_secret.get_secret_value(), settings.jwt_issuer)
+    # the signature of these exact bytes was checked once; the lifetime is checked on every call
+    if claims is None or claims.expires_at <= datetime.now(UTC):
+        return None
+    return claims
+
+
+@lru_cache(maxsize=20_000)
+def _verified_access_token(token: str, secret: str, issuer: str) -> AccessClaims | None:
+    """The claims of an access token whose signature, issuer and type hold (None otherwise), kept
+    per process for the tokens seen recently: a token is verified once, not on every request."""
     try:
         payload = jwt.decode(
             token,
-            settings.jwt_secret.get_secret_value(),
+            secret,
             algorithms=["HS256"],
-            issuer=settings.jwt_issuer,
+            issuer=issuer,
             options={"require": ["exp", "sub", "sid", "jti", "iss"]},
         )
         if payload.get("typ") != "access":

@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Agency, User
 from samaconso.kit.db import keyset_after
+from samaconso.kit.freshness import changed
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 
 LIVE = (LinkStatus.pending, LinkStatus.active)
@@ -94,6 +95,7 @@ async def clear_default(session: AsyncSession, user_id: uuid.UUID) -> None:
         .where(MeterLink.user_id == user_id, MeterLink.is_default.is_(True))
         .values(is_default=False)
     )
+    changed(session, user_id)  # their cached meter list
 
 
 async def promote_some_default(session: AsyncSession, user_id: uuid.UUID) -> None:
@@ -236,6 +238,7 @@ async def revoke_live_links_of_user(session: AsyncSession, user_id: uuid.UUID) -
         .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
         .values(status=LinkStatus.revoked, is_default=False, decided_at=func.now(), decided_by=user_id)
     )
+    changed(session, user_id)
 
 
 async def active_meters_of_user(

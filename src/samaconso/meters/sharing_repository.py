@@ -12,6 +12,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import AuditEvent, Role, User
 from samaconso.kit.db import keyset_after
+from samaconso.kit.freshness import changed
 from samaconso.meters.models import LinkStatus, Meter, MeterLink
 
 
@@ -60,7 +61,9 @@ async def expire_absent_owner_requests(session: AsyncSession, older_than: timede
         .values(status=LinkStatus.expired, decided_at=func.now(), updated_at=func.now())
         .returning(MeterLink.id, MeterLink.user_id, MeterLink.meter_id)
     )
-    return result.all()
+    rows = result.all()
+    changed(session, *(row.user_id for row in rows))
+    return rows
 
 
 def add_audit(

@@ -15,6 +15,7 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
+    distinct,
     exists,
     func,
     literal,
@@ -84,8 +85,22 @@ async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return (await session.scalar(select(exists().where(User.id == user_id)))) or False
 
 
-async def user_created_at(session: AsyncSession, user_id: uuid.UUID) -> datetime | None:
-    return await session.scalar(select(User.created_at).where(User.id == user_id))
+async def feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[uuid.UUID], datetime | None]:
+    """The agencies of the user's active links and the account's creation time, in one statement
+    (the hot feed routes read both on every cache miss)."""
+    agencies = (
+        select(func.array_agg(distinct(Meter.agency_id)))
+        .select_from(MeterLink)
+        .join(Meter, MeterLink.meter_id == Meter.id)
+        .where(
+            MeterLink.user_id == user_id, MeterLink.status == LinkStatus.active, Meter.agency_id.is_not(None)
+        )
+        .scalar_subquery()
+    )
+    row = (await session.execute(select(User.created_at, agencies).where(User.id == user_id))).first()
+    if row is None:
+        return [], None
+    return [a for a in (row[1] or []) if a is not None], row[0]
 
 
 # --- feed ---------------------------------------------------------------------------------------

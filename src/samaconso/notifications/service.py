@@ -17,6 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from samaconso.identity.principal import Principal
 from samaconso.identity.repository import add_audit
 from samaconso.kit.errors import AppError, forbidden, not_found
+from samaconso.kit.freshness import changed, changed_for_everyone
 from samaconso.kit.pagination import decode_cursor, encode_cursor
 from samaconso.notifications import repository as repo
 from samaconso.notifications import schemas
@@ -64,8 +65,11 @@ def derive_priority(type_: NotificationType, target: TargetKind) -> Priority:
     return Priority.normal
 
 
+USER_AUDIENCE_PREFIX = "user:"
+
+
 def user_audience(user_id: uuid.UUID) -> str:
-    return f"user:{user_id}"
+    return f"{USER_AUDIENCE_PREFIX}{user_id}"
 
 
 def agency_audience(agency_id: uuid.UUID) -> str:
@@ -131,6 +135,12 @@ def add_notification(
     session.add_all(NotificationAudience(audience=a, notification_id=nid) for a in sorted(set(audiences)))
     session.add(OutboxJob(notification_id=nid, queue=QUEUE_OF_PRIORITY[prio]))
     session.info.setdefault(OUTBOX_INFO_KEY, []).append(nid)
+    # in the feed as soon as this commits: the cached feeds of its audience go then
+    for audience in set(audiences):
+        if audience.startswith(USER_AUDIENCE_PREFIX):
+            changed(session, audience.removeprefix(USER_AUDIENCE_PREFIX))
+        else:
+            changed_for_everyone(session)
     return notification
 
 
@@ -327,8 +337,11 @@ UNREAD_CAP = 1000
 
 async def audiences_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[str]:
     """The audience keys a user belongs to: themselves, everyone, and their meters' agencies."""
+    return _audiences(user_id, await repo.active_agencies_of_user(session, user_id))
+
+
+def _audiences(user_id: uuid.UUID, agencies: list[uuid.UUID]) -> list[str]:
     keys = [user_audience(user_id), EVERYONE_AUDIENCE]
-    agencies = await repo.active_agencies_of_user(session, user_id)
     if agencies:
         keys.append(ALL_AGENCIES_AUDIENCE)
         keys.extend(agency_audience(a) for a in agencies)
@@ -337,7 +350,8 @@ async def audiences_for_user(session: AsyncSession, user_id: uuid.UUID) -> list[
 
 async def _feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[str], datetime | None]:
     # Broadcasts older than the account are not part of its feed (direct messages always are).
-    return await audiences_for_user(session, user_id), await repo.user_created_at(session, user_id)
+    agencies, created_at = await repo.feed_context(session, user_id)
+    return _audiences(user_id, agencies), created_at
 
 
 def _item(n: Notification, read: bool, lang: str) -> schemas.FeedItem:
@@ -391,15 +405,18 @@ async def _must_be_in_feed(session: AsyncSession, user: Principal, nid: uuid.UUI
 async def mark_read(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
     await _must_be_in_feed(session, user, nid)
     await repo.upsert_receipt(session, user.user_id, nid, read=True)
+    changed(session, user.user_id)
 
 
 async def mark_all_read(session: AsyncSession, user: Principal) -> None:
     await repo.mark_all_read(session, user.user_id)
+    changed(session, user.user_id)
 
 
 async def hide(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
     await _must_be_in_feed(session, user, nid)
     await repo.upsert_receipt(session, user.user_id, nid, hidden=True)
+    changed(session, user.user_id)
 
 
 async def outbox_backlog(session: AsyncSession) -> int:
@@ -476,6 +493,7 @@ async def withdraw(session: AsyncSession, staff: Principal, nid: uuid.UUID) -> s
         raise not_found("Notification introuvable.", "Notification not found.")
     if n.withdrawn_at is None:
         await repo.withdraw(session, nid, staff.user_id)
+        changed_for_everyone(session)  # out of every feed
         add_audit(
             session, "notification_withdrawn", actor_id=staff.user_id, details={"notification": str(nid)}
         )
