@@ -100,8 +100,12 @@ async def test_purchases_newest_first_paginated_and_matching_legacy(
     )
     assert bad.status_code == 400
     assert bad.json()["code"] == "invalid_period"
+    # not even the shape of a cursor: the field is named with what it takes (a forged one is a 400)
     garbage = await client.get(f"/api/v1/me/meters/{prepaid_id}/purchases?cursor=%%%", headers=awa.headers)
-    assert garbage.status_code == 400
+    assert garbage.status_code == 422
+    assert [e["field"] for e in garbage.json()["errors"]] == ["cursor"]
+    forged = await client.get(f"/api/v1/me/meters/{prepaid_id}/purchases?cursor=bm9wZQ", headers=awa.headers)
+    assert (forged.status_code, forged.json()["code"]) == (400, "invalid_cursor")
 
 
 async def test_purchases_are_cached_five_minutes(
