@@ -27,6 +27,7 @@ from samaconso.kit.db import Database
 from samaconso.kit.logging import configure_logging
 from samaconso.kit.storage import Storage
 from samaconso.legacy.gateway import LegacyGateway
+from samaconso.notifications.pipeline import Pusher, make_pusher
 from samaconso.settings import Settings, get_settings
 
 QUEUES: tuple[str, ...] = ("urgent", "high_priority", "normal", "low_priority")
@@ -149,8 +150,10 @@ class WorkerResources:
     cache: Cache
     storage: Storage
     legacy: LegacyGateway
+    pusher: Pusher  # FCM HTTP/2 channel and its OAuth token (or the embedded file sink)
 
     async def aclose(self) -> None:
+        await self.pusher.aclose()
         await self.legacy.dispose()
         await self.aggregate_db.dispose()
         await self.db.dispose()
@@ -168,6 +171,7 @@ def build_resources(settings: Settings) -> WorkerResources:
         cache=cache,
         storage=Storage(settings),
         legacy=LegacyGateway.from_settings(settings, cache),
+        pusher=make_pusher(settings),
     )
 
 

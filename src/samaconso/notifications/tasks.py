@@ -17,16 +17,6 @@ from samaconso.kit.aio import run_sync
 from samaconso.notifications import pipeline
 from samaconso.worker import celery_app, resources
 
-_pusher: pipeline.Pusher | None = None
-
-
-def _get_pusher() -> pipeline.Pusher:
-    global _pusher
-    if _pusher is None:
-        _pusher = pipeline.make_pusher(resources().settings)
-    return _pusher
-
-
 def _uuid(raw: str | None) -> uuid.UUID | None:
     return uuid.UUID(raw) if raw else None
 
@@ -54,7 +44,7 @@ def send_batch(self: Task[Any, Any], notification_id: str, after: str | None, up
     return run_sync(
         pipeline.send_batch(
             res.db,
-            _get_pusher(),
+            res.pusher,
             uuid.UUID(notification_id),
             _uuid(after),
             uuid.UUID(upto),
