@@ -17,6 +17,7 @@ from samaconso.kit.aio import run_sync
 from samaconso.notifications import pipeline
 from samaconso.worker import celery_app, resources
 
+
 def _uuid(raw: str | None) -> uuid.UUID | None:
     return uuid.UUID(raw) if raw else None
 
