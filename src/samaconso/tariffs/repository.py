@@ -202,3 +202,17 @@ async def set_alert_notification(
     alert = await session.get(TrancheAlert, alert_id)
     if alert is not None:
         alert.notification_id = notification_id
+
+
+async def version_exists(session: AsyncSession, code: str, effective_from: date) -> bool:
+    found = await session.scalar(
+        select(TariffVersion.id).where(
+            TariffVersion.code == code, TariffVersion.effective_from == effective_from
+        )
+    )
+    return found is not None
+
+
+async def codes_with_bands(session: AsyncSession) -> set[str]:
+    """Tariff codes that have threshold bands already (the seed adds the reference bands to the others)."""
+    return set(await session.scalars(select(TariffBand.tariff_code).distinct()))
