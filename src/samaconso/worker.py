@@ -13,21 +13,14 @@ from __future__ import annotations
 
 import fnmatch
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import setup_logging, worker_process_init, worker_process_shutdown
+from celery.signals import setup_logging
 from kombu import Exchange, Queue
 
 from samaconso import domains
-from samaconso.kit.aio import run_sync
-from samaconso.kit.cache import Cache, make_redis
-from samaconso.kit.db import Database
 from samaconso.kit.logging import configure_logging
-from samaconso.kit.storage import Storage
-from samaconso.legacy.gateway import LegacyGateway
-from samaconso.notifications.pipeline import Pusher, make_pusher
 from samaconso.settings import Settings, get_settings
 
 QUEUES: tuple[str, ...] = ("urgent", "high_priority", "normal", "low_priority")
@@ -135,49 +128,6 @@ def make_celery(settings: Settings) -> Celery:
 celery_app = make_celery(get_settings())
 
 
-# The dashboard's national aggregates take seconds, more than the API's per-statement timeout allows.
-AGGREGATE_STATEMENT_TIMEOUT_MS = 300_000
-
-
-@dataclass
-class WorkerResources:
-    """Every long-lived resource a worker process's tasks use, built once at its start-up
-    (``worker_process_init``) and closed at its shutdown; the breakers live in these objects."""
-
-    settings: Settings
-    db: Database
-    aggregate_db: Database  # same database, longer statement timeout (dashboard rollups)
-    cache: Cache
-    storage: Storage
-    legacy: LegacyGateway
-    pusher: Pusher  # FCM HTTP/2 channel and its OAuth token (or the embedded file sink)
-
-    async def aclose(self) -> None:
-        await self.pusher.aclose()
-        await self.legacy.dispose()
-        await self.aggregate_db.dispose()
-        await self.db.dispose()
-        await self.cache.redis.aclose()
-
-
-def build_resources(settings: Settings) -> WorkerResources:
-    redis = make_redis(settings.redis_url, settings.redis_timeout_s)
-    cache = Cache(redis)
-    slow = settings.model_copy(update={"database_statement_timeout_ms": AGGREGATE_STATEMENT_TIMEOUT_MS})
-    return WorkerResources(
-        settings=settings,
-        db=Database(settings),
-        aggregate_db=Database(slow),
-        cache=cache,
-        storage=Storage(settings),
-        legacy=LegacyGateway.from_settings(settings, cache),
-        pusher=make_pusher(settings),
-    )
-
-
-_process: list[WorkerResources] = []  # this process's resources (one entry once started)
-
-
 def _periodic_tasks() -> set[str]:
     return {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
 
@@ -187,7 +137,7 @@ def _current_task() -> str | None:
     return task.name if task is not None else None
 
 
-def _configure_worker_logs(settings: Settings) -> None:
+def configure_worker_logs(settings: Settings) -> None:
     configure_logging(
         settings.log_level,
         settings.log_json,
@@ -197,32 +147,15 @@ def _configure_worker_logs(settings: Settings) -> None:
     )
 
 
-@worker_process_init.connect
-def _start_resources(**_: Any) -> None:
-    """Worker start-up: build this process's resources before it takes its first task."""
-    settings = get_settings()
-    _configure_worker_logs(settings)
-    _process[:] = [build_resources(settings)]
-
-
-def resources() -> WorkerResources:
-    """The resources built at this worker process's start-up. A process that runs tasks without a
-    worker start-up (eager mode, ``samaconso`` commands, tests) builds them on first use."""
-    if not _process:
-        _start_resources()
-    return _process[0]
-
-
-@setup_logging.connect
 def _json_logs(**_: Any) -> None:
     """Workers log JSON lines like the API (Celery's own console format is replaced)."""
-    _configure_worker_logs(get_settings())
+    configure_worker_logs(get_settings())
 
 
-@worker_process_shutdown.connect
-def _close_resources(**_: Any) -> None:
-    if _process:
-        run_sync(_process.pop().aclose())
+def install_logging_hook() -> None:
+    """Called by the ``samaconso worker|beat|flower`` commands before Celery starts (importing this
+    module connects nothing): Celery's own console format is replaced by ours."""
+    setup_logging.connect(_json_logs, weak=False)
 
 
 def _echo(task: Task[Any, Any], payload: Any) -> dict[str, Any]:

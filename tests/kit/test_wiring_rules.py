@@ -11,6 +11,10 @@ Each check is also run on a small module that breaks it, so it is known to fail 
 from __future__ import annotations
 
 import ast
+import json
+import os
+import subprocess
+import sys
 from pathlib import Path
 
 SRC = Path(__file__).resolve().parents[2] / "src" / "samaconso"
@@ -150,3 +154,28 @@ def test_the_checks_catch_a_module_that_breaks_them() -> None:
         "    {}.update(a=1)\n"  # a dict's update is not SQL
     )
     assert statement_calls(seed) == [(5, "select"), (6, "insert"), (7, "text")]
+
+
+IMPORT_EVERYTHING = """
+import importlib, json, pkgutil
+import samaconso
+from celery import signals
+for module in pkgutil.walk_packages(samaconso.__path__, "samaconso."):
+    importlib.import_module(module.name)
+from samaconso.worker import BEAT_SCHEDULE, celery_app
+hooks = {name: len(getattr(signals, name).receivers) for name in signals.__all__}
+print(json.dumps({"hooks": {k: v for k, v in hooks.items() if v},
+                  "beat": sorted(celery_app.conf.beat_schedule) == sorted(BEAT_SCHEDULE)}))
+"""
+
+
+def test_importing_every_module_connects_no_hook_and_keeps_the_schedule() -> None:
+    """Importing a module changes no hook list: the worker's process and logging hooks are
+    installed by the ``samaconso worker|beat|flower`` commands (``worker_wiring.install_process_hooks``,
+    ``worker.install_logging_hook``), and the beat schedule is the one table of ``worker.py``."""
+    result = subprocess.run(
+        [sys.executable, "-c", IMPORT_EVERYTHING], capture_output=True, text=True, timeout=180, env=os.environ
+    )
+    assert result.returncode == 0, result.stderr[-2000:]
+    report = json.loads(result.stdout.strip().splitlines()[-1])
+    assert report == {"hooks": {}, "beat": True}

@@ -1,16 +1,18 @@
-"""The worker's push sender is one of the resources its start-up builds (``worker.build_resources``),
+"""The worker's push sender is one of the resources its start-up builds (``worker_wiring.build_resources``),
 shared by every batch of the process and closed with the others at shutdown."""
 
 from __future__ import annotations
 
 from samaconso.notifications.fcm import PushMessage
 from samaconso.settings import Settings
-from samaconso.worker import build_resources
+from samaconso.worker_wiring import build_resources
 from tests.support.fcm_standin import FcmStandIn
 
 
 def _message(token: str) -> PushMessage:
-    return PushMessage(token=token, title="Coupure", body="Retour prévu à 18 h", data={}, priority="high", collapse_id="n1")
+    return PushMessage(
+        token=token, title="Coupure", body="Retour prévu à 18 h", data={}, priority="high", collapse_id="n1"
+    )
 
 
 async def test_worker_resources_push_through_one_sender_per_process(

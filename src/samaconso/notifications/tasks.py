@@ -15,7 +15,8 @@ from celery import Task
 
 from samaconso.kit.aio import run_sync
 from samaconso.notifications import pipeline
-from samaconso.worker import celery_app, resources
+from samaconso.worker import celery_app
+from samaconso.worker_wiring import resources
 
 
 def _uuid(raw: str | None) -> uuid.UUID | None:
