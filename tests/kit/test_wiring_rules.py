@@ -13,6 +13,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -179,3 +180,31 @@ def test_importing_every_module_connects_no_hook_and_keeps_the_schedule() -> Non
     assert result.returncode == 0, result.stderr[-2000:]
     report = json.loads(result.stdout.strip().splitlines()[-1])
     assert report == {"hooks": {}, "beat": True}
+
+
+def _layout_section() -> str:
+    readme = (SRC.parents[1] / "README.md").read_text(encoding="utf-8")
+    start = readme.index("Code layout (`src/samaconso/`")
+    return readme[start : readme.index("Outside the package:", start)]
+
+
+def test_the_readme_layout_names_every_module_and_folder_and_only_those() -> None:
+    from samaconso.domains import DOMAINS
+
+    section = _layout_section()
+    named = re.findall(r"`([\w/.]+)`", section)
+    top_modules = {p.name for p in SRC.glob("*.py") if p.name != "__init__.py"}
+    packages = {p.name + "/" for p in SRC.iterdir() if (p / "__init__.py").exists()}
+    assert top_modules - set(named) == set(), "top-level modules missing from the README layout"
+    assert packages - set(named) == set(), "packages missing from the README layout"
+    folders = [n for n in named if n.endswith("/") and n != "src/samaconso/"]
+    assert set(folders) <= packages, f"README names folders that do not exist: {set(folders) - packages}"
+    listed = list(dict.fromkeys(f[:-1] for f in folders if f[:-1] in DOMAINS))  # first mention of each
+    assert listed == list(DOMAINS), "the README lists the domains in domains.py order"
+    every_module = {p.name for p in SRC.rglob("*.py")}
+    assert {n for n in named if n.endswith(".py") and "/" not in n} <= every_module
+    room_lists = re.findall(r"`(\w+)/`:\s([^;)]*)", section)
+    assert {package for package, _ in room_lists} == {"identity", "tariffs"}
+    for package, rooms in room_lists:
+        for room in re.findall(r"`(\w+\.py)`", rooms):
+            assert (SRC / package / room).exists(), f"README: {package}/{room} does not exist"
