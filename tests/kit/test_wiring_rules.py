@@ -208,3 +208,16 @@ def test_the_readme_layout_names_every_module_and_folder_and_only_those() -> Non
     for package, rooms in room_lists:
         for room in re.findall(r"`(\w+\.py)`", rooms):
             assert (SRC / package / room).exists(), f"README: {package}/{room} does not exist"
+
+
+def test_no_module_keeps_a_resource_in_a_global() -> None:
+    """Resources live in what the start-ups build (``wiring.py``, ``worker_wiring.py``), not in
+    module globals rebound at run time (``global``)."""
+    offenders = {
+        relative: [node.lineno for node in ast.walk(tree) if isinstance(node, ast.Global)]
+        for relative, tree in _sources()
+    }
+    assert {k: v for k, v in offenders.items() if v} == {}
+    assert [
+        n.lineno for n in ast.walk(ast.parse("def f():\n    global _pusher\n")) if isinstance(n, ast.Global)
+    ] == [2]

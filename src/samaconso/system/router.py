@@ -25,12 +25,12 @@ async def health() -> dict[str, str]:
     return {"status": "running", "version": __version__}
 
 
-def _readiness_details(conn: HTTPConnection) -> list[DetailProvider]:
+async def _readiness_details(conn: HTTPConnection) -> list[DetailProvider]:
     details: list[DetailProvider] = app_resource(conn, "readiness_details", list)
     return details
 
 
-def _metric_refreshers(conn: HTTPConnection) -> list[Callable[[], Awaitable[None]]]:
+async def _metric_refreshers(conn: HTTPConnection) -> list[Callable[[], Awaitable[None]]]:
     refreshers: list[Callable[[], Awaitable[None]]] = app_resource(conn, "metric_refreshers", list)
     return refreshers
 
