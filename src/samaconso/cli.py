@@ -109,8 +109,11 @@ def _celery_argv(args: argparse.Namespace) -> list[str]:
 
 def cmd_worker(args: argparse.Namespace) -> None:
     _settings_or_exit()
-    from samaconso.worker import celery_app
+    from samaconso.worker import celery_app, install_logging_hook
+    from samaconso.worker_wiring import install_process_hooks
 
+    install_logging_hook()
+    install_process_hooks()
     if args.quiet:
         # ``samaconso run`` as root on a developer's machine: Celery's banner and its warning about
         # running as root would bury the lines people need. The worker behaves the same.
@@ -126,8 +129,9 @@ def cmd_worker(args: argparse.Namespace) -> None:
 
 def cmd_beat(args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
-    from samaconso.worker import celery_app
+    from samaconso.worker import celery_app, install_logging_hook
 
+    install_logging_hook()
     celery_app.start(
         ["beat", "--loglevel", args.loglevel, "-s", str(settings.data_dir / "celerybeat-schedule")]
     )
@@ -135,8 +139,9 @@ def cmd_beat(args: argparse.Namespace) -> None:
 
 def cmd_flower(args: argparse.Namespace) -> None:
     settings = _settings_or_exit()
-    from samaconso.worker import celery_app
+    from samaconso.worker import celery_app, install_logging_hook
 
+    install_logging_hook()
     auth = f"{settings.flower_user}:{settings.flower_password.get_secret_value()}"
     celery_app.start(["flower", f"--port={args.port}", f"--address={args.host}", f"--basic-auth={auth}"])
 

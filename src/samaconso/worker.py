@@ -12,30 +12,16 @@ process dies (``reject_on_worker_lost``); each worker process reserves one messa
 from __future__ import annotations
 
 import fnmatch
-import os
 import socket
-from dataclasses import dataclass
 from typing import Any
 
 from celery import Celery, Task
-from celery.signals import (
-    setup_logging,
-    worker_init,
-    worker_process_init,
-    worker_process_shutdown,
-    worker_shutdown,
-)
+from celery.signals import setup_logging
 from kombu import Exchange, Queue
 
 from samaconso import domains
-from samaconso.kit.aio import run_sync
-from samaconso.kit.cache import Cache, celery_result_backend, redis_client
-from samaconso.kit.db import Database
-from samaconso.kit.freshness import ResponseCache
+from samaconso.kit.cache import celery_result_backend
 from samaconso.kit.logging import configure_logging
-from samaconso.kit.storage import Storage
-from samaconso.kit.worker_metrics import MetricsEndpoint, forget_process
-from samaconso.legacy.gateway import LegacyGateway
 from samaconso.settings import Settings, get_settings
 
 QUEUES: tuple[str, ...] = ("urgent", "high_priority", "normal", "low_priority")
@@ -144,52 +130,6 @@ def make_celery(settings: Settings) -> Celery:
 celery_app = make_celery(get_settings())
 
 
-# The dashboard's national aggregates take seconds, more than the API's per-statement timeout allows.
-AGGREGATE_STATEMENT_TIMEOUT_MS = 300_000
-
-
-@dataclass
-class WorkerResources:
-    """Every long-lived resource a worker process's tasks use, built once at its start-up
-    (``worker_process_init``) and closed at its shutdown; the breakers live in these objects."""
-
-    settings: Settings
-    db: Database
-    aggregate_db: Database  # same database, longer statement timeout (dashboard rollups)
-    cache: Cache
-    storage: Storage
-    legacy: LegacyGateway
-    response_cache: ResponseCache  # its tasks' commits (new notifications…) bump the API's cache
-
-    async def aclose(self) -> None:
-        await self.response_cache.aclose()
-        await self.legacy.dispose()
-        await self.aggregate_db.dispose()
-        await self.db.dispose()
-        await self.cache.redis.aclose()
-
-
-def build_resources(settings: Settings) -> WorkerResources:
-    redis = redis_client(settings)
-    cache = Cache(redis)
-    slow = settings.model_copy(update={"database_statement_timeout_ms": AGGREGATE_STATEMENT_TIMEOUT_MS})
-    db = Database(settings)
-    response_cache = ResponseCache(redis, settings.response_cache_ttl_s)
-    response_cache.attach(db)
-    return WorkerResources(
-        settings=settings,
-        db=db,
-        aggregate_db=Database(slow),
-        cache=cache,
-        storage=Storage(settings),
-        legacy=LegacyGateway.from_settings(settings, cache),
-        response_cache=response_cache,
-    )
-
-
-_process: list[WorkerResources] = []  # this process's resources (one entry once started)
-
-
 def _periodic_tasks() -> set[str]:
     return {entry["task"] for entry in celery_app.conf.beat_schedule.values()}
 
@@ -199,7 +139,7 @@ def _current_task() -> str | None:
     return task.name if task is not None else None
 
 
-def _configure_worker_logs(settings: Settings) -> None:
+def configure_worker_logs(settings: Settings) -> None:
     configure_logging(
         settings.log_level,
         settings.log_json,
@@ -209,51 +149,15 @@ def _configure_worker_logs(settings: Settings) -> None:
     )
 
 
-@worker_process_init.connect
-def _start_resources(**_: Any) -> None:
-    """Worker start-up: build this process's resources before it takes its first task."""
-    settings = get_settings()
-    _configure_worker_logs(settings)
-    _process[:] = [build_resources(settings)]
-
-
-def resources() -> WorkerResources:
-    """The resources built at this worker process's start-up. A process that runs tasks without a
-    worker start-up (eager mode, ``samaconso`` commands, tests) builds them on first use."""
-    if not _process:
-        _start_resources()
-    return _process[0]
-
-
-@setup_logging.connect
 def _json_logs(**_: Any) -> None:
     """Workers log JSON lines like the API (Celery's own console format is replaced)."""
-    _configure_worker_logs(get_settings())
+    configure_worker_logs(get_settings())
 
 
-@worker_process_shutdown.connect
-def _close_resources(**_: Any) -> None:
-    if _process:
-        run_sync(_process.pop().aclose())
-    forget_process(os.getpid())
-
-
-_metrics_endpoint: list[MetricsEndpoint] = []  # the worker's main process: its Prometheus endpoint
-
-
-@worker_init.connect
-def _start_metrics_endpoint(**_: Any) -> None:
-    """The worker's main process serves the sum of its pool processes' metrics (when a port is set;
-    ``samaconso worker`` prepared the multiprocess directory before anything imported the metrics)."""
-    settings = get_settings()
-    if settings.worker_metrics_port is not None and not _metrics_endpoint:
-        _metrics_endpoint.append(MetricsEndpoint(settings).start())
-
-
-@worker_shutdown.connect
-def _stop_metrics_endpoint(**_: Any) -> None:
-    if _metrics_endpoint:
-        _metrics_endpoint.pop().stop()
+def install_logging_hook() -> None:
+    """Called by the ``samaconso worker|beat|flower`` commands before Celery starts (importing this
+    module connects nothing): Celery's own console format is replaced by ours."""
+    setup_logging.connect(_json_logs, weak=False)
 
 
 def _echo(task: Task[Any, Any], payload: Any) -> dict[str, Any]:

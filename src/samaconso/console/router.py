@@ -24,7 +24,7 @@ from samaconso.consumption.schemas import BillOut, PurchaseOut
 from samaconso.identity.context import Ctx
 from samaconso.identity.deps import StaffUser, forget_session
 from samaconso.identity.schemas import Accepted
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep, rate_limiter_of, settings_of
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page, decode_time_cursor
 from samaconso.legacy.deps import GatewayDep
@@ -37,15 +37,13 @@ SMS_ACTIONS_LIMIT = (30, 600)
 
 
 def _ctx(request: Request, session: Any) -> Ctx:
-    state = request.app.state
-
     async def forget(ids: Sequence[uuid.UUID]) -> None:
         await forget_session(request, *ids)
 
     return Ctx(
         session=session,
-        settings=state.settings,
-        limiter=getattr(state, "rate_limiter", None),
+        settings=settings_of(request),
+        limiter=rate_limiter_of(request),
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         forget=forget,

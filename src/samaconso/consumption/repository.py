@@ -8,10 +8,10 @@ from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import delete, func, select, tuple_
-from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.consumption.models import AlertMetric, ConsumptionAlert, ConsumptionAlertSent
+from samaconso.kit import once_a_month_repository as once_a_month
 
 
 async def replace_alerts(
@@ -65,15 +65,7 @@ async def alerts_page(
 async def sent_pairs(
     session: AsyncSession, month: date, pairs: list[tuple[uuid.UUID, uuid.UUID]]
 ) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    if not pairs:
-        return set()
-    rows = await session.execute(
-        select(ConsumptionAlertSent.meter_id, ConsumptionAlertSent.user_id).where(
-            ConsumptionAlertSent.month == month,
-            tuple_(ConsumptionAlertSent.meter_id, ConsumptionAlertSent.user_id).in_(pairs),
-        )
-    )
-    return {(m, u) for m, u in rows.tuples()}
+    return await once_a_month.done_pairs(session, ConsumptionAlertSent, month, pairs)
 
 
 async def record_sent(
@@ -87,21 +79,16 @@ async def record_sent(
     value: Decimal,
 ) -> uuid.UUID | None:
     """The (user, meter, month) row; None when it exists already (another worker sent it)."""
-    stmt = (
-        insert(ConsumptionAlertSent)
-        .values(
-            id=uuid.uuid4(),
-            user_id=user_id,
-            meter_id=meter_id,
-            month=month,
-            metric=metric,
-            threshold=threshold,
-            value=value,
-        )
-        .on_conflict_do_nothing(index_elements=["user_id", "meter_id", "month"])
-        .returning(ConsumptionAlertSent.id)
+    return await once_a_month.record_once(
+        session,
+        ConsumptionAlertSent,
+        meter_id=meter_id,
+        user_id=user_id,
+        month=month,
+        metric=metric,
+        threshold=threshold,
+        value=value,
     )
-    return (await session.execute(stmt)).scalar_one_or_none()
 
 
 async def set_notification(session: AsyncSession, sent_id: uuid.UUID, notification_id: uuid.UUID) -> None:

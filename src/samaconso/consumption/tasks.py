@@ -4,7 +4,8 @@ from __future__ import annotations
 
 from samaconso.consumption import alerts
 from samaconso.kit.aio import run_sync
-from samaconso.worker import celery_app, resources
+from samaconso.worker import celery_app
+from samaconso.worker_wiring import resources
 
 
 @celery_app.task(name="samaconso.consumption.tasks.housekeeping_consumption_alerts")

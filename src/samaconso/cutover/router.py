@@ -16,6 +16,7 @@ from fastapi import APIRouter, Request, Response, WebSocket
 from fastapi.responses import JSONResponse
 
 from samaconso.cutover.v2_routes import V2_HTTP_ROUTES, V2_WEBSOCKET_ROUTE
+from samaconso.kit.deps import SettingsDep
 from samaconso.kit.errors import PROBLEM_JSON
 from samaconso.kit.i18n import Lang, negotiate
 from samaconso.settings import Settings
@@ -58,8 +59,7 @@ def upgrade_body(settings: Settings, lang: Lang, path: str, user_agent: str = ""
     }
 
 
-async def _upgrade_required(request: Request) -> JSONResponse:
-    settings: Settings = request.app.state.settings
+async def _upgrade_required(request: Request, settings: SettingsDep) -> JSONResponse:
     lang = negotiate(request.headers.get("accept-language"))
     body = upgrade_body(settings, lang, request.url.path, request.headers.get("user-agent", ""))
     return JSONResponse(
@@ -82,8 +82,7 @@ for _method, _path in V2_HTTP_ROUTES:
 
 
 @compat_router.websocket(V2_WEBSOCKET_ROUTE)
-async def v2_notifications_socket(websocket: WebSocket, user_id: str) -> None:
-    settings: Settings = websocket.app.state.settings
+async def v2_notifications_socket(websocket: WebSocket, user_id: str, settings: SettingsDep) -> None:
     lang = negotiate(websocket.headers.get("accept-language"))
     body = upgrade_body(settings, lang, websocket.url.path, websocket.headers.get("user-agent", ""))
     denial = JSONResponse(body, status_code=426, media_type=PROBLEM_JSON, headers={"Content-Language": lang})
@@ -121,8 +120,7 @@ def app_config(settings: Settings, lang: Lang) -> dict[str, Any]:
 
 
 @router.get("/app/config", summary="Public: app versions per platform, store links, maintenance window")
-async def get_app_config(request: Request) -> Response:
-    settings: Settings = request.app.state.settings
+async def get_app_config(request: Request, settings: SettingsDep) -> Response:
     lang = negotiate(request.headers.get("accept-language"))
     payload = json.dumps(app_config(settings, lang), ensure_ascii=False, separators=(",", ":")).encode()
     etag = '"' + hashlib.sha256(payload).hexdigest()[:32] + '"'

@@ -19,13 +19,13 @@ from starlette.routing import compile_path
 
 from samaconso.identity import repository as repo
 from samaconso.identity import session_errors
+from samaconso.identity.ldap import Directory
 from samaconso.identity.models import Role
 from samaconso.identity.principal import Principal, session_cache_key
-from samaconso.kit.db import Database
+from samaconso.kit.deps import app_resource, database_of, redis_of, settings_of
 from samaconso.kit.errors import AppError
 from samaconso.kit.security import AccessClaims, access_token_expired, decode_access_token
 from samaconso.kit.transaction import unit_of_work
-from samaconso.settings import Settings
 
 # (method, path template) of every route that answers without authentication. Keep it short.
 PUBLIC_ROUTES: frozenset[tuple[str, str]] = frozenset(
@@ -86,13 +86,13 @@ def bearer_token(conn: HTTPConnection) -> str | None:
 async def principal_from_token(conn: HTTPConnection, token: str | None) -> Principal:
     """Resolve an access token to the caller. The session and user state are cached in Redis for at
     most ``session_revocation_check_s`` seconds (≤ 60), so a revoked session stops working quickly."""
-    settings: Settings = conn.app.state.settings
+    settings = settings_of(conn)
     if not token:
         raise _unauthenticated()
     claims = decode_access_token(settings, token)
     if claims is None:
         raise session_errors.token_expired() if access_token_expired(settings, token) else _unauthenticated()
-    redis = conn.app.state.redis
+    redis = redis_of(conn)
     key = session_cache_key(claims.session_id)
     cached: dict[str, str] | None = None
     try:
@@ -130,8 +130,8 @@ STAFF_ROLES = (Role.agent, Role.admin)
 
 async def _session_state(conn: HTTPConnection, session_id: uuid.UUID) -> dict[str, str]:
     """What the cache holds for one session: its user, whether it still works, and why not."""
-    db: Database = conn.app.state.db
-    settings: Settings = conn.app.state.settings
+    db = database_of(conn)
+    settings = settings_of(conn)
     idle_ended = False
     async with unit_of_work(db.sessionmaker) as session:
         row = await repo.session_state(session, session_id)
@@ -175,7 +175,7 @@ async def forget_session(conn: HTTPConnection | Request, *session_ids: uuid.UUID
     if not session_ids:
         return
     try:
-        await conn.app.state.redis.delete(*(session_cache_key(s) for s in session_ids))
+        await redis_of(conn).delete(*(session_cache_key(s) for s in session_ids))
     except (RedisError, OSError):
         pass
 
@@ -227,3 +227,15 @@ async def get_customer(principal: CurrentUser) -> Principal:
 StaffUser = Annotated[Principal, Depends(get_staff)]
 AdminUser = Annotated[Principal, Depends(get_admin)]
 CustomerUser = Annotated[Principal, Depends(get_customer)]
+
+
+def directory_of(conn: HTTPConnection) -> Directory:
+    """The staff directory (LDAP, with its breaker) built by the lifespan (``samaconso/wiring.py``)."""
+    return app_resource(conn, "directory", Directory)
+
+
+async def get_directory(conn: HTTPConnection) -> Directory:
+    return directory_of(conn)
+
+
+DirectoryDep = Annotated[Directory, Depends(get_directory)]

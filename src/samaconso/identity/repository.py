@@ -8,6 +8,7 @@ from datetime import datetime, timedelta
 from typing import Any
 
 from sqlalchemy import delete, func, select, text, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import (
@@ -402,3 +403,10 @@ async def otp_window_stats(
 async def agent_ids_of_agency(session: AsyncSession, agency_id: uuid.UUID) -> Sequence[uuid.UUID]:
     stmt = select(User.id).where(User.agency_id == agency_id, User.role == Role.agent)
     return (await session.execute(stmt)).scalars().all()
+
+
+async def add_missing_agencies(session: AsyncSession, rows: Sequence[dict[str, str]]) -> None:
+    """Reference agencies (seed): the codes already present are left as an admin set them."""
+    await session.execute(
+        pg_insert(Agency).values(list(rows)).on_conflict_do_nothing(index_elements=["code"])
+    )

@@ -14,7 +14,7 @@ from starlette.formparsers import MultiPartException, MultiPartParser
 
 from samaconso.flows import account_closure
 from samaconso.identity import service
-from samaconso.identity.deps import AdminUser, CurrentUser, StaffUser, forget_session
+from samaconso.identity.deps import AdminUser, CurrentUser, StaffUser, directory_of, forget_session
 from samaconso.identity.models import Role
 from samaconso.identity.schemas import (
     Accepted,
@@ -38,7 +38,15 @@ from samaconso.identity.schemas import (
     TokenPair,
     UserOut,
 )
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import (
+    CursorQuery,
+    LimitQuery,
+    SessionDep,
+    SettingsDep,
+    rate_limiter_of,
+    settings_of,
+    storage_of,
+)
 from samaconso.kit.errors import AppError
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import (
@@ -56,21 +64,22 @@ NO_STORE = {"Cache-Control": "no-store"}
 
 
 def _ctx(request: Request, session: Any) -> service.Ctx:
-    state = request.app.state
+    """The service's context, from the resources the lifespan built (typed accessors of
+    ``kit/deps.py`` and ``identity/deps.py``)."""
 
     async def forget(ids: Sequence[uuid.UUID]) -> None:
         await forget_session(request, *ids)
 
     return service.Ctx(
         session=session,
-        settings=state.settings,
-        limiter=getattr(state, "rate_limiter", None),
-        storage=getattr(state, "storage", None),
+        settings=settings_of(request),
+        limiter=rate_limiter_of(request),
+        storage=storage_of(request),
         ip=request.client.host if request.client else None,
         user_agent=request.headers.get("user-agent"),
         forget=forget,
         notify=notify_user,
-        directory=getattr(state, "directory", None),
+        directory=directory_of(request),
     )
 
 
@@ -233,10 +242,12 @@ async def _picture_from_multipart(request: Request, body: bytes, limit: int) -> 
         }
     },
 )
-async def put_avatar(principal: CurrentUser, request: Request, session: SessionDep) -> UserOut:
+async def put_avatar(
+    principal: CurrentUser, request: Request, session: SessionDep, settings: SettingsDep
+) -> UserOut:
     """The picture (JPEG, PNG or WebP, checked by content, 2 MB at most) as the raw request body, or
     as the one file of a ``multipart/form-data`` body. Oversized bodies are refused while reading."""
-    limit: int = request.app.state.settings.avatar_max_bytes
+    limit = settings.avatar_max_bytes
     if request.headers.get("content-type", "").startswith("multipart/form-data"):
         body = await _read_capped(request, limit + MULTIPART_OVERHEAD, limit)
         data = await _picture_from_multipart(request, body, limit)

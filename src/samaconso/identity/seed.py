@@ -4,11 +4,11 @@ from __future__ import annotations
 
 from typing import Any
 
-from sqlalchemy import select
-from sqlalchemy.dialects.postgresql import insert
+from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.identity import repository as repo
 from samaconso.identity.agency_names import legacy_key
-from samaconso.identity.models import Agency, Role, User
+from samaconso.identity.models import Role, User
 from samaconso.kit.db import Database
 from samaconso.kit.security import hash_secret
 from samaconso.settings import Settings
@@ -47,16 +47,15 @@ DEMO_ADMIN_PASSWORD = "Admin-Demo-2026"  # noqa: S105 - embedded demo account, n
 
 async def seed(db: Database, settings: Settings) -> list[str]:
     async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
-        await session.execute(
-            insert(Agency)
-            .values(
-                [{"code": c, "name": n, "region": r, "legacy_name": legacy_key(n)} for c, n, r in AGENCIES]
-            )
-            .on_conflict_do_nothing(index_elements=["code"])
+        await repo.add_missing_agencies(
+            session,
+            [{"code": c, "name": n, "region": r, "legacy_name": legacy_key(n)} for c, n, r in AGENCIES],
         )
         lines: list[str] = []
         if settings.profile == "embedded":
-            dakar = (await session.execute(select(Agency.id).where(Agency.code == "DKC"))).scalar_one()
+            dakar = await repo.agency_id_by_code(session, "DKC")
+            if dakar is None:
+                raise RuntimeError("reference agency DKC missing after seeding the agencies")
             demo: list[dict[str, Any]] = [
                 {
                     "role": Role.customer,
@@ -82,10 +81,10 @@ async def seed(db: Database, settings: Settings) -> list[str]:
                 },
             ]
             for row in demo:
-                key = "phone" if "phone" in row else "login"
-                exists = (
-                    await session.execute(select(User.id).where(getattr(User, key) == row[key]))
-                ).first()
+                if "phone" in row:
+                    exists = await repo.phone_taken(session, row["phone"])
+                else:
+                    exists = await repo.login_taken(session, row["login"])
                 if not exists:
                     session.add(User(**row))
             lines = [
@@ -95,3 +94,13 @@ async def seed(db: Database, settings: Settings) -> list[str]:
                 "nouveau client : POST /api/v1/auth/otp puis /auth/signup (code SMS affiché ici et dans l'outbox)",
             ]
     return lines
+
+
+async def demo_customer(session: AsyncSession) -> User | None:
+    """The embedded demo customer (other domains' demo seeds build on it)."""
+    return await repo.customer_by_phone(session, DEMO_CUSTOMER_PHONE)
+
+
+async def demo_agent(session: AsyncSession) -> User | None:
+    """The embedded demo agent of Dakar Centre."""
+    return await repo.staff_by_login(session, DEMO_AGENT_LOGIN)

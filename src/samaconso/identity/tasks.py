@@ -20,7 +20,8 @@ from samaconso.kit.metrics import SMS_MESSAGES, SMS_RETRIES
 from samaconso.kit.transaction import unit_of_work
 from samaconso.notifications.service import notify_user
 from samaconso.settings import get_settings
-from samaconso.worker import celery_app, resources
+from samaconso.worker import celery_app
+from samaconso.worker_wiring import resources
 
 log = structlog.get_logger(__name__)
 

@@ -2,16 +2,23 @@
 
 Every long-lived resource is created once by ``create_app``'s lifespan (``samaconso/wiring.py``)
 and kept on ``app.state``; routes declare one of these annotated parameters instead of reaching
-for ``app.state``. Services receive plain objects and import nothing from here.
+for ``app.state``. This module is the one reader of ``app.state`` (``tests/kit/test_wiring_rules.py``):
+a domain's own resources (legacy gateway, vending client, realtime hub, directory) have their typed
+dependency in the domain's ``deps.py``, built on :func:`app_resource`. The dependencies take an
+``HTTPConnection``, so WebSocket routes declare them like HTTP routes. Services receive plain objects
+and import nothing from here.
 """
 
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from typing import Annotated
+from typing import Annotated, Any, TypeVar
 
-from fastapi import Depends, Query, Request
+from fastapi import Depends, Query
+from redis.asyncio import Redis
 from sqlalchemy.ext.asyncio import AsyncSession
+from starlette.applications import Starlette
+from starlette.requests import HTTPConnection
 
 from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
@@ -21,11 +28,43 @@ from samaconso.kit.storage import Storage
 from samaconso.kit.transaction import discard_after_commit, run_after_commit
 from samaconso.settings import Settings
 
+T = TypeVar("T")
 
-async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
+
+def app_resource(conn: HTTPConnection | Starlette, name: str, kind: type[T]) -> T:
+    """The resource the lifespan built under ``name`` (``wiring.ApiResources``), checked to be a
+    ``kind``; from a request or WebSocket, or from the app itself (tests, ``legacy.deps.gateway_of``)."""
+    app = conn if isinstance(conn, Starlette) else conn.app
+    value: Any = getattr(app.state, name, None)
+    if not isinstance(value, kind):
+        raise RuntimeError(f"app resource {name!r} is not set up: is the app's lifespan running?")
+    return value
+
+
+def settings_of(conn: HTTPConnection) -> Settings:
+    return app_resource(conn, "settings", Settings)
+
+
+def database_of(conn: HTTPConnection) -> Database:
+    return app_resource(conn, "db", Database)
+
+
+def redis_of(conn: HTTPConnection) -> Redis:
+    return app_resource(conn, "redis", Redis)
+
+
+def storage_of(conn: HTTPConnection) -> Storage:
+    return app_resource(conn, "storage", Storage)
+
+
+def rate_limiter_of(conn: HTTPConnection) -> RateLimiter:
+    return app_resource(conn, "rate_limiter", RateLimiter)
+
+
+async def get_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
     """The request's session (see ``kit/transaction.py``): committed when the handler returns,
     before the answer is sent; rolled back when it raises."""
-    db: Database = request.app.state.db
+    db = database_of(conn)
     async with db.sessionmaker() as session:
         try:
             yield session
@@ -43,33 +82,33 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
 
 
-async def get_settings(request: Request) -> Settings:
-    settings: Settings = request.app.state.settings
-    return settings
+async def get_settings(conn: HTTPConnection) -> Settings:
+    return settings_of(conn)
 
 
-async def get_database(request: Request) -> Database:
-    db: Database = request.app.state.db
-    return db
+async def get_database(conn: HTTPConnection) -> Database:
+    return database_of(conn)
 
 
-async def get_cache(request: Request) -> Cache:
-    cache: Cache = request.app.state.cache
-    return cache
+async def get_redis(conn: HTTPConnection) -> Redis:
+    return redis_of(conn)
 
 
-async def get_storage(request: Request) -> Storage:
-    storage: Storage = request.app.state.storage
-    return storage
+async def get_cache(conn: HTTPConnection) -> Cache:
+    return app_resource(conn, "cache", Cache)
 
 
-async def get_rate_limiter(request: Request) -> RateLimiter:
-    limiter: RateLimiter = request.app.state.rate_limiter
-    return limiter
+async def get_storage(conn: HTTPConnection) -> Storage:
+    return storage_of(conn)
+
+
+async def get_rate_limiter(conn: HTTPConnection) -> RateLimiter:
+    return rate_limiter_of(conn)
 
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+RedisDep = Annotated[Redis, Depends(get_redis)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
 RateLimiterDep = Annotated[RateLimiter, Depends(get_rate_limiter)]

@@ -4,19 +4,20 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, FastAPI, Request
+from fastapi import Depends, FastAPI
+from starlette.requests import HTTPConnection
 
+from samaconso.kit.deps import app_resource
 from samaconso.legacy.gateway import LegacyGateway
 
 
 def gateway_of(app: FastAPI) -> LegacyGateway:
     """The app's legacy gateway (built by the lifespan, ``samaconso/wiring.py``)."""
-    gateway: LegacyGateway = app.state.legacy
-    return gateway
+    return app_resource(app, "legacy", LegacyGateway)
 
 
-async def get_gateway(request: Request) -> LegacyGateway:
-    return gateway_of(request.app)
+async def get_gateway(conn: HTTPConnection) -> LegacyGateway:
+    return app_resource(conn, "legacy", LegacyGateway)
 
 
 GatewayDep = Annotated[LegacyGateway, Depends(get_gateway)]

@@ -35,6 +35,15 @@ def _text(value: Any) -> str | None:
     return None if value is None else str(value)
 
 
+def _texts(row: Row, columns: dict[str, str]) -> dict[str, str | None]:
+    """``{field: text of row[column]}``: the records whose fields are plain texts of one column each
+    are built from one column map, not a constructor of repeated ``_text(row.get(...))``."""
+    return {field: _text(row.get(column)) for field, column in columns.items()}
+
+
+TRANCHES = (1, 2, 3)
+
+
 @dataclass(frozen=True)
 class MeterRecord:
     """A prepaid meter (SIC HEXING check) or a postpaid contract account (SIC contract check)."""
@@ -53,28 +62,32 @@ def meter_from_json(data: dict[str, Any]) -> MeterRecord:
     return MeterRecord(**{f.name: data.get(f.name) for f in fields(MeterRecord)})
 
 
+# MeterRecord field -> column, per source (a postpaid contract has no POC).
+PREPAID_METER_COLUMNS = {
+    "poc": "poc",
+    "partner": "id_client",
+    "tariff_code": "usage",
+    "customer_name": "nomClient",
+    "address": "adresse",
+    "phone": "tel",
+    "agency": "agence",
+}
+POSTPAID_CONTRACT_COLUMNS = {
+    "partner": "N PARTENAIRE",
+    "tariff_code": "TARIF",
+    "customer_name": "CLIENT",
+    "address": "ADRESSE",
+    "phone": "TELEPHONE",
+    "agency": "AGENCE",
+}
+
+
 def prepaid_meter(row: Row) -> MeterRecord:
-    return MeterRecord(
-        poc=_text(row.get("poc")),
-        partner=_text(row.get("id_client")),
-        tariff_code=_text(row.get("usage")),
-        customer_name=_text(row.get("nomClient")),
-        address=_text(row.get("adresse")),
-        phone=_text(row.get("tel")),
-        agency=_text(row.get("agence")),
-    )
+    return MeterRecord(**_texts(row, PREPAID_METER_COLUMNS))
 
 
 def postpaid_contract(row: Row) -> MeterRecord:
-    return MeterRecord(
-        poc=None,
-        partner=_text(row.get("N PARTENAIRE")),
-        tariff_code=_text(row.get("TARIF")),
-        customer_name=_text(row.get("CLIENT")),
-        address=_text(row.get("ADRESSE")),
-        phone=_text(row.get("TELEPHONE")),
-        agency=_text(row.get("AGENCE")),
-    )
+    return MeterRecord(poc=None, **_texts(row, POSTPAID_CONTRACT_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -134,7 +147,7 @@ def purchase(row: Row) -> PurchaseRecord:
                 unit_price=_num(row.get(f"PRIX{i}")),
                 amount=_num(row.get(f"MONTANT{i}")),
             )
-            for i in (1, 2, 3)
+            for i in TRANCHES
         ),
         amount_excl_tax=_num(row.get("MONTANT_HT")),
         vat=_num(row.get("MONTANT_TVA")),
@@ -182,7 +195,7 @@ def bill(row: Row) -> BillRecord:
         kwh=float(row.get("BT_CONSTOT") or row.get("CONSOMMATION TOTALE") or 0.0),
         tranches=tuple(
             TrancheLine(tranche=i, kwh=float(row.get(f"CONSO_TRANCHE{i}") or row.get(f"BT_CONSOM{i}") or 0.0))
-            for i in (1, 2, 3)
+            for i in TRANCHES
         ),
         amount_excl_tax=_num(row.get("BT_MONT_HT")),
         vat=_num(row.get("MONT_TVA")),
@@ -215,13 +228,16 @@ class ContractDetails:
     tariff: str | None
 
 
+CONTRACT_DETAILS_COLUMNS = {
+    "holder": "nompres",
+    "address": "add_liv",
+    "partner": "numpartenaire",
+    "tariff": "tarif",
+}
+
+
 def contract_details(row: Row) -> ContractDetails:
-    return ContractDetails(
-        holder=_text(row.get("nompres")),
-        address=_text(row.get("add_liv")),
-        partner=_text(row.get("numpartenaire")),
-        tariff=_text(row.get("tarif")),
-    )
+    return ContractDetails(**_texts(row, CONTRACT_DETAILS_COLUMNS))
 
 
 @dataclass(frozen=True)
@@ -233,12 +249,11 @@ class SapAccount:
     email: str | None
 
 
+SAP_ACCOUNT_COLUMNS = {"contract_account": "COMPTE CONTRAT", "customer_name": "CLIENT", "email": "EMAIL"}
+
+
 def sap_account(row: Row) -> SapAccount:
-    return SapAccount(
-        contract_account=_text(row.get("COMPTE CONTRAT")),
-        customer_name=_text(row.get("CLIENT")),
-        email=_text(row.get("EMAIL")),
-    )
+    return SapAccount(**_texts(row, SAP_ACCOUNT_COLUMNS))
 
 
 @dataclass(frozen=True)

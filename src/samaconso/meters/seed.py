@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.identity import repository as identity_repo
 from samaconso.identity.models import Role, User
 from samaconso.identity.principal import Principal
 from samaconso.kit.db import Database
@@ -26,11 +26,7 @@ async def seed(db: Database, settings: Settings) -> list[str]:
     linked = 0
     try:
         async with db.sessionmaker() as session:
-            demo = (
-                await session.execute(
-                    select(User).where(User.phone == g.DEMO_PHONE, User.role == Role.customer)
-                )
-            ).scalar_one_or_none()
+            demo = await identity_repo.customer_by_phone(session, g.DEMO_PHONE)
         if demo is None:
             return []
         principal = Principal(
@@ -78,7 +74,7 @@ async def _seed_sharing(
 ) -> bool:
     from samaconso.kit.security import hash_secret
 
-    if (await session.execute(select(User.id).where(User.phone == SHARING_DEMO[0][0]))).first():
+    if await identity_repo.phone_taken(session, SHARING_DEMO[0][0]):
         return False
     for phone, first, last, approved in SHARING_DEMO:
         user = User(

@@ -5,7 +5,8 @@ from __future__ import annotations
 from samaconso.kit.aio import run_sync
 from samaconso.meters import sharing
 from samaconso.notifications.service import notify_user
-from samaconso.worker import celery_app, resources
+from samaconso.worker import celery_app
+from samaconso.worker_wiring import resources
 
 
 @celery_app.task(name="samaconso.meters.tasks.housekeeping_expire_access_requests")

@@ -11,12 +11,14 @@ from fastapi import APIRouter, Header, Request, Response, WebSocket, WebSocketDi
 from starlette.websockets import WebSocketState
 
 from samaconso.identity.deps import CurrentUser, StaffUser, principal_from_token
-from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
+from samaconso.kit.db import Database
+from samaconso.kit.deps import CursorQuery, DatabaseDep, LimitQuery, RateLimiterDep, SessionDep, SettingsDep
 from samaconso.kit.errors import AppError
 from samaconso.kit.inputs import BadFrame, ws_frame_json
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
 from samaconso.notifications import realtime, schemas, service, staff_rules
+from samaconso.notifications.deps import RealtimeDep
 
 router = APIRouter(tags=["notifications"])
 
@@ -117,7 +119,7 @@ async def hide_one(notification_id: uuid.UUID, user: CurrentUser, session: Sessi
 # --- realtime -------------------------------------------------------------------------------------
 
 
-async def _authenticate(websocket: WebSocket) -> tuple[realtime.Subscriber, str] | None:
+async def _authenticate(websocket: WebSocket, db: Database) -> tuple[realtime.Subscriber, str] | None:
     """First message must be ``{"type": "auth", "token": "<access token>"}`` within 5 s."""
     try:
         message = await asyncio.wait_for(websocket.receive(), AUTH_TIMEOUT_S)
@@ -130,7 +132,7 @@ async def _authenticate(websocket: WebSocket) -> tuple[realtime.Subscriber, str]
         principal = await principal_from_token(websocket, token)
     except (TimeoutError, ValueError, AppError):
         return None
-    async with websocket.app.state.db.sessionmaker() as session:  # released at once: idle sockets hold none
+    async with db.sessionmaker() as session:  # released at once: idle sockets hold none
         audiences = await service.audiences_for_user(session, principal.user_id)
     lang = principal.language if principal.language in ("fr", "en") else "fr"
     return realtime.Subscriber(websocket, principal.user_id, lang, audiences), token
@@ -163,11 +165,13 @@ def _event(payload: dict[str, Any], lang: str) -> dict[str, Any]:
 
 
 @router.websocket("/ws")
-async def notifications_socket(websocket: WebSocket) -> None:
+async def notifications_socket(
+    websocket: WebSocket, db: DatabaseDep, settings: SettingsDep, hub: RealtimeDep
+) -> None:
     """Realtime notifications. The token travels in the first message, never in the URL."""
     await websocket.accept()
     try:
-        auth = await _authenticate(websocket)
+        auth = await _authenticate(websocket, db)
     except BadFrame as bad:
         with contextlib.suppress(Exception):
             await websocket.send_json({"type": "error", "code": "invalid_frame"})
@@ -179,7 +183,6 @@ async def notifications_socket(websocket: WebSocket) -> None:
             await websocket.close(code=4401)
         return
     sub, token = auth
-    hub: realtime.RealtimeHub = websocket.app.state.realtime
     hub.add(sub)
     await websocket.send_json({"type": "ready", "user_id": str(sub.user_id)})
 
@@ -193,7 +196,7 @@ async def notifications_socket(websocket: WebSocket) -> None:
                 if isinstance(msg, dict) and msg.get("type") == "ping":
                     await websocket.send_json({"type": "pong"})
 
-    interval = websocket.app.state.settings.ws_ping_interval_s
+    interval = settings.ws_ping_interval_s
 
     async def writer() -> None:
         loop = asyncio.get_running_loop()

@@ -15,16 +15,8 @@ from celery import Task
 
 from samaconso.kit.aio import run_sync
 from samaconso.notifications import pipeline
-from samaconso.worker import celery_app, resources
-
-_pusher: pipeline.Pusher | None = None
-
-
-def _get_pusher() -> pipeline.Pusher:
-    global _pusher
-    if _pusher is None:
-        _pusher = pipeline.make_pusher(resources().settings)
-    return _pusher
+from samaconso.worker import celery_app
+from samaconso.worker_wiring import resources
 
 
 def _uuid(raw: str | None) -> uuid.UUID | None:
@@ -54,7 +46,7 @@ def send_batch(self: Task[Any, Any], notification_id: str, after: str | None, up
     return run_sync(
         pipeline.send_batch(
             res.db,
-            _get_pusher(),
+            res.pusher,
             uuid.UUID(notification_id),
             _uuid(after),
             uuid.UUID(upto),

@@ -95,3 +95,8 @@ async def agencies_of_my_meters(session: AsyncSession, user_id: uuid.UUID) -> li
         .distinct()
     )
     return [a for a in rows.scalars() if a is not None]
+
+
+async def any_outage(session: AsyncSession) -> bool:
+    """Whether any outage was ever declared (the embedded demo seeds one only into an empty table)."""
+    return (await session.scalar(select(Outage.id).limit(1))) is not None

@@ -5,15 +5,13 @@ from __future__ import annotations
 
 from datetime import UTC, datetime, timedelta
 
-from sqlalchemy import select
-
-from samaconso.identity.models import Role, User
+from samaconso.identity.models import Role
 from samaconso.identity.principal import Principal
-from samaconso.identity.seed import DEMO_AGENT_LOGIN
+from samaconso.identity.seed import DEMO_AGENT_LOGIN, demo_agent
 from samaconso.kit.db import Database
 from samaconso.notifications.schemas import BodyText, TitleText
-from samaconso.outages import service
-from samaconso.outages.models import Outage, OutageCause
+from samaconso.outages import repository, service
+from samaconso.outages.models import OutageCause
 from samaconso.outages.schemas import OutageCreate
 from samaconso.settings import Settings
 
@@ -22,9 +20,9 @@ async def seed(db: Database, settings: Settings) -> list[str]:
     if settings.profile != "embedded":
         return []
     async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
-        if await session.scalar(select(Outage.id).limit(1)):
+        if await repository.any_outage(session):
             return []
-        agent = await session.scalar(select(User).where(User.login == DEMO_AGENT_LOGIN))
+        agent = await demo_agent(session)
         if agent is None or agent.agency_id is None:
             return []
         staff = Principal(

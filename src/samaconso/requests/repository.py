@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Any
 
 from sqlalchemy import and_, func, or_, select, update
+from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import Agency, User
@@ -250,4 +251,23 @@ async def staff_member(session: AsyncSession, user_id: uuid.UUID) -> User | None
 
 async def agency_is_active(session: AsyncSession, agency_id: uuid.UUID) -> bool:
     found = await session.scalar(select(Agency.id).where(Agency.id == agency_id, Agency.is_active))
+    return found is not None
+
+
+async def add_missing_types(session: AsyncSession, rows: Sequence[dict[str, Any]]) -> list[str]:
+    """The default request types (seed); codes already present are left as an admin set them.
+    Returns the codes created."""
+    result = await session.execute(
+        pg_insert(RequestType)
+        .values(list(rows))
+        .on_conflict_do_nothing(index_elements=["code"])
+        .returning(RequestType.code)
+    )
+    return list(result.scalars().all())
+
+
+async def has_request_from(session: AsyncSession, user_id: uuid.UUID) -> bool:
+    found = await session.scalar(
+        select(CustomerRequest.id).where(CustomerRequest.requester_id == user_id).limit(1)
+    )
     return found is not None

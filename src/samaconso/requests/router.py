@@ -13,7 +13,7 @@ from samaconso.identity.context import Ctx
 from samaconso.identity.deps import AdminUser, CurrentUser, CustomerUser, StaffUser
 from samaconso.identity.principal import Principal
 from samaconso.identity.repository import add_audit
-from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, RateLimiterDep, SessionDep, settings_of
 from samaconso.kit.i18n import Lang
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import Page
@@ -412,7 +412,7 @@ def _audit_ctx(request: Request, session: AsyncSession) -> Ctx:
     """What the audit trail needs of this call: the transaction, the settings, the caller's IP."""
     return Ctx(
         session=session,
-        settings=request.app.state.settings,
+        settings=settings_of(request),
         ip=request.client.host if request.client else None,
     )
 

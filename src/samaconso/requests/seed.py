@@ -2,10 +2,8 @@
 
 from __future__ import annotations
 
-from sqlalchemy.dialects.postgresql import insert
-
 from samaconso.kit.db import Database
-from samaconso.requests.models import RequestType
+from samaconso.requests import repository
 from samaconso.settings import Settings
 
 # (code, French label, English label, SLA in hours)
@@ -21,42 +19,30 @@ DEFAULT_TYPES: tuple[tuple[str, str, str, int], ...] = (
 
 async def seed_types(db: Database, settings: Settings) -> list[str]:
     async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
-        result = await session.execute(
-            insert(RequestType)
-            .values(
-                [
-                    {"code": c, "label_fr": fr, "label_en": en, "sla_hours": h}
-                    for c, fr, en, h in DEFAULT_TYPES
-                ]
-            )
-            .on_conflict_do_nothing(index_elements=["code"])
-            .returning(RequestType.code)
+        created = await repository.add_missing_types(
+            session,
+            [{"code": c, "label_fr": fr, "label_en": en, "sla_hours": h} for c, fr, en, h in DEFAULT_TYPES],
         )
-        created = result.scalars().all()
     return [f"request types: {len(created)} created, {len(DEFAULT_TYPES)} defaults"] if created else []
 
 
 async def seed_demo_request(db: Database, settings: Settings) -> list[str]:
     """Embedded demo: a request of the demo customer that the Dakar agent resolved, so the demo
     customer can follow it by its reference, rate it and reopen it."""
-    from sqlalchemy import select
-
-    from samaconso.identity.models import Role, User
+    from samaconso.identity.models import Role
     from samaconso.identity.principal import Principal
-    from samaconso.identity.seed import DEMO_AGENT_LOGIN, DEMO_CUSTOMER_PHONE
+    from samaconso.identity.seed import DEMO_AGENT_LOGIN, demo_agent, demo_customer
     from samaconso.requests import service
-    from samaconso.requests.models import CustomerRequest, RequestStatus
+    from samaconso.requests.models import RequestStatus
 
     if settings.profile != "embedded":
         return []
     async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
-        customer = await session.scalar(select(User).where(User.phone == DEMO_CUSTOMER_PHONE))
-        agent = await session.scalar(select(User).where(User.login == DEMO_AGENT_LOGIN))
+        customer = await demo_customer(session)
+        agent = await demo_agent(session)
         if customer is None or agent is None:
             return []
-        if await session.scalar(
-            select(CustomerRequest.id).where(CustomerRequest.requester_id == customer.id)
-        ):
+        if await repository.has_request_from(session, customer.id):
             return []
         me = Principal(
             user_id=customer.id, session_id=customer.id, role=Role.customer, agency_id=None, language="fr"

@@ -4,14 +4,15 @@ from __future__ import annotations
 
 from typing import Annotated
 
-from fastapi import Depends, Request
+from fastapi import Depends
+from starlette.requests import HTTPConnection
 
+from samaconso.kit.deps import app_resource
 from samaconso.tariffs.vending import VendingGateway
 
 
-async def get_vending(request: Request) -> VendingGateway:
-    vending: VendingGateway = request.app.state.vending
-    return vending
+async def get_vending(conn: HTTPConnection) -> VendingGateway:
+    return app_resource(conn, "vending", VendingGateway)
 
 
 VendingDep = Annotated[VendingGateway, Depends(get_vending)]

@@ -9,6 +9,7 @@ from decimal import Decimal
 from sqlalchemy import delete, func, or_, select, text, tuple_
 from sqlalchemy.ext.asyncio import AsyncSession
 
+from samaconso.kit import once_a_month_repository as once_a_month
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
 from samaconso.tariffs.engine import TariffGrid, Tranche
 from samaconso.tariffs.models import TariffBand, TariffTranche, TariffVersion, TrancheAlert
@@ -158,14 +159,7 @@ async def prepaid_links_page(
 async def alerted_pairs(
     session: AsyncSession, month: date, pairs: list[tuple[uuid.UUID, uuid.UUID]]
 ) -> set[tuple[uuid.UUID, uuid.UUID]]:
-    if not pairs:
-        return set()
-    rows = await session.execute(
-        select(TrancheAlert.meter_id, TrancheAlert.user_id).where(
-            TrancheAlert.month == month, tuple_(TrancheAlert.meter_id, TrancheAlert.user_id).in_(pairs)
-        )
-    )
-    return {(m, u) for m, u in rows.tuples()}
+    return await once_a_month.done_pairs(session, TrancheAlert, month, pairs)
 
 
 async def record_alert(
@@ -178,22 +172,15 @@ async def record_alert(
     kwh_left: Decimal,
 ) -> uuid.UUID | None:
     """Insert the (meter, user, month) row; None when another worker already did (once a month)."""
-    from sqlalchemy.dialects.postgresql import insert
-
-    stmt = (
-        insert(TrancheAlert)
-        .values(
-            id=uuid.uuid4(),
-            meter_id=meter_id,
-            user_id=user_id,
-            month=month,
-            kwh_month=kwh_month,
-            kwh_left=kwh_left,
-        )
-        .on_conflict_do_nothing(index_elements=["meter_id", "user_id", "month"])
-        .returning(TrancheAlert.id)
+    return await once_a_month.record_once(
+        session,
+        TrancheAlert,
+        meter_id=meter_id,
+        user_id=user_id,
+        month=month,
+        kwh_month=kwh_month,
+        kwh_left=kwh_left,
     )
-    return await session.scalar(stmt)
 
 
 async def set_alert_notification(
@@ -202,3 +189,17 @@ async def set_alert_notification(
     alert = await session.get(TrancheAlert, alert_id)
     if alert is not None:
         alert.notification_id = notification_id
+
+
+async def version_exists(session: AsyncSession, code: str, effective_from: date) -> bool:
+    found = await session.scalar(
+        select(TariffVersion.id).where(
+            TariffVersion.code == code, TariffVersion.effective_from == effective_from
+        )
+    )
+    return found is not None
+
+
+async def codes_with_bands(session: AsyncSession) -> set[str]:
+    """Tariff codes that have threshold bands already (the seed adds the reference bands to the others)."""
+    return set(await session.scalars(select(TariffBand.tariff_code).distinct()))

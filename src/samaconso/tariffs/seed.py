@@ -3,12 +3,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
-
 from samaconso.kit.db import Database
 from samaconso.settings import Settings
 from samaconso.tariffs import repository as repo
-from samaconso.tariffs.models import TariffBand, TariffVersion
+from samaconso.tariffs.models import TariffBand
 from samaconso.tariffs.reference import REFERENCE_BANDS, REFERENCE_GRIDS
 
 
@@ -17,15 +15,10 @@ async def seed(db: Database, settings: Settings) -> list[str]:
     async with db.sessionmaker.begin() as session:  # one transaction, committed at the end
         for label, grid in REFERENCE_GRIDS:
             await repo.lock_code(session, grid.code)
-            exists = await session.scalar(
-                select(TariffVersion.id).where(
-                    TariffVersion.code == grid.code, TariffVersion.effective_from == grid.effective_from
-                )
-            )
-            if exists is None:
+            if not await repo.version_exists(session, grid.code, grid.effective_from):
                 repo.add_version(session, grid, label, None)
                 added.append(f"{grid.code} {grid.effective_from.isoformat()}")
-        codes_with_bands = set(await session.scalars(select(TariffBand.tariff_code).distinct()))
+        codes_with_bands = await repo.codes_with_bands(session)
         for code, position, lo, hi, color, fr, en in REFERENCE_BANDS:
             if code not in codes_with_bands:
                 session.add(
