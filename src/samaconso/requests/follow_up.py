@@ -45,12 +45,11 @@ async def reopen_mine(
     req.closed_at = None
     req.reopen_count += 1
     req.due_at = func.now() + timedelta(hours=rtype.sla_hours)
-    repo.add_event(
+    service.record_event(
         session,
         req,
-        kind=EventKind.status,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
+        principal,
+        EventKind.status,
         from_status=previous,
         to_status=RequestStatus.in_progress,
         body=reason.strip(),

@@ -194,17 +194,33 @@ async def _events(
     return rows[:limit], older
 
 
-def _assignment_event(
-    session: AsyncSession, req: CustomerRequest, principal: Principal, body: str | None = None
+def record_event(
+    session: AsyncSession,
+    req: CustomerRequest,
+    by: Principal,
+    kind: EventKind,
+    *,
+    from_status: RequestStatus | None = None,
+    to_status: RequestStatus | None = None,
+    body: str | None = None,
 ) -> None:
+    """One timeline event written by ``by`` (the actor and their role come from the principal)."""
     repo.add_event(
         session,
         req,
-        kind=EventKind.assignment,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
+        kind=kind,
+        actor_id=by.user_id,
+        actor_role=by.role.value,
+        from_status=from_status,
+        to_status=to_status,
         body=body,
     )
+
+
+def _assignment_event(
+    session: AsyncSession, req: CustomerRequest, principal: Principal, body: str | None = None
+) -> None:
+    record_event(session, req, principal, EventKind.assignment, body=body)
 
 
 async def _comment_event(
@@ -220,14 +236,7 @@ async def _comment_event(
             f"You wrote {COMMENTS_PER_AUTHOR} messages on this request: "
             "file a new request or visit your agency.",
         )
-    repo.add_event(
-        session,
-        req,
-        kind=EventKind.comment,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
-        body=body,
-    )
+    record_event(session, req, principal, EventKind.comment, body=body)
 
 
 async def _save_and_touch(session: AsyncSession, req: CustomerRequest) -> None:
@@ -308,14 +317,7 @@ async def submit(
     session.add(req)
     await session.flush()
     await files.attach(session, owner_id=actor.user_id, file_ids=attachments, request_id=req.id)
-    repo.add_event(
-        session,
-        req,
-        kind=EventKind.status,
-        actor_id=actor.user_id,
-        actor_role=actor.role.value,
-        to_status=RequestStatus.submitted,
-    )
+    record_event(session, req, actor, EventKind.status, to_status=RequestStatus.submitted)
     await session.flush()
     log.info(
         "request_submitted",
@@ -493,15 +495,8 @@ def _set_status(
     req.status = target
     if target in CLOSING:
         req.closed_at = func.now()  # evaluated by the database at flush
-    repo.add_event(
-        session,
-        req,
-        kind=EventKind.status,
-        actor_id=principal.user_id,
-        actor_role=principal.role.value,
-        from_status=previous,
-        to_status=target,
-        body=comment,
+    record_event(
+        session, req, principal, EventKind.status, from_status=previous, to_status=target, body=comment
     )
 
 
