@@ -33,6 +33,8 @@ def bouncer() -> Iterator[tuple[Path, int]]:
     work.mkdir(parents=True)
     os.chmod(env.TMP, 0o755)
     shutil.copy(DEPLOY / "pgbouncer_hba.conf", work / "pgbouncer_hba.conf")
+    # the script runs as postgres, who may not reach the checkout (a clone in a 0700 `mktemp -d`)
+    shutil.copy(DEPLOY / "generate-userlist.sh", work / "generate-userlist.sh")
     subprocess.run(["chown", "postgres", str(work)], check=True)
     listed = subprocess.run(  # the repository's script: here with no SCRAM role, the admin line only
         [
@@ -41,7 +43,7 @@ def bouncer() -> Iterator[tuple[Path, int]]:
             "postgres",
             "--",
             "bash",
-            str(DEPLOY / "generate-userlist.sh"),
+            str(work / "generate-userlist.sh"),
             str(work / "userlist.txt"),
         ],
         env={**os.environ, "PGBOUNCER_ROLES": "", "PGHOST": "127.0.0.1", "PGUSER": "postgres"},
