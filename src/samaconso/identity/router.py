@@ -38,7 +38,7 @@ from samaconso.identity.schemas import (
     TokenPair,
     UserOut,
 )
-from samaconso.kit.deps import CursorQuery, LimitQuery, SessionDep
+from samaconso.kit.deps import CursorQuery, LimitQuery, ReadSessionDep, SessionDep
 from samaconso.kit.errors import AppError
 from samaconso.kit.language import request_language
 from samaconso.kit.pagination import (
@@ -308,7 +308,7 @@ async def create_staff(body: StaffCreate, admin: AdminUser, request: Request, se
 async def list_staff(
     admin: AdminUser,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     role: Annotated[Role | None, Query()] = None,
     agency_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: LimitQuery = 50,
@@ -336,7 +336,7 @@ async def patch_staff(
 async def list_audit(
     admin: AdminUser,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     user_id: Annotated[uuid.UUID | None, Query()] = None,
     event: Annotated[str | None, Query(max_length=40)] = None,
     limit: LimitQuery = 50,

@@ -11,6 +11,7 @@ from collections.abc import AsyncIterator
 from typing import Annotated
 
 from fastapi import Depends, Query, Request
+from sqlalchemy import text
 from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.kit.cache import Cache
@@ -41,6 +42,26 @@ async def get_session(request: Request) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response leaves, so a failed commit is an error
 # answer, never a 2xx for data that was not kept.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(request: Request) -> AsyncIterator[AsyncSession]:
+    """A session for heavy pure reads (staff and audit lists), on the read engine: the streaming
+    replica when ``SAMACONSO_DATABASE_READ_URL`` is set, else the primary. Its transaction is READ ONLY
+    and always rolled back, so a write through it fails on the primary as on a replica; a route that
+    writes (or reads its own writes, or builds a temporary table like the dashboard refresh) takes
+    ``SessionDep``. A replica lags the primary by its replay delay: an account created a moment ago
+    can be missing from a list read here."""
+    db: Database = request.app.state.read_db
+    async with db.sessionmaker() as session:
+        try:
+            await session.execute(text("SET TRANSACTION READ ONLY"))
+            yield session
+        finally:
+            discard_after_commit(session)
+            await session.rollback()
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 async def get_settings(request: Request) -> Settings:
