@@ -8,9 +8,9 @@ from __future__ import annotations
 
 import os
 import uuid
-from collections.abc import AsyncIterator, Iterator
+from collections.abc import AsyncGenerator, Iterator
 from types import SimpleNamespace
-from typing import Any
+from typing import Any, cast
 
 import psycopg
 import pytest
@@ -19,6 +19,7 @@ from httpx import AsyncClient
 from sqlalchemy import func, select, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
+from sqlalchemy.ext.asyncio import AsyncSession
 
 from samaconso.identity.models import AuditEvent, Role, User
 from samaconso.kit.db import Database
@@ -58,13 +59,13 @@ def settings_overrides(replica_url: str) -> dict[str, Any]:
 
 
 @pytest.fixture
-async def replica(app: FastAPI, db: Database) -> AsyncIterator[Database]:
+async def replica(app: FastAPI, db: Database) -> Database:
     """The app's read engine, its tables emptied for this test."""
     read_db: Database = app.state.read_db
     tables = ", ".join(f'"{t.name}"' for t in metadata.sorted_tables)
     async with read_db.engine.begin() as conn:
         await conn.execute(text(f"TRUNCATE {tables} RESTART IDENTITY CASCADE"))
-    yield read_db
+    return read_db
 
 
 async def _add_staff(database: Database, login: str, last_name: str) -> None:
@@ -134,7 +135,7 @@ async def test_audit_list_reads_the_replica(
 
 async def test_the_read_session_refuses_writes(app: FastAPI, replica: Database) -> None:
     request: Any = SimpleNamespace(app=app)
-    sessions = get_read_session(request)
+    sessions = cast(AsyncGenerator[AsyncSession, None], get_read_session(request))
     session = await anext(sessions)
     with pytest.raises(DBAPIError, match="read-only transaction"):
         await session.execute(
@@ -155,7 +156,7 @@ async def test_without_a_replica_lists_read_the_primary_read_only(
     listing = await client.get(f"{API}/admin/users", headers=admin.headers, params={"limit": 100})
     assert "sur.primaire" in {u["login"] for u in listing.json()["items"]}
     request: Any = SimpleNamespace(app=app)
-    sessions = get_read_session(request)
+    sessions = cast(AsyncGenerator[AsyncSession, None], get_read_session(request))
     session = await anext(sessions)
     with pytest.raises(DBAPIError, match="read-only transaction"):
         await session.execute(text("UPDATE users SET first_name = 'X'"))
