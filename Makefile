@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-containers rehearsal-backups rehearsal-disk-full
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-growth rehearsal-containers rehearsal-backups rehearsal-disk-full
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -57,6 +57,11 @@ rehearsal: install
 	bash deploy/rehearsal/prepare.sh
 	$(VENV)/bin/python deploy/rehearsal/rehearsal.py
 	$(VENV)/bin/python deploy/rehearsal/backups.py
+
+# Montée en charge seule (3 API, 2 serveurs de workers, pertes sous trafic) ; `make rehearsal` la joue aussi.
+rehearsal-growth: install
+	bash deploy/rehearsal/prepare.sh
+	$(VENV)/bin/python deploy/rehearsal/rehearsal.py --growth-only
 
 # Seulement la répétition des sauvegardes (pgBackRest hors serveur 1, PITR, métrique d'âge) : ~2 min.
 rehearsal-backups: install

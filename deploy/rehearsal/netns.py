@@ -8,6 +8,7 @@ ce module ; aucun des deux n'importe l'autre en retour (``rehearsal.py`` appelle
 from __future__ import annotations
 
 import os
+import re
 import shlex
 import subprocess
 from pathlib import Path
@@ -88,3 +89,21 @@ def parse_env_file(path: Path) -> dict[str, str]:
         key, _, value = line.partition("=")
         values[key.strip()] = value.strip().strip('"')
     return values
+
+
+def compose_commands(path: Path, variables: dict[str, str] | None = None) -> dict[str, list[str]]:
+    """La commande de chaque service d'un fichier compose, variables ${X:-défaut} résolues (celles de
+    ``variables``, sinon de l'environnement : le .env du serveur)."""
+    import yaml
+
+    doc = yaml.safe_load(path.read_text())
+    values = os.environ if variables is None else variables
+
+    def interpolate(arg: str) -> str:
+        return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: values.get(m.group(1), m.group(2)), arg)
+
+    return {
+        name: [interpolate(str(a)) for a in svc["command"]]
+        for name, svc in doc["services"].items()
+        if isinstance(svc.get("command"), list) and svc["command"][0] == "samaconso"
+    }

@@ -38,7 +38,19 @@ import yaml
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))  # netns.py, scenario.py: siblings
 
-from netns import APP_USER, DEPLOY, REPO, VENV_BIN, StepFailed, base_env, ns_argv, parse_env_file, run
+from growth import run_growth
+from netns import (
+    APP_USER,
+    DEPLOY,
+    REPO,
+    VENV_BIN,
+    StepFailed,
+    base_env,
+    compose_commands,
+    ns_argv,
+    parse_env_file,
+    run,
+)
 from scenario import run_scenario
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
@@ -277,22 +289,6 @@ def setns(path: str) -> None:
 # --------------------------------------------------------------------------------------------
 
 
-def compose_commands(path: Path) -> dict[str, list[str]]:
-    """La commande de chaque service d'un fichier compose, variables ${X:-défaut} résolues."""
-    import yaml
-
-    doc = yaml.safe_load(path.read_text())
-
-    def interpolate(arg: str) -> str:
-        return re.sub(r"\$\{(\w+):-([^}]*)\}", lambda m: os.environ.get(m.group(1), m.group(2)), arg)
-
-    return {
-        name: [interpolate(str(a)) for a in svc["command"]]
-        for name, svc in doc["services"].items()
-        if isinstance(svc.get("command"), list) and svc["command"][0] == "samaconso"
-    }
-
-
 # --------------------------------------------------------------------------------------------
 # La répétition
 # --------------------------------------------------------------------------------------------
@@ -325,27 +321,7 @@ class Rehearsal:
         run(["ip", "-n", net, "link", "add", "br0", "type", "bridge"])
         run(["ip", "-n", net, "link", "set", "br0", "up"])
         for role in ("lb", "data", "api", "workers", "admin", "client"):
-            ns = self.ns[role]
-            run(
-                [
-                    "ip",
-                    "-n",
-                    net,
-                    "link",
-                    "add",
-                    f"p-{role}",
-                    "type",
-                    "veth",
-                    "peer",
-                    "name",
-                    "eth0",
-                    "netns",
-                    ns,
-                ]
-            )
-            run(["ip", "-n", net, "link", "set", f"p-{role}", "master", "br0", "up"])
-            run(["ip", "-n", ns, "addr", "add", f"{self.addr[role]}/16", "dev", "eth0"])
-            run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+            self.plug(role)
         run(["ip", "-n", self.ns["lb"], "addr", "add", f"{self.addr['vip']}/16", "dev", "eth0"])
         # Le téléphone résout le nom public des fichiers vers la VIP (DNS public en production) :
         # `ip netns exec` monte /etc/netns/<espace>/hosts sur /etc/hosts.
@@ -360,6 +336,39 @@ class Rehearsal:
             " ".join(f"{r}={self.addr[r]}" for r in ("lb", "data", "api", "workers", "admin", "client"))
             + f" vip={self.addr['vip']} (espaces {TAG}-*)",
         )
+
+    def plug(self, role: str) -> None:
+        """Relie l'espace de noms ``role`` au pont (veth), à l'adresse ``self.addr[role]``."""
+        net, ns = self.ns["net"], self.ns[role]
+        run(
+            ["ip", "-n", net, "link", "add", f"p-{role}", "type", "veth", "peer", "name", "eth0", "netns", ns]
+        )
+        run(["ip", "-n", net, "link", "set", f"p-{role}", "master", "br0", "up"])
+        run(["ip", "-n", ns, "addr", "add", f"{self.addr[role]}/16", "dev", "eth0"])
+        run(["ip", "-n", ns, "link", "set", "eth0", "up"])
+
+    def add_host(self, role: str, address: str) -> None:
+        """Un serveur de plus (montée en charge) : espace de noms, adresse, répertoires et secrets."""
+        self.ns[role] = ns = f"{TAG}-{role}"
+        self.addr[role] = address
+        run(["ip", "netns", "add", ns])
+        run(["ip", "-n", ns, "link", "set", "lo", "up"])
+        self.plug(role)
+        self.server_dirs(role)
+
+    def spawn(self, name: str, role: str, argv: list[str], env: dict[str, str], server: str) -> Proc:
+        """Un service de l'application sur le serveur ``role`` (répertoire ``server``)."""
+        self.procs[name] = proc = Proc(
+            name,
+            self.ns[role],
+            argv,
+            self.tmp / "logs" / f"{name}.log",
+            env=env,
+            user=APP_USER,
+            cwd=self.tmp / server,
+            ulimit_nofile=65536,
+        ).start()
+        return proc
 
     def apply_firewalls(self) -> None:
         fw = DEPLOY / "firewall"
@@ -380,24 +389,28 @@ class Rehearsal:
             "SRV_WORKERS": self.addr["workers"],
         }
         run(["bash", str(DEPLOY / "scripts" / "make-secrets.sh"), str(self.secrets)], env=env)
-        # Une copie par serveur, lisible par l'utilisateur du service (comme /run/secrets).
         for server in ("api", "workers"):
-            d = self.tmp / server / "secrets"
-            d.mkdir(parents=True)
-            for f in self.secrets.iterdir():
-                # Fichiers vides = éléments fournis par des tiers (Orange, AD, PKI…) : absents ici.
-                if f.name.startswith("samaconso_") and f.stat().st_size > 0:
-                    shutil.copy(f, d / f.name)
-            # Répétition : la source existante simulée (doublure de SQL Server) est chargée dans des
-            # schémas sic/histh2mc/bi_ods de la base de l'application, par PgBouncer.
-            # Connexion directe à PostgreSQL (:5432, ouvert aux serveurs applicatifs) : la source simulée
-            # garde un cache d'instructions préparées, incompatible avec le pooling par transaction.
-            direct = (self.secrets / "samaconso_database_url").read_text().replace(":6432/", ":5432/")
-            (d / "samaconso_legacy_simulated_url").write_text(direct)
-            os.chmod(d / "samaconso_legacy_simulated_url", 0o600)
-            (self.tmp / server / "data").mkdir(parents=True)
-            os.chmod(d, 0o700)
+            self.server_dirs(server)
         self.report.ok("secrets", "make-secrets.sh : fichiers générés, 0600, aucun dans l'environnement")
+
+    def server_dirs(self, server: str) -> None:
+        """Répertoires d'un serveur applicatif : données, et une copie des secrets lisible par
+        l'utilisateur du service (comme /run/secrets)."""
+        d = self.tmp / server / "secrets"
+        d.mkdir(parents=True)
+        for f in self.secrets.iterdir():
+            # Fichiers vides = éléments fournis par des tiers (Orange, AD, PKI…) : absents ici.
+            if f.name.startswith("samaconso_") and f.stat().st_size > 0:
+                shutil.copy(f, d / f.name)
+        # Répétition : la source existante simulée (doublure de SQL Server) est chargée dans des
+        # schémas sic/histh2mc/bi_ods de la base de l'application, par PgBouncer.
+        # Connexion directe à PostgreSQL (:5432, ouvert aux serveurs applicatifs) : la source simulée
+        # garde un cache d'instructions préparées, incompatible avec le pooling par transaction.
+        direct = (self.secrets / "samaconso_database_url").read_text().replace(":6432/", ":5432/")
+        (d / "samaconso_legacy_simulated_url").write_text(direct)
+        os.chmod(d / "samaconso_legacy_simulated_url", 0o600)
+        (self.tmp / server / "data").mkdir(parents=True)
+        os.chmod(d, 0o700)
 
     def app_environment(self, server: str, instance: str) -> dict[str, str]:
         env = parse_env_file(REPO / ".env.production.example")
@@ -1050,7 +1063,7 @@ class Rehearsal:
         states: dict[str, str] = {}
         for line in res.stdout.splitlines():
             parts = line.split(",")
-            if len(parts) > 17 and parts[0] == "samaconso_api" and parts[1] in ("api_1", "api_2"):
+            if len(parts) > 17 and parts[0] == "samaconso_api" and parts[1].startswith("api_"):
                 states[parts[1]] = parts[17].split()[0]
         return states
 
@@ -1080,7 +1093,7 @@ class Rehearsal:
         out: dict[str, int] = {}
         for line in res.stdout.splitlines():
             parts = line.split(",")
-            if len(parts) > 4 and parts[0] == "samaconso_api" and parts[1] in ("api_1", "api_2"):
+            if len(parts) > 4 and parts[0] == "samaconso_api" and parts[1].startswith("api_"):
                 out[parts[1]] = int(parts[4] or 0)
         return out
 
@@ -1304,6 +1317,8 @@ def preflight() -> list[str]:
 
 
 def main() -> int:
+    # --growth-only (make rehearsal-growth) : la plate-forme, puis la seule montée en charge.
+    growth_only = "--growth-only" in sys.argv[1:]
     missing = preflight()
     if missing:
         print("répétition impossible, manquent : " + ", ".join(missing), file=sys.stderr)
@@ -1338,7 +1353,9 @@ def main() -> int:
             print(f"  {key} = {value}")
         # Le client (ce processus) passe dans son espace de noms : il n'atteint que la VIP.
         setns(f"/var/run/netns/{r.ns['client']}")
-        run_scenario(r)
+        if not growth_only:
+            run_scenario(r)
+        run_growth(r)
     except StepFailed as exc:
         r.report.failed("étape interrompue", str(exc)[:1500])
     except KeyboardInterrupt as exc:

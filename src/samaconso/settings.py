@@ -79,6 +79,11 @@ class Settings(BaseSettings):
 
     # --- PostgreSQL (through PgBouncer in production) -------------------------------------------
     database_url: str = "postgresql+asyncpg://samaconso@127.0.0.1:54329/samaconso"
+    database_read_url: str | None = Field(
+        default=None,
+        description="Read-only URL (a streaming replica, through its own PgBouncer) for the heavy pure "
+        "reads: staff and audit lists. Unset: those reads use database_url, in a read-only transaction.",
+    )
     database_pool_size: int = 10
     database_max_overflow: int = 10
     database_pool_timeout_s: float = 5.0
@@ -284,9 +289,9 @@ class Settings(BaseSettings):
         weak("s3_secret_key", self.s3_secret_key, MIN_PASSWORD_CHARS)
         weak("flower_password", self.flower_password, MIN_PASSWORD_CHARS)
         weak("metrics_token", self.metrics_token, MIN_SIGNING_KEY_BYTES)
-        for url_name in ("database_url", "redis_url", "broker_url"):
-            url: str = getattr(self, url_name)
-            if _url_password_is_weak(url):
+        for url_name in ("database_url", "database_read_url", "redis_url", "broker_url"):
+            url: str | None = getattr(self, url_name)
+            if url is not None and _url_password_is_weak(url):
                 problems.append(f"SAMACONSO_{url_name.upper()} has a missing or default password")
         if self.ldap_enabled:
             weak("ldap_bind_password", self.ldap_bind_password, MIN_PASSWORD_CHARS)

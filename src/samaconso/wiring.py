@@ -44,6 +44,7 @@ MetricRefresher = Callable[[], Awaitable[None]]
 class ApiResources:
     settings: Settings
     db: Database
+    read_db: Database  # = db when no replica is configured
     redis: Redis
     cache: Cache
     response_cache: ResponseCache
@@ -71,6 +72,10 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
     async with AsyncExitStack() as stack:
         db = Database(settings)
         stack.push_async_callback(db.dispose)
+        read_db = db
+        if settings.database_read_url:  # a streaming replica: heavy pure reads only (kit/deps.py)
+            read_db = Database(settings, url=settings.database_read_url)
+            stack.push_async_callback(read_db.dispose)
         redis = redis_client(settings)  # redis_url, or the master the sentinels name
         stack.push_async_callback(redis.aclose)
         cache = Cache(redis)
@@ -104,6 +109,7 @@ async def api_resources(settings: Settings) -> AsyncIterator[ApiResources]:
         yield ApiResources(
             settings=settings,
             db=db,
+            read_db=read_db,
             redis=redis,
             cache=cache,
             response_cache=response_cache,

@@ -303,8 +303,9 @@ def test_firewall_rules_open_only_the_listed_ports() -> None:
     workers = (fw / "server3-workers.nft").read_text()
     assert "ip saddr $APP_SERVERS tcp dport { 6432, 5432 } accept" in data
     assert "ip saddr $LOAD_BALANCERS tcp dport { 8001, 8002 } accept" in api
-    assert "ip saddr $SRV_WORKERS tcp dport 5672 accept" in api
-    assert "ip saddr $SRV_API tcp dport 6379 accept" in workers
+    # RabbitMQ and Redis: every API and worker server (APP_SERVERS grows with the inventory).
+    assert "ip saddr $APP_SERVERS tcp dport 5672 accept" in api
+    assert "ip saddr $APP_SERVERS tcp dport 6379 accept" in workers
     # MinIO: application servers, the load balancers (public files name) and administration only.
     s3_sources = sorted(
         ln.split("ip saddr ")[1].split()[0]

@@ -41,6 +41,7 @@ from samaconso.identity.schemas import (
 from samaconso.kit.deps import (
     CursorQuery,
     LimitQuery,
+    ReadSessionDep,
     SessionDep,
     SettingsDep,
     rate_limiter_of,
@@ -319,7 +320,7 @@ async def create_staff(body: StaffCreate, admin: AdminUser, request: Request, se
 async def list_staff(
     admin: AdminUser,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     role: Annotated[Role | None, Query()] = None,
     agency_id: Annotated[uuid.UUID | None, Query()] = None,
     limit: LimitQuery = 50,
@@ -347,7 +348,7 @@ async def patch_staff(
 async def list_audit(
     admin: AdminUser,
     request: Request,
-    session: SessionDep,
+    session: ReadSessionDep,
     user_id: Annotated[uuid.UUID | None, Query()] = None,
     event: Annotated[str | None, Query(max_length=40)] = None,
     limit: LimitQuery = 50,

@@ -24,6 +24,7 @@ from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.pagination import MAX_LIMIT
 from samaconso.kit.ratelimit import RateLimiter
+from samaconso.kit.read_only_repository import begin_read_only
 from samaconso.kit.storage import Storage
 from samaconso.kit.transaction import discard_after_commit, run_after_commit
 from samaconso.settings import Settings
@@ -80,6 +81,26 @@ async def get_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
 # scope="function": the commit happens before the response leaves, so a failed commit is an error
 # answer, never a 2xx for data that was not kept.
 SessionDep = Annotated[AsyncSession, Depends(get_session, scope="function")]
+
+
+async def get_read_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
+    """A session for heavy pure reads (staff and audit lists), on the read engine: the streaming
+    replica when ``SAMACONSO_DATABASE_READ_URL`` is set, else the primary. Its transaction is READ ONLY
+    and always rolled back, so a write through it fails on the primary as on a replica; a route that
+    writes (or reads its own writes, or builds a temporary table like the dashboard refresh) takes
+    ``SessionDep``. A replica lags the primary by its replay delay: an account created a moment ago
+    can be missing from a list read here."""
+    db = app_resource(conn, "read_db", Database)
+    async with db.sessionmaker() as session:
+        try:
+            await begin_read_only(session)
+            yield session
+        finally:
+            discard_after_commit(session)
+            await session.rollback()
+
+
+ReadSessionDep = Annotated[AsyncSession, Depends(get_read_session, scope="function")]
 
 
 async def get_settings(conn: HTTPConnection) -> Settings:
