@@ -107,7 +107,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 setattr(app.state, resource.name, getattr(resources, resource.name))
             for warning in settings.deployment_warnings():
                 log.warning("deployment_warning", warning=warning)
-            if settings.profile != "test":  # a test process builds many apps: nothing frozen there
+            if settings.gc_freeze and settings.profile != "test":  # tests build many apps: no freeze
                 settle_heap(settings.gc_gen0_threshold)
             log.info("api_started", version=__version__, profile=settings.profile)
             yield
