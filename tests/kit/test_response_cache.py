@@ -255,3 +255,9 @@ async def test_entries_written_together_do_not_expire_together(
     # never longer than the stated staleness, never below three quarters of it, and spread out
     assert all(45 <= t <= 60 for t in ttls)
     assert len(set(ttls)) > 1
+    # the sessions' cached states alike, within the revocation check period
+    check = settings.session_revocation_check_s
+    states = [await app.state.redis.ttl(k) async for k in app.state.redis.scan_iter("authsess:*")]
+    assert len(states) == len(users)
+    assert all(check * 3 // 4 <= t <= check for t in states)
+    assert len(set(states)) > 1
