@@ -27,6 +27,7 @@ from samaconso.identity.deps import (
 from samaconso.identity.principal import session_cache_key
 from samaconso.kit.deps import get_session
 from samaconso.kit.edge import BodyLimitMiddleware, EdgeExposureMiddleware, SecurityHeadersMiddleware
+from samaconso.kit.gc_tuning import settle_heap
 from samaconso.kit.inputs import InputGuardMiddleware
 from samaconso.kit.language import ContentLanguageMiddleware
 from samaconso.kit.logging import configure_logging
@@ -106,6 +107,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
                 setattr(app.state, resource.name, getattr(resources, resource.name))
             for warning in settings.deployment_warnings():
                 log.warning("deployment_warning", warning=warning)
+            if settings.gc_freeze and settings.profile != "test":  # tests build many apps: no freeze
+                settle_heap(settings.gc_gen0_threshold)
             log.info("api_started", version=__version__, profile=settings.profile)
             yield
 

@@ -107,6 +107,19 @@ class Settings(BaseSettings):
     # that same password when they have one (``requirepass`` of sentinel.conf = Redis's password).
     redis_sentinels: str | None = None
     redis_sentinel_master: str = "samaconso"
+    gc_freeze: bool = Field(
+        default=True,
+        description="After start-up the API process collects once and freezes what it has built "
+        "(gc.freeze: the import and wiring objects leave the collector's generations, full collections "
+        "no longer walk them). Not in the test profile.",
+    )
+    gc_gen0_threshold: int = Field(
+        default=0,
+        ge=0,
+        le=1_000_000,
+        description="With gc_freeze, when > 0: the allocations between young collections (CPython's "
+        "default 700). 0 keeps the default.",
+    )
     response_cache_ttl_s: int = Field(
         default=60,
         ge=0,

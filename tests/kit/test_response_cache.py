@@ -240,3 +240,24 @@ async def test_a_token_past_its_lifetime_gets_no_cached_answer(
     expired = await client.get("/api/v1/me", headers=headers)
     assert expired.status_code == 401
     assert expired.json()["code"] == "token_expired"
+
+
+@pytest.mark.settings(response_cache_ttl_s=60)
+async def test_entries_written_together_do_not_expire_together(
+    app: FastAPI, client: AsyncClient, db: Database, settings: Settings
+) -> None:
+    # the burst after a broadcast: many callers' answers cached in the same second
+    users = [await make_user(db, settings, first_name=f"Awa{i}") for i in range(24)]
+    for user in users:
+        assert (await client.get("/api/v1/me", headers=user.headers)).status_code == 200
+    ttls = [await app.state.redis.ttl(k) async for k in app.state.redis.scan_iter(f"{ENTRY}*")]
+    assert len(ttls) == len(users)
+    # never longer than the stated staleness, never below three quarters of it, and spread out
+    assert all(45 <= t <= 60 for t in ttls)
+    assert len(set(ttls)) > 1
+    # the sessions' cached states alike, within the revocation check period
+    check = settings.session_revocation_check_s
+    states = [await app.state.redis.ttl(k) async for k in app.state.redis.scan_iter("authsess:*")]
+    assert len(states) == len(users)
+    assert all(check * 3 // 4 <= t <= check for t in states)
+    assert len(set(states)) > 1

@@ -24,6 +24,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from samaconso.consumption.schemas import BillOut, TrancheLine
 from samaconso.kit.errors import AppError
 from samaconso.meters.models import Meter
+from samaconso.meters.repository import MeterRef
 from samaconso.tariffs.bill_pricing import price_bill_lines
 
 # how far back a bill is looked up by number (the legacy history the app shows)
@@ -41,7 +42,7 @@ def period_start(bill: BillOut) -> date:
     return bill.date - timedelta(days=days - 1)
 
 
-async def priced(session: AsyncSession, meter: Meter, bill: BillOut) -> BillOut:
+async def priced(session: AsyncSession, meter: Meter | MeterRef, bill: BillOut) -> BillOut:
     """The bill with its lines' unit price and amount, its first billed day and its other charges."""
     start = period_start(bill)
     pricing = await price_bill_lines(

@@ -35,6 +35,7 @@ from samaconso.legacy import records
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import service as meters
 from samaconso.meters.models import Meter, MeterKind
+from samaconso.meters.repository import MeterRef
 from samaconso.tariffs import service as tariffs
 
 DEFAULT_PERIOD_DAYS = 365
@@ -111,7 +112,7 @@ def _period(start: date | None, end: date | None) -> tuple[date, date]:
     return first, last
 
 
-def _require_kind(meter: Meter, kind: MeterKind) -> None:
+def _require_kind(meter: Meter | MeterRef, kind: MeterKind) -> None:
     if meter.kind != kind:
         if kind == MeterKind.prepaid:
             raise AppError(
@@ -143,7 +144,7 @@ async def list_purchases(
     cursor: str | None,
     limit: int,
 ) -> Page[PurchaseOut]:
-    meter = await meters.active_meter(session, principal, meter_id)
+    meter = await meters.active_meter_ref(session, principal, meter_id)
     _require_kind(meter, MeterKind.prepaid)
     first, last = _period(start, end)
     rows = await gateway.purchases(meter.number, meter.poc or "", first, last)
@@ -313,7 +314,7 @@ async def month_to_date_for_meter(
     meter_id: uuid.UUID,
 ) -> MonthToDate:
     """:func:`month_to_date` for one of the caller's active prepaid meters (404 otherwise)."""
-    meter = await meters.active_meter(session, principal, meter_id)
+    meter = await meters.active_meter_ref(session, principal, meter_id)
     _require_kind(meter, MeterKind.prepaid)
     return await month_to_date(gateway, meter_number=meter.number, poc=meter.poc or "")
 
@@ -333,7 +334,7 @@ def _tranche_fields(status: tariffs.TrancheStatus | None) -> tuple[int | None, f
 async def summary(
     session: AsyncSession, gateway: LegacyGateway, principal: Principal, meter_id: uuid.UUID
 ) -> SummaryOut:
-    meter = await meters.active_meter(session, principal, meter_id)
+    meter = await meters.active_meter_ref(session, principal, meter_id)
     today = _utc_today()
     if meter.kind == MeterKind.prepaid:
         mtd = await month_to_date(gateway, meter_number=meter.number, poc=meter.poc or "", today=today)

@@ -21,7 +21,8 @@ How it stays fresh (one ``INCR``, no key scan):
 * the session check runs before every cached answer: a revoked session gets its 401 at once;
 * every entry also lives at most ``response_cache_ttl_s`` seconds (the stated staleness of what no
   hook sees: a meter's fields in the lists of its other users, legacy data — itself cached 5 min by
-  the gateway).
+  the gateway), at least three quarters of it: the life is drawn at random in between, so entries
+  written in one burst do not expire in one wave of misses.
 
 Fail-open: when Redis misbehaves the request goes to the route as if nothing were cached.
 """
@@ -29,6 +30,7 @@ Fail-open: when Redis misbehaves the request goes to the route as if nothing wer
 from __future__ import annotations
 
 import asyncio
+import random
 import uuid
 from collections.abc import Iterable
 from typing import Any
@@ -170,7 +172,13 @@ class ResponseCache:
         return f"{prefix}{_text(gu)}:{_text(ga)}:{_text(gm)}:{variant}", raw, session_state
 
     async def store(self, key: str, entry: bytes) -> None:
-        await self.redis.set(key, entry, ex=self.ttl_s)
+        await self.redis.set(key, entry, ex=self.entry_ttl_s())
+
+    def entry_ttl_s(self) -> int:
+        """An entry's life: ``ttl_s`` less up to a quarter, at random. Entries written together (the
+        burst after a broadcast, everyone opening the app) then do not all expire in the same second
+        and come back as one wave of misses; the stated staleness (at most ``ttl_s``) still holds."""
+        return self.ttl_s - random.randrange(self.ttl_s // 4 + 1)
 
 
 def _text(value: Any) -> str:

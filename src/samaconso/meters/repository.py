@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import Select, and_, case, func, or_, select, update
 from sqlalchemy.ext.asyncio import AsyncSession
@@ -123,21 +123,81 @@ def _links_with_agency() -> Select[MeterLink, Meter, str | None]:
     )
 
 
-def my_links_query(
-    user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Select[MeterLink, Meter, str | None]:
-    stmt = _links_with_agency().where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
-    if after is not None:
-        stmt = stmt.where(keyset_after((MeterLink.created_at, MeterLink.id), after, descending=False))
-    return stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1)
+class MyMeterRow(NamedTuple):
+    """One of the caller's links as the meter list shows it (Core columns, no ORM entities)."""
+
+    id: uuid.UUID
+    kind: MeterKind
+    number: str
+    poc: str | None
+    customer_name: str | None
+    address: str | None
+    tariff_code: str | None
+    agency_id: uuid.UUID | None
+    agency_name: str | None
+    status: LinkStatus
+    is_owner: bool
+    is_default: bool
+    linked_at: datetime
+    link_id: uuid.UUID
+
+
+class MeterRef(NamedTuple):
+    """What the consumption routes need of the meter behind a link, with the link's status."""
+
+    id: uuid.UUID
+    kind: MeterKind
+    number: str
+    poc: str | None
+    tariff_code: str | None
+    link_status: LinkStatus
 
 
 async def my_links(
     session: AsyncSession, user_id: uuid.UUID, after: tuple[datetime, uuid.UUID] | None, limit: int
-) -> Sequence[tuple[MeterLink, Meter, str | None]]:
-    """The caller's live links (oldest first), each with its meter and the meter's agency name."""
-    rows = await session.execute(my_links_query(user_id, after, limit))
-    return [(r[0], r[1], r[2]) for r in rows]
+) -> list[MyMeterRow]:
+    """The caller's live links (oldest first), each with its meter and the meter's agency name, in
+    one statement of Core columns (at most ``limit`` + 1: the extra one says there is more)."""
+    stmt = (
+        select(
+            Meter.id,
+            Meter.kind,
+            Meter.number,
+            Meter.poc,
+            Meter.customer_name,
+            Meter.address,
+            Meter.tariff_code,
+            Meter.agency_id,
+            Agency.name,
+            MeterLink.status,
+            MeterLink.is_owner,
+            MeterLink.is_default,
+            MeterLink.created_at,
+            MeterLink.id.label("link_id"),
+        )
+        .select_from(MeterLink)
+        .join(Meter, Meter.id == MeterLink.meter_id)
+        .outerjoin(Agency, Agency.id == Meter.agency_id)
+        .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
+    )
+    if after is not None:
+        stmt = stmt.where(keyset_after((MeterLink.created_at, MeterLink.id), after, descending=False))
+    rows = await session.execute(stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1))
+    return [MyMeterRow._make(r) for r in rows.tuples()]
+
+
+async def my_meter_ref(session: AsyncSession, user_id: uuid.UUID, meter_id: uuid.UUID) -> MeterRef | None:
+    """The meter behind one of the user's live links, with the link's status (Core columns)."""
+    row = (
+        await session.execute(
+            select(Meter.id, Meter.kind, Meter.number, Meter.poc, Meter.tariff_code, MeterLink.status)
+            .select_from(MeterLink)
+            .join(Meter, Meter.id == MeterLink.meter_id)
+            .where(MeterLink.user_id == user_id, MeterLink.meter_id == meter_id, MeterLink.status.in_(LIVE))
+            .limit(1)
+        )
+    ).first()
+    return MeterRef._make(row) if row is not None else None
 
 
 async def my_meter_keys(session: AsyncSession, user_id: uuid.UUID) -> set[tuple[str, str]]:

@@ -26,6 +26,7 @@ from samaconso.kit.transaction import after_commit
 from samaconso.legacy.gateway import LegacyGateway
 from samaconso.meters import repository as repo
 from samaconso.meters.models import LinkStatus, Meter, MeterKind, MeterLink
+from samaconso.meters.repository import MeterRef, MyMeterRow
 from samaconso.meters.schemas import (
     AccessRequestOut,
     MemberOut,
@@ -178,6 +179,26 @@ async def lookup_legacy(gateway: LegacyGateway, kind: MeterKind, number: str) ->
     )
 
 
+def _meter_out_of_row(row: MyMeterRow) -> MeterOut:
+    """:func:`_meter_out` of a row of the meter list (the same rule: holder's details once granted)."""
+    granted = row.status == LinkStatus.active
+    return MeterOut(
+        id=row.id,
+        kind=row.kind,
+        number=row.number,
+        poc=row.poc if granted else None,
+        customer_name=row.customer_name if granted else None,
+        address=row.address if granted else None,
+        tariff_code=row.tariff_code,
+        agency_id=row.agency_id,
+        agency_name=row.agency_name,
+        status=row.status,
+        is_owner=row.is_owner,
+        is_default=row.is_default,
+        linked_at=row.linked_at,
+    )
+
+
 def _meter_out(link: MeterLink, meter: Meter, agency_name: str | None) -> MeterOut:
     # the holder's name and address only once access is granted: a number alone must not reveal them
     granted = link.status == LinkStatus.active
@@ -320,11 +341,11 @@ async def add_meter(
 async def list_my_meters(
     session: AsyncSession, principal: Principal, cursor: str | None, limit: int
 ) -> Page[MeterOut]:
-    rows = list(await repo.my_links(session, principal.user_id, decode_time_cursor(cursor), limit))
+    rows = await repo.my_links(session, principal.user_id, decode_time_cursor(cursor), limit)
     more = len(rows) > limit
     rows = rows[:limit]
-    items = [_meter_out(link, meter, agency_name) for link, meter, agency_name in rows]
-    next_cursor = encode_time_cursor(rows[-1][0].created_at, rows[-1][0].id) if more and rows else None
+    items = [_meter_out_of_row(row) for row in rows]
+    next_cursor = encode_time_cursor(rows[-1].linked_at, rows[-1].link_id) if more and rows else None
     return Page[MeterOut](items=items, next_cursor=next_cursor)
 
 
@@ -335,19 +356,34 @@ async def get_my_meter(session: AsyncSession, principal: Principal, meter_id: uu
     return _meter_out(*found)
 
 
-async def active_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> Meter:
-    """The meter behind one of the caller's ACTIVE links (for consumption); 404 otherwise, and 409
-    ``pending_owner_approval`` while the caller's link waits for the owner."""
-    found = await repo.my_link_with_meter(session, principal.user_id, meter_id)
-    if found is None or found[0].status not in (LinkStatus.active, LinkStatus.pending):
+def _refuse_unless_active(status: LinkStatus) -> None:
+    if status not in (LinkStatus.active, LinkStatus.pending):
         raise meter_not_found()
-    if found[0].status == LinkStatus.pending:
+    if status == LinkStatus.pending:
         raise AppError(
             409,
             "pending_owner_approval",
             "Ce compteur attend l'accord de son titulaire : ses données s'afficheront une fois l'accès accordé.",
             "This meter is waiting for its owner's approval: its data shows once access is granted.",
         )
+
+
+async def active_meter_ref(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> MeterRef:
+    """:func:`active_meter` read as Core columns (the hot consumption routes: summary, purchases)."""
+    ref = await repo.my_meter_ref(session, principal.user_id, meter_id)
+    if ref is None:
+        raise meter_not_found()
+    _refuse_unless_active(ref.link_status)
+    return ref
+
+
+async def active_meter(session: AsyncSession, principal: Principal, meter_id: uuid.UUID) -> Meter:
+    """The meter behind one of the caller's ACTIVE links (for consumption); 404 otherwise, and 409
+    ``pending_owner_approval`` while the caller's link waits for the owner."""
+    found = await repo.my_link_with_meter(session, principal.user_id, meter_id)
+    if found is None:
+        raise meter_not_found()
+    _refuse_unless_active(found[0].status)
     return found[1]
 
 

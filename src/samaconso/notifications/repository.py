@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 from collections.abc import Sequence
 from datetime import datetime, timedelta
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import (
     BindParameter,
@@ -114,6 +114,19 @@ def _not_hidden(user_id: uuid.UUID) -> ColumnElement[bool]:
     )
 
 
+class FeedRow(NamedTuple):
+    """One feed line as read (Core columns; title and body already in the caller's language)."""
+
+    id: uuid.UUID
+    type: str
+    priority: str
+    title: str
+    body: str
+    data: dict[str, Any] | None
+    created_at: datetime
+    read: bool
+
+
 def _feed_branches(
     user_id: uuid.UUID,
     audiences: Sequence[str],
@@ -148,8 +161,10 @@ async def feed_page(
     since: datetime | None,
     before: tuple[datetime, uuid.UUID] | None,
     limit: int,
-) -> list[tuple[Notification, bool]]:
-    """The newest ``limit`` notifications of the user's feed before ``before``, with their read flag."""
+    lang: str = "fr",
+) -> list[FeedRow]:
+    """The newest ``limit`` notifications of the user's feed before ``before``, with their read flag
+    (title and body in ``lang``)."""
     merged = union_all(*_feed_branches(user_id, audiences, since, before, limit)).subquery("feed")
     ids = (
         select(merged.c.created_at, merged.c.notification_id)
@@ -167,8 +182,18 @@ async def feed_page(
         Notification.created_at <= func.coalesce(mark, literal(None)),
         NotificationReceipt.read_at.is_not(None),
     )
+    # Core columns, not ORM entities: the feed is read-only, no identity map or instance state
     rows = await session.execute(
-        select(Notification, read_expr.label("read"))
+        select(
+            Notification.id,
+            Notification.type,
+            Notification.priority,
+            Notification.title_en if lang == "en" else Notification.title_fr,
+            Notification.body_en if lang == "en" else Notification.body_fr,
+            Notification.data,
+            Notification.created_at,
+            read_expr.label("read"),
+        )
         .join(ids, ids.c.notification_id == Notification.id)
         .outerjoin(
             NotificationReceipt,
@@ -178,7 +203,10 @@ async def feed_page(
         )
         .order_by(Notification.created_at.desc(), Notification.id.desc())
     )
-    return [(n, bool(r)) for n, r in rows.tuples()]
+    return [
+        FeedRow(i, t, p, title, body, data, at, bool(r))
+        for i, t, p, title, body, data, at, r in rows.tuples()
+    ]
 
 
 async def in_feed(

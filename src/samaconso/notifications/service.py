@@ -354,17 +354,16 @@ async def _feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list
     return _audiences(user_id, agencies), created_at
 
 
-def _item(n: Notification, read: bool, lang: str) -> schemas.FeedItem:
-    en = lang == "en"
+def _item(row: repo.FeedRow) -> schemas.FeedItem:
     return schemas.FeedItem(
-        id=n.id,
-        type=n.type,
-        priority=n.priority,
-        title=n.title_en if en else n.title_fr,
-        body=n.body_en if en else n.body_fr,
-        data={str(k): str(v) for k, v in (n.data or {}).items()},
-        created_at=n.created_at,
-        read=read,
+        id=row.id,
+        type=row.type,
+        priority=row.priority,
+        title=row.title,
+        body=row.body,
+        data={str(k): str(v) for k, v in (row.data or {}).items()},
+        created_at=row.created_at,
+        read=row.read,
     )
 
 
@@ -381,13 +380,13 @@ async def feed(
                 400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
             ) from exc
     audiences, since = await _feed_context(session, user.user_id)
-    rows = await repo.feed_page(session, user.user_id, audiences, since, before, limit + 1)
+    rows = await repo.feed_page(session, user.user_id, audiences, since, before, limit + 1, lang)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
-        last = page[-1][0]
+        last = page[-1]
         next_cursor = encode_cursor(last.created_at.isoformat(), last.id)
-    return [_item(n, read, lang) for n, read in page], next_cursor
+    return [_item(row) for row in page], next_cursor
 
 
 async def unread(session: AsyncSession, user: Principal) -> schemas.UnreadCount:

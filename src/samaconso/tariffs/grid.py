@@ -55,10 +55,10 @@ async def tranche_status(
 ) -> TrancheStatus | None:
     """Which tranche of the grid in force on ``on`` a consumption reached (``days``: the billed
     period, tranche widths scale with it). None when no grid of that tariff is in force."""
-    version = await repo.version_in_force(session, tariff_code_of(tariff_code), on)
-    if version is None:
+    grid = await repo.grid_in_force(session, tariff_code_of(tariff_code), on)
+    if grid is None:
         return None
-    tranche, left = engine.tranche_reached(repo.to_grid(version), kwh, days=days)
+    tranche, left = engine.tranche_reached(grid, kwh, days=days)
     return TrancheStatus(tranche, left)
 
 

@@ -57,6 +57,62 @@ async def version_in_force(session: AsyncSession, code: str, on: date) -> Tariff
     )
 
 
+async def grid_in_force(session: AsyncSession, code: str, on: date) -> TariffGrid | None:
+    """The grid of the version of ``code`` in force on ``on``, read in one statement (Core columns:
+    the version joined with its tranches, no ORM load and no second ``selectin`` query)."""
+    in_force = (
+        select(TariffVersion.id)
+        .where(
+            TariffVersion.code == code,
+            TariffVersion.effective_from <= on,
+            or_(TariffVersion.effective_to.is_(None), TariffVersion.effective_to >= on),
+        )
+        .order_by(TariffVersion.effective_from.desc())
+        .limit(1)
+        .scalar_subquery()
+    )
+    rows = (
+        await session.execute(
+            select(
+                TariffVersion.code,
+                TariffVersion.effective_from,
+                TariffVersion.effective_to,
+                TariffVersion.monthly_fee,
+                TariffVersion.municipal_tax_rate,
+                TariffVersion.vat_rate,
+                TariffVersion.vat_from_kwh,
+                TariffVersion.minimum_purchase,
+                TariffTranche.position,
+                TariffTranche.kwh_from,
+                TariffTranche.kwh_to,
+                TariffTranche.price_postpaid,
+                TariffTranche.price_prepaid,
+            )
+            .outerjoin(TariffTranche, TariffTranche.version_id == TariffVersion.id)
+            .where(TariffVersion.id == in_force)
+            .order_by(TariffTranche.position)
+        )
+    ).all()
+    if not rows:
+        return None
+    first = rows[0]
+    return TariffGrid(
+        code=first.code,
+        effective_from=first.effective_from,
+        effective_to=first.effective_to,
+        tranches=tuple(
+            Tranche(r.position, r.kwh_from, r.kwh_to, r.price_postpaid, r.price_prepaid)
+            for r in rows
+            if r.position is not None
+        ),
+        monthly_fee=first.monthly_fee,
+        municipal_tax_rate=first.municipal_tax_rate,
+        vat_rate=first.vat_rate,
+        vat_from_kwh=first.vat_from_kwh,
+        minimum_purchase=first.minimum_purchase,
+    )
+
+
 async def list_versions(
     session: AsyncSession,
     *,
