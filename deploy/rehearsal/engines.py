@@ -355,10 +355,243 @@ class PostgresDrill:
                 print(f"arrêt de {data}: {exc}", file=sys.stderr)
 
 
-class RabbitDrill:  # placeholder filled below
-    def __init__(self, tmp, rep): pass
-    def play(self): pass
-    def cleanup(self): pass
+CLIENT = """
+import json, sys, time
+from samaconso.worker import celery_app
+n, timeout = int(sys.argv[1]), float(sys.argv[2])
+if sys.argv[3] == "send":
+    ids = [celery_app.send_task("samaconso.system.echo", args=[f"drill-{i}"]).id for i in range(n)]
+    print(json.dumps(ids))
+else:
+    ids = json.loads(sys.stdin.read()) if n == 0 else [
+        celery_app.send_task("samaconso.system.echo", args=[f"drill-{i}"]).id for i in range(n)]
+    t0, done = time.monotonic(), {}
+    for tid in ids:
+        res = celery_app.AsyncResult(tid)
+        left = max(0.1, timeout - (time.monotonic() - t0))
+        try:
+            done[tid] = res.get(timeout=left)["payload"]
+        except Exception as exc:
+            done[tid] = None
+    print(json.dumps({"sent": len(ids), "ok": sum(v is not None for v in done.values()),
+                      "seconds": round(time.monotonic() - t0, 2)}))
+"""
+
+
+class RabbitDrill:
+    VHOST = "samaconso"
+
+    def __init__(self, tmp: Path, rep: Report) -> None:
+        self.tmp, self.rep = tmp / "rmq", rep
+        self.home = self.tmp / "home"
+        self.nodes: dict[str, subprocess.Popen[bytes]] = {}
+        self.worker: subprocess.Popen[bytes] | None = None
+        self.epmd_started = False
+
+    def env(self, node: str | None = None) -> dict[str, str]:
+        env = {k: v for k, v in os.environ.items() if not k.startswith(("RABBITMQ_", "ERL_"))}
+        env.update(
+            {
+                "HOME": str(self.home),
+                "ERL_EPMD_PORT": str(EPMD_PORT),
+                "ERL_EPMD_ADDRESS": "127.0.0.1",
+                "RABBITMQ_CONF_ENV_FILE": str(self.tmp / "rabbitmq-env.conf"),
+                "RABBITMQ_ENABLED_PLUGINS_FILE": str(self.tmp / "enabled_plugins"),
+            }
+        )
+        if node is not None:
+            name, port, dist = next(n for n in RMQ_NODES if n[0] == node)
+            short = name.split("@")[0]
+            env.update(
+                {
+                    "RABBITMQ_NODENAME": name,
+                    "RABBITMQ_NODE_IP_ADDRESS": "127.0.0.1",
+                    "RABBITMQ_NODE_PORT": str(port),
+                    "RABBITMQ_DIST_PORT": str(dist),
+                    "RABBITMQ_MNESIA_BASE": str(self.tmp / short / "mnesia"),
+                    "RABBITMQ_LOG_BASE": str(self.tmp / short / "log"),
+                    "RABBITMQ_CONFIG_FILE": str(self.tmp / short / "rabbitmq.conf"),
+                    "RABBITMQ_ADVANCED_CONFIG_FILE": str(self.tmp / short / "advanced.config"),
+                    "RABBITMQ_PID_FILE": str(self.tmp / short / "rabbit.pid"),
+                }
+            )
+        return env
+
+    def epmd(self, *args: str) -> str:
+        return run(["epmd", "-port", str(EPMD_PORT), *args], env=self.env(), check=False, timeout=20)
+
+    def ctl(self, node: str, *args: str, tool: str = "rabbitmqctl", check: bool = True, timeout: float = 120) -> str:
+        argv = [f"/usr/lib/rabbitmq/bin/{tool}", "-n", node, *args]
+        return run(argv, env=self.env(), check=check, timeout=timeout)
+
+    def broker_url(self, nodes: list[tuple[str, int, int]] | None = None) -> str:
+        return ";".join(f"amqp://guest:guest@127.0.0.1:{port}/{self.VHOST}" for _, port, _ in (nodes or RMQ_NODES))
+
+    def app_env(self, quorum: bool) -> dict[str, str]:
+        env = base_app_env(self.tmp.parent)
+        env["SAMACONSO_BROKER_URL"] = self.broker_url()
+        env["SAMACONSO_CELERY_QUORUM_QUEUES"] = "true" if quorum else "false"
+        return env
+
+    def start_nodes(self) -> None:
+        self.home.mkdir(parents=True)
+        cookie = self.home / ".erlang.cookie"
+        cookie.write_text(secrets.token_hex(20))
+        os.chmod(cookie, 0o400)
+        (self.tmp / "rabbitmq-env.conf").write_text("")
+        (self.tmp / "enabled_plugins").write_text("[].\n")
+        # notre propre epmd (port 54369) : celui du RabbitMQ partagé (4369) n'est pas touché
+        run(["epmd", "-port", str(EPMD_PORT), "-address", "127.0.0.1", "-daemon"], env=self.env())
+        self.epmd_started = True
+        t0 = time.monotonic()
+        for name, port, _ in RMQ_NODES:
+            short = name.split("@")[0]
+            (self.tmp / short / "log").mkdir(parents=True)
+            (self.tmp / short / "rabbitmq.conf").write_text(
+                f"listeners.tcp.default = {port}\nloopback_users.guest = true\n"
+                "log.console = false\nlog.file.level = info\n"
+            )
+            out = self.tmp / short / "server.out"
+            with out.open("wb") as log:
+                self.nodes[name] = subprocess.Popen(
+                    ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
+                    env=self.env(name), stdout=log, stderr=log, cwd="/", start_new_session=True,
+                )
+            short_name = name.split("@")[0]
+            try:
+                # await_startup veut un nœud déjà inscrit auprès d'epmd
+                registered = wait_for(
+                    lambda: f"name {short_name} " in self.epmd("-names"), 60, 0.5
+                )
+                if not registered:
+                    raise RuntimeError("pas inscrit auprès d'epmd")
+                self.ctl(name, "await_startup", "--timeout", "120", timeout=150)
+            except RuntimeError as exc:
+                raise RuntimeError(f"{name} : {exc} ; {out.read_text()[-1500:]}") from exc
+        for name, _, _ in RMQ_NODES[1:]:
+            self.ctl(name, "stop_app")
+            self.ctl(name, "join_cluster", RMQ_NODES[0][0])
+            self.ctl(name, "start_app")
+        status = json.loads(self.ctl(RMQ_NODES[0][0], "cluster_status", "--formatter", "json"))
+        running = sorted(status.get("running_nodes", []))
+        self.rep.check(
+            "rabbitmq : trois nœuds en cluster (join_cluster)",
+            running == sorted(n for n, _, _ in RMQ_NODES),
+            f"{time.monotonic() - t0:.1f} s ; running_nodes = {running} ; ports {[p for _, p, _ in RMQ_NODES]}",
+        )
+        first = RMQ_NODES[0][0]
+        self.ctl(first, "add_vhost", self.VHOST)
+        self.ctl(first, "set_permissions", "-p", self.VHOST, "guest", ".*", ".*", ".*")
+
+    def queues(self, node: str | None = None) -> dict[str, dict[str, Any]]:
+        node = node or next(n for n in RMQ_NODES if self.nodes[n[0]].poll() is None)[0]
+        out = self.ctl(node, "list_queues", "-p", self.VHOST, "name", "type", "messages", "leader", "members",
+                       "--formatter", "json")  # fmt: skip
+        return {q["name"]: q for q in json.loads(out[out.index("["):])}
+
+    def start_worker(self, quorum: bool) -> None:
+        ready = self.tmp / f"worker-ready-{quorum}"
+        ready.unlink(missing_ok=True)
+        log = (self.tmp / f"worker-{quorum}.log").open("wb")
+        self.worker = subprocess.Popen(
+            [str(VENV / "samaconso"), "worker", "--queues", "all", "--pool", "solo", "--concurrency", "1",
+             "--name", f"engines-{'quorum' if quorum else 'classic'}@%h", "--quiet", "--ready-file", str(ready)],
+            env=self.app_env(quorum), stdout=log, stderr=log, cwd="/",
+        )  # fmt: skip
+        if not wait_for(ready.exists, 90, 0.5):
+            raise RuntimeError("worker pas prêt : " + (self.tmp / f"worker-{quorum}.log").read_text()[-1500:])
+
+    def stop_worker(self) -> None:
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.send_signal(signal.SIGTERM)
+            try:
+                self.worker.wait(30)
+            except subprocess.TimeoutExpired:
+                self.worker.kill()
+                self.worker.wait(10)
+        self.worker = None
+
+    def client(self, n: int, mode: str, quorum: bool, stdin: str | None = None, timeout: float = 60) -> Any:
+        out = run([str(VENV / "python"), "-c", CLIENT, str(n), str(timeout), mode], env=self.app_env(quorum),
+                  input_text=stdin, timeout=timeout + 60)  # fmt: skip
+        return json.loads(out.strip().splitlines()[-1])
+
+    def play(self) -> None:
+        self.start_nodes()
+        # 1. L'état de départ de la production : files classiques, des tâches en attente.
+        self.start_worker(quorum=False)
+        self.stop_worker()
+        ids = self.client(30, "send", quorum=False)
+        before = self.queues()
+        self.rep.check(
+            "rabbitmq : départ en files classiques, 30 tâches en attente (worker arrêté)",
+            all(before[q]["type"] == "classic" for q in QUEUES) and before["normal"]["messages"] == 30,
+            ", ".join(f"{q} {before[q]['type']} {before[q]['messages']}" for q in QUEUES),
+        )
+        # 2. Migration (§13.3) : un worker vide les files, vérifier 0, supprimer, redéclarer quorum.
+        self.start_worker(quorum=False)
+        drained = self.client(0, "wait", quorum=False, stdin=json.dumps(ids))
+        self.stop_worker()
+        after = self.queues()
+        empty = all(after[q]["messages"] == 0 for q in QUEUES)
+        self.rep.check(
+            "rabbitmq : files vidées par un worker avant la migration, aucune tâche perdue",
+            drained["ok"] == 30 and empty,
+            f"{drained['ok']}/30 résultats en {drained['seconds']} s ; messages : "
+            + ", ".join(f"{q} {after[q]['messages']}" for q in QUEUES),
+        )
+        for q in QUEUES:
+            self.ctl(RMQ_NODES[0][0], "delete_queue", "-p", self.VHOST, q)
+        self.start_worker(quorum=True)
+        quorum = self.queues()
+        members_ok = all(
+            quorum[q]["type"] == "quorum" and len(quorum[q]["members"]) == 3 for q in QUEUES
+        )
+        self.rep.check(
+            "rabbitmq : redéclarées par samaconso worker (SAMACONSO_CELERY_QUORUM_QUEUES=true)",
+            members_ok,
+            "; ".join(f"{q} {quorum[q]['type']} {len(quorum[q]['members'])} membres, leader {quorum[q]['leader']}"
+                      for q in QUEUES),
+        )  # fmt: skip
+        trip = self.client(20, "roundtrip", quorum=True)
+        self.rep.check(
+            "rabbitmq : aller-retour samaconso.system.echo sur files quorum",
+            trip["ok"] == 20,
+            f"{trip['ok']}/20 en {trip['seconds']} s",
+        )
+        # 3. Le nœud qui mène la file normal est arrêté : le worker consomme encore.
+        leader = str(quorum["normal"]["leader"])
+        t0 = time.monotonic()
+        self.ctl(leader, "stop", timeout=120)
+        self.nodes[leader].wait(60)
+        stop_s = time.monotonic() - t0
+        t0 = time.monotonic()
+        trip = self.client(20, "roundtrip", quorum=True, timeout=90)
+        new = self.queues()
+        self.rep.check(
+            f"rabbitmq : nœud leader de « normal » ({leader}) arrêté, le worker consomme encore",
+            trip["ok"] == 20 and str(new["normal"]["leader"]) != leader and self.worker is not None
+            and self.worker.poll() is None,
+            f"arrêt {stop_s:.1f} s ; {trip['ok']}/20 tâches en {time.monotonic() - t0:.1f} s ; nouveau leader "
+            f"{new['normal']['leader']}, membres {new['normal']['members']}",
+        )  # fmt: skip
+
+    def cleanup(self) -> None:
+        self.stop_worker()
+        for name, proc in self.nodes.items():
+            if proc.poll() is None:
+                self.ctl(name, "stop", check=False, timeout=60)
+                try:
+                    proc.wait(30)
+                except subprocess.TimeoutExpired:
+                    pass
+            try:  # le groupe de processus de ce nœud (script, beam, erl_child_setup), et lui seul
+                os.killpg(proc.pid, signal.SIGKILL)
+            except ProcessLookupError:
+                pass
+        if self.epmd_started:
+            # notre epmd (port 54369), pas celui du RabbitMQ partagé (4369)
+            self.epmd("-kill")
 
 
 # ------------------------------------------------------------------------------------------- main
