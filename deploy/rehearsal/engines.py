@@ -60,6 +60,17 @@ PG_DRILL_OVERRIDES = (
 )
 
 
+def with_replication_line(hba: str, addr: str) -> str:
+    """Le pg_hba.conf du dépôt avec la ligne de réplication du §13.3, avant la première ligne qui rejette
+    (pg_hba est lu dans l'ordre : après un `reject`, la ligne ne servirait jamais)."""
+    lines = hba.splitlines(keepends=True)
+    reject = next(
+        i for i, line in enumerate(lines) if line.split()[:1] == ["host"] and "reject" in line.split()
+    )
+    lines.insert(reject, REPLICATION_LINE.format(addr=addr))
+    return "".join(lines)
+
+
 class Report:
     def __init__(self) -> None:
         self.lines: list[tuple[str, bool, str]] = []
@@ -159,7 +170,10 @@ class PostgresDrill:
 
     def pg_ctl(self, data: Path, action: str) -> None:
         log = data.parent / f"{data.name}.log"
-        run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "90", action], user="postgres")
+        run(
+            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "90", action],
+            user="postgres",
+        )
         if action == "start":
             self.started.append(data)
 
@@ -180,10 +194,9 @@ class PostgresDrill:
         (self.primary / "drill.conf").write_text(PG_DRILL_OVERRIDES.format(port=PRIMARY_PORT, sock=self.sock))
         with conf.open("a") as fh:
             fh.write("include 'samaconso.conf'\ninclude 'drill.conf'\n")
-        hba = (PG_CONF_DIR / "pg_hba.conf").read_text().splitlines(keepends=True)
-        reject = next(i for i, line in enumerate(hba) if line.startswith("host") and "reject" in line)
-        hba.insert(reject, REPLICATION_LINE.format(addr="127.0.0.1"))  # la ligne du §13.3, avant les rejets
-        (self.primary / "pg_hba.conf").write_text("".join(hba))
+        (self.primary / "pg_hba.conf").write_text(
+            with_replication_line((PG_CONF_DIR / "pg_hba.conf").read_text(), "127.0.0.1")
+        )
         subprocess.run(["chown", "-R", "postgres:postgres", str(self.tmp)], check=True)
         self.pg_ctl(self.primary, "start")
         self.psql(
@@ -237,7 +250,9 @@ class PostgresDrill:
         t0 = time.monotonic()
         run([str(VENV / "samaconso"), "migrate"], env=env, timeout=300)
         tables = self.psql(
-            REPLICA_PORT, "SELECT count(*) FROM information_schema.tables WHERE table_schema='public'", "samaconso"
+            REPLICA_PORT,
+            "SELECT count(*) FROM information_schema.tables WHERE table_schema='public'",
+            "samaconso",
         )
         self.rep.check(
             "postgresql : samaconso migrate sur le primaire, schéma rejoué sur la réplique",
@@ -253,15 +268,23 @@ class PostgresDrill:
         env["SAMACONSO_DATABASE_READ_URL"] = self.url(REPLICA_PORT)
         log = (self.tmp / "api.log").open("wb")
         self.api = subprocess.Popen(
-            [str(VENV / "samaconso"), "api", "--port", str(API_PORT)], env=env, stdout=log, stderr=log, cwd="/"
+            [str(VENV / "samaconso"), "api", "--port", str(API_PORT)],
+            env=env,
+            stdout=log,
+            stderr=log,
+            cwd="/",
         )
         base = f"http://127.0.0.1:{API_PORT}"
         up = wait_for(lambda: http("GET", f"{base}/health")[0] == 200, 60, 0.5)
         if not self.rep.check("postgresql : samaconso api (SAMACONSO_DATABASE_READ_URL = réplique)", up):
             self.rep.info((self.tmp / "api.log").read_text()[-1500:])
             return
-        status, body = http("POST", f"{base}/api/v1/auth/staff/login", body={"login": "drill.admin", "password": admin_pw})
-        if not self.rep.check("postgresql : connexion de l'administrateur (écrit sur le primaire)", status == 200, str(status)):
+        status, body = http(
+            "POST", f"{base}/api/v1/auth/staff/login", body={"login": "drill.admin", "password": admin_pw}
+        )
+        if not self.rep.check(
+            "postgresql : connexion de l'administrateur (écrit sur le primaire)", status == 200, str(status)
+        ):
             self.rep.info(str(body))
             return
         token = body["access_token"]
@@ -280,7 +303,9 @@ class PostgresDrill:
              "--first-name", "Moussa", "--last-name", "Diop"],
             env={**env, "SAMACONSO_DATABASE_READ_URL": ""}, input_text=admin_pw + "x\n",
         )  # fmt: skip
-        on_primary = self.psql(PRIMARY_PORT, "SELECT count(*) FROM users WHERE login='drill.agent2'", "samaconso")
+        on_primary = self.psql(
+            PRIMARY_PORT, "SELECT count(*) FROM users WHERE login='drill.agent2'", "samaconso"
+        )
         paused = logins()
         self.rep.check(
             "postgresql : GET /api/v1/admin/users lu sur la réplique (rejeu suspendu)",
@@ -350,7 +375,11 @@ class PostgresDrill:
                 self.api.kill()
         for data in reversed(self.started):
             try:
-                run([str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"], user="postgres", check=False)
+                run(
+                    [str(PG_BIN / "pg_ctl"), "-D", str(data), "-m", "fast", "-w", "stop"],
+                    user="postgres",
+                    check=False,
+                )
             except Exception as exc:  # noqa: BLE001
                 print(f"arrêt de {data}: {exc}", file=sys.stderr)
 
@@ -420,12 +449,16 @@ class RabbitDrill:
     def epmd(self, *args: str) -> str:
         return run(["epmd", "-port", str(EPMD_PORT), *args], env=self.env(), check=False, timeout=20)
 
-    def ctl(self, node: str, *args: str, tool: str = "rabbitmqctl", check: bool = True, timeout: float = 120) -> str:
+    def ctl(
+        self, node: str, *args: str, tool: str = "rabbitmqctl", check: bool = True, timeout: float = 120
+    ) -> str:
         argv = [f"/usr/lib/rabbitmq/bin/{tool}", "-n", node, *args]
         return run(argv, env=self.env(), check=check, timeout=timeout)
 
     def broker_url(self, nodes: list[tuple[str, int, int]] | None = None) -> str:
-        return ";".join(f"amqp://guest:guest@127.0.0.1:{port}/{self.VHOST}" for _, port, _ in (nodes or RMQ_NODES))
+        return ";".join(
+            f"amqp://guest:guest@127.0.0.1:{port}/{self.VHOST}" for _, port, _ in (nodes or RMQ_NODES)
+        )
 
     def app_env(self, quorum: bool) -> dict[str, str]:
         env = base_app_env(self.tmp.parent)
@@ -455,14 +488,16 @@ class RabbitDrill:
             with out.open("wb") as log:
                 self.nodes[name] = subprocess.Popen(
                     ["/usr/lib/rabbitmq/bin/rabbitmq-server"],
-                    env=self.env(name), stdout=log, stderr=log, cwd="/", start_new_session=True,
+                    env=self.env(name),
+                    stdout=log,
+                    stderr=log,
+                    cwd="/",
+                    start_new_session=True,
                 )
             short_name = name.split("@")[0]
             try:
                 # await_startup veut un nœud déjà inscrit auprès d'epmd
-                registered = wait_for(
-                    lambda: f"name {short_name} " in self.epmd("-names"), 60, 0.5
-                )
+                registered = wait_for(lambda: f"name {short_name} " in self.epmd("-names"), 60, 0.5)
                 if not registered:
                     raise RuntimeError("pas inscrit auprès d'epmd")
                 self.ctl(name, "await_startup", "--timeout", "120", timeout=150)
@@ -487,7 +522,7 @@ class RabbitDrill:
         node = node or next(n for n in RMQ_NODES if self.nodes[n[0]].poll() is None)[0]
         out = self.ctl(node, "list_queues", "-p", self.VHOST, "name", "type", "messages", "leader", "members",
                        "--formatter", "json")  # fmt: skip
-        return {q["name"]: q for q in json.loads(out[out.index("["):])}
+        return {q["name"]: q for q in json.loads(out[out.index("[") :])}
 
     def start_worker(self, quorum: bool) -> None:
         ready = self.tmp / f"worker-ready-{quorum}"
@@ -544,9 +579,7 @@ class RabbitDrill:
             self.ctl(RMQ_NODES[0][0], "delete_queue", "-p", self.VHOST, q)
         self.start_worker(quorum=True)
         quorum = self.queues()
-        members_ok = all(
-            quorum[q]["type"] == "quorum" and len(quorum[q]["members"]) == 3 for q in QUEUES
-        )
+        members_ok = all(quorum[q]["type"] == "quorum" and len(quorum[q]["members"]) == 3 for q in QUEUES)
         self.rep.check(
             "rabbitmq : redéclarées par samaconso worker (SAMACONSO_CELERY_QUORUM_QUEUES=true)",
             members_ok,
