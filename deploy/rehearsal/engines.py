@@ -38,6 +38,7 @@ import time
 import urllib.error
 import urllib.request
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -113,7 +114,7 @@ def wait_for(pred: Callable[[], bool], timeout: float, step: float = 0.2) -> boo
         try:
             if pred():
                 return True
-        except Exception:  # noqa: BLE001, S110 - on réessaie jusqu'à l'échéance
+        except Exception:  # noqa: S110 - on réessaie jusqu'à l'échéance
             pass
         time.sleep(step)
     return False
@@ -380,7 +381,7 @@ class PostgresDrill:
                     user="postgres",
                     check=False,
                 )
-            except Exception as exc:  # noqa: BLE001
+            except Exception as exc:
                 print(f"arrêt de {data}: {exc}", file=sys.stderr)
 
 
@@ -449,6 +450,9 @@ class RabbitDrill:
     def epmd(self, *args: str) -> str:
         return run(["epmd", "-port", str(EPMD_PORT), *args], env=self.env(), check=False, timeout=20)
 
+    def registered(self, short_name: str) -> bool:
+        return f"name {short_name} " in self.epmd("-names")
+
     def ctl(
         self, node: str, *args: str, tool: str = "rabbitmqctl", check: bool = True, timeout: float = 120
     ) -> str:
@@ -497,7 +501,7 @@ class RabbitDrill:
             short_name = name.split("@")[0]
             try:
                 # await_startup veut un nœud déjà inscrit auprès d'epmd
-                registered = wait_for(lambda: f"name {short_name} " in self.epmd("-names"), 60, 0.5)
+                registered = wait_for(partial(self.registered, short_name), 60, 0.5)
                 if not registered:
                     raise RuntimeError("pas inscrit auprès d'epmd")
                 self.ctl(name, "await_startup", "--timeout", "120", timeout=150)
@@ -647,7 +651,7 @@ def main() -> int:
         for drill in drills:
             try:
                 drill.play()
-            except Exception as exc:  # noqa: BLE001 - l'étape échoue, le nettoyage se fait quand même
+            except Exception as exc:
                 rep.check(f"{type(drill).__name__} : exception", False, str(exc)[-1500:])
             finally:
                 drill.cleanup()

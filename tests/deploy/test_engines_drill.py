@@ -33,7 +33,8 @@ SHARED_PORTS = {5432, 6379, 5672, 15672, 25672, 4369, 6432}
 
 def drill() -> ModuleType:
     spec = importlib.util.spec_from_file_location("engines_drill", DRILL)
-    assert spec is not None and spec.loader is not None
+    assert spec is not None
+    assert spec.loader is not None
     module = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(module)
     return module
@@ -50,7 +51,8 @@ def test_the_replication_line_is_the_documented_one_and_comes_before_the_rejects
     documented = re.search(
         r"`host replication replication\s+<ip réplique>/32 (\S+)`", README.replace("\n", " ")
     )
-    assert documented is not None and documented.group(1) == "scram-sha-256"
+    assert documented is not None
+    assert documented.group(1) == "scram-sha-256"
     # every line of the repository's file is kept, in order, and only that line is added
     added = [line for line in out if line.split()[:2] == ["host", "replication"]]
     assert len(added) == 1
