@@ -73,7 +73,7 @@ rehearsal-disk-full: install
 	$(VENV)/bin/python deploy/rehearsal/disk_full.py
 
 # Les deux moteurs en haute disponibilité (deploy/README.md §13.3) : réplique PostgreSQL en streaming
-# (ports 55432/55433) et RabbitMQ à trois nœuds en files quorum (ports 5682x, epmd 54369) ; root ;
+# (ports libres) et RabbitMQ à trois nœuds en files quorum (ports 5682x, epmd 54369) ; root ;
 # les services partagés ne sont pas touchés ; nettoie tout.
 rehearsal-engines: install
 	$(VENV)/bin/python deploy/rehearsal/engines.py

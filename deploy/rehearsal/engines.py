@@ -1,9 +1,9 @@
 """Exercice « les deux moteurs en haute disponibilité » (deploy/README.md §13.3), joué sur cette machine.
 
-1. PostgreSQL 15 en réplique de streaming : un primaire jetable (port 55432) configuré par les
+1. PostgreSQL 15 en réplique de streaming : un primaire jetable (port libre de la boucle locale) configuré par les
    fichiers du dépôt (deploy/server1-data/postgresql/samaconso.conf et pg_hba.conf, plus la ligne
    `host replication replication <réplique>/32 scram-sha-256` du §13.3), rôle `replication`,
-   `pg_basebackup -R -X stream -S replica_1 -C` vers une réplique (port 55433, hot_standby = on) ;
+   `pg_basebackup -R -X stream -S replica_1 -C` vers une réplique (autre port libre, hot_standby = on) ;
    schéma de l'application migré (`samaconso migrate`), administrateur créé (`samaconso staff
    create`), puis la vraie API (`samaconso api`) avec SAMACONSO_DATABASE_READ_URL = la réplique :
    GET /api/v1/admin/users lu sur la réplique (rejeu suspendu : le compte créé sur le primaire
@@ -30,6 +30,7 @@ import os
 import secrets
 import shutil
 import signal
+import socket
 import statistics
 import subprocess
 import sys
@@ -46,7 +47,6 @@ REPO = Path(__file__).resolve().parents[2]
 PG_CONF_DIR = REPO / "deploy" / "server1-data" / "postgresql"
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 VENV = REPO / ".venv" / "bin"
-PRIMARY_PORT, REPLICA_PORT, API_PORT = 55432, 55433, 58081
 EPMD_PORT = 54369
 RMQ_NODES = [(f"rabbit{i}@localhost", 56820 + i, 25680 + i) for i in (1, 2, 3)]
 QUEUES = ("urgent", "high_priority", "normal", "low_priority")
@@ -70,6 +70,13 @@ def with_replication_line(hba: str, addr: str) -> str:
     )
     lines.insert(reject, REPLICATION_LINE.format(addr=addr))
     return "".join(lines)
+
+
+def free_port() -> int:
+    """Un port libre de la boucle locale (plage éphémère : jamais 5432, 6379 ni 5672)."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 class Report:
@@ -162,6 +169,7 @@ class PostgresDrill:
         self.app_password = secrets.token_urlsafe(18)
         self.repl_password = secrets.token_urlsafe(18)
         self.api: subprocess.Popen[bytes] | None = None
+        self.primary_port, self.replica_port, self.api_port = free_port(), free_port(), free_port()
         self.started: list[Path] = []
 
     def psql(self, port: int, sql: str, db: str = "postgres") -> str:
@@ -171,10 +179,13 @@ class PostgresDrill:
 
     def pg_ctl(self, data: Path, action: str) -> None:
         log = data.parent / f"{data.name}.log"
-        run(
-            [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "90", action],
-            user="postgres",
-        )
+        try:
+            run(
+                [str(PG_BIN / "pg_ctl"), "-D", str(data), "-l", str(log), "-w", "-t", "90", action],
+                user="postgres",
+            )
+        except RuntimeError as exc:
+            raise RuntimeError(f"{exc} ; {log.read_text()[-1200:] if log.exists() else ''}") from exc
         if action == "start":
             self.started.append(data)
 
@@ -192,7 +203,9 @@ class PostgresDrill:
         # Les fichiers du dépôt, tels quels, puis les réglages propres à l'exercice (lus après : ils l'emportent).
         conf = self.primary / "postgresql.conf"
         shutil.copy(PG_CONF_DIR / "samaconso.conf", self.primary / "samaconso.conf")
-        (self.primary / "drill.conf").write_text(PG_DRILL_OVERRIDES.format(port=PRIMARY_PORT, sock=self.sock))
+        (self.primary / "drill.conf").write_text(
+            PG_DRILL_OVERRIDES.format(port=self.primary_port, sock=self.sock)
+        )
         with conf.open("a") as fh:
             fh.write("include 'samaconso.conf'\ninclude 'drill.conf'\n")
         (self.primary / "pg_hba.conf").write_text(
@@ -201,15 +214,15 @@ class PostgresDrill:
         subprocess.run(["chown", "-R", "postgres:postgres", str(self.tmp)], check=True)
         self.pg_ctl(self.primary, "start")
         self.psql(
-            PRIMARY_PORT,
+            self.primary_port,
             f"CREATE ROLE samaconso LOGIN PASSWORD '{self.app_password}';"
             f"CREATE ROLE replication WITH REPLICATION LOGIN PASSWORD '{self.repl_password}';",
         )
-        self.psql(PRIMARY_PORT, "CREATE DATABASE samaconso OWNER samaconso")
+        self.psql(self.primary_port, "CREATE DATABASE samaconso OWNER samaconso")
         self.rep.check(
             "postgresql : primaire avec samaconso.conf et pg_hba.conf du dépôt",
-            self.psql(PRIMARY_PORT, "SHOW wal_level") == "replica",
-            f"port {PRIMARY_PORT}, wal_level = replica, ligne « host replication replication 127.0.0.1/32 »",
+            self.psql(self.primary_port, "SHOW wal_level") == "replica",
+            f"port {self.primary_port}, wal_level = replica, ligne « host replication replication 127.0.0.1/32 »",
         )
 
     def basebackup(self) -> None:
@@ -217,25 +230,29 @@ class PostgresDrill:
         env = {"PGPASSWORD": self.repl_password, "PATH": os.environ.get("PATH", "")}
         run(
             ["runuser", "-u", "postgres", "--", "env", f"PGPASSWORD={self.repl_password}",
-             str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(PRIMARY_PORT), "-U", "replication",
+             str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "replication",
              "-D", str(self.replica), "-R", "-X", "stream", "-S", "replica_1", "-C", "-c", "fast"],
             env=env,
         )  # fmt: skip
         took = time.monotonic() - t0
-        (self.replica / "drill.conf").write_text(PG_DRILL_OVERRIDES.format(port=REPLICA_PORT, sock=self.sock))
+        (self.replica / "drill.conf").write_text(
+            PG_DRILL_OVERRIDES.format(port=self.replica_port, sock=self.sock)
+        )
         auto = (self.replica / "postgresql.auto.conf").read_text()
         self.pg_ctl(self.replica, "start")
-        in_recovery = self.psql(REPLICA_PORT, "SELECT pg_is_in_recovery()")
+        in_recovery = self.psql(self.replica_port, "SELECT pg_is_in_recovery()")
         self.rep.check(
             "postgresql : pg_basebackup -R -X stream -S replica_1 -C, réplique démarrée",
             in_recovery == "t" and "primary_slot_name = 'replica_1'" in auto,
-            f"{took:.1f} s ; port {REPLICA_PORT}, hot_standby = on, pg_is_in_recovery() = {in_recovery}",
+            f"{took:.1f} s ; port {self.replica_port}, hot_standby = on, pg_is_in_recovery() = {in_recovery}",
         )
         row = self.psql(
-            PRIMARY_PORT,
+            self.primary_port,
             "SELECT application_name || ' ' || state || ' ' || sync_state FROM pg_stat_replication",
         )
-        slot = self.psql(PRIMARY_PORT, "SELECT slot_name || ' active=' || active FROM pg_replication_slots")
+        slot = self.psql(
+            self.primary_port, "SELECT slot_name || ' active=' || active FROM pg_replication_slots"
+        )
         self.rep.check(
             "postgresql : pg_stat_replication sur le primaire", "streaming" in row, f"{row} ; slot {slot}"
         )
@@ -244,14 +261,14 @@ class PostgresDrill:
         env = base_app_env(self.tmp.parent)
         env.update(
             {
-                "SAMACONSO_DATABASE_URL": self.url(PRIMARY_PORT),
-                "SAMACONSO_MIGRATION_DATABASE_URL": self.url(PRIMARY_PORT),
+                "SAMACONSO_DATABASE_URL": self.url(self.primary_port),
+                "SAMACONSO_MIGRATION_DATABASE_URL": self.url(self.primary_port),
             }
         )
         t0 = time.monotonic()
         run([str(VENV / "samaconso"), "migrate"], env=env, timeout=300)
         tables = self.psql(
-            REPLICA_PORT,
+            self.replica_port,
             "SELECT count(*) FROM information_schema.tables WHERE table_schema='public'",
             "samaconso",
         )
@@ -266,16 +283,16 @@ class PostgresDrill:
              "--first-name", "Awa", "--last-name", "Ndiaye"],
             env=env, input_text=admin_pw + "\n",
         )  # fmt: skip
-        env["SAMACONSO_DATABASE_READ_URL"] = self.url(REPLICA_PORT)
+        env["SAMACONSO_DATABASE_READ_URL"] = self.url(self.replica_port)
         log = (self.tmp / "api.log").open("wb")
         self.api = subprocess.Popen(
-            [str(VENV / "samaconso"), "api", "--port", str(API_PORT)],
+            [str(VENV / "samaconso"), "api", "--port", str(self.api_port)],
             env=env,
             stdout=log,
             stderr=log,
             cwd="/",
         )
-        base = f"http://127.0.0.1:{API_PORT}"
+        base = f"http://127.0.0.1:{self.api_port}"
         up = wait_for(lambda: http("GET", f"{base}/health")[0] == 200, 60, 0.5)
         if not self.rep.check("postgresql : samaconso api (SAMACONSO_DATABASE_READ_URL = réplique)", up):
             self.rep.info((self.tmp / "api.log").read_text()[-1500:])
@@ -298,14 +315,14 @@ class PostgresDrill:
 
         # Preuve que la liste vient de la réplique : rejeu suspendu, un compte créé sur le primaire
         # n'y est pas ; rejeu repris, il y est.
-        self.psql(REPLICA_PORT, "SELECT pg_wal_replay_pause()")
+        self.psql(self.replica_port, "SELECT pg_wal_replay_pause()")
         run(
             [str(VENV / "samaconso"), "staff", "create", "--login", "drill.agent2", "--role", "admin",
              "--first-name", "Moussa", "--last-name", "Diop"],
             env={**env, "SAMACONSO_DATABASE_READ_URL": ""}, input_text=admin_pw + "x\n",
         )  # fmt: skip
         on_primary = self.psql(
-            PRIMARY_PORT, "SELECT count(*) FROM users WHERE login='drill.agent2'", "samaconso"
+            self.primary_port, "SELECT count(*) FROM users WHERE login='drill.agent2'", "samaconso"
         )
         paused = logins()
         self.rep.check(
@@ -313,7 +330,7 @@ class PostgresDrill:
             on_primary == "1" and "drill.admin" in paused and "drill.agent2" not in paused,
             f"compte sur le primaire : {on_primary} ; la liste montre {sorted(paused)}",
         )
-        self.psql(REPLICA_PORT, "SELECT pg_wal_replay_resume()")
+        self.psql(self.replica_port, "SELECT pg_wal_replay_resume()")
         t0 = time.monotonic()
         seen = wait_for(lambda: "drill.agent2" in logins(), 20, 0.05)
         self.rep.check(
@@ -325,7 +342,7 @@ class PostgresDrill:
         import psycopg
 
         try:
-            with psycopg.connect(self.url(REPLICA_PORT, "postgresql"), connect_timeout=5) as conn:
+            with psycopg.connect(self.url(self.replica_port, "postgresql"), connect_timeout=5) as conn:
                 conn.execute("UPDATE users SET first_name = 'X' WHERE login = 'drill.admin'")
             refused, msg = False, "accepté"
         except psycopg.Error as exc:
@@ -337,8 +354,12 @@ class PostgresDrill:
 
         samples: list[float] = []
         with (
-            psycopg.connect(self.url(PRIMARY_PORT, "postgresql"), autocommit=True, connect_timeout=5) as pri,
-            psycopg.connect(self.url(REPLICA_PORT, "postgresql"), autocommit=True, connect_timeout=5) as rep,
+            psycopg.connect(
+                self.url(self.primary_port, "postgresql"), autocommit=True, connect_timeout=5
+            ) as pri,
+            psycopg.connect(
+                self.url(self.replica_port, "postgresql"), autocommit=True, connect_timeout=5
+            ) as rep,
         ):
             pri.execute("CREATE TABLE drill_lag (id int PRIMARY KEY, at timestamptz DEFAULT now())")
             for i in range(50):
@@ -348,17 +369,19 @@ class PostgresDrill:
                     if time.perf_counter() - t0 > 10:
                         break
                 samples.append((time.perf_counter() - t0) * 1000)
-            view = pri.execute(
-                "SELECT coalesce(extract(epoch FROM replay_lag) * 1000, 0), "
-                "pg_wal_lsn_diff(sent_lsn, replay_lsn) FROM pg_stat_replication"
-            ).fetchone()
+        # pg_stat_replication ne montre ses positions qu'à un superutilisateur (pg_read_all_stats) : psql postgres
+        view = self.psql(
+            self.primary_port,
+            "SELECT coalesce(round(extract(epoch FROM replay_lag) * 1000, 1)::text, 'NULL (au repos)') || ' ms, "
+            "écart ' || pg_wal_lsn_diff(sent_lsn, replay_lsn) || ' octets' FROM pg_stat_replication",
+        )
         samples.sort()
         p95 = samples[int(len(samples) * 0.95) - 1]
         self.rep.check(
             "postgresql : retard de rejeu mesuré (50 insertions validées, visibles sur la réplique)",
             max(samples) < 10_000,
             f"médiane {statistics.median(samples):.1f} ms, p95 {p95:.1f} ms, max {max(samples):.1f} ms ; "
-            f"pg_stat_replication.replay_lag {view[0] if view else '?'} ms, écart {view[1] if view else '?'} octets",
+            f"pg_stat_replication.replay_lag {view}",
         )
 
     def play(self) -> None:

@@ -61,7 +61,7 @@ def test_the_replication_line_is_the_documented_one_and_comes_before_the_rejects
 
 def test_the_drill_binds_none_of_the_shared_ports() -> None:
     engines = drill()
-    ports = [engines.PRIMARY_PORT, engines.REPLICA_PORT, engines.API_PORT, engines.EPMD_PORT]
+    ports = [engines.EPMD_PORT]  # PostgreSQL and the API take free ephemeral ports (free_port)
     for _, node_port, dist_port in engines.RMQ_NODES:
         ports += [node_port, dist_port]
     assert len(set(ports)) == len(ports)
