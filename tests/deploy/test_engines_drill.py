@@ -106,6 +106,7 @@ def test_engines_drill_runs_for_real() -> None:
         require_tool("rabbitmq-server", "the drill runs three RabbitMQ nodes")
     res = subprocess.run([sys.executable, str(DRILL)], capture_output=True, text=True, timeout=900)
     out = res.stdout
+    print(out)  # the drill's figures, shown with -s
     assert res.returncode == 0, out + res.stderr
     assert "FAILED" not in out
     assert "walreceiver streaming" in out
