@@ -5,7 +5,7 @@ three-node RabbitMQ cluster whose classic queues are migrated to quorum queues a
 of their leader while a worker keeps consuming.
 
 The fast tests check what the drill takes from the repository. The drill itself needs root,
-PostgreSQL 15 and rabbitmq-server and takes about 4 minutes on two cores, so it only runs when
+PostgreSQL 15 and rabbitmq-server and takes about 2 minutes on two cores, so it only runs when
 SAMACONSO_REHEARSAL_ENGINES=1 asks for it."""
 
 from __future__ import annotations
@@ -97,7 +97,7 @@ def test_the_drill_overrides_only_settings_the_repository_file_sets_or_standby_o
 
 def test_engines_drill_runs_for_real() -> None:
     if os.environ.get("SAMACONSO_REHEARSAL_ENGINES") != "1":
-        pytest.skip("about 4 minutes: set SAMACONSO_REHEARSAL_ENGINES=1 to run the engines drill")
+        pytest.skip("about 2 minutes: set SAMACONSO_REHEARSAL_ENGINES=1 to run the engines drill")
     require_root("the drill runs PostgreSQL as the postgres account and three RabbitMQ nodes")
     require_tool("runuser", "the drill runs PostgreSQL as the postgres account")
     if not Path("/usr/lib/postgresql/15/bin/postgres").exists():
