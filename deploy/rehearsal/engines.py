@@ -372,7 +372,7 @@ class PostgresDrill:
         # pg_stat_replication ne montre ses positions qu'à un superutilisateur (pg_read_all_stats) : psql postgres
         view = self.psql(
             self.primary_port,
-            "SELECT coalesce(round(extract(epoch FROM replay_lag) * 1000, 1)::text, 'NULL (au repos)') || ' ms, "
+            "SELECT coalesce(round(extract(epoch FROM replay_lag) * 1000, 1)::text || ' ms', 'NULL (au repos)') || ', "
             "écart ' || pg_wal_lsn_diff(sent_lsn, replay_lsn) || ' octets' FROM pg_stat_replication",
         )
         samples.sort()
