@@ -227,12 +227,12 @@ class PostgresDrill:
 
     def basebackup(self) -> None:
         t0 = time.monotonic()
+        # le mot de passe par l'environnement (runuser le garde), jamais dans la ligne de commande
         env = {"PGPASSWORD": self.repl_password, "PATH": os.environ.get("PATH", "")}
         run(
-            ["runuser", "-u", "postgres", "--", "env", f"PGPASSWORD={self.repl_password}",
-             str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "replication",
+            [str(PG_BIN / "pg_basebackup"), "-h", "127.0.0.1", "-p", str(self.primary_port), "-U", "replication",
              "-D", str(self.replica), "-R", "-X", "stream", "-S", "replica_1", "-C", "-c", "fast"],
-            env=env,
+            user="postgres", env=env,
         )  # fmt: skip
         took = time.monotonic() - t0
         (self.replica / "drill.conf").write_text(
@@ -242,7 +242,7 @@ class PostgresDrill:
         self.pg_ctl(self.replica, "start")
         in_recovery = self.psql(self.replica_port, "SELECT pg_is_in_recovery()")
         self.rep.check(
-            "postgresql : pg_basebackup -R -X stream -S replica_1 -C, réplique démarrée",
+            "postgresql : pg_basebackup -R -X stream -S replica_1 -C -c fast, réplique démarrée",
             in_recovery == "t" and "primary_slot_name = 'replica_1'" in auto,
             f"{took:.1f} s ; port {self.replica_port}, hot_standby = on, pg_is_in_recovery() = {in_recovery}",
         )
