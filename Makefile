@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-growth rehearsal-containers rehearsal-backups rehearsal-disk-full
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-growth rehearsal-containers rehearsal-backups rehearsal-disk-full rehearsal-engines
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -71,6 +71,12 @@ rehearsal-backups: install
 # Exercice « pg_wal plein » du runbook d'astreinte (tmpfs de taille fixe, PANIC, reprise) : ~1 min, root.
 rehearsal-disk-full: install
 	$(VENV)/bin/python deploy/rehearsal/disk_full.py
+
+# Les deux moteurs en haute disponibilité (deploy/README.md §13.3) : réplique PostgreSQL en streaming
+# (ports libres) et RabbitMQ à trois nœuds en files quorum (ports 5682x, epmd 54369) ; root ;
+# les services partagés ne sont pas touchés ; nettoie tout.
+rehearsal-engines: install
+	$(VENV)/bin/python deploy/rehearsal/engines.py
 
 # La même répétition, serveurs 2 et 3 en vrais conteneurs (fichiers compose, Dockerfile) : podman,
 # docker-compose 1.29, images de base faites de paquets Debian (construites une fois, réutilisées).
