@@ -38,8 +38,8 @@ from pathlib import Path
 from typing import Any
 
 import httpx
-from netns import APP_USER, DEPLOY, VENV_BIN, base_env, compose_commands, ns_argv, parse_env_file, run
-from scenario import API, Client, Rehearsal, routes, staff_token
+from netns import APP_USER, DEPLOY, VENV_BIN, compose_commands, ns_argv, run
+from scenario import API, Client, Rehearsal, healthcheck_output, routes, staff_token
 
 NEW_API_HOST = ("api-b", "10.20.0.14")
 NEW_WORKERS_HOST = ("workers-b", "10.20.0.15")
@@ -78,21 +78,7 @@ def lb_command(r: Any, command: str) -> str:
 
 
 def healthcheck(r: Any, inventory: Path) -> tuple[int, str]:
-    env = {
-        **base_env(),
-        "INVENTORY": str(inventory),
-        "SRV_DATA": r.addr["data"],
-        "SECRETS_DIR": str(r.secrets),
-        "FLOWER_USER": parse_env_file(DEPLOY.parent / ".env.production.example")["SAMACONSO_FLOWER_USER"],
-    }
-    res = subprocess.run(
-        ns_argv(r.ns["admin"], ["bash", str(DEPLOY / "scripts" / "healthcheck.sh")]),
-        env=env,
-        capture_output=True,
-        text=True,
-        timeout=180,
-    )
-    return res.returncode, res.stdout
+    return healthcheck_output(r, inventory, timeout=180)
 
 
 def line_state(output: str, label: str) -> str:

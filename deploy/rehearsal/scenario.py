@@ -566,23 +566,27 @@ def traffic(
     client.close()
 
 
-def healthcheck_output(r: Rehearsal) -> tuple[int, str]:
+def healthcheck_output(r: Rehearsal, inventory: Path | None = None, timeout: int = 120) -> tuple[int, str]:
+    """``healthcheck.sh`` from the admin server: the instances of ``inventory`` when given, else the
+    per-server addresses."""
     import subprocess
 
     env = {
         **base_env(),
         "SRV_DATA": r.addr["data"],
-        "SRV_API": r.addr["api"],
-        "SRV_WORKERS": r.addr["workers"],
         "SECRETS_DIR": str(r.secrets),
         "FLOWER_USER": parse_env_file(DEPLOY.parent / ".env.production.example")["SAMACONSO_FLOWER_USER"],
     }
+    if inventory is not None:
+        env["INVENTORY"] = str(inventory)
+    else:
+        env.update(SRV_API=r.addr["api"], SRV_WORKERS=r.addr["workers"])
     res = subprocess.run(
         ns_argv(r.ns["admin"], ["bash", str(DEPLOY / "scripts" / "healthcheck.sh")]),
         env=env,
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=timeout,
     )
     return res.returncode, res.stdout
 
