@@ -866,6 +866,7 @@ def backup_and_restore(r: Rehearsal) -> None:
         env=env,
         timeout=600,
         check=False,
+        cwd=Path("/"),  # as cron runs it; postgres may not enter the checkout (a 0700 mktemp -d)
     )
     print(res.stdout.rstrip())
     if not rep.check(
