@@ -612,6 +612,10 @@ class Drill:
 
 
 def main() -> int:
+    # Every command below runs from / as cron and systemd would: the postgres account may not enter
+    # the checkout (a clone in a 0700 `mktemp -d`), and find/psql fail in a working directory they
+    # cannot reach. The paths used here are absolute.
+    os.chdir("/")
     missing = [
         x for x in ("ip", "pgbackrest", "openssl", "psql", "curl", "setpriv") if shutil.which(x) is None
     ]
