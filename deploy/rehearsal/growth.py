@@ -39,7 +39,7 @@ from typing import Any
 
 import httpx
 from netns import APP_USER, DEPLOY, VENV_BIN, compose_commands, ns_argv, run
-from scenario import API, Client, Rehearsal, healthcheck_output, routes, staff_token
+from scenario import API, Client, Rehearsal, healthcheck_output, routes, staff_token, wait_broadcast_done
 
 NEW_API_HOST = ("api-b", "10.20.0.14")
 NEW_WORKERS_HOST = ("workers-b", "10.20.0.15")
@@ -384,16 +384,7 @@ def run_growth(r: Rehearsal, c: Client | None = None) -> None:
             time.sleep(0.3)
         timeline.append(f"{time.monotonic() - t0:.1f}s HAProxy : api_3 {r.lb_states().get('api_3')}")
         hc_down = healthcheck(rr, inventory)
-        deadline = time.monotonic() + 420
-        while time.monotonic() < deadline:
-            stats = c.request("GET", f"{API}/notifications/{nid}", admin).json()
-            if (
-                stats.get("fanout_complete")
-                and stats.get("targeted_devices", 0) >= total_devices
-                and stats.get("pending", 1) == 0
-            ):
-                break
-            time.sleep(2)
+        stats = wait_broadcast_done(c, admin, nid, total_devices, 420)
         timeline.append(
             f"{time.monotonic() - t0:.1f}s diffusion terminée (ciblés {stats.get('targeted_devices')}, "
             f"en attente {stats.get('pending')})"

@@ -566,6 +566,24 @@ def traffic(
     client.close()
 
 
+def wait_broadcast_done(c: Client, admin: str, nid: str, devices: int, timeout_s: float) -> dict[str, Any]:
+    """The broadcast's figures once it is done, or the last ones read when ``timeout_s`` runs out.
+    Delivery rows are born as batches are taken: "targeted" grows to ``devices``; done when all are
+    targeted and none is pending."""
+    stats: dict[str, Any] = {}
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        stats = c.request("GET", f"{API}/notifications/{nid}", admin).json()
+        if (
+            stats.get("fanout_complete")
+            and stats.get("targeted_devices", 0) >= devices
+            and stats.get("pending", 1) == 0
+        ):
+            break
+        time.sleep(2)
+    return stats
+
+
 def healthcheck_output(r: Rehearsal, inventory: Path | None = None, timeout: int = 120) -> tuple[int, str]:
     """``healthcheck.sh`` from the admin server: the instances of ``inventory`` when given, else the
     per-server addresses."""
@@ -735,18 +753,7 @@ def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -
     killed = f"tué à {time.monotonic() - t0:.1f}s (envoyés {before.get('sent')}, en attente {before.get('pending')})"
     time.sleep(2)
     r.start_worker("worker_2")
-    deadline = time.monotonic() + 300
-    while time.monotonic() < deadline:
-        stats = c.request("GET", f"{API}/notifications/{nid}", admin).json()
-        # Les lignes de livraison naissent quand un lot est pris en charge : « ciblés » grandit jusqu'aux
-        # 20 000 appareils ; fini quand tous sont ciblés et qu'aucun n'est en attente.
-        if (
-            stats.get("fanout_complete")
-            and stats.get("targeted_devices", 0) >= devices
-            and stats.get("pending", 1) == 0
-        ):
-            break
-        time.sleep(2)
+    stats = wait_broadcast_done(c, admin, nid, devices, 300)
     pushes = r.tmp / "workers" / "data" / "outbox" / "push.jsonl"
     tokens: set[str] = set()
     lines = torn = 0
