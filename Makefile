@@ -91,5 +91,5 @@ clean:
 
 # Hot path under load (issue 17): 100 000 customers, PgBouncer (transaction mode), 2 API processes,
 # wrk with rotating tokens on each hot route and the home-screen sequence; /health in the same run.
-bench-api: install
+bench-api: install services
 	$(VENV)/bin/python -m bench.api $(BENCH_ARGS)

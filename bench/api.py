@@ -315,8 +315,6 @@ def main() -> None:
         env = {
             **os.environ,
             "SAMACONSO_DATABASE_URL": f"postgresql+asyncpg://postgres@127.0.0.1:{bport}/{db}",
-            # the lever measured: no ping on checkout (the default stays on; README, hot path)
-            "SAMACONSO_DATABASE_POOL_PRE_PING": os.environ.get("SAMACONSO_DATABASE_POOL_PRE_PING", "false"),
             # the legacy source is a remote system (SQL Server) in production, not behind our PgBouncer;
             # through PgBouncer the gateway's prepared statements fail (DBAPIError, circuit opens)
             "SAMACONSO_LEGACY_SIMULATED_URL": _dsn(legacy_db).replace(

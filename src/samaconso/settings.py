@@ -90,8 +90,15 @@ class Settings(BaseSettings):
     database_statement_timeout_ms: int = 15_000
     database_pool_pre_ping: bool = Field(
         default=True,
-        description="Ping on every pool checkout (one extra round trip per request). Kept on until "
-        "turning it off is measured to pay and a dropped connection is tested (bench/api.py).",
+        description="Ping a pooled connection before use when it sat idle longer than "
+        "database_pool_ping_idle_s (a dropped one is replaced before the request uses it).",
+    )
+    database_pool_ping_idle_s: float = Field(
+        default=10.0,
+        ge=0,
+        le=3600,
+        description="With pre-ping: only connections idle at least this long are pinged (the ping costs "
+        "three round trips: BEGIN, a statement, ROLLBACK); 0 pings at every checkout.",
     )
     database_behind_pgbouncer: bool = Field(
         default=True, description="Disable server-side prepared statement caching (PgBouncer safe)."

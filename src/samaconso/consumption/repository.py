@@ -43,7 +43,7 @@ async def last_sent(
         .where(ConsumptionAlertSent.user_id == user_id, ConsumptionAlertSent.meter_id.in_(meter_ids))
         .group_by(ConsumptionAlertSent.meter_id)
     )
-    return {m: d for m, d in rows.tuples()}  # noqa: C416 - a Result is not a mapping source
+    return {m: d for m, d in rows}  # noqa: C416 - a Result is not a mapping source
 
 
 async def alerts_page(

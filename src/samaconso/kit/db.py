@@ -8,11 +8,12 @@ nothing may rely on session state: no named prepared statements cached across tr
 
 from __future__ import annotations
 
+import time
 import uuid
 from datetime import datetime
 from typing import Any, ClassVar
 
-from sqlalchemy import ColumnElement, DateTime, MetaData, func, make_url, tuple_
+from sqlalchemy import ColumnElement, DateTime, Engine, MetaData, event, exc, func, make_url, tuple_
 from sqlalchemy.ext.asyncio import AsyncEngine, async_sessionmaker, create_async_engine
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column
 from sqlalchemy.types import Uuid
@@ -79,17 +80,53 @@ def make_engine(settings: Settings, *, url: str | None = None, pool_size: int | 
     if settings.database_behind_pgbouncer:
         # SQLAlchemy keeps its own cache of prepared statements per connection: off as well.
         target = target.update_query_dict({"prepared_statement_cache_size": "0"})
-    return create_async_engine(
+    ping_every_checkout = settings.database_pool_pre_ping and settings.database_pool_ping_idle_s == 0
+    engine = create_async_engine(
         target,
         pool_size=pool_size or settings.database_pool_size,
         max_overflow=settings.database_max_overflow,
         pool_timeout=settings.database_pool_timeout_s,
-        pool_pre_ping=settings.database_pool_pre_ping,
+        pool_pre_ping=ping_every_checkout,
         # SQL errors (which may reach logs with a traceback) never carry bound values: PIN hashes, tokens.
         hide_parameters=True,
         pool_recycle=1800,
         connect_args=connect_args,
     )
+    if settings.database_pool_pre_ping and not ping_every_checkout:
+        _ping_when_idle(engine.sync_engine, settings.database_pool_ping_idle_s)
+    return engine
+
+
+_CHECKED_IN_AT = "samaconso_checked_in_at"
+
+
+def _ping_when_idle(engine: Engine, idle_s: float) -> None:
+    """Ping a pooled connection at checkout only when it sat idle ``idle_s`` or longer.
+
+    SQLAlchemy's ``pool_pre_ping`` pings at every checkout: three round trips (asyncpg: BEGIN, a
+    statement, ROLLBACK) before each request's own — the largest cost of a cached read's miss once
+    measured (README, hot path). A connection in steady use has just proved itself; one that waited
+    (a quiet night, PgBouncer or the network restarted meanwhile) is pinged, and a dead one is
+    replaced before the request uses it (``DisconnectionError``: the pool connects anew)."""
+    pool = engine.pool
+    dialect = engine.dialect
+
+    @event.listens_for(pool, "checkin")
+    def _checked_in(_dbapi_connection: Any, record: Any) -> None:
+        if record is not None:
+            record.info[_CHECKED_IN_AT] = time.monotonic()
+
+    @event.listens_for(pool, "checkout")
+    def _checked_out(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        since = record.info.get(_CHECKED_IN_AT)
+        if since is None or time.monotonic() - since < idle_s:
+            return  # new (it just connected) or in steady use
+        try:
+            alive = dialect.do_ping(dbapi_connection)
+        except Exception as error:  # the driver's own error for a closed socket or a gone server
+            raise exc.DisconnectionError("pooled connection lost while idle") from error
+        if not alive:
+            raise exc.DisconnectionError("pooled connection lost while idle")
 
 
 class Database:

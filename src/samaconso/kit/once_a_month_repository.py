@@ -32,7 +32,7 @@ async def done_pairs(
     rows = await session.execute(
         select(c.meter_id, c.user_id).where(c.month == month, tuple_(c.meter_id, c.user_id).in_(list(pairs)))
     )
-    return {(m, u) for m, u in rows.tuples()}
+    return {(m, u) for m, u in rows}
 
 
 async def record_once(

@@ -13,6 +13,7 @@ import structlog
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError
 from sqlalchemy.exc import TimeoutError as PoolTimeoutError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.routing import compile_path
@@ -232,6 +233,18 @@ def install_error_handlers(app: FastAPI) -> None:
         # Every database connection of this process is busy (a burst): the client retries shortly
         # instead of seeing a 500; the operators see the event (size the pools, docs/runbook).
         log.warning("database_pool_exhausted", path=request.url.path)
+        busy = database_busy(POOL_RETRY_AFTER_S)
+        return problem_response(
+            request, busy.status, busy.code, busy.detail_fr, busy.detail_en, headers=busy.headers
+        )
+
+    @app.exception_handler(DBAPIError)
+    async def _connection_lost(request: Request, exc: DBAPIError) -> JSONResponse:
+        if not exc.connection_invalidated:
+            return await _unexpected(request, exc)
+        # The connection died under the request (PgBouncer or the network restarted): the pool has
+        # dropped it and the transaction did not commit; the client retries on a fresh one.
+        log.warning("database_connection_lost", path=request.url.path)
         busy = database_busy(POOL_RETRY_AFTER_S)
         return problem_response(
             request, busy.status, busy.code, busy.detail_fr, busy.detail_en, headers=busy.headers

@@ -183,7 +183,7 @@ async def my_links(
     if after is not None:
         stmt = stmt.where(keyset_after((MeterLink.created_at, MeterLink.id), after, descending=False))
     rows = await session.execute(stmt.order_by(MeterLink.created_at, MeterLink.id).limit(limit + 1))
-    return [MyMeterRow._make(r) for r in rows.tuples()]
+    return [MyMeterRow._make(r) for r in rows]
 
 
 async def my_meter_ref(session: AsyncSession, user_id: uuid.UUID, meter_id: uuid.UUID) -> MeterRef | None:
@@ -207,7 +207,7 @@ async def my_meter_keys(session: AsyncSession, user_id: uuid.UUID) -> set[tuple[
         .join(MeterLink, MeterLink.meter_id == Meter.id)
         .where(MeterLink.user_id == user_id, MeterLink.status.in_(LIVE))
     )
-    return {(kind.value, number) for kind, number in rows.tuples()}
+    return {(kind.value, number) for kind, number in rows}
 
 
 async def my_live_link(

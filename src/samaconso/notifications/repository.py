@@ -21,13 +21,14 @@ from sqlalchemy import (
     literal,
     or_,
     select,
+    text,
     tuple_,
     union_all,
     update,
 )
-from sqlalchemy.dialects.postgresql import ARRAY, insert
+from sqlalchemy.dialects.postgresql import ARRAY, JSONB, insert
 from sqlalchemy.ext.asyncio import AsyncSession
-from sqlalchemy.types import Uuid
+from sqlalchemy.types import DateTime, Uuid
 
 from samaconso.identity.models import Device, User
 from samaconso.meters.models import LinkStatus, Meter, MeterLink
@@ -154,59 +155,101 @@ def _feed_branches(
     return branches
 
 
+class FeedKeys(NamedTuple):
+    """How audience keys are spelled (``service._audiences``): the caller's own key, the everyone
+    and all-agencies keys and the prefix of an agency's key."""
+
+    user: str
+    everyone: str
+    all_agencies: str
+    agency_prefix: str
+
+    def params(self, user_id: uuid.UUID) -> dict[str, Any]:
+        return {
+            "user_id": user_id,
+            "user_key": self.user,
+            "everyone": self.everyone,
+            "all_agencies": self.all_agencies,
+            "agency_prefix": self.agency_prefix,
+            "active": LinkStatus.active.name,
+        }
+
+
+# The caller (account creation, read-all mark, agencies of the active links) and its audience keys,
+# computed by PostgreSQL inside the hot statements below: one statement, one round trip, per miss
+# (they were three: context, mark, page). A direct message is in the feed whatever its age; a
+# broadcast older than the account is not.
+_FEED_CALLER = """
+WITH me AS (
+    SELECT u.created_at AS since,
+           (SELECT m.read_all_at FROM notification_read_marks m WHERE m.user_id = u.id) AS mark,
+           ARRAY(SELECT DISTINCT mt.agency_id FROM meter_links l JOIN meters mt ON mt.id = l.meter_id
+                 WHERE l.user_id = u.id AND l.status = :active AND mt.agency_id IS NOT NULL) AS agencies
+    FROM users u WHERE u.id = :user_id
+), keys AS (
+    SELECT CAST(:user_key AS varchar) AS key, true AS direct
+    UNION ALL SELECT :everyone, false
+    UNION ALL SELECT :all_agencies, false FROM me WHERE cardinality(me.agencies) > 0
+    UNION ALL SELECT :agency_prefix || a::text, false FROM me, unnest(me.agencies) AS a
+)
+"""
+
+# One index range scan of notification_audiences per audience key, newest first (LATERAL).
+_FEED_PAGE = (
+    _FEED_CALLER  # noqa: S608 - constant text: every value is a bound parameter
+    + """
+, page AS (
+    SELECT DISTINCT x.created_at, x.notification_id
+    FROM me CROSS JOIN keys CROSS JOIN LATERAL (
+        SELECT a.created_at, a.notification_id FROM notification_audiences a
+        WHERE a.audience = keys.key
+          AND (keys.direct OR a.created_at >= me.since)
+          {before}
+          AND NOT EXISTS (SELECT 1 FROM notification_receipts r WHERE r.user_id = :user_id
+                          AND r.notification_id = a.notification_id AND r.hidden_at IS NOT NULL)
+        ORDER BY a.created_at DESC, a.notification_id DESC
+        LIMIT :limit
+    ) AS x
+    ORDER BY x.created_at DESC, x.notification_id DESC
+    LIMIT :limit
+)
+SELECT n.id, n.type, n.priority, n.title_{lang} AS title, n.body_{lang} AS body, n.data, n.created_at,
+       coalesce(n.created_at <= me.mark, false) OR r.read_at IS NOT NULL AS read
+FROM page JOIN notifications n ON n.id = page.notification_id CROSS JOIN me
+LEFT JOIN notification_receipts r ON r.notification_id = n.id AND r.user_id = :user_id
+ORDER BY n.created_at DESC, n.id DESC
+"""
+)
+_BEFORE = (
+    "AND (a.created_at, a.notification_id) < (CAST(:before_at AS timestamptz), CAST(:before_id AS uuid))"
+)
+# four constant statements (first page or after a cursor, French or English): SQLAlchemy's and
+# PostgreSQL's caches see the same text every time
+_FEED_STATEMENTS = {
+    (lang, paged): text(_FEED_PAGE.format(lang=lang, before=_BEFORE if paged else "")).columns(
+        id=Uuid(), data=JSONB(), created_at=DateTime(timezone=True)
+    )
+    for lang in ("fr", "en")
+    for paged in (False, True)
+}
+
+
 async def feed_page(
     session: AsyncSession,
     user_id: uuid.UUID,
-    audiences: Sequence[str],
-    since: datetime | None,
+    keys: FeedKeys,
     before: tuple[datetime, uuid.UUID] | None,
     limit: int,
     lang: str = "fr",
 ) -> list[FeedRow]:
     """The newest ``limit`` notifications of the user's feed before ``before``, with their read flag
-    (title and body in ``lang``)."""
-    merged = union_all(*_feed_branches(user_id, audiences, since, before, limit)).subquery("feed")
-    ids = (
-        select(merged.c.created_at, merged.c.notification_id)
-        .distinct()
-        .order_by(merged.c.created_at.desc(), merged.c.notification_id.desc())
-        .limit(limit)
-        .subquery("page")
-    )
-    mark = (
-        select(NotificationReadMark.read_all_at)
-        .where(NotificationReadMark.user_id == user_id)
-        .scalar_subquery()
-    )
-    read_expr = or_(
-        Notification.created_at <= func.coalesce(mark, literal(None)),
-        NotificationReceipt.read_at.is_not(None),
-    )
-    # Core columns, not ORM entities: the feed is read-only, no identity map or instance state
-    rows = await session.execute(
-        select(
-            Notification.id,
-            Notification.type,
-            Notification.priority,
-            Notification.title_en if lang == "en" else Notification.title_fr,
-            Notification.body_en if lang == "en" else Notification.body_fr,
-            Notification.data,
-            Notification.created_at,
-            read_expr.label("read"),
-        )
-        .join(ids, ids.c.notification_id == Notification.id)
-        .outerjoin(
-            NotificationReceipt,
-            and_(
-                NotificationReceipt.notification_id == Notification.id, NotificationReceipt.user_id == user_id
-            ),
-        )
-        .order_by(Notification.created_at.desc(), Notification.id.desc())
-    )
-    return [
-        FeedRow(i, t, p, title, body, data, at, bool(r))
-        for i, t, p, title, body, data, at, r in rows.tuples()
-    ]
+    (title and body in ``lang``): one statement."""
+    params = {**keys.params(user_id), "limit": limit}
+    if before is not None:
+        params |= {"before_at": before[0], "before_id": before[1]}
+    stmt = _FEED_STATEMENTS[("en" if lang == "en" else "fr", before is not None)]
+    rows = await session.execute(stmt, params)
+    return [FeedRow(i, t, p, title, body, data, at, bool(r)) for i, t, p, title, body, data, at, r in rows]
 
 
 async def in_feed(
@@ -230,32 +273,30 @@ async def in_feed(
     )
 
 
-async def unread_count(
-    session: AsyncSession, user_id: uuid.UUID, audiences: Sequence[str], since: datetime | None, cap: int
-) -> int:
-    mark = await session.scalar(
-        select(NotificationReadMark.read_all_at).where(NotificationReadMark.user_id == user_id)
-    )
-    floor = max([d for d in (since, mark) if d is not None], default=None)
-    branches = []
-    for key in audiences:
-        q = select(NotificationAudience.notification_id).where(
-            NotificationAudience.audience == key,
-            _not_hidden(user_id),
-            ~exists().where(
-                NotificationReceipt.user_id == user_id,
-                NotificationReceipt.notification_id == NotificationAudience.notification_id,
-                NotificationReceipt.read_at.is_not(None),
-            ),
-        )
-        if mark is not None:
-            q = q.where(NotificationAudience.created_at > mark)
-        if floor is not None and not key.startswith("user:"):
-            q = q.where(NotificationAudience.created_at >= floor)
-        branches.append(q.limit(cap))
-    merged = union_all(*branches).subquery("unread")
-    inner = select(merged.c.notification_id).distinct().limit(cap).subquery("capped")
-    return int(await session.scalar(select(func.count()).select_from(inner)) or 0)
+_UNREAD_COUNT = text(
+    _FEED_CALLER  # noqa: S608 - constant text: every value is a bound parameter
+    + """
+SELECT count(*) FROM (
+    SELECT DISTINCT x.notification_id
+    FROM me CROSS JOIN keys CROSS JOIN LATERAL (
+        SELECT a.notification_id FROM notification_audiences a
+        WHERE a.audience = keys.key
+          AND (me.mark IS NULL OR a.created_at > me.mark)
+          AND (keys.direct OR a.created_at >= me.since)
+          AND NOT EXISTS (SELECT 1 FROM notification_receipts r WHERE r.user_id = :user_id
+                          AND r.notification_id = a.notification_id
+                          AND (r.hidden_at IS NOT NULL OR r.read_at IS NOT NULL))
+        LIMIT :cap
+    ) AS x
+    LIMIT :cap
+) AS capped
+"""
+)
+
+
+async def unread_count(session: AsyncSession, user_id: uuid.UUID, keys: FeedKeys, cap: int) -> int:
+    """Unread, not hidden notifications of the user's feed, counted up to ``cap``: one statement."""
+    return int(await session.scalar(_UNREAD_COUNT, {**keys.params(user_id), "cap": cap}) or 0)
 
 
 async def upsert_receipt(
@@ -297,7 +338,7 @@ async def delivery_counts(session: AsyncSession, nid: uuid.UUID) -> dict[str, in
     rows = await session.execute(
         select(Delivery.status, func.count()).where(Delivery.notification_id == nid).group_by(Delivery.status)
     )
-    return {str(s): int(c) for s, c in rows.tuples()}
+    return {str(s): int(c) for s, c in rows}
 
 
 async def has_unfinished_batches(session: AsyncSession, nid: uuid.UUID) -> bool:
@@ -448,7 +489,7 @@ async def claim_batch(
         .join(claimed, claimed.c.device_id == Device.id)
         .join(User, User.id == Device.user_id)
     )
-    return [(d, t or "", lang or "fr") for d, t, lang in rows.tuples()]
+    return [(d, t or "", lang or "fr") for d, t, lang in rows]
 
 
 async def set_delivery_status(

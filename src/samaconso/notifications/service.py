@@ -72,8 +72,11 @@ def user_audience(user_id: uuid.UUID) -> str:
     return f"{USER_AUDIENCE_PREFIX}{user_id}"
 
 
+AGENCY_AUDIENCE_PREFIX = "agency:"
+
+
 def agency_audience(agency_id: uuid.UUID) -> str:
-    return f"agency:{agency_id}"
+    return f"{AGENCY_AUDIENCE_PREFIX}{agency_id}"
 
 
 ALL_AGENCIES_AUDIENCE = "agencies"
@@ -348,6 +351,14 @@ def _audiences(user_id: uuid.UUID, agencies: list[uuid.UUID]) -> list[str]:
     return keys
 
 
+def _feed_keys(user_id: uuid.UUID) -> repo.FeedKeys:
+    """The audience keys as :func:`_audiences` spells them, for the statements that compute the
+    caller's audiences themselves (the hot feed and unread count)."""
+    return repo.FeedKeys(
+        user_audience(user_id), EVERYONE_AUDIENCE, ALL_AGENCIES_AUDIENCE, AGENCY_AUDIENCE_PREFIX
+    )
+
+
 async def _feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[str], datetime | None]:
     # Broadcasts older than the account are not part of its feed (direct messages always are).
     agencies, created_at = await repo.feed_context(session, user_id)
@@ -379,8 +390,7 @@ async def feed(
             raise AppError(
                 400, "invalid_cursor", "Curseur de pagination invalide.", "Invalid pagination cursor."
             ) from exc
-    audiences, since = await _feed_context(session, user.user_id)
-    rows = await repo.feed_page(session, user.user_id, audiences, since, before, limit + 1, lang)
+    rows = await repo.feed_page(session, user.user_id, _feed_keys(user.user_id), before, limit + 1, lang)
     page = rows[:limit]
     next_cursor = None
     if len(rows) > limit:
@@ -390,8 +400,7 @@ async def feed(
 
 
 async def unread(session: AsyncSession, user: Principal) -> schemas.UnreadCount:
-    audiences, since = await _feed_context(session, user.user_id)
-    count = await repo.unread_count(session, user.user_id, audiences, since, UNREAD_CAP)
+    count = await repo.unread_count(session, user.user_id, _feed_keys(user.user_id), UNREAD_CAP)
     return schemas.UnreadCount(unread=count, capped=count >= UNREAD_CAP)
 
 

@@ -154,7 +154,7 @@ async def list_requests(
                 and_(CustomerRequest.created_at == created, CustomerRequest.id < last_id),
             )
         )
-    return (await session.execute(stmt)).tuples().all()
+    return list((await session.execute(stmt)).all())
 
 
 # What a request's timeline shows (assignments stay internal to the request's handling).

@@ -209,7 +209,7 @@ async def prepaid_links_page(
     if after is not None:
         query = query.where(tuple_(Meter.id, MeterLink.user_id) > tuple_(*after))
     rows = await session.execute(query.order_by(Meter.id, MeterLink.user_id).limit(limit))
-    return [(meter, user_id) for meter, user_id in rows.tuples()]
+    return [(meter, user_id) for meter, user_id in rows]
 
 
 async def alerted_pairs(
