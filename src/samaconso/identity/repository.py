@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from datetime import datetime, timedelta
 from typing import Any
 
-from sqlalchemy import delete, func, select, text, update
+from sqlalchemy import bindparam, delete, func, select, text, update
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -32,29 +32,31 @@ async def db_now(session: AsyncSession) -> datetime:
 # --- users -------------------------------------------------------------------------------------
 
 
+# built once with a bound parameter (it runs on every cache miss of a session's state)
+_SESSION_STATE = (
+    select(
+        User.id,
+        User.role,
+        User.agency_id,
+        User.language,
+        User.is_active,
+        AuthSession.revoked_at,
+        AuthSession.revoked_reason,
+        AuthSession.expires_at,
+        AuthSession.last_used_at,
+        func.now().label("now"),
+        Agency.is_active.label("agency_open"),
+    )
+    .join(AuthSession, AuthSession.user_id == User.id)
+    .outerjoin(Agency, Agency.id == User.agency_id)
+    .where(AuthSession.id == bindparam("session_id"))
+)
+
+
 async def session_state(session: AsyncSession, session_id: uuid.UUID) -> Any:
     """A session with its user's flags (id, role, agency, language, active), whether the user's
     agency is open, and how it ended (revoked at/why, expiry, the database's now), or None."""
-    return (
-        await session.execute(
-            select(
-                User.id,
-                User.role,
-                User.agency_id,
-                User.language,
-                User.is_active,
-                AuthSession.revoked_at,
-                AuthSession.revoked_reason,
-                AuthSession.expires_at,
-                AuthSession.last_used_at,
-                func.now().label("now"),
-                Agency.is_active.label("agency_open"),
-            )
-            .join(AuthSession, AuthSession.user_id == User.id)
-            .outerjoin(Agency, Agency.id == User.agency_id)
-            .where(AuthSession.id == session_id)
-        )
-    ).first()
+    return (await session.execute(_SESSION_STATE, {"session_id": session_id})).first()
 
 
 async def end_idle_staff_session(session: AsyncSession, session_id: uuid.UUID, idle_s: int) -> bool:

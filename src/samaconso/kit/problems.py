@@ -172,21 +172,34 @@ def _plain(value: Any) -> Any:
     return value if isinstance(value, int | float | str | bool) or value is None else str(value)
 
 
-def allowed_methods(app: FastAPI, path: str) -> list[str]:
-    """Every method the API serves on ``path`` (Starlette's 405 names only the first route's)."""
-    table: list[tuple[int, re.Pattern[str], set[str]]] | None = getattr(app.state, "allowed_methods", None)
+_Table = dict[int, list[tuple[int, re.Pattern[str], set[str]]]]
+_ANY_DEPTH = -1  # templates with a {…:path} parameter: any number of segments
+
+
+def _route_table(app: FastAPI) -> _Table:
+    """The route templates by number of ``/`` (a ``[^/]+`` parameter never spans one): a path is
+    matched against its own depth's few templates, not all of them (this runs on every request)."""
+    table: _Table | None = getattr(app.state, "allowed_methods", None)
     if table is None:
         from samaconso.kit.openapi import iter_routes  # the route table, without building the schema
 
         by_template: dict[str, set[str]] = {}
         for method, template, _route in iter_routes(app):
             by_template.setdefault(template, set()).add(method.upper())
-        table = [
-            (template.count("{"), compile_path(template)[0], methods - {"HEAD"})
-            for template, methods in by_template.items()
-        ]
+        table = {}
+        for template, methods in by_template.items():
+            depth = _ANY_DEPTH if ":path}" in template else template.count("/")
+            entry = (template.count("{"), compile_path(template)[0], methods - {"HEAD"})
+            table.setdefault(depth, []).append(entry)
         app.state.allowed_methods = table
-    matches = [(params, found) for params, pattern, found in table if pattern.match(path)]
+    return table
+
+
+def allowed_methods(app: FastAPI, path: str) -> list[str]:
+    """Every method the API serves on ``path`` (Starlette's 405 names only the first route's)."""
+    table = _route_table(app)
+    candidates = table.get(path.count("/"), []) + table.get(_ANY_DEPTH, [])
+    matches = [(params, found) for params, pattern, found in candidates if pattern.match(path)]
     fewest = min((params for params, _ in matches), default=0)
     methods: set[str] = set()
     for params, found in matches:
