@@ -54,8 +54,8 @@ HOT_READS: tuple[CachedRoute, ...] = (
     CachedRoute(f"{API_PREFIX}/me/meters"),
     CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/purchases", meter_param="meter_id"),
     CachedRoute(f"{API_PREFIX}/me/meters/{{meter_id}}/summary", meter_param="meter_id"),
-    CachedRoute(f"{API_PREFIX}/me/notifications"),
-    CachedRoute(f"{API_PREFIX}/me/notifications/unread-count"),
+    CachedRoute(f"{API_PREFIX}/me/notifications", feed=True),
+    CachedRoute(f"{API_PREFIX}/me/notifications/unread-count", feed=True),
 )
 
 

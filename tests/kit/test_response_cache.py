@@ -140,6 +140,29 @@ async def test_a_broadcast_and_its_withdrawal_are_visible_on_the_next_read(
         assert (await client.get(FEED, headers=user.headers)).json()["items"] == []
 
 
+async def test_a_broadcast_leaves_the_other_hot_reads_cached(
+    client: AsyncClient, db: Database, settings: Settings, agencies: dict[str, Agency]
+) -> None:
+    """After a national push everyone opens the app: only the feed and its count are read anew."""
+    admin = await make_user(db, settings, Role.admin)
+    alice = await make_user(db, settings, first_name="Awa")
+    me = (await client.get("/api/v1/me", headers=alice.headers)).json()
+    assert (await client.get(UNREAD, headers=alice.headers)).json()["unread"] == 0
+    # changed behind the API's back (no hook sees it): a read served from the cache still says Awa
+    async with db.engine.begin() as conn:
+        await conn.execute(text("UPDATE users SET first_name = 'Binta' WHERE id = :id"), {"id": alice.id})
+    await send(client, admin, {"kind": "everyone"}, "Maintenance")
+    assert (await client.get(UNREAD, headers=alice.headers)).json()["unread"] == 1  # the feed: anew
+    assert (await client.get("/api/v1/me", headers=alice.headers)).json() == me  # still the entry
+    assert me["first_name"] == "Awa"
+    # a change every hot read may show (an agency renamed) still reaches them all
+    async with db.sessionmaker.begin() as session:
+        agency = await session.get(Agency, next(iter(agencies.values())).id)
+        assert agency is not None
+        agency.name = agency.name + " (nouveau nom)"
+    assert (await client.get("/api/v1/me", headers=alice.headers)).json()["first_name"] == "Binta"
+
+
 async def test_a_new_link_is_visible_on_the_next_read(
     client: AsyncClient, db: Database, settings: Settings, agencies: dict[str, Agency]
 ) -> None:

@@ -8,11 +8,15 @@ query string and language. Nothing else.
 How it stays fresh (one ``INCR``, no key scan):
 
 * every entry's key carries the user's *generation* (``respgen:u:<user>``), the *everyone*
-  generation (``respgen:all``) and, for a meter's own routes, the meter's (``respgen:m:<meter>``).
+  generation (``respgen:all``), for a meter's own routes the meter's (``respgen:m:<meter>``) and,
+  for the feed routes (the list, the unread count), the *everyone's feeds* generation
+  (``respgen:feed``): a broadcast or a withdrawal changes every feed, not every profile, meter
+  list or summary — after a national push the app's other hot reads stay cached;
   A change bumps a generation, so the next read builds a new key: the old entry is never read again
   and expires on its own;
-* a service (or repository) that changes what a user sees calls :func:`changed` (that user)
-  or :func:`changed_for_everyone` (a broadcast, a withdrawal) on its session;
+* a service (or repository) that changes what a user sees calls :func:`changed` (that user),
+  :func:`feeds_changed_for_everyone` (a broadcast, a withdrawal) or :func:`changed_for_everyone`
+  on its session;
   ORM rows mark by themselves (``after_flush``): ``users`` rows and rows carrying a ``user_id``
   (links, devices, sessions…) their user, ``meters`` rows their meter, the shared rows (agencies,
   tariff grid) everyone; a bulk statement on meters or shared rows marks everyone. The generations
@@ -50,21 +54,24 @@ log = structlog.get_logger(__name__)
 USERS_KEY = "samaconso_changed_users"
 METERS_KEY = "samaconso_changed_meters"
 EVERYONE_KEY = "samaconso_changed_everyone"
+FEEDS_KEY = "samaconso_changed_feeds"
 # rows every user's answers may show: a change to one invalidates everyone's entries
 SHARED_TABLES = frozenset({"agencies", "tariff_versions", "tariff_tranches", "tariff_bands"})
 GENERATION_TTL_S = 86_400  # ≫ any entry's TTL: a generation that expired had no entry left to serve
 USER_GENERATION = "respgen:u:"
 EVERYONE_GENERATION = "respgen:all"
 METER_GENERATION = "respgen:m:"
+FEED_GENERATION = "respgen:feed"
 ENTRY = "resp:"
 
-# One round trip for a read: the caller's session state, both generations and the entry they
+# One round trip for a read: the caller's session state, the generations and the entry they
 # designate.
 _LOOKUP = """
 local gu = redis.call('GET', KEYS[1]) or '0'
 local ga = redis.call('GET', KEYS[2]) or '0'
 local gm = '-'
 if ARGV[3] == '1' then gm = redis.call('GET', KEYS[4]) or '0' end
+if ARGV[4] == '1' then ga = ga .. '.' .. (redis.call('GET', KEYS[5]) or '0') end
 local key = ARGV[1] .. gu .. ':' .. ga .. ':' .. gm .. ':' .. ARGV[2]
 return {gu, ga, gm, redis.call('GET', key), redis.call('GET', KEYS[3])}
 """
@@ -76,8 +83,14 @@ def changed(session: AsyncSession | Session, *user_ids: uuid.UUID | str) -> None
 
 
 def changed_for_everyone(session: AsyncSession | Session) -> None:
-    """A change every user may see (a broadcast, a withdrawn notification)."""
+    """A change every user may see in any hot read (agencies, the tariff grid)."""
     session.info[EVERYONE_KEY] = True
+
+
+def feeds_changed_for_everyone(session: AsyncSession | Session) -> None:
+    """A change of every user's feed only (a broadcast, a withdrawn notification): the feed routes'
+    entries go, the others stay."""
+    session.info[FEEDS_KEY] = True
 
 
 class ResponseCache:
@@ -93,12 +106,19 @@ class ResponseCache:
 
     # --- invalidation -----------------------------------------------------------------------------
     async def bump(
-        self, user_ids: Iterable[str], everyone: bool = False, meter_ids: Iterable[str] = ()
+        self,
+        user_ids: Iterable[str],
+        everyone: bool = False,
+        meter_ids: Iterable[str] = (),
+        *,
+        feeds: bool = False,
     ) -> None:
         keys = [USER_GENERATION + u for u in sorted(set(user_ids))]
         keys += [METER_GENERATION + m for m in sorted(set(meter_ids))]
         if everyone:
             keys.append(EVERYONE_GENERATION)
+        if feeds:
+            keys.append(FEED_GENERATION)
         if not keys:
             return
         try:
@@ -133,10 +153,11 @@ class ResponseCache:
         users: set[str] = session.info.pop(USERS_KEY, set())
         meters: set[str] = session.info.pop(METERS_KEY, set())
         everyone = bool(session.info.pop(EVERYONE_KEY, False))
-        if not users and not meters and not everyone:
+        feeds = bool(session.info.pop(FEEDS_KEY, False))
+        if not users and not meters and not everyone and not feeds:
             return
         try:
-            task = asyncio.get_running_loop().create_task(self.bump(users, everyone, meters))
+            task = asyncio.get_running_loop().create_task(self.bump(users, everyone, meters, feeds=feeds))
         except RuntimeError:  # no loop (a sync caller): the entries' TTL bounds the staleness
             return
         self.pending.add(task)
@@ -156,9 +177,10 @@ class ResponseCache:
 
     # --- reads ------------------------------------------------------------------------------------
     async def lookup(
-        self, user: str, variant: str, session_key: str, meter: str | None = None
+        self, user: str, variant: str, session_key: str, meter: str | None = None, *, feed: bool = False
     ) -> tuple[str, bytes | None, bytes | None]:
-        """(key to store under on a miss, cached entry or None, the session's cached state or None)."""
+        """(key to store under on a miss, cached entry or None, the session's cached state or None);
+        ``feed``: a feed route's entry, which also carries the everyone's feeds generation."""
         prefix = f"{ENTRY}{user}:"
         gu, ga, gm, raw, session_state = await self._lookup(
             keys=[
@@ -166,8 +188,9 @@ class ResponseCache:
                 EVERYONE_GENERATION,
                 session_key,
                 METER_GENERATION + (meter or "-"),
+                FEED_GENERATION,
             ],
-            args=[prefix, variant, "1" if meter else "0"],
+            args=[prefix, variant, "1" if meter else "0", "1" if feed else "0"],
         )
         return f"{prefix}{_text(gu)}:{_text(ga)}:{_text(gm)}:{variant}", raw, session_state
 
@@ -219,3 +242,4 @@ def _forget_marks(session: Session) -> None:
     session.info.pop(USERS_KEY, None)
     session.info.pop(METERS_KEY, None)
     session.info.pop(EVERYONE_KEY, None)
+    session.info.pop(FEEDS_KEY, None)

@@ -28,10 +28,12 @@ log = structlog.get_logger(__name__)
 @dataclass(frozen=True)
 class CachedRoute:
     """A hot read: its full path template and, for a meter's own routes, the path parameter naming
-    the meter (its entries also carry that meter's generation)."""
+    the meter (its entries also carry that meter's generation); ``feed``: a feed route (its entries
+    also carry the everyone's feeds generation, bumped by broadcasts and withdrawals)."""
 
     template: str
     meter_param: str | None = None
+    feed: bool = False
 
     @property
     def pattern(self) -> Pattern[str]:
@@ -60,19 +62,19 @@ class ResponseCacheMiddleware:
 
     def __init__(self, app: ASGIApp, routes: Sequence[CachedRoute], caller: HotReadCaller) -> None:
         self.app = app
-        self.routes = [(r.template, r.pattern, r.meter_param) for r in routes]
+        self.routes = [(r.template, r.pattern, r.meter_param, r.feed) for r in routes]
         self.caller = caller
         # the app's route object of each listed template, seen on a miss: a cached answer carries it
         # in scope["route"] like a routed one (access log and metrics label it without matching again)
         self._route_objects: dict[str, Any] = {}
 
-    def _route(self, scope: Scope) -> tuple[str, str | None] | None:
-        """(template, meter id or None) of a listed route."""
+    def _route(self, scope: Scope) -> tuple[str, str | None, bool] | None:
+        """(template, meter id or None, feed route) of a listed route."""
         path = scope.get("path", "")
-        for template, pattern, meter_param in self.routes:
+        for template, pattern, meter_param, feed in self.routes:
             found = pattern.match(path)
             if found:
-                return template, _meter_id(found.group(meter_param)) if meter_param else None
+                return template, _meter_id(found.group(meter_param)) if meter_param else None, feed
         return None
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
@@ -84,7 +86,7 @@ class ResponseCacheMiddleware:
         if listed is None or cache is None or not cache.enabled:
             await self.app(scope, receive, send)
             return
-        template, meter = listed
+        template, meter, feed = listed
         conn = HTTPConnection(scope)
         identified = self.caller.identify(conn)
         if identified is None:
@@ -93,7 +95,7 @@ class ResponseCacheMiddleware:
         user, session_key = identified
         variant = _variant(scope)
         try:
-            key, entry, session_state = await cache.lookup(user, variant, session_key, meter)
+            key, entry, session_state = await cache.lookup(user, variant, session_key, meter, feed=feed)
         except (RedisError, OSError) as exc:
             CACHE_EVENTS.labels("error").inc()
             log.warning("cache_unavailable", op="lookup", error=type(exc).__name__)

@@ -17,7 +17,7 @@ from sqlalchemy.ext.asyncio import AsyncSession
 from samaconso.identity.principal import Principal
 from samaconso.identity.repository import add_audit
 from samaconso.kit.errors import AppError, forbidden, not_found
-from samaconso.kit.freshness import changed, changed_for_everyone
+from samaconso.kit.freshness import changed, feeds_changed_for_everyone
 from samaconso.kit.pagination import decode_cursor, encode_cursor
 from samaconso.notifications import repository as repo
 from samaconso.notifications import schemas
@@ -143,7 +143,7 @@ def add_notification(
         if audience.startswith(USER_AUDIENCE_PREFIX):
             changed(session, audience.removeprefix(USER_AUDIENCE_PREFIX))
         else:
-            changed_for_everyone(session)
+            feeds_changed_for_everyone(session)  # every feed; the other hot reads stay cached
     return notification
 
 
@@ -501,7 +501,7 @@ async def withdraw(session: AsyncSession, staff: Principal, nid: uuid.UUID) -> s
         raise not_found("Notification introuvable.", "Notification not found.")
     if n.withdrawn_at is None:
         await repo.withdraw(session, nid, staff.user_id)
-        changed_for_everyone(session)  # out of every feed
+        feeds_changed_for_everyone(session)  # out of every feed
         add_audit(
             session, "notification_withdrawn", actor_id=staff.user_id, details={"notification": str(nid)}
         )
