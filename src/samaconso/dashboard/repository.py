@@ -120,6 +120,7 @@ _SIGNUPS_BY_DAY = """
 # addressed to the scope and the pushes that reached a final state / were delivered. Per agency:
 # broadcasts to everyone / all agencies / this agency (or an outage zone including it), messages
 # about its meters, personal messages to its customers; pushes to its customers' devices.
+# ``members``: the (agency, customer) pairs those messages and pushes concern, one of the two below.
 _NOTIFICATIONS_DAILY = """
     WITH recent AS (
         SELECT id, (created_at AT TIME ZONE 'UTC')::date AS day, target_kind, target_user_id,
@@ -133,14 +134,7 @@ _NOTIFICATIONS_DAILY = """
         JOIN devices dv ON dv.id = d.device_id
         WHERE d.status IN ('sent', 'failed', 'dead')
     ),
-    -- the agencies of the customers these messages and pushes concern: a few thousand pairs, picked
-    -- by a hashed semi-join (joining the whole CTE, without statistics, would sort it twice)
-    members AS (
-        SELECT p.agency_id, p.user_id
-        FROM active_pairs p
-        WHERE p.agency_id IS NOT NULL
-          AND p.user_id IN (SELECT target_user_id FROM recent UNION SELECT user_id FROM pushes)
-    ),
+    members AS ({members}),
     addressed AS (
         SELECT a.id AS agency_id, r.id, r.day
         FROM recent r JOIN agencies a
@@ -174,6 +168,20 @@ _NOTIFICATIONS_DAILY = """
     FULL JOIN pushed p ON p.agency IS NOT DISTINCT FROM s.agency AND p.day = s.day"""
 
 
+# A refresh of the last two days (every 5 minutes): a few thousand messages and pushes, so only the
+# pairs of their customers (a hashed semi-join). The CTE has no statistics: joined whole, the planner
+# would sort its hundreds of thousands of rows twice (merge joins).
+_MEMBERS_OF_RECENT = """
+        SELECT p.agency_id, p.user_id
+        FROM active_pairs p
+        WHERE p.agency_id IS NOT NULL
+          AND p.user_id IN (SELECT target_user_id FROM recent UNION SELECT user_id FROM pushes)"""
+# A refresh of the whole window (first one, or days missing): most customers have a push in 30 days,
+# filtering first would cost more than it saves.
+_MEMBERS_ALL = """
+        SELECT agency_id, user_id FROM active_pairs WHERE agency_id IS NOT NULL"""
+
+
 @dataclass(frozen=True)
 class PairFigures:
     """What the active (agency, user) pairs give, each a list of rows as the query named them."""
@@ -189,18 +197,20 @@ def _days(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
 
 
 async def pair_figures(
-    session: AsyncSession, *, signups_since: datetime, notifications_since: datetime
+    session: AsyncSession, *, signups_since: datetime, notifications_since: datetime, whole_window: bool
 ) -> PairFigures:
     """Users per agency and nationally, sign-ups per day and notifications per day, in ONE statement
     so that the active pairs are computed once: each figure is a sub-select aggregated to JSON (a
     few hundred rows at most), the pairs a materialized CTE they share. A pure read: it runs on a
-    hot standby, in a READ ONLY transaction."""
+    hot standby, in a READ ONLY transaction. ``whole_window``: the notifications of the whole
+    window are recomputed (not only the last two days), which changes the best plan."""
+    notifications = _NOTIFICATIONS_DAILY.format(members=_MEMBERS_ALL if whole_window else _MEMBERS_OF_RECENT)
     sql = f"""
         WITH {_ACTIVE_PAIRS}
         SELECT (SELECT coalesce(json_agg(x), '[]') FROM ({_USERS_BY_AGENCY}) x) AS users_by_agency,
                (SELECT row_to_json(x) FROM ({_USERS_NATIONAL}) x) AS users_national,
                (SELECT coalesce(json_agg(x), '[]') FROM ({_SIGNUPS_BY_DAY}) x) AS signups_by_day,
-               (SELECT coalesce(json_agg(x), '[]') FROM ({_NOTIFICATIONS_DAILY}) x) AS notifications_daily
+               (SELECT coalesce(json_agg(x), '[]') FROM ({notifications}) x) AS notifications_daily
     """  # noqa: S608 - fixed SQL fragments of this module, the values are bound parameters
     row = (
         (

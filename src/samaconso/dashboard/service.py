@@ -116,7 +116,7 @@ def _midnight(day: date) -> datetime:
 
 
 async def _read_figures(
-    read: AsyncSession, *, signups_first: date, notifications_first: date
+    read: AsyncSession, *, signups_first: date, notifications_first: date, whole_window: bool
 ) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
     """Every scope's links, users and sign-ups, and the daily notification rows: the heavy aggregate
     reads, all pure reads (the read engine's READ ONLY session)."""
@@ -137,7 +137,10 @@ async def _read_figures(
             figures[scope]["links"] = {k: int(links[k]) for k in LINK_KEYS}
 
     pairs = await repo.pair_figures(
-        read, signups_since=_midnight(signups_first), notifications_since=_midnight(notifications_first)
+        read,
+        signups_since=_midnight(signups_first),
+        notifications_since=_midnight(notifications_first),
+        whole_window=whole_window,
     )
     user_keys = ("customers", "owners", "shared_users", "active_devices")
     for row in pairs.users_by_agency:
@@ -172,7 +175,10 @@ async def refresh_rollups(db: Database, read_db: Database) -> bool:
 
         async with read_only_session(read_db, one_snapshot=True) as read:
             figures, notification_rows = await _read_figures(
-                read, signups_first=signups_first, notifications_first=notifications_first
+                read,
+                signups_first=signups_first,
+                notifications_first=notifications_first,
+                whole_window=notifications_first == window_first,
             )
 
         await _save_notification_days(
