@@ -9,17 +9,14 @@ primary's, so the rollups say which database they were read from."""
 from __future__ import annotations
 
 import asyncio
-import os
 import uuid
 from collections.abc import AsyncIterator, Iterator
 from typing import Any
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 
 from samaconso import worker_wiring
@@ -36,29 +33,17 @@ from samaconso.settings import Settings
 from tests.dashboard.helpers import delivery, devices, notification, sql
 from tests.requests.helpers import link, make_meter
 from tests.support import env
+from tests.support.replica_database import admin_exec, replica_database
 from tests.support.users import make_user
 
 API = "/api/v1"
 REPLICA_DB = f"{env.TEST_DB}_dash_replica"
 
 
-def _admin_exec(statement: str, database: str = "postgres") -> None:
-    dsn = env.PG_ADMIN_URL.rsplit("/", 1)[0] + f"/{database}"
-    with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(statement)
-
-
 @pytest.fixture(scope="module")
 def replica_url(database_url: str) -> Iterator[str]:
-    from samaconso.cli import migrate
-
-    _admin_exec(f'DROP DATABASE IF EXISTS "{REPLICA_DB}" WITH (FORCE)')
-    _admin_exec(f'CREATE DATABASE "{REPLICA_DB}"')
-    url = make_url(os.environ["SAMACONSO_DATABASE_URL"]).set(database=REPLICA_DB)
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    yield rendered
-    _admin_exec(f'DROP DATABASE IF EXISTS "{REPLICA_DB}" WITH (FORCE)')
+    with replica_database(REPLICA_DB) as url:
+        yield url
 
 
 @pytest.fixture
@@ -78,12 +63,12 @@ async def replica(app: FastAPI, db: Database, replica_url: str) -> AsyncIterator
         yield writer
     finally:
         await writer.dispose()
-        _admin_exec(f'ALTER DATABASE "{REPLICA_DB}" RESET default_transaction_read_only')
+        admin_exec(f'ALTER DATABASE "{REPLICA_DB}" RESET default_transaction_read_only')
 
 
 async def _standby(app: FastAPI) -> Database:
     """From now on the replica refuses writes, like a hot standby; the read engine reconnects."""
-    _admin_exec(f'ALTER DATABASE "{REPLICA_DB}" SET default_transaction_read_only = on')
+    admin_exec(f'ALTER DATABASE "{REPLICA_DB}" SET default_transaction_read_only = on')
     read_db: Database = app.state.read_db
     await read_db.engine.dispose()
     return read_db
