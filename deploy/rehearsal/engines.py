@@ -442,6 +442,8 @@ class PostgresDrill:
             ) as rep,
         ):
             pri.execute("CREATE TABLE drill_lag (id int PRIMARY KEY, at timestamptz DEFAULT now())")
+            # la table d'abord rejouée sur la réplique (sinon la première lecture échoue : relation absente)
+            wait_for(lambda: rep.execute("SELECT to_regclass('drill_lag')").fetchone() != (None,), 10, 0.02)
             for i in range(50):
                 pri.execute("INSERT INTO drill_lag (id) VALUES (%s)", (i,))
                 t0 = time.perf_counter()
