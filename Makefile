@@ -46,7 +46,7 @@ bench-fanout: install
 	$(VENV)/bin/python -m bench.fanout
 
 bench-dashboard: install
-	$(VENV)/bin/python -m bench.dashboard
+	$(VENV)/bin/python -m bench.dashboard $(BENCH_ARGS)
 
 # Import v2 → v3 à l'échelle nationale : 1 000 000 d'utilisateurs, import complet puis delta de 1 %.
 bench-import: install

@@ -93,18 +93,18 @@ async def measure(db_name: str, runs: int) -> None:
         print("\nRollup refresh (periodic task, every agency + national):")
         for i in range(2):
             started = time.perf_counter()
-            assert await service.refresh_rollups(db)
+            assert await service.refresh_rollups(db, db)
             print(f"  run {i + 1}: {time.perf_counter() - started:6.2f} s")
 
         print(f"\nDashboard answer without cache ({runs} runs each): min / median / max")
         targets: list[tuple[str, uuid.UUID | None]] = [("national", None)]
         targets += [(f"agency {code} ({n:,} meters)", aid) for code, aid, n in picks]
         for label, agency_id in targets:
-            await service.compute(db, agency_id)  # warm the connection pool
+            await service.compute(db, db, agency_id)  # warm the connection pool
             timings = []
             for _ in range(runs):
                 started = time.perf_counter()
-                await service.compute(db, agency_id)
+                await service.compute(db, db, agency_id)
                 timings.append(time.perf_counter() - started)
             print(f"  {label:<32} {_ms(min(timings))} {_ms(statistics.median(timings))} {_ms(max(timings))}")
 

@@ -111,10 +111,11 @@ _STEPS: list[tuple[str, str]] = [
                (md5('t5')::uuid, 'mise_a_jour_informations', 'Mise à jour', 'Update', 120),
                (md5('t6')::uuid, 'autre', 'Autre', 'Other', 168);
         INSERT INTO customer_requests (id, type_id, requester_id, meter_id, agency_id, status, comment,
-                                       due_at, closed_at, created_at, updated_at)
+                                       due_at, closed_at, created_at, updated_at, reference)
         SELECT md5('r' || i)::uuid, md5('t' || (1 + i % 6))::uuid, md5('u' || (1 + (i * 31) % {USERS}))::uuid,
                m.id, m.agency_id, st, 'Demande ' || i, ts + sla * interval '1 hour',
-               CASE WHEN st IN ('resolved', 'rejected', 'cancelled') THEN ts + interval '20 hours' END, ts, ts
+               CASE WHEN st IN ('resolved', 'rejected', 'cancelled') THEN ts + interval '20 hours' END, ts, ts,
+               'BENCH-' || i
         FROM (SELECT i, now() - (random() ^ 3) * interval '180 days' AS ts,
                      CASE WHEN i % 20 < 2 THEN 'submitted' WHEN i % 20 < 4 THEN 'in_progress'
                           WHEN i % 20 < 17 THEN 'resolved' WHEN i % 20 < 19 THEN 'rejected' ELSE 'cancelled' END AS st,

@@ -34,7 +34,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from netns import DEPLOY, VENV_BIN, StepFailed, base_env, ns_argv, run
+from netns import DEPLOY, StepFailed, base_env, ns_argv, run, weed_argv
 
 PG_BIN = Path("/usr/lib/postgresql/15/bin")
 TAG = f"bkp{os.getpid() % 100000}"
@@ -446,27 +446,7 @@ class Drill:
             ]
         }
         (s3dir / "s3.json").write_text(json.dumps(cfg))
-        weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
-        self.start(
-            "pg1",
-            "s3",
-            [
-                weed,
-                "mini",
-                f"-dir={s3dir}",
-                f"-ip={ADDR['pg1']}",
-                "-ip.bind=0.0.0.0",
-                "-s3.port=9000",
-                f"-s3.config={s3dir / 's3.json'}",
-                "-master.port=9333",
-                "-filer.port=8888",
-                "-volume.port=8080",
-                "-webdav=false",
-                "-admin.ui=false",
-                "-admin.port=23646",
-            ],
-            user=None,
-        )
+        self.start("pg1", "s3", weed_argv(s3dir, ADDR["pg1"], s3dir / "s3.json"), user=None)
         admin_env = self.host_dir("pg1") / "s3-admin.env"
         admin_env.write_text(f"S3_ACCESS_KEY={admin_key}\nS3_SECRET_KEY={admin_secret}\n")
         backup_env = self.host_dir("backup") / "backup-s3.env"

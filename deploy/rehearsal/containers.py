@@ -41,6 +41,7 @@ from typing import Any
 
 # Lancé comme script : deploy/rehearsal/ est sys.path[0] (rehearsal.py, scenario.py).
 import rehearsal as base  # deploy/rehearsal/rehearsal.py
+from netns import run_drill
 from rehearsal import DEPLOY, REPO, TAG, Rehearsal, StepFailed, parse_env_file, run, say
 
 CONTAINERS_CONF = DEPLOY / "containers" / "containers.conf"
@@ -689,15 +690,10 @@ def main() -> int:
 
     r = ContainerRehearsal()
 
-    def interrupted(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    say(
-        f"répertoire de travail {r.tmp} ; espaces de noms {TAG}-* ; projets compose {list(r.projects.values())}"
-    )
-    try:
+    def steps() -> None:
+        say(
+            f"répertoire de travail {r.tmp} ; espaces de noms {TAG}-* ; projets compose {list(r.projects.values())}"
+        )
         r.build_network()
         r.host_netns_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
         r.make_secrets()
@@ -712,27 +708,13 @@ def main() -> int:
         r.check_argv()
         r.platform_health()
         r.check_deploy_script()
-        print("Écarts avec la production (répétition en conteneurs) :")
-        for key, value in r.overrides.items():
-            print(f"  {key} = {value}")
+        r.print_overrides("répétition en conteneurs")
         print("  moteur = podman 4.3 + docker-compose 1.29 (Debian), au lieu de Docker Engine + Compose v2")
         print("  images de base = paquets Debian (build-images.sh) au lieu des images officielles")
         base.setns(f"/var/run/netns/{r.ns['client']}")
         run_scenario(r)
-    except StepFailed as exc:
-        r.report.failed("étape interrompue", str(exc)[:1500])
-    except KeyboardInterrupt as exc:
-        r.report.failed("interruption", str(exc))
-    except Exception as exc:
-        import traceback
 
-        traceback.print_exc()
-        r.report.failed("erreur inattendue", f"{type(exc).__name__}: {exc}")
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        r.cleanup()
-    r.report.print()
-    return 0 if r.report.success else 1
+    return run_drill(r, steps)
 
 
 if __name__ == "__main__":

@@ -8,7 +8,9 @@
    create`), puis la vraie API (`samaconso api`) avec SAMACONSO_DATABASE_READ_URL = la réplique :
    GET /api/v1/admin/users lu sur la réplique (rejeu suspendu : le compte créé sur le primaire
    n'apparaît pas ; rejeu repris : il apparaît), pg_stat_replication = streaming, une écriture par
-   l'URL de lecture refusée, retard de rejeu mesuré.
+   l'URL de lecture refusée ; le rafraîchissement du tableau de bord (la tâche du beat, dans un
+   processus bâti comme un worker) lu sur la réplique (rejeu suspendu : le client créé sur le
+   primaire n'est pas compté) et ses agrégats écrits sur le primaire ; retard de rejeu mesuré.
 2. RabbitMQ, trois nœuds (rabbit1..3@localhost, ports 5682x/2568x, epmd à part sur 54369, même
    cookie) : une file classique d'abord (l'état de départ de la production), des tâches en attente,
    migration classique → quorum telle que le §13.3 la décrit (worker qui vide, files supprimées,
@@ -169,6 +171,8 @@ class PostgresDrill:
         self.app_password = secrets.token_urlsafe(18)
         self.repl_password = secrets.token_urlsafe(18)
         self.api: subprocess.Popen[bytes] | None = None
+        self.app_env: dict[str, str] = {}  # l'environnement de l'API (URL de lecture = la réplique)
+        self.token: str | None = None  # le jeton de l'administrateur, une fois connecté
         self.primary_port, self.replica_port, self.api_port = free_port(), free_port(), free_port()
         self.started: list[Path] = []
 
@@ -284,6 +288,7 @@ class PostgresDrill:
             env=env, input_text=admin_pw + "\n",
         )  # fmt: skip
         env["SAMACONSO_DATABASE_READ_URL"] = self.url(self.replica_port)
+        self.app_env = env
         log = (self.tmp / "api.log").open("wb")
         self.api = subprocess.Popen(
             [str(VENV / "samaconso"), "api", "--port", str(self.api_port)],
@@ -305,7 +310,7 @@ class PostgresDrill:
         ):
             self.rep.info(str(body))
             return
-        token = body["access_token"]
+        token = self.token = body["access_token"]
 
         def logins() -> list[str]:
             st, page = http("GET", f"{base}/api/v1/admin/users?limit=50", token)
@@ -349,6 +354,81 @@ class PostgresDrill:
             refused, msg = "read-only" in str(exc), str(exc).splitlines()[0]
         self.rep.check("postgresql : écriture par l'URL de lecture refusée par la réplique", refused, msg)
 
+    def customers(self, port: int) -> int:
+        return int(self.psql(port, "SELECT count(*) FROM users WHERE role = 'customer'", "samaconso"))
+
+    def add_customer(self) -> None:
+        """Un client inscrit, écrit sur le primaire (ce que fait l'inscription par OTP)."""
+        phone = f"+22177{secrets.randbelow(10_000_000):07d}"  # des chiffres seulement
+        sql = "INSERT INTO users (id, role, phone, first_name, last_name) VALUES "
+        sql += f"(gen_random_uuid(), 'customer', '{phone}', 'Client', 'Exercice')"
+        self.psql(self.primary_port, sql, "samaconso")
+
+    def national_rollup(self, port: int) -> tuple[int, str] | None:
+        row = self.psql(
+            port,
+            "SELECT (figures->'users'->>'customers') || ' ' || to_char(computed_at AT TIME ZONE 'UTC', "
+            "'HH24:MI:SS') FROM dashboard_rollups WHERE scope = 'national'",
+            "samaconso",
+        )
+        if not row:
+            return None
+        customers, at = row.split()
+        return int(customers), at
+
+    def refresh_in_worker(self) -> tuple[bool, str]:
+        """La tâche du beat (samaconso.dashboard.tasks.housekeeping_refresh) dans un processus qui se
+        construit comme un worker : SAMACONSO_DATABASE_URL = primaire, SAMACONSO_DATABASE_READ_URL = réplique."""
+        code = (
+            "import json, time\n"
+            "from samaconso.dashboard.tasks import housekeeping_refresh\n"
+            "t0 = time.perf_counter()\n"
+            "ok = housekeeping_refresh()\n"
+            "print(json.dumps({'ok': ok, 'ms': round((time.perf_counter() - t0) * 1000)}))\n"
+        )
+        try:
+            out = run([str(VENV / "python"), "-c", code], env=self.app_env, timeout=300)
+        except RuntimeError as exc:
+            return False, str(exc)[-800:]
+        last = json.loads(out.strip().splitlines()[-1])
+        return bool(last["ok"]), f"{last['ms']} ms"
+
+    def dashboard(self) -> None:
+        """Le rafraîchissement du tableau de bord lit la réplique (transaction READ ONLY, aucune table
+        temporaire : une réplique n'en accepte pas) et écrit ses agrégats sur le primaire."""
+        if not self.app_env:
+            self.rep.check("postgresql : tableau de bord (l'API n'a pas démarré)", False)
+            return
+        for _ in range(2):
+            self.add_customer()
+        replicated = wait_for(lambda: self.customers(self.replica_port) == 2, 20, 0.1)
+        # Rejeu suspendu : un troisième client est sur le primaire seulement. Le compte lu dit d'où.
+        self.psql(self.replica_port, "SELECT pg_wal_replay_pause()")
+        self.add_customer()
+        on_primary, on_replica = self.customers(self.primary_port), self.customers(self.replica_port)
+        ok, took = self.refresh_in_worker()
+        rollup = self.national_rollup(self.primary_port)
+        self.rep.check(
+            "postgresql : rafraîchissement du tableau de bord lu sur la réplique, écrit sur le primaire",
+            replicated and ok and rollup is not None and rollup[0] == on_replica == 2 and on_primary == 3,
+            f"tâche housekeeping_refresh {'réussie' if ok else 'en échec'} ({took}) ; clients : {on_primary} "
+            f"sur le primaire, {on_replica} sur la réplique (rejeu suspendu) ; agrégat national écrit "
+            f"sur le primaire : {rollup[0] if rollup else 'absent'} clients à {rollup[1] if rollup else '-'} UTC",
+        )
+        self.psql(self.replica_port, "SELECT pg_wal_replay_resume()")
+        streamed = wait_for(lambda: self.national_rollup(self.replica_port) is not None, 20, 0.1)
+        ok2, took2 = self.refresh_in_worker()
+        after = self.national_rollup(self.primary_port)
+        st, body = http("GET", f"http://127.0.0.1:{self.api_port}/api/v1/dashboard", self.token)
+        shown = body.get("users", {}).get("customers") if isinstance(body, dict) else None
+        self.rep.check(
+            "postgresql : rejeu repris, le tableau de bord compte le troisième client",
+            streamed and ok2 and after is not None and after[0] == 3 and st == 200 and shown == 3,
+            f"agrégats rejoués sur la réplique : {'oui' if streamed else 'non'} ; second rafraîchissement "
+            f"({took2}) : {after[0] if after else 'absent'} clients ; GET /api/v1/dashboard → {st}, "
+            f"users.customers = {shown}",
+        )
+
     def lag(self) -> None:
         import psycopg
 
@@ -362,6 +442,8 @@ class PostgresDrill:
             ) as rep,
         ):
             pri.execute("CREATE TABLE drill_lag (id int PRIMARY KEY, at timestamptz DEFAULT now())")
+            # la table d'abord rejouée sur la réplique (sinon la première lecture échoue : relation absente)
+            wait_for(lambda: rep.execute("SELECT to_regclass('drill_lag')").fetchone() != (None,), 10, 0.02)
             for i in range(50):
                 pri.execute("INSERT INTO drill_lag (id) VALUES (%s)", (i,))
                 t0 = time.perf_counter()
@@ -388,6 +470,7 @@ class PostgresDrill:
         self.setup_primary()
         self.basebackup()
         self.app()
+        self.dashboard()
         self.lag()
 
     def cleanup(self) -> None:

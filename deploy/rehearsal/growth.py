@@ -37,9 +37,18 @@ from collections import Counter
 from pathlib import Path
 from typing import Any
 
-import httpx
 from netns import APP_USER, DEPLOY, VENV_BIN, compose_commands, ns_argv, run
-from scenario import API, Client, Rehearsal, healthcheck_output, routes, staff_token, wait_broadcast_done
+from scenario import (
+    API,
+    Client,
+    Rehearsal,
+    RequestPicker,
+    healthcheck_output,
+    routes,
+    staff_token,
+    traffic,
+    wait_broadcast_done,
+)
 
 NEW_API_HOST = ("api-b", "10.20.0.14")
 NEW_WORKERS_HOST = ("workers-b", "10.20.0.15")
@@ -63,18 +72,6 @@ def read_rows(path: Path) -> list[list[str]]:
         for line in path.read_text(encoding="utf-8").splitlines()
         if line.strip() and not line.lstrip().startswith("#")
     ]
-
-
-def lb_command(r: Any, command: str) -> str:
-    sock = r.tmp / "lb" / "admin.sock"
-    res = subprocess.run(
-        ns_argv(r.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
-        input=command + "\n",
-        capture_output=True,
-        text=True,
-        timeout=10,
-    )
-    return res.stdout.strip()
 
 
 def healthcheck(r: Any, inventory: Path) -> tuple[int, str]:
@@ -166,43 +163,27 @@ def add_to_load_balancer(r: Any, inventory: Path) -> list[str]:
     for kind, name, _host, addr, port, _service in read_rows(inventory):
         if kind != "api" or name in present:
             continue
-        out = lb_command(
-            r, f"add server samaconso_api/{name} {addr}:{port} check inter 2s fall 2 rise 2 maxconn 2000"
+        out = r.lb_command(
+            f"add server samaconso_api/{name} {addr}:{port} check inter 2s fall 2 rise 2 maxconn 2000"
         )
         if "New server registered" not in out:
             raise RuntimeError(f"HAProxy add server {name} : {out}")
-        lb_command(r, f"enable health samaconso_api/{name}")
-        lb_command(r, f"enable server samaconso_api/{name}")
+        r.lb_command(f"enable health samaconso_api/{name}")
+        r.lb_command(f"enable server samaconso_api/{name}")
         added.append(name)
     return added
 
 
-def traffic(
-    base: str,
-    token: str,
-    stop: threading.Event,
-    results: list[tuple[float, str]],
-    t0: float,
-    samples: list[str],
-) -> None:
-    client = httpx.Client(base_url=base, verify=False, timeout=15.0)  # noqa: S501 - certificat de test
-    headers = {"Authorization": f"Bearer {token}"}
+def staff_rounds(token: str) -> RequestPicker:
+    """Tour à tour /health, GET /me et la liste des agents (celle-ci lue sur la réplique quand il y en a)."""
     paths = ("/health", f"{API}/me", f"{API}/admin/users?limit=20")
-    i = 0
-    while not stop.is_set():
-        path = paths[i % len(paths)]
-        i += 1
-        try:
-            res = client.get(path, headers=headers if path != "/health" else {})
-            outcome = str(res.status_code)
-            if res.status_code != 200 and len(samples) < 6:
-                samples.append(f"{time.monotonic() - t0:.1f}s {path} {res.status_code} {res.text[:160]}")
-        except httpx.HTTPError as exc:
-            outcome = type(exc).__name__
-            if len(samples) < 6:
-                samples.append(f"{time.monotonic() - t0:.1f}s {path} {exc!r}"[:200])
-        results.append((time.monotonic() - t0, outcome))
-    client.close()
+    headers = {"Authorization": f"Bearer {token}"}
+
+    def pick(n: int) -> tuple[str, dict[str, str]]:
+        path = paths[n % len(paths)]
+        return path, headers if path != "/health" else {}
+
+    return pick
 
 
 def insert_devices(r: Any) -> bool:
@@ -341,7 +322,12 @@ def run_growth(r: Rehearsal, c: Client | None = None) -> None:
     samples: list[str] = []
     t0 = time.monotonic()
     threads = [
-        threading.Thread(target=traffic, args=(c.base, admin, stop, results, t0, samples), daemon=True)
+        threading.Thread(
+            target=traffic,
+            args=(c.base, staff_rounds(admin), stop, results, t0, samples),
+            kwargs={"timeout": 15.0, "max_samples": 6},
+            daemon=True,
+        )
         for _ in range(TRAFFIC_CLIENTS)
     ]
     for t in threads:

@@ -10,8 +10,13 @@ from __future__ import annotations
 import os
 import re
 import shlex
+import shutil
+import signal
 import subprocess
+import traceback
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any, Protocol
 
 APP_USER: str | None = None
 
@@ -31,7 +36,6 @@ def _traversable_by_others(path: Path) -> bool:
 # deploy/. On travaille alors sur une copie lisible, supprimée à la fin.
 if not _traversable_by_others(DEPLOY):
     import atexit
-    import shutil
     import tempfile
 
     _DEPLOY_COPY = Path(tempfile.mkdtemp(prefix="samaconso-deploy-"))
@@ -43,6 +47,27 @@ if not _traversable_by_others(DEPLOY):
 
 
 VENV_BIN = REPO / ".venv" / "bin"
+
+
+def weed_argv(data_dir: Path, ip: str, s3_config: Path) -> list[str]:
+    """SeaweedFS ``weed mini`` (la doublure du MinIO du serveur 1) : S3 sur ``ip``:9000, identités de
+    ``s3_config`` ; maître, filer et volume sur leurs ports habituels, sans WebDAV ni interface."""
+    weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
+    return [
+        weed,
+        "mini",
+        f"-dir={data_dir}",
+        f"-ip={ip}",
+        "-ip.bind=0.0.0.0",
+        "-s3.port=9000",
+        f"-s3.config={s3_config}",
+        "-master.port=9333",
+        "-filer.port=8888",
+        "-volume.port=8080",
+        "-webdav=false",
+        "-admin.ui=false",
+        "-admin.port=23646",
+    ]
 
 
 class StepFailed(RuntimeError):
@@ -66,6 +91,48 @@ def run(
             f"{shlex.join(argv)} → code {res.returncode}: {(res.stderr or res.stdout).strip()[-800:]}"
         )
     return res
+
+
+class DrillReport(Protocol):
+    @property
+    def success(self) -> bool: ...
+    def failed(self, name: str, detail: str) -> None: ...
+    def print(self) -> None: ...
+
+
+class Drill(Protocol):
+    """Ce qu'une répétition (espaces de noms ou conteneurs) offre à :func:`run_drill`."""
+
+    @property
+    def report(self) -> DrillReport: ...
+    def cleanup(self) -> None: ...
+
+
+def run_drill(drill: Drill, steps: Callable[[], None]) -> int:
+    """Joue ``steps`` ; une étape qui échoue, une interruption (SIGTERM, SIGHUP, Ctrl-C) ou une erreur
+    inattendue devient une ligne FAILED du rapport ; le nettoyage a lieu dans tous les cas (sans se
+    laisser interrompre), puis le rapport est imprimé. Code de sortie : 0 si tout a réussi, sinon 1."""
+
+    def interrupted(signum: int, _frame: Any) -> None:
+        raise KeyboardInterrupt(f"signal {signum}")
+
+    signal.signal(signal.SIGTERM, interrupted)
+    signal.signal(signal.SIGHUP, interrupted)
+    report = drill.report
+    try:
+        steps()
+    except StepFailed as exc:
+        report.failed("étape interrompue", str(exc)[:1500])
+    except KeyboardInterrupt as exc:
+        report.failed("interruption", str(exc))
+    except Exception as exc:
+        traceback.print_exc()
+        report.failed("erreur inattendue", f"{type(exc).__name__}: {exc}")
+    finally:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
+        drill.cleanup()
+    report.print()
+    return 0 if report.success else 1
 
 
 def ns_argv(ns: str, argv: list[str], user: str | None = None) -> list[str]:

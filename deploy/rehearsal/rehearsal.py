@@ -50,6 +50,8 @@ from netns import (
     ns_argv,
     parse_env_file,
     run,
+    run_drill,
+    weed_argv,
 )
 from scenario import run_scenario
 
@@ -643,25 +645,10 @@ class Rehearsal:
         self.s3_creds = self.tmp / "data" / "s3-backup.env"  # samaconso-backup.sh : lecture seule
         self.s3_creds.write_text(f"S3_ACCESS_KEY={backup_key}\nS3_SECRET_KEY={backup_secret}\n")
         os.chmod(self.s3_creds, 0o644)  # lu par postgres (sauvegarde) ; répertoire temporaire privé
-        weed = shutil.which("weed", path=str(VENV_BIN)) or "weed"
         self.procs["s3"] = proc = Proc(
             "s3",
             ns,
-            [
-                weed,
-                "mini",
-                f"-dir={s3dir}",
-                f"-ip={self.addr['data']}",
-                "-ip.bind=0.0.0.0",
-                "-s3.port=9000",
-                f"-s3.config={s3dir / 's3.json'}",
-                "-master.port=9333",
-                "-filer.port=8888",
-                "-volume.port=8080",
-                "-webdav=false",
-                "-admin.ui=false",
-                "-admin.port=23646",
-            ],
+            weed_argv(s3dir, self.addr["data"], s3dir / "s3.json"),
             self.tmp / "logs" / "s3.log",
             cwd=s3dir,
             env=base_env(),
@@ -1052,50 +1039,42 @@ class Rehearsal:
             f"{self.files_host} → S3 {self.addr['data']}:9000 (GET/HEAD signés, /documents/ /avatars/)",
         )
 
-    def lb_states(self) -> dict[str, str]:
+    def lb_command(self, command: str) -> str:
+        """Une commande de l'API d'exécution de HAProxy (son socket d'administration), sa réponse."""
         sock = self.tmp / "lb" / "admin.sock"
         res = subprocess.run(
             ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
-            input="show stat\n",
+            input=command + "\n",
             capture_output=True,
             text=True,
+            timeout=10,
         )
-        states: dict[str, str] = {}
-        for line in res.stdout.splitlines():
-            parts = line.split(",")
-            if len(parts) > 17 and parts[0] == "samaconso_api" and parts[1].startswith("api_"):
-                states[parts[1]] = parts[17].split()[0]
-        return states
+        return res.stdout.strip()
+
+    def lb_stat(self) -> list[list[str]]:
+        """``show stat`` : une ligne CSV par frontal, serveur et moteur (pxname, svname, …, status au 18e champ)."""
+        return [line.split(",") for line in self.lb_command("show stat").splitlines()]
+
+    def lb_states(self) -> dict[str, str]:
+        return {
+            parts[1]: parts[17].split()[0]
+            for parts in self.lb_stat()
+            if len(parts) > 17 and parts[0] == "samaconso_api" and parts[1].startswith("api_")
+        }
 
     def lb_server_state(self, backend: str, server: str) -> str:
-        sock = self.tmp / "lb" / "admin.sock"
-        res = subprocess.run(
-            ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
-            input="show stat\n",
-            capture_output=True,
-            text=True,
-        )
-        for line in res.stdout.splitlines():
-            parts = line.split(",")
+        for parts in self.lb_stat():
             if len(parts) > 17 and parts[0] == backend and parts[1] == server:
                 return parts[17].split()[0] if parts[17] else ""
         return ""
 
     def lb_sessions(self) -> dict[str, int]:
         """Sessions en cours par instance d'API, vues par HAProxy."""
-        sock = self.tmp / "lb" / "admin.sock"
-        res = subprocess.run(
-            ns_argv(self.ns["lb"], ["socat", "-", f"UNIX-CONNECT:{sock}"]),
-            input="show stat\n",
-            capture_output=True,
-            text=True,
-        )
-        out: dict[str, int] = {}
-        for line in res.stdout.splitlines():
-            parts = line.split(",")
-            if len(parts) > 4 and parts[0] == "samaconso_api" and parts[1].startswith("api_"):
-                out[parts[1]] = int(parts[4] or 0)
-        return out
+        return {
+            parts[1]: int(parts[4] or 0)
+            for parts in self.lb_stat()
+            if len(parts) > 4 and parts[0] == "samaconso_api" and parts[1].startswith("api_")
+        }
 
     # ---- checks ----------------------------------------------------------------------------
     def check_firewall(self) -> None:
@@ -1253,6 +1232,12 @@ class Rehearsal:
         )
 
     # ---- cleanup ---------------------------------------------------------------------------
+    def print_overrides(self, kind: str) -> None:
+        """Ce qui s'écarte de la production dans cette répétition (imprimé avant le scénario)."""
+        print(f"Écarts avec la production ({kind}) :")
+        for key, value in self.overrides.items():
+            print(f"  {key} = {value}")
+
     def cleanup(self) -> None:
         say("nettoyage : processus, espaces de noms, répertoire temporaire")
         if self.host_netns_fd is not None:
@@ -1329,13 +1314,8 @@ def main() -> int:
         return 2
     r = Rehearsal()
 
-    def interrupted(signum: int, _frame: Any) -> None:
-        raise KeyboardInterrupt(f"signal {signum}")
-
-    signal.signal(signal.SIGTERM, interrupted)
-    signal.signal(signal.SIGHUP, interrupted)
-    say(f"répertoire de travail {r.tmp} ; espaces de noms {TAG}-*")
-    try:
+    def steps() -> None:
+        say(f"répertoire de travail {r.tmp} ; espaces de noms {TAG}-*")
         r.build_network()
         r.host_netns_fd = os.open("/proc/self/ns/net", os.O_RDONLY)
         r.make_secrets()
@@ -1348,28 +1328,14 @@ def main() -> int:
         r.check_firewall()
         r.platform_health()
         r.start_monitoring()
-        print("Écarts avec la production (répétition) :")
-        for key, value in r.overrides.items():
-            print(f"  {key} = {value}")
+        r.print_overrides("répétition")
         # Le client (ce processus) passe dans son espace de noms : il n'atteint que la VIP.
         setns(f"/var/run/netns/{r.ns['client']}")
         if not growth_only:
             run_scenario(r)
         run_growth(r)
-    except StepFailed as exc:
-        r.report.failed("étape interrompue", str(exc)[:1500])
-    except KeyboardInterrupt as exc:
-        r.report.failed("interruption", str(exc))
-    except Exception as exc:
-        import traceback
 
-        traceback.print_exc()
-        r.report.failed("erreur inattendue", f"{type(exc).__name__}: {exc}")
-    finally:
-        signal.signal(signal.SIGTERM, signal.SIG_IGN)
-        r.cleanup()
-    r.report.print()
-    return 0 if r.report.success else 1
+    return run_drill(r, steps)
 
 
 if __name__ == "__main__":

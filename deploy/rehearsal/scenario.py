@@ -16,6 +16,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any, Protocol
 
@@ -35,6 +36,7 @@ class Rehearsal(Protocol):
     tmp: Path
 
     def app_environment(self, *args: Any, **kwargs: Any) -> Any: ...
+    def lb_command(self, command: str) -> str: ...
     def lb_states(self) -> dict[str, str]: ...
     def lb_sessions(self) -> dict[str, int]: ...
     def psql(self, *args: Any, **kwargs: Any) -> Any: ...
@@ -538,32 +540,50 @@ class RealtimeListeners:
 
 
 # ------------------------------------------------------------------------------------------------
+RequestPicker = Callable[[int], tuple[str, dict[str, str]]]
+
+
 def traffic(
-    c: Client,
-    token: str | None,
+    base: str,
+    pick: RequestPicker,
     stop: threading.Event,
     results: list[tuple[float, str]],
     t0: float,
     samples: list[str],
+    *,
+    timeout: float = 10.0,
+    max_samples: int = 5,
 ) -> None:
-    client = httpx.Client(base_url=c.base, verify=False, timeout=10.0)  # noqa: S501
-    i = 0
+    """Un client qui interroge ``base`` en boucle jusqu'à ``stop`` : la n-ième requête est
+    ``pick(n)`` (chemin, en-têtes) ; chaque issue (code HTTP ou exception) va dans ``results`` avec
+    son instant, les premiers échecs en clair dans ``samples``."""
+    client = httpx.Client(base_url=base, verify=False, timeout=timeout)  # noqa: S501 - certificat de test
+    n = 0
     while not stop.is_set():
-        i += 1
-        path, headers = ("/health", {})
-        if token and i % 2 == 0:
-            path, headers = (f"{API}/me", {"Authorization": f"Bearer {token}"})
+        path, headers = pick(n)
+        n += 1
         try:
             res = client.get(path, headers=headers)
             outcome = str(res.status_code)
-            if res.status_code != 200 and len(samples) < 5:
+            if res.status_code != 200 and len(samples) < max_samples:
                 samples.append(f"{time.monotonic() - t0:.1f}s {path} {res.status_code} {res.text[:160]}")
         except httpx.HTTPError as exc:
             outcome = type(exc).__name__
-            if len(samples) < 5:
+            if len(samples) < max_samples:
                 samples.append(f"{time.monotonic() - t0:.1f}s {path} {exc!r}"[:200])
         results.append((time.monotonic() - t0, outcome))
     client.close()
+
+
+def health_and_me(token: str | None) -> RequestPicker:
+    """/health, puis GET /me avec ``token`` une fois sur deux (seulement /health sans jeton)."""
+
+    def pick(n: int) -> tuple[str, dict[str, str]]:
+        if token and n % 2 == 1:
+            return f"{API}/me", {"Authorization": f"Bearer {token}"}
+        return "/health", {}
+
+    return pick
 
 
 def wait_broadcast_done(c: Client, admin: str, nid: str, devices: int, timeout_s: float) -> dict[str, Any]:
@@ -618,7 +638,9 @@ def rolling_restart_under_traffic(r: Rehearsal, c: Client, state: dict[str, Any]
     samples: list[str] = []
     t0 = time.monotonic()
     threads = [
-        threading.Thread(target=traffic, args=(c, state.get("token"), stop, results, t0, samples))
+        threading.Thread(
+            target=traffic, args=(c.base, health_and_me(state.get("token")), stop, results, t0, samples)
+        )
         for _ in range(6)
     ]
     for t in threads:

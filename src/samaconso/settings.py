@@ -82,7 +82,8 @@ class Settings(BaseSettings):
     database_read_url: str | None = Field(
         default=None,
         description="Read-only URL (a streaming replica, through its own PgBouncer) for the heavy pure "
-        "reads: staff and audit lists. Unset: those reads use database_url, in a read-only transaction.",
+        "reads: staff and audit lists, the dashboard refresh's aggregates. Unset: those reads use "
+        "database_url, in a read-only transaction.",
     )
     database_pool_size: int = 10
     database_max_overflow: int = 10

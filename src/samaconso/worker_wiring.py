@@ -2,7 +2,7 @@
 
 Each worker process builds them at its start-up (``worker_process_init``) and closes them at its
 shutdown (``worker_process_shutdown``), hooks the ``samaconso worker`` command installs
-(:func:`install_process_hooks`): the database pools, Redis, S3, the legacy gateway with its
+(:func:`install_process_hooks`): the database pools (primary, and the read replica when configured), Redis, S3, the legacy gateway with its
 breakers, the push sender (FCM HTTP/2 channel and OAuth token, or the embedded file sink). Tasks
 read them through :func:`resources`; no task module keeps a resource of its own.
 
@@ -41,6 +41,8 @@ class WorkerResources:
     settings: Settings
     db: Database
     aggregate_db: Database  # same database, longer statement timeout (dashboard rollups)
+    # the read engine with that timeout: the replica (SAMACONSO_DATABASE_READ_URL), else aggregate_db
+    aggregate_read_db: Database
     cache: Cache
     storage: Storage
     legacy: LegacyGateway
@@ -51,6 +53,8 @@ class WorkerResources:
         await self.pusher.aclose()
         await self.response_cache.aclose()
         await self.legacy.dispose()
+        if self.aggregate_read_db is not self.aggregate_db:
+            await self.aggregate_read_db.dispose()
         await self.aggregate_db.dispose()
         await self.db.dispose()
         await self.cache.redis.aclose()
@@ -63,10 +67,15 @@ def build_resources(settings: Settings) -> WorkerResources:
     db = Database(settings)
     response_cache = ResponseCache(redis, settings.response_cache_ttl_s)
     response_cache.attach(db)
+    aggregate_db = Database(slow)
+    aggregate_read_db = aggregate_db
+    if settings.database_read_url:  # a streaming replica: the dashboard's aggregate reads
+        aggregate_read_db = Database(slow, url=settings.database_read_url)
     return WorkerResources(
         settings=settings,
         db=db,
-        aggregate_db=Database(slow),
+        aggregate_db=aggregate_db,
+        aggregate_read_db=aggregate_read_db,
         cache=cache,
         storage=Storage(settings),
         legacy=LegacyGateway.from_settings(settings, cache),

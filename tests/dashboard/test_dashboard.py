@@ -8,73 +8,18 @@ from typing import Any
 
 from fastapi import FastAPI
 from httpx import AsyncClient
-from sqlalchemy import text
 
 from samaconso.dashboard import service as dashboard_service
-from samaconso.identity.models import Agency, Device, Role
+from samaconso.identity.models import Agency, Role
 from samaconso.kit.db import Database
 from samaconso.meters.models import LinkStatus, MeterKind
 from samaconso.settings import Settings
 from samaconso.worker import BEAT_SCHEDULE, route_for
+from tests.dashboard.helpers import delivery, devices, notification, sql
 from tests.requests.helpers import link, make_meter, seed_types
 from tests.support.users import TestUser, make_user
 
 API = "/api/v1"
-
-
-async def _devices(db: Database, user_id: uuid.UUID, active: int, inactive: int = 0) -> list[uuid.UUID]:
-    async with db.sessionmaker() as session:
-        rows = [
-            Device(
-                user_id=user_id,
-                device_id=f"dev-{uuid.uuid4().hex[:8]}",
-                fcm_token=f"tok-{uuid.uuid4().hex}",
-                is_active=i < active,
-            )
-            for i in range(active + inactive)
-        ]
-        session.add_all(rows)
-        await session.commit()
-        return [r.id for r in rows]
-
-
-async def _sql(db: Database, sql: str, **params: Any) -> None:
-    async with db.sessionmaker() as session:
-        await session.execute(text(sql), params)
-        await session.commit()
-
-
-async def _notification(
-    db: Database,
-    *,
-    kind: str,
-    age_days: float,
-    user: uuid.UUID | None = None,
-    agencies: list[uuid.UUID] | None = None,
-) -> uuid.UUID:
-    nid = uuid.uuid4()
-    await _sql(
-        db,
-        "INSERT INTO notifications (id, created_at, type, priority, title_fr, title_en, body_fr, body_en, "
-        "target_kind, target_user_id, target_agency_ids) VALUES (:id, now() - make_interval(secs => :age), "
-        "'campaign', 'low', 't', 't', 'b', 'b', :kind, :user, CAST(:agencies AS uuid[]))",
-        id=nid,
-        age=age_days * 86400,
-        kind=kind,
-        user=user,
-        agencies=[str(a) for a in agencies] if agencies else None,
-    )
-    return nid
-
-
-async def _delivery(db: Database, notification_id: uuid.UUID, device_id: uuid.UUID, status: str) -> None:
-    await _sql(
-        db,
-        "INSERT INTO notification_deliveries (notification_id, device_id, status) VALUES (:n, :d, :s)",
-        n=notification_id,
-        d=device_id,
-        s=status,
-    )
 
 
 async def _fixture(
@@ -100,12 +45,12 @@ async def _fixture(
     await link(db, c["c4"].id, m1, status=LinkStatus.refused, is_owner=False)
     await link(db, c["c6"].id, m4, is_default=True)
     await link(db, c["c5"].id, m4, status=LinkStatus.revoked, is_owner=False)
-    d1 = await _devices(db, c["c1"].id, active=2)
-    await _devices(db, c["c2"].id, active=1, inactive=1)
-    d3 = await _devices(db, c["c3"].id, active=1)
-    await _devices(db, c["c6"].id, active=1)
-    await _sql(db, "UPDATE users SET created_at = now() - interval '3 days' WHERE id = :u", u=c["c2"].id)
-    await _sql(db, "UPDATE users SET created_at = now() - interval '40 days' WHERE role <> 'customer'")
+    d1 = await devices(db, c["c1"].id, active=2)
+    await devices(db, c["c2"].id, active=1, inactive=1)
+    d3 = await devices(db, c["c3"].id, active=1)
+    await devices(db, c["c6"].id, active=1)
+    await sql(db, "UPDATE users SET created_at = now() - interval '3 days' WHERE id = :u", u=c["c2"].id)
+    await sql(db, "UPDATE users SET created_at = now() - interval '40 days' WHERE role <> 'customer'")
 
     # requests: c1 two on m1 (one taken by the agent, one overdue), c3 one on m3, c5 one national
     async def submit(user: TestUser, meter: uuid.UUID | None) -> str:
@@ -124,17 +69,17 @@ async def _fixture(
         f"{API}/requests/{taken}", json={"status": "in_progress"}, headers=staff["agent"].headers
     )
     assert moved.status_code == 200  # also notifies c1 (one more notification, no push yet)
-    await _sql(db, "UPDATE customer_requests SET due_at = now() - interval '1 hour' WHERE id = :r", r=late)
+    await sql(db, "UPDATE customer_requests SET due_at = now() - interval '1 hour' WHERE id = :r", r=late)
 
     # notifications: a personal one to c1 pushed to 2 devices (1 sent, 1 dead token), a broadcast to
     # Thiès 10 days ago reaching c3, an old national broadcast (outside the 30-day window)
-    n1 = await _notification(db, kind="user", age_days=0.1, user=c["c1"].id)
-    await _delivery(db, n1, d1[0], "sent")
-    await _delivery(db, n1, d1[1], "dead")
-    n2 = await _notification(db, kind="agency", age_days=10, agencies=[ths])
-    await _delivery(db, n2, d3[0], "sent")
-    n3 = await _notification(db, kind="everyone", age_days=40)
-    await _delivery(db, n3, d3[0], "failed")
+    n1 = await notification(db, kind="user", age_days=0.1, user=c["c1"].id)
+    await delivery(db, n1, d1[0], "sent")
+    await delivery(db, n1, d1[1], "dead")
+    n2 = await notification(db, kind="agency", age_days=10, agencies=[ths])
+    await delivery(db, n2, d3[0], "sent")
+    n3 = await notification(db, kind="everyone", age_days=40)
+    await delivery(db, n3, d3[0], "failed")
     return c | staff
 
 
@@ -276,7 +221,7 @@ async def test_dashboard_is_cached_then_refreshed(
     live = (await client.get(f"{API}/dashboard", headers=admin.headers)).json()
     assert live["requests"]["total"] == 1  # requests are live
     assert live["users"]["customers"] == 1  # rolled-up figures wait for the periodic refresh
-    assert await dashboard_service.refresh_rollups(app.state.db)
+    assert await dashboard_service.refresh_rollups(app.state.db, app.state.read_db)
     await app.state.cache.delete("dashboard:national")
     refreshed = (await client.get(f"{API}/dashboard", headers=admin.headers)).json()
     assert refreshed["users"]["customers"] == 2

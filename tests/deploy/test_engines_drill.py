@@ -112,6 +112,13 @@ def test_engines_drill_runs_for_real() -> None:
     assert "walreceiver streaming" in out
     assert "la liste montre ['drill.admin']" in out  # replay paused: the list came from the replica
     assert "read-only transaction" in out
+    # the dashboard refresh read the replica (replay paused: 2 customers there, 3 on the primary) and
+    # wrote its rollups on the primary
+    assert (
+        "3 sur le primaire, 2 sur la réplique (rejeu suspendu) ; agrégat national écrit sur le primaire : 2 clients"
+        in out
+    )
+    assert "users.customers = 3" in out
     assert out.count("quorum 3 membres") == len(QUEUES)
     assert "30/30 résultats" in out
     assert "nouveau leader rabbit" in out

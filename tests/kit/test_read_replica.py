@@ -6,18 +6,15 @@ what a list shows then says which database it was read from."""
 
 from __future__ import annotations
 
-import os
 import uuid
 from collections.abc import AsyncGenerator, Iterator
 from types import SimpleNamespace
 from typing import Any, cast
 
-import psycopg
 import pytest
 from fastapi import FastAPI
 from httpx import AsyncClient
 from sqlalchemy import func, select, text
-from sqlalchemy.engine import make_url
 from sqlalchemy.exc import DBAPIError
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -28,29 +25,17 @@ from samaconso.kit.security import hash_secret
 from samaconso.models import metadata
 from samaconso.settings import Settings
 from tests.support import env
+from tests.support.replica_database import replica_database
 from tests.support.users import make_user
 
 API = "/api/v1"
 REPLICA_DB = f"{env.TEST_DB}_replica"
 
 
-def _admin_exec(sql: str) -> None:
-    with psycopg.connect(env.PG_ADMIN_URL, autocommit=True) as conn:
-        conn.execute(sql)
-
-
 @pytest.fixture(scope="module")
 def replica_url(database_url: str) -> Iterator[str]:
-    """A second database built by the same migrations (what pg_basebackup would copy)."""
-    from samaconso.cli import migrate
-
-    _admin_exec(f'DROP DATABASE IF EXISTS "{REPLICA_DB}" WITH (FORCE)')
-    _admin_exec(f'CREATE DATABASE "{REPLICA_DB}"')
-    url = make_url(os.environ["SAMACONSO_DATABASE_URL"]).set(database=REPLICA_DB)
-    rendered = url.render_as_string(hide_password=False)
-    migrate(rendered)
-    yield rendered
-    _admin_exec(f'DROP DATABASE IF EXISTS "{REPLICA_DB}" WITH (FORCE)')
+    with replica_database(REPLICA_DB) as url:
+        yield url
 
 
 @pytest.fixture

@@ -1,18 +1,21 @@
 """All SQL of the dashboard: aggregate queries only (nothing is loaded row by row into Python).
 
-The rollup queries compute every agency and the national figures in a handful of passes
-(``GROUPING SETS`` / one temporary table of active (agency, user) pairs); they run in the periodic
-refresh, not in the request path. The live queries (requests) use index-only scans.
+The rollup queries compute every agency and the national figures in two statements (links with
+``GROUPING SETS``; everything built on the active (agency, user) pairs in one statement sharing a
+materialized CTE); they are pure reads, run by the periodic refresh on the read engine (a streaming
+replica when configured) in a READ ONLY transaction, not in the request path. The refresh's lock and
+writes (rollups, daily buckets) are on the primary. The live queries (requests) use index-only scans.
 """
 
 from __future__ import annotations
 
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import date, datetime, timedelta
 from typing import Any
 
-from sqlalchemy import RowMapping, delete, func, select, text
+from sqlalchemy import JSON, RowMapping, column, delete, func, select, text
 from sqlalchemy.dialects.postgresql import insert
 from sqlalchemy.ext.asyncio import AsyncSession
 
@@ -66,135 +69,169 @@ async def links_by_scope(session: AsyncSession) -> Sequence[RowMapping]:
     )
 
 
-async def build_active_pairs(session: AsyncSession) -> None:
-    """Temporary table (dropped at commit) of (agency, user) with an active link, and the user's role
-    there: owner of at least one meter, and/or shared access to one."""
-    await session.execute(
-        text(
-            """
-            CREATE TEMP TABLE dash_active_pairs ON COMMIT DROP AS
-            SELECT m.agency_id, l.user_id, bool_or(l.is_owner) AS owner, bool_or(NOT l.is_owner) AS shared
-            FROM meter_links l JOIN meters m ON m.id = l.meter_id
-            WHERE l.status = 'active'
-            GROUP BY m.agency_id, l.user_id
-            """
-        )
+# The (agency, user) pairs with an active link, and the user's role there: owner of at least one
+# meter, and/or shared access to one. Used by four figures; computed once per refresh as a
+# materialized CTE (not a temporary table: the refresh reads a hot standby, in a READ ONLY transaction).
+_ACTIVE_PAIRS = """
+    active_pairs AS MATERIALIZED (
+        SELECT m.agency_id, l.user_id, bool_or(l.is_owner) AS owner, bool_or(NOT l.is_owner) AS shared
+        FROM meter_links l JOIN meters m ON m.id = l.meter_id
+        WHERE l.status = 'active'
+        GROUP BY m.agency_id, l.user_id
+    )"""
+
+# Customers, owners, shared users and their active devices, per agency of their active meters.
+_USERS_BY_AGENCY = """
+    SELECT p.agency_id::text AS agency, count(*) AS customers,
+           count(*) FILTER (WHERE p.owner) AS owners, count(*) FILTER (WHERE p.shared) AS shared_users,
+           coalesce(sum(d.n), 0) AS active_devices
+    FROM active_pairs p
+    LEFT JOIN (SELECT user_id, count(*) AS n FROM devices WHERE is_active GROUP BY user_id) d
+           ON d.user_id = p.user_id
+    WHERE p.agency_id IS NOT NULL
+    GROUP BY p.agency_id"""
+
+# Nationally: every customer account, owners and shared users counted once whatever their agencies.
+_USERS_NATIONAL = """
+    WITH per_user AS (
+        SELECT user_id, bool_or(owner) AS owner, bool_or(shared) AS shared
+        FROM active_pairs GROUP BY user_id
     )
-    await session.execute(text("ANALYZE dash_active_pairs"))
+    SELECT (SELECT count(*) FROM users WHERE role = 'customer' AND deleted_at IS NULL) AS customers,
+           u.owners, u.shared_users,
+           (SELECT count(*) FROM devices d JOIN users u ON u.id = d.user_id
+             WHERE d.is_active AND u.role = 'customer') AS active_devices
+    FROM (SELECT count(*) FILTER (WHERE owner) AS owners, count(*) FILTER (WHERE shared) AS shared_users
+          FROM per_user) u"""
 
+# Customer sign-ups per UTC day since :signups_since: nationally (``national`` 1) and per agency of
+# the customers' active meters (``national`` 0).
+_SIGNUPS_BY_DAY = """
+    SELECT NULL::text AS agency, 1 AS national, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
+    FROM users WHERE role = 'customer' AND created_at >= :signups_since
+    GROUP BY 3
+    UNION ALL
+    SELECT p.agency_id::text, 0, (u.created_at AT TIME ZONE 'UTC')::date, count(*)
+    FROM active_pairs p JOIN users u ON u.id = p.user_id
+    WHERE u.created_at >= :signups_since AND p.agency_id IS NOT NULL
+    GROUP BY 1, 3"""
 
-async def users_by_agency(session: AsyncSession) -> Sequence[RowMapping]:
-    return await _rows(
-        session,
-        """
-        SELECT p.agency_id::text AS agency, count(*) AS customers,
-               count(*) FILTER (WHERE p.owner) AS owners, count(*) FILTER (WHERE p.shared) AS shared_users,
-               coalesce(sum(d.n), 0) AS active_devices
-        FROM dash_active_pairs p
-        LEFT JOIN (SELECT user_id, count(*) AS n FROM devices WHERE is_active GROUP BY user_id) d
-               ON d.user_id = p.user_id
-        WHERE p.agency_id IS NOT NULL
-        GROUP BY p.agency_id
-        """,
-    )
-
-
-async def users_national(session: AsyncSession) -> RowMapping:
-    rows = await _rows(
-        session,
-        """
-        WITH per_user AS (
-            SELECT user_id, bool_or(owner) AS owner, bool_or(shared) AS shared
-            FROM dash_active_pairs GROUP BY user_id
-        )
-        SELECT (SELECT count(*) FROM users WHERE role = 'customer' AND deleted_at IS NULL) AS customers,
-               (SELECT count(*) FROM per_user) AS customers_with_meter,
-               (SELECT count(*) FROM per_user WHERE owner) AS owners,
-               (SELECT count(*) FROM per_user WHERE shared) AS shared_users,
-               (SELECT count(*) FROM devices d JOIN users u ON u.id = d.user_id
-                 WHERE d.is_active AND u.role = 'customer') AS active_devices
-        """,
-    )
-    return rows[0]
-
-
-async def signups_by_day(session: AsyncSession, since: datetime) -> Sequence[RowMapping]:
-    """Customer sign-ups per UTC day since ``since``: nationally (``agency`` NULL, ``national`` 1) and
-    per agency of the customers' active meters (``national`` 0)."""
-    return await _rows(
-        session,
-        """
-        SELECT NULL::text AS agency, 1 AS national, (created_at AT TIME ZONE 'UTC')::date AS day, count(*) AS n
-        FROM users WHERE role = 'customer' AND created_at >= :since
-        GROUP BY 3
+# Per UTC day since :notifications_since, nationally (``agency`` NULL) and per agency: notifications
+# addressed to the scope and the pushes that reached a final state / were delivered. Per agency:
+# broadcasts to everyone / all agencies / this agency (or an outage zone including it), messages
+# about its meters, personal messages to its customers; pushes to its customers' devices.
+# ``members``: the (agency, customer) pairs those messages and pushes concern, one of the two below.
+_NOTIFICATIONS_DAILY = """
+    WITH recent AS (
+        SELECT id, (created_at AT TIME ZONE 'UTC')::date AS day, target_kind, target_user_id,
+               target_meter_id, target_agency_ids
+        FROM notifications WHERE created_at >= :notifications_since
+    ),
+    pushes AS (
+        SELECT r.day, d.status, dv.user_id
+        FROM notification_deliveries d
+        JOIN recent r ON r.id = d.notification_id
+        JOIN devices dv ON dv.id = d.device_id
+        WHERE d.status IN ('sent', 'failed', 'dead')
+    ),
+    members AS ({members}),
+    addressed AS (
+        SELECT a.id AS agency_id, r.id, r.day
+        FROM recent r JOIN agencies a
+          ON r.target_kind IN ('everyone', 'all_agencies') OR a.id = ANY (r.target_agency_ids)
+        UNION
+        SELECT m.agency_id, r.id, r.day
+        FROM recent r JOIN meters m ON m.id = r.target_meter_id
+        WHERE m.agency_id IS NOT NULL
+        UNION
+        SELECT p.agency_id, r.id, r.day
+        FROM recent r JOIN members p ON p.user_id = r.target_user_id
+    ),
+    sent AS (
+        SELECT NULL::text AS agency, day, count(*) AS sent FROM recent GROUP BY day
         UNION ALL
-        SELECT p.agency_id::text, 0, (u.created_at AT TIME ZONE 'UTC')::date, count(*)
-        FROM dash_active_pairs p JOIN users u ON u.id = p.user_id
-        WHERE u.created_at >= :since AND p.agency_id IS NOT NULL
-        GROUP BY 1, 3
-        """,
-        since=since,
+        SELECT agency_id::text, day, count(*) FROM addressed GROUP BY agency_id, day
+    ),
+    pushed AS (
+        SELECT NULL::text AS agency, day, count(*) AS attempts,
+               count(*) FILTER (WHERE status = 'sent') AS delivered
+        FROM pushes GROUP BY day
+        UNION ALL
+        SELECT p.agency_id::text, x.day, count(*), count(*) FILTER (WHERE x.status = 'sent')
+        FROM pushes x JOIN members p ON p.user_id = x.user_id
+        GROUP BY p.agency_id, x.day
     )
+    SELECT coalesce(s.agency, p.agency) AS agency, coalesce(s.day, p.day) AS day,
+           coalesce(s.sent, 0) AS sent, coalesce(p.attempts, 0) AS attempts,
+           coalesce(p.delivered, 0) AS delivered
+    FROM sent s
+    FULL JOIN pushed p ON p.agency IS NOT DISTINCT FROM s.agency AND p.day = s.day"""
 
 
-async def notifications_daily(session: AsyncSession, since: datetime) -> Sequence[RowMapping]:
-    """Per UTC day since ``since``, nationally (``agency`` NULL) and per agency: notifications
-    addressed to the scope and the pushes that reached a final state / were delivered.
+# A refresh of the last two days (every 5 minutes): a few thousand messages and pushes, so only the
+# pairs of their customers (a hashed semi-join). The CTE has no statistics: joined whole, the planner
+# would sort its hundreds of thousands of rows twice (merge joins).
+_MEMBERS_OF_RECENT = """
+        SELECT p.agency_id, p.user_id
+        FROM active_pairs p
+        WHERE p.agency_id IS NOT NULL
+          AND p.user_id IN (SELECT target_user_id FROM recent UNION SELECT user_id FROM pushes)"""
+# A refresh of the whole window (first one, or days missing): most customers have a push in 30 days,
+# filtering first would cost more than it saves.
+_MEMBERS_ALL = """
+        SELECT agency_id, user_id FROM active_pairs WHERE agency_id IS NOT NULL"""
 
-    Per agency: broadcasts to everyone / all agencies / this agency (or an outage zone including it),
-    messages about its meters, personal messages to its customers; pushes to its customers' devices.
-    """
-    return await _rows(
-        session,
-        """
-        WITH recent AS (
-            SELECT id, (created_at AT TIME ZONE 'UTC')::date AS day, target_kind, target_user_id,
-                   target_meter_id, target_agency_ids
-            FROM notifications WHERE created_at >= :since
-        ),
-        addressed AS (
-            SELECT a.id AS agency_id, r.id, r.day
-            FROM recent r JOIN agencies a
-              ON r.target_kind IN ('everyone', 'all_agencies') OR a.id = ANY (r.target_agency_ids)
-            UNION
-            SELECT m.agency_id, r.id, r.day
-            FROM recent r JOIN meters m ON m.id = r.target_meter_id
-            WHERE m.agency_id IS NOT NULL
-            UNION
-            SELECT p.agency_id, r.id, r.day
-            FROM recent r JOIN dash_active_pairs p ON p.user_id = r.target_user_id
-            WHERE p.agency_id IS NOT NULL
-        ),
-        sent AS (
-            SELECT NULL::text AS agency, day, count(*) AS sent FROM recent GROUP BY day
-            UNION ALL
-            SELECT agency_id::text, day, count(*) FROM addressed GROUP BY agency_id, day
-        ),
-        pushes AS (
-            SELECT r.day, d.status, dv.user_id
-            FROM notification_deliveries d
-            JOIN recent r ON r.id = d.notification_id
-            JOIN devices dv ON dv.id = d.device_id
-            WHERE d.status IN ('sent', 'failed', 'dead')
-        ),
-        pushed AS (
-            SELECT NULL::text AS agency, day, count(*) AS attempts,
-                   count(*) FILTER (WHERE status = 'sent') AS delivered
-            FROM pushes GROUP BY day
-            UNION ALL
-            SELECT p.agency_id::text, x.day, count(*), count(*) FILTER (WHERE x.status = 'sent')
-            FROM pushes x
-            JOIN (SELECT DISTINCT agency_id, user_id FROM dash_active_pairs WHERE agency_id IS NOT NULL) p
-              ON p.user_id = x.user_id
-            GROUP BY p.agency_id, x.day
+
+@dataclass(frozen=True)
+class PairFigures:
+    """What the active (agency, user) pairs give, each a list of rows as the query named them."""
+
+    users_by_agency: list[dict[str, Any]]
+    users_national: dict[str, Any]
+    signups_by_day: list[dict[str, Any]]  # ``day``: a date
+    notifications_daily: list[dict[str, Any]]  # ``day``: a date
+
+
+def _days(rows: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    return [row | {"day": date.fromisoformat(row["day"])} for row in rows]
+
+
+async def pair_figures(
+    session: AsyncSession, *, signups_since: datetime, notifications_since: datetime, whole_window: bool
+) -> PairFigures:
+    """Users per agency and nationally, sign-ups per day and notifications per day, in ONE statement
+    so that the active pairs are computed once: each figure is a sub-select aggregated to JSON (a
+    few hundred rows at most), the pairs a materialized CTE they share. A pure read: it runs on a
+    hot standby, in a READ ONLY transaction. ``whole_window``: the notifications of the whole
+    window are recomputed (not only the last two days), which changes the best plan."""
+    notifications = _NOTIFICATIONS_DAILY.format(members=_MEMBERS_ALL if whole_window else _MEMBERS_OF_RECENT)
+    sql = f"""
+        WITH {_ACTIVE_PAIRS}
+        SELECT (SELECT coalesce(json_agg(x), '[]') FROM ({_USERS_BY_AGENCY}) x) AS users_by_agency,
+               (SELECT row_to_json(x) FROM ({_USERS_NATIONAL}) x) AS users_national,
+               (SELECT coalesce(json_agg(x), '[]') FROM ({_SIGNUPS_BY_DAY}) x) AS signups_by_day,
+               (SELECT coalesce(json_agg(x), '[]') FROM ({notifications}) x) AS notifications_daily
+    """  # noqa: S608 - fixed SQL fragments of this module, the values are bound parameters
+    row = (
+        (
+            await session.execute(
+                text(sql).columns(
+                    column("users_by_agency", JSON),
+                    column("users_national", JSON),
+                    column("signups_by_day", JSON),
+                    column("notifications_daily", JSON),
+                ),
+                {"signups_since": signups_since, "notifications_since": notifications_since},
+            )
         )
-        SELECT coalesce(s.agency, p.agency) AS agency, coalesce(s.day, p.day) AS day,
-               coalesce(s.sent, 0) AS sent, coalesce(p.attempts, 0) AS attempts,
-               coalesce(p.delivered, 0) AS delivered
-        FROM sent s
-        FULL JOIN pushed p ON p.agency IS NOT DISTINCT FROM s.agency AND p.day = s.day
-        """,
-        since=since,
+        .mappings()
+        .one()
+    )
+    return PairFigures(
+        users_by_agency=list(row["users_by_agency"]),
+        users_national=dict(row["users_national"]),
+        signups_by_day=_days(row["signups_by_day"]),
+        notifications_daily=_days(row["notifications_daily"]),
     )
 
 

@@ -6,7 +6,9 @@ Two kinds of figures:
   passes over million-row tables (about 10 s of aggregate SQL nationally), so a periodic task
   (``samaconso.dashboard.tasks.housekeeping_refresh``, every 5 minutes) computes every scope at once
   into ``dashboard_rollups``; the answer shows when (``figures_computed_at``). When no rollup exists
-  yet (fresh install), the first dashboard call computes it.
+  yet (fresh install), the first dashboard call computes it. Those passes are pure reads on the read
+  engine (``SAMACONSO_DATABASE_READ_URL``: the streaming replica), in a READ ONLY transaction; the
+  lock and the writes stay on the primary.
 * **live** (requests by status, overdue): index-only aggregate, always current.
 
 The whole answer is cached 60 s in Redis per scope.
@@ -28,6 +30,7 @@ from samaconso.identity.principal import Principal
 from samaconso.kit.cache import Cache
 from samaconso.kit.db import Database
 from samaconso.kit.errors import AppError
+from samaconso.kit.read_only_repository import read_only_session
 
 log = structlog.get_logger(__name__)
 
@@ -58,19 +61,28 @@ def _window(sent: int, attempts: int, delivered: int) -> dict[str, Any]:
     }
 
 
-async def _refresh_notification_days(
-    session: AsyncSession, figures: dict[str, dict[str, Any]], *, today: date
-) -> None:
-    """Recompute the daily notification buckets that can still change (today, yesterday, and any
-    day of the window never computed), then sum the 7- and 30-day windows of every scope."""
+def _notification_first_day(known: int, today: date) -> date:
+    """The first daily notification bucket to recompute: the ones that can still change (today,
+    yesterday), or the whole window when some older day of it was never computed."""
     window_first = today - timedelta(days=NOTIFICATION_WINDOW_DAYS - 1)
-    known = await repo.known_notification_days(session, window_first, today - timedelta(days=2))
-    first = window_first if known < NOTIFICATION_WINDOW_DAYS - 2 else today - timedelta(days=1)
+    return window_first if known < NOTIFICATION_WINDOW_DAYS - 2 else today - timedelta(days=1)
+
+
+async def _save_notification_days(
+    session: AsyncSession,
+    figures: dict[str, dict[str, Any]],
+    rows: list[dict[str, Any]],
+    *,
+    first: date,
+    today: date,
+) -> None:
+    """Store the recomputed daily buckets (zeros included) from ``first`` to ``today``, then sum the
+    7- and 30-day windows of every scope from the stored buckets (primary: it reads its own writes)."""
+    window_first = today - timedelta(days=NOTIFICATION_WINDOW_DAYS - 1)
     days = [first + timedelta(days=i) for i in range((today - first).days + 1)]
     buckets: dict[tuple[str, date], list[int]] = {
         (scope, day): [0, 0, 0] for scope in figures for day in days
     }
-    rows = await repo.notifications_daily(session, datetime(first.year, first.month, first.day, tzinfo=UTC))
     for row in rows:
         key = (NATIONAL if row["agency"] is None else str(row["agency"]), row["day"])
         if key in buckets:
@@ -85,13 +97,13 @@ async def _refresh_notification_days(
     )
     week_first = today - timedelta(days=6)
     sums = {scope: {"7": [0, 0, 0], "30": [0, 0, 0]} for scope in figures}
-    for row in await repo.notification_windows(session, window_first):
-        if row["scope"] not in sums:
+    for stored in await repo.notification_windows(session, window_first):
+        if stored["scope"] not in sums:
             continue
-        values = (int(row["notifications"]), int(row["push_attempts"]), int(row["push_delivered"]))
-        windows = ("7", "30") if row["day"] >= week_first else ("30",)
+        values = (int(stored["notifications"]), int(stored["push_attempts"]), int(stored["push_delivered"]))
+        windows = ("7", "30") if stored["day"] >= week_first else ("30",)
         for w in windows:
-            sums[row["scope"]][w] = [a + b for a, b in zip(sums[row["scope"]][w], values, strict=True)]
+            sums[stored["scope"]][w] = [a + b for a, b in zip(sums[stored["scope"]][w], values, strict=True)]
     for scope, s in sums.items():
         figures[scope]["notifications"] = {
             "last_7_days": _window(*s["7"]),
@@ -99,52 +111,80 @@ async def _refresh_notification_days(
         }
 
 
-async def refresh_rollups(db: Database) -> bool:
-    """Recompute every scope's rolled-up figures in one transaction. False if another refresh runs."""
+def _midnight(day: date) -> datetime:
+    return datetime(day.year, day.month, day.day, tzinfo=UTC)
+
+
+async def _read_figures(
+    read: AsyncSession, *, signups_first: date, notifications_first: date, whole_window: bool
+) -> tuple[dict[str, dict[str, Any]], list[dict[str, Any]]]:
+    """Every scope's links, users and sign-ups, and the daily notification rows: the heavy aggregate
+    reads, all pure reads (the read engine's READ ONLY session)."""
+    await repo.tune_for_aggregates(read)
+    scopes = [NATIONAL, *await repo.agency_ids(read)]
+    figures: dict[str, dict[str, Any]] = {
+        s: {
+            "links": dict.fromkeys(LINK_KEYS, 0),
+            "users": {"customers": 0, "owners": 0, "shared_users": 0, "active_devices": 0},
+            "signups": {},
+            "notifications": None,
+        }
+        for s in scopes
+    }
+    for links in await repo.links_by_scope(read):
+        scope = NATIONAL if links["national"] else links["agency"]
+        if scope in figures:  # meters without an agency only count nationally
+            figures[scope]["links"] = {k: int(links[k]) for k in LINK_KEYS}
+
+    pairs = await repo.pair_figures(
+        read,
+        signups_since=_midnight(signups_first),
+        notifications_since=_midnight(notifications_first),
+        whole_window=whole_window,
+    )
+    user_keys = ("customers", "owners", "shared_users", "active_devices")
+    for row in pairs.users_by_agency:
+        if row["agency"] in figures:
+            figures[row["agency"]]["users"] = {k: int(row[k]) for k in user_keys}
+    figures[NATIONAL]["users"] = {k: int(pairs.users_national[k]) for k in user_keys}
+    for row in pairs.signups_by_day:
+        scope = NATIONAL if row["national"] else row["agency"]
+        if scope in figures:
+            figures[scope]["signups"][row["day"].isoformat()] = int(row["n"])
+    return figures, pairs.notifications_daily
+
+
+async def refresh_rollups(db: Database, read_db: Database) -> bool:
+    """Recompute every scope's rolled-up figures. False if another refresh runs.
+
+    On the primary (``db``), one transaction: the single-refresh lock, the "as of" time (its clock),
+    which notification days are already stored, then the writes (daily buckets, rollups), committed
+    at the end. The heavy aggregate reads run on ``read_db`` (the streaming replica when
+    ``SAMACONSO_DATABASE_READ_URL`` is set, else the primary) in one READ ONLY snapshot: nothing is
+    written there. A replica's figures lag the primary by its replay delay (seconds)."""
     started = datetime.now(UTC)
     async with db.sessionmaker.begin() as session:  # one transaction: committed at the end
         await repo.tune_for_aggregates(session)
         if not await repo.try_refresh_lock(session):
             return False
-        now = await repo.db_now(session)
-        first_day = now.astimezone(UTC).date() - timedelta(days=SIGNUP_DAYS - 1)
-        days = [first_day + timedelta(days=i) for i in range(SIGNUP_DAYS)]
-        since = datetime(first_day.year, first_day.month, first_day.day, tzinfo=UTC)
+        today = (await repo.db_now(session)).astimezone(UTC).date()
+        signups_first = today - timedelta(days=SIGNUP_DAYS - 1)
+        window_first = today - timedelta(days=NOTIFICATION_WINDOW_DAYS - 1)
+        known = await repo.known_notification_days(session, window_first, today - timedelta(days=2))
+        notifications_first = _notification_first_day(known, today)
 
-        scopes = [NATIONAL, *await repo.agency_ids(session)]
-        figures: dict[str, dict[str, Any]] = {
-            s: {
-                "links": dict.fromkeys(LINK_KEYS, 0),
-                "users": {"customers": 0, "owners": 0, "shared_users": 0, "active_devices": 0},
-                "signups": {},
-                "notifications": None,
-            }
-            for s in scopes
-        }
+        async with read_only_session(read_db, one_snapshot=True) as read:
+            figures, notification_rows = await _read_figures(
+                read,
+                signups_first=signups_first,
+                notifications_first=notifications_first,
+                whole_window=notifications_first == window_first,
+            )
 
-        for row in await repo.links_by_scope(session):
-            scope = NATIONAL if row["national"] else row["agency"]
-            if scope in figures:  # meters without an agency only count nationally
-                figures[scope]["links"] = {k: int(row[k]) for k in LINK_KEYS}
-
-        await repo.build_active_pairs(session)
-        for row in await repo.users_by_agency(session):
-            if row["agency"] in figures:
-                figures[row["agency"]]["users"] = {
-                    k: int(row[k]) for k in ("customers", "owners", "shared_users", "active_devices")
-                }
-        national = await repo.users_national(session)
-        figures[NATIONAL]["users"] = {
-            k: int(national[k]) for k in ("customers", "owners", "shared_users", "active_devices")
-        }
-
-        for row in await repo.signups_by_day(session, since):
-            scope = NATIONAL if row["national"] else row["agency"]
-            if scope in figures:
-                figures[scope]["signups"][row["day"].isoformat()] = int(row["n"])
-
-        await _refresh_notification_days(session, figures, today=now.astimezone(UTC).date())
-
+        await _save_notification_days(
+            session, figures, notification_rows, first=notifications_first, today=today
+        )
+        days = [signups_first + timedelta(days=i) for i in range(SIGNUP_DAYS)]
         for f in figures.values():
             counts = f.pop("signups")
             f["signups_per_day"] = [
@@ -186,7 +226,7 @@ def _ratings(by_score: dict[str, int]) -> dict[str, Any]:
     }
 
 
-async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
+async def compute(db: Database, read_db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
     """The dashboard of one scope, without the Redis cache (what the benchmark measures)."""
     scope = str(agency_id) if agency_id else NATIONAL
     async with db.sessionmaker() as session:
@@ -196,7 +236,7 @@ async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
             if agency_id is not None and not await repo.agency_exists(session, agency_id):
                 raise AppError(404, "agency_not_found", "Agence introuvable.", "Agency not found.")
             await session.rollback()
-            await refresh_rollups(db)
+            await refresh_rollups(db, read_db)
             await repo.tune_for_aggregates(session)
             rollup = await repo.load_rollup(session, scope)
             if rollup is None:  # another process is computing the very first rollup
@@ -239,8 +279,8 @@ async def compute(db: Database, agency_id: uuid.UUID | None) -> dict[str, Any]:
 
 
 async def dashboard(
-    db: Database, cache: Cache, principal: Principal, agency: uuid.UUID | None
+    db: Database, read_db: Database, cache: Cache, principal: Principal, agency: uuid.UUID | None
 ) -> dict[str, Any]:
     agency_id = _scope_for(principal, agency)
     key = f"dashboard:{agency_id or NATIONAL}"
-    return await cache.get_or_load(key, CACHE_TTL_S, lambda: compute(db, agency_id))
+    return await cache.get_or_load(key, CACHE_TTL_S, lambda: compute(db, read_db, agency_id))

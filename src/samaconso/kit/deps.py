@@ -50,6 +50,12 @@ def database_of(conn: HTTPConnection) -> Database:
     return app_resource(conn, "db", Database)
 
 
+def read_database_of(conn: HTTPConnection) -> Database:
+    """The read engine: the streaming replica when ``SAMACONSO_DATABASE_READ_URL`` is set, else the
+    primary itself. For pure reads in a READ ONLY transaction (``read_only_session``)."""
+    return app_resource(conn, "read_db", Database)
+
+
 def redis_of(conn: HTTPConnection) -> Redis:
     return app_resource(conn, "redis", Redis)
 
@@ -87,10 +93,9 @@ async def get_read_session(conn: HTTPConnection) -> AsyncIterator[AsyncSession]:
     """A session for heavy pure reads (staff and audit lists), on the read engine: the streaming
     replica when ``SAMACONSO_DATABASE_READ_URL`` is set, else the primary. Its transaction is READ ONLY
     and always rolled back, so a write through it fails on the primary as on a replica; a route that
-    writes (or reads its own writes, or builds a temporary table like the dashboard refresh) takes
-    ``SessionDep``. A replica lags the primary by its replay delay: an account created a moment ago
+    writes (or reads its own writes) takes ``SessionDep``. A replica lags the primary by its replay delay: an account created a moment ago
     can be missing from a list read here."""
-    db = app_resource(conn, "read_db", Database)
+    db = read_database_of(conn)
     async with db.sessionmaker() as session:
         try:
             await begin_read_only(session)
@@ -111,6 +116,10 @@ async def get_database(conn: HTTPConnection) -> Database:
     return database_of(conn)
 
 
+async def get_read_database(conn: HTTPConnection) -> Database:
+    return read_database_of(conn)
+
+
 async def get_redis(conn: HTTPConnection) -> Redis:
     return redis_of(conn)
 
@@ -129,6 +138,7 @@ async def get_rate_limiter(conn: HTTPConnection) -> RateLimiter:
 
 SettingsDep = Annotated[Settings, Depends(get_settings)]
 DatabaseDep = Annotated[Database, Depends(get_database)]
+ReadDatabaseDep = Annotated[Database, Depends(get_read_database)]
 RedisDep = Annotated[Redis, Depends(get_redis)]
 CacheDep = Annotated[Cache, Depends(get_cache)]
 StorageDep = Annotated[Storage, Depends(get_storage)]
