@@ -143,10 +143,19 @@ def sign_in(db: str, legacy_db: str, users: int, secret: str) -> list[tuple[str,
     return out
 
 
-def start_pgbouncer(tmp: Path, db: str, pool: int) -> tuple[subprocess.Popen[bytes], int]:
+def start_pgbouncer(
+    tmp: Path, db: str, pool: int, binary: str = "pgbouncer", prepared: int = 0
+) -> tuple[subprocess.Popen[bytes], int]:
+    """PgBouncer in transaction mode; ``prepared`` > 0: ``max_prepared_statements`` (≥ 1.21 only)."""
+    version = subprocess.run([binary, "--version"], capture_output=True, text=True).stdout.split()[1]
+    tracks_prepared = tuple(int(x) for x in version.split(".")[:2]) >= (1, 21)
+    if prepared and not tracks_prepared:
+        raise SystemExit(f"--prepared-statements needs PgBouncer >= 1.21 ({binary} is {version})")
     port = _free_port()
     tmp.chmod(0o755)
     (tmp / "userlist.txt").write_text('"postgres" ""\n')
+    # max_prepared_statements only exists from 1.21 (Debian 12 has 1.18)
+    tracking = f"max_prepared_statements = {prepared}\n" if tracks_prepared else ""
     (tmp / "pgbouncer.ini").write_text(
         f"""[databases]
 {db} = host=127.0.0.1 port=5432 dbname={db} user=postgres
@@ -159,8 +168,7 @@ auth_file = {tmp}/userlist.txt
 pool_mode = transaction
 max_client_conn = 2000
 default_pool_size = {pool}
-max_prepared_statements = 0
-ignore_startup_parameters = extra_float_digits
+{tracking}ignore_startup_parameters = extra_float_digits
 logfile = {tmp}/pgbouncer.log
 pidfile = {tmp}/pgbouncer.pid
 """
@@ -169,15 +177,14 @@ pidfile = {tmp}/pgbouncer.pid
         shutil.chown(tmp, "postgres")
         for f in tmp.iterdir():
             shutil.chown(f, "postgres")
-        cmd = ["pgbouncer", "-q", "-u", "postgres", str(tmp / "pgbouncer.ini")]
+        cmd = [binary, "-q", "-u", "postgres", str(tmp / "pgbouncer.ini")]
     else:
-        cmd = ["pgbouncer", "-q", str(tmp / "pgbouncer.ini")]
-    # max_prepared_statements only exists from 1.21: drop it on older versions (Debian 12: 1.18).
-    version = subprocess.run(["pgbouncer", "--version"], capture_output=True, text=True).stdout.split()[1]
-    if tuple(int(x) for x in version.split(".")[:2]) < (1, 21):
-        ini = tmp / "pgbouncer.ini"
-        ini.write_text(ini.read_text().replace("max_prepared_statements = 0\n", ""))
-    print(f"  PgBouncer {version} (transaction mode) on :{port}", flush=True)
+        cmd = [binary, "-q", str(tmp / "pgbouncer.ini")]
+    print(
+        f"  PgBouncer {version} (transaction mode, max_prepared_statements "
+        f"{prepared if tracks_prepared else 'unknown to it'}) on :{port}",
+        flush=True,
+    )
     proc = subprocess.Popen(cmd)
     _wait_port(port)
     return proc, port
@@ -305,12 +312,20 @@ def main() -> None:
         help="a third of it (at least 3 s): load caching each warm case's answers before it is measured",
     )
     parser.add_argument("--only", default="", help="comma-separated route labels substring filter")
+    parser.add_argument("--pgbouncer", default="pgbouncer", help="PgBouncer binary (Debian's: 1.18)")
+    parser.add_argument(
+        "--prepared-statements",
+        type=int,
+        default=0,
+        help="PgBouncer >= 1.21: max_prepared_statements, and the app's statement caches on "
+        "(SAMACONSO_DATABASE_BEHIND_PGBOUNCER=false, as deploy/README.md §13.3 says for >= 1.21)",
+    )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
     # a SIGTERM (timeout, Ctrl-C from a wrapper) still stops the API and PgBouncer and drops the data
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))
 
-    if not shutil.which("wrk") or not shutil.which("pgbouncer"):
+    if not shutil.which("wrk") or not shutil.which(args.pgbouncer):
         raise SystemExit("wrk and pgbouncer are needed: apt-get install -y wrk pgbouncer")
     db = f"bench_api_{os.getpid()}"
     legacy_db = f"{db}_legacy"
@@ -328,7 +343,7 @@ def main() -> None:
         tokens.write_text("".join(f"{t} {m}\n" for t, m in pairs))
         cold_tokens.write_text("".join(f"{t} {m}\n" for t, m in cold_pairs))
         print(f"  dataset + {len(signed)} sessions in {time.perf_counter() - began:.0f} s", flush=True)
-        bouncer, bport = start_pgbouncer(tmp, db, args.pool)
+        bouncer, bport = start_pgbouncer(tmp, db, args.pool, args.pgbouncer, args.prepared_statements)
         procs.append(bouncer)
         port = _free_port()
         env = {
@@ -339,7 +354,7 @@ def main() -> None:
             "SAMACONSO_LEGACY_SIMULATED_URL": _dsn(legacy_db).replace(
                 "postgresql://", "postgresql+asyncpg://", 1
             ),
-            "SAMACONSO_DATABASE_BEHIND_PGBOUNCER": "true",
+            "SAMACONSO_DATABASE_BEHIND_PGBOUNCER": "false" if args.prepared_statements else "true",
             # client connections to PgBouncer are cheap: a pool as large as the process's concurrency,
             # so a burst does not open and close overflow connections (a login each) per request
             "SAMACONSO_DATABASE_POOL_SIZE": str(args.api_pool),
