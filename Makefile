@@ -6,7 +6,7 @@ UV_VERSION := 0.13.8
 UV := $(VENV)/bin/uv
 export UV_PROJECT_ENVIRONMENT := $(VENV)
 
-.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-import clean help rehearsal rehearsal-growth rehearsal-containers rehearsal-backups rehearsal-disk-full rehearsal-engines
+.PHONY: run test install lint typecheck pytest services bench-fanout bench-dashboard bench-api bench-api-prepared bench-import clean help rehearsal rehearsal-growth rehearsal-containers rehearsal-backups rehearsal-disk-full rehearsal-engines
 
 help:
 	@echo "make run   — install and start SamaConso on embedded services (http://127.0.0.1:8000)"
@@ -93,3 +93,8 @@ clean:
 # wrk with rotating tokens on each hot route and the home-screen sequence; /health in the same run.
 bench-api: install services
 	$(VENV)/bin/python -m bench.api $(BENCH_ARGS)
+
+# The same with PgBouncer >= 1.21 tracking prepared statements (built from Debian 13's source package
+# by scripts/build-pgbouncer.sh) and the app's statement caches on: the production setting of §13.3.
+bench-api-prepared: install services
+	$(VENV)/bin/python -m bench.api --pgbouncer "$$(bash scripts/build-pgbouncer.sh)" --prepared-statements 200 $(BENCH_ARGS)

@@ -12,7 +12,9 @@
 3. a private PgBouncer (Debian's, transaction mode, ``pgbouncer --version`` printed) in front of
    the database (the legacy source is reached directly, as SQL Server would be), and
    ``samaconso api --workers N`` (``--workers``, default 2 API processes) through it, with Redis
-   and RabbitMQ of the machine (``SAMACONSO_REDIS_URL``/``SAMACONSO_BROKER_URL``), on the
+   and RabbitMQ of the machine (``BENCH_REDIS_URL``, default db 12 — **emptied at the start and at
+   the end**: answers, session states and legacy data cached by an earlier run would make the cold
+   pass warm — and ``SAMACONSO_BROKER_URL``), on the
    production settings' defaults (pool ping after 10 s idle, response cache, gc freeze);
 4. ``wrk`` (Debian) per route, a Lua script rotating the tokens (``bench/api_wrk.lua``), ``/health``
    measured in the same run: a warm-up of the ``--users`` (their legacy answers cached, as in
@@ -270,6 +272,15 @@ def wrk(port: int, paths: list[str], tokens_file: Path, connections: int, durati
     return dict(json.loads(line.removeprefix("BENCH_JSON ")))
 
 
+def empty_redis(redis_url: str) -> None:
+    """The bench's own Redis database emptied: nothing cached by an earlier run is served."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url, socket_timeout=10)
+    client.flushdb()
+    client.close()
+
+
 def drop_cached_answers(redis_url: str) -> int:
     """Delete the response cache's entries (``resp:*``) of the bench's Redis database."""
     import redis
@@ -318,7 +329,7 @@ def main() -> None:
         type=int,
         default=0,
         help="PgBouncer >= 1.21: max_prepared_statements, and the app's statement caches on "
-        "(SAMACONSO_DATABASE_BEHIND_PGBOUNCER=false, as deploy/README.md §13.3 says for >= 1.21)",
+        "(SAMACONSO_DATABASE_PGBOUNCER_PREPARED_STATEMENTS=true, deploy/README.md §13.3)",
     )
     parser.add_argument("--keep", action="store_true")
     args = parser.parse_args()
@@ -327,6 +338,8 @@ def main() -> None:
 
     if not shutil.which("wrk") or not shutil.which(args.pgbouncer):
         raise SystemExit("wrk and pgbouncer are needed: apt-get install -y wrk pgbouncer")
+    redis_url = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/12")
+    empty_redis(redis_url)
     db = f"bench_api_{os.getpid()}"
     legacy_db = f"{db}_legacy"
     secret = secrets.token_urlsafe(48)
@@ -354,7 +367,10 @@ def main() -> None:
             "SAMACONSO_LEGACY_SIMULATED_URL": _dsn(legacy_db).replace(
                 "postgresql://", "postgresql+asyncpg://", 1
             ),
-            "SAMACONSO_DATABASE_BEHIND_PGBOUNCER": "false" if args.prepared_statements else "true",
+            "SAMACONSO_DATABASE_BEHIND_PGBOUNCER": "true",
+            "SAMACONSO_DATABASE_PGBOUNCER_PREPARED_STATEMENTS": "true"
+            if args.prepared_statements
+            else "false",
             # client connections to PgBouncer are cheap: a pool as large as the process's concurrency,
             # so a burst does not open and close overflow connections (a login each) per request
             "SAMACONSO_DATABASE_POOL_SIZE": str(args.api_pool),
@@ -364,7 +380,7 @@ def main() -> None:
             "SAMACONSO_DATA_DIR": str(tmp / "data"),
             "SAMACONSO_RATE_LIMIT_ENABLED": "false",
         }
-        env.setdefault("SAMACONSO_REDIS_URL", "redis://127.0.0.1:6379/0")
+        env["SAMACONSO_REDIS_URL"] = redis_url
         env.setdefault("SAMACONSO_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672/h10")
         api = start_api(env, port, args.workers)
         procs.append(api)
@@ -429,6 +445,7 @@ def main() -> None:
                 p.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 p.kill()
+        empty_redis(redis_url)
         if not args.keep:
             with psycopg.connect(ADMIN_DSN, autocommit=True) as conn:
                 for name in (db, legacy_db):

@@ -41,6 +41,12 @@ if ((${#need_pkgs[@]})); then
    service prometheus stop || true) >/dev/null 2>&1
 fi
 
+# PgBouncer >= 1.21 (prepared statements tracked in transaction mode), built once from Debian 13's
+# source package: tests/kit/test_db_pgbouncer.py runs the production setting through it
+if [ "$(id -u)" -eq 0 ]; then
+  bash "$(dirname "$0")/build-pgbouncer.sh" >/dev/null
+fi
+
 if ! answers 5432; then
   echo "starting PostgreSQL"
   pg_ctlcluster --skip-systemctl-redirect "$(ls /etc/postgresql | sort -V | tail -1)" main start

@@ -39,15 +39,24 @@ def start_s3(tmp: Path, access_key: str, secret_key: str) -> tuple[ManagedProces
     return proc, f"http://127.0.0.1:{base}"
 
 
+# PgBouncer >= 1.21 built by scripts/build-pgbouncer.sh (make test): Debian 12's is 1.18
+TRACKING_PGBOUNCER = "/opt/samaconso-tools/pgbouncer/bin/pgbouncer"
+
+
 def start_pgbouncer(
-    tmp: Path, *, pg_port: int = 5432, pool_mode: str = "transaction"
+    tmp: Path,
+    *,
+    pg_port: int = 5432,
+    pool_mode: str = "transaction",
+    exe: str = "/usr/sbin/pgbouncer",
+    max_prepared_statements: int | None = None,
 ) -> tuple[ManagedProcess, int]:
-    """PgBouncer in front of the local PostgreSQL, trust auth, as the ``postgres`` system user."""
-    exe = "/usr/sbin/pgbouncer"
+    """PgBouncer in front of the local PostgreSQL, trust auth, as the ``postgres`` system user;
+    ``max_prepared_statements``: only for a PgBouncer >= 1.21 (``exe=TRACKING_PGBOUNCER``)."""
     if not os.path.exists(exe):
-        raise RuntimeError("pgbouncer is not installed (make test installs it)")
+        raise RuntimeError(f"{exe} is not installed (make test installs it)")
     port = free_port_block(1, 16000, 19000)
-    workdir = tmp / "pgbouncer"
+    workdir = tmp / f"pgbouncer-{port}"
     workdir.mkdir(parents=True, exist_ok=True)
     (workdir / "userlist.txt").write_text('"postgres" ""\n')
     (workdir / "pgbouncer.ini").write_text(
@@ -64,6 +73,7 @@ def start_pgbouncer(
         f"logfile = {workdir / 'pgbouncer.log'}\n"
         f"pidfile = {workdir / 'pgbouncer.pid'}\n"
         "admin_users = postgres\n"
+        + (f"max_prepared_statements = {max_prepared_statements}\n" if max_prepared_statements else "")
     )
     argv = [exe, str(workdir / "pgbouncer.ini")]
     if os.geteuid() == 0:

@@ -71,13 +71,19 @@ def make_engine(settings: Settings, *, url: str | None = None, pool_size: int | 
         "command_timeout": settings.database_statement_timeout_ms / 1000 + 5,
         "server_settings": {"application_name": f"samaconso-{settings.instance_name}"},
     }
-    if settings.database_behind_pgbouncer:
+    # PgBouncer >= 1.21 with max_prepared_statements maps the clients' named statements onto its
+    # servers' own: asyncpg's and SQLAlchemy's statement caches are safe behind it (one Parse per
+    # statement and connection instead of one per execution). An older one would hand a cached
+    # statement to a server that never prepared it: the caches are off.
+    caches_off = settings.database_behind_pgbouncer and not settings.database_pgbouncer_prepared_statements
+    if caches_off:
         connect_args["statement_cache_size"] = 0
         connect_args["prepared_statement_name_func"] = _unique_statement_name
+    if settings.database_behind_pgbouncer:
         # PgBouncer forwards only a few start-up parameters; keep the packet minimal.
         connect_args.pop("server_settings")
     target = make_url(url or settings.database_url)
-    if settings.database_behind_pgbouncer:
+    if caches_off:
         # SQLAlchemy keeps its own cache of prepared statements per connection: off as well.
         target = target.update_query_dict({"prepared_statement_cache_size": "0"})
     ping_every_checkout = settings.database_pool_pre_ping and settings.database_pool_ping_idle_s == 0
