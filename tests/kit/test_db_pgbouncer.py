@@ -50,18 +50,19 @@ async def _concurrent_sessions(through: Database, prefix: str, n: int = 60) -> s
     return set(await asyncio.gather(*(one(i) for i in range(n))))
 
 
+def _with_statement_caches(settings: Settings, database_url: str, port: int) -> Database:
+    """The app's engine through the PgBouncer on ``port``, statement caches kept on."""
+    url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{port}")
+    flags = {"database_behind_pgbouncer": True, "database_pgbouncer_prepared_statements": True}
+    return Database(settings.model_copy(update=flags), url=url)
+
+
 async def test_statement_caches_behind_a_pgbouncer_that_tracks_them(
     settings: Settings, database_url: str, tracking_pgbouncer_port: int, db: Database
 ) -> None:
     """SAMACONSO_DATABASE_PGBOUNCER_PREPARED_STATEMENTS: each statement is parsed once per client
     connection and PgBouncer prepares it on whichever server runs it."""
-    url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{tracking_pgbouncer_port}")
-    through = Database(
-        settings.model_copy(
-            update={"database_behind_pgbouncer": True, "database_pgbouncer_prepared_statements": True}
-        ),
-        url=url,
-    )
+    through = _with_statement_caches(settings, database_url, tracking_pgbouncer_port)
     try:
         for _ in range(3):  # 60 clients on 5 servers: cached statements meet servers that never saw them
             async with db.engine.begin() as conn:
@@ -84,13 +85,7 @@ async def test_statement_caches_are_refused_by_an_older_pgbouncer(
     connection that never prepared it."""
     from sqlalchemy.exc import DBAPIError
 
-    url = database_url.replace("127.0.0.1:5432", f"127.0.0.1:{pgbouncer_port}")
-    through = Database(
-        settings.model_copy(
-            update={"database_behind_pgbouncer": True, "database_pgbouncer_prepared_statements": True}
-        ),
-        url=url,
-    )
+    through = _with_statement_caches(settings, database_url, pgbouncer_port)
     try:
 
         async def three_rounds() -> None:
