@@ -42,7 +42,7 @@ pytest: install
 
 test: install services lint typecheck pytest
 
-bench-fanout: install
+bench-fanout: install services
 	$(VENV)/bin/python -m bench.fanout
 
 bench-dashboard: install

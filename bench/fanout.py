@@ -9,7 +9,7 @@ and without its 10 s pause every 100 users.
     python -m bench.fanout [--devices 100000] [--latency 0.05] [--workers 1] [--procs 2]
 
 Uses the PostgreSQL at TEST_PG_ADMIN_DSN (a scratch database is created and dropped) and the Redis /
-RabbitMQ given by SAMACONSO_REDIS_URL / SAMACONSO_BROKER_URL.
+RabbitMQ given by SAMACONSO_REDIS_URL / SAMACONSO_BROKER_URL (default: the machine's, Redis db 11).
 """
 
 from __future__ import annotations
@@ -183,6 +183,15 @@ def main() -> None:
             "SAMACONSO_FCM_PROJECT_ID": "samaconso-test",
             "SAMACONSO_FCM_CONCURRENCY": str(args.fcm_concurrency),
             "SAMACONSO_LOG_LEVEL": "WARNING",
+            # the machine's Redis and RabbitMQ (make test's services) unless given: the defaults of
+            # the settings name make run's embedded Redis, which is not running here (the bench hung)
+            "SAMACONSO_REDIS_URL": os.environ.get("SAMACONSO_REDIS_URL", "redis://127.0.0.1:6379/11"),
+            "SAMACONSO_RESULT_BACKEND": os.environ.get(
+                "SAMACONSO_RESULT_BACKEND", "redis://127.0.0.1:6379/11"
+            ),
+            "SAMACONSO_BROKER_URL": os.environ.get(
+                "SAMACONSO_BROKER_URL", "amqp://guest:guest@127.0.0.1:5672//"
+            ),
             "SAMACONSO_JWT_SECRET": os.environ.get(
                 "SAMACONSO_JWT_SECRET", "bench-signing-key-" + uuid.uuid4().hex
             ),
