@@ -15,7 +15,6 @@ from sqlalchemy import (
     any_,
     bindparam,
     delete,
-    distinct,
     exists,
     func,
     literal,
@@ -86,33 +85,7 @@ async def user_exists(session: AsyncSession, user_id: uuid.UUID) -> bool:
     return (await session.scalar(select(exists().where(User.id == user_id)))) or False
 
 
-async def feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[uuid.UUID], datetime | None]:
-    """The agencies of the user's active links and the account's creation time, in one statement
-    (the hot feed routes read both on every cache miss)."""
-    agencies = (
-        select(func.array_agg(distinct(Meter.agency_id)))
-        .select_from(MeterLink)
-        .join(Meter, MeterLink.meter_id == Meter.id)
-        .where(
-            MeterLink.user_id == user_id, MeterLink.status == LinkStatus.active, Meter.agency_id.is_not(None)
-        )
-        .scalar_subquery()
-    )
-    row = (await session.execute(select(User.created_at, agencies).where(User.id == user_id))).first()
-    if row is None:
-        return [], None
-    return [a for a in (row[1] or []) if a is not None], row[0]
-
-
 # --- feed ---------------------------------------------------------------------------------------
-
-
-def _not_hidden(user_id: uuid.UUID) -> ColumnElement[bool]:
-    return ~exists().where(
-        NotificationReceipt.user_id == user_id,
-        NotificationReceipt.notification_id == NotificationAudience.notification_id,
-        NotificationReceipt.hidden_at.is_not(None),
-    )
 
 
 class FeedRow(NamedTuple):
@@ -126,33 +99,6 @@ class FeedRow(NamedTuple):
     data: dict[str, Any] | None
     created_at: datetime
     read: bool
-
-
-def _feed_branches(
-    user_id: uuid.UUID,
-    audiences: Sequence[str],
-    since: datetime | None,
-    before: tuple[datetime, uuid.UUID] | None,
-    limit: int | None,
-) -> list[Any]:
-    """One index range scan of ``notification_audiences`` per audience key (newest first)."""
-    branches = []
-    for key in audiences:
-        q = select(NotificationAudience.created_at, NotificationAudience.notification_id).where(
-            NotificationAudience.audience == key, _not_hidden(user_id)
-        )
-        if since is not None and not key.startswith("user:"):
-            q = q.where(NotificationAudience.created_at >= since)
-        if before is not None:
-            q = q.where(
-                tuple_(NotificationAudience.created_at, NotificationAudience.notification_id)
-                < tuple_(literal(before[0]), literal(before[1]))
-            )
-        q = q.order_by(NotificationAudience.created_at.desc(), NotificationAudience.notification_id.desc())
-        if limit is not None:
-            q = q.limit(limit)
-        branches.append(q)
-    return branches
 
 
 class FeedKeys(NamedTuple):
@@ -252,25 +198,27 @@ async def feed_page(
     return [FeedRow(i, t, p, title, body, data, at, bool(r)) for i, t, p, title, body, data, at, r in rows]
 
 
+_IN_FEED = text(
+    _FEED_CALLER  # noqa: S608 - constant text: every value is a bound parameter
+    + """
+SELECT a.created_at
+FROM me CROSS JOIN keys
+JOIN notification_audiences a ON a.audience = keys.key AND a.notification_id = :nid
+WHERE (keys.direct OR a.created_at >= me.since)
+  AND NOT EXISTS (SELECT 1 FROM notification_receipts r WHERE r.user_id = :user_id
+                  AND r.notification_id = a.notification_id AND r.hidden_at IS NOT NULL)
+LIMIT 1
+"""
+).columns(created_at=DateTime(timezone=True))
+
+
 async def in_feed(
-    session: AsyncSession,
-    user_id: uuid.UUID,
-    audiences: Sequence[str],
-    since: datetime | None,
-    nid: uuid.UUID,
+    session: AsyncSession, user_id: uuid.UUID, keys: FeedKeys, nid: uuid.UUID
 ) -> datetime | None:
-    """created_at of notification ``nid`` if it is in the user's (non-hidden) feed."""
-    conds = []
-    for key in audiences:
-        c = NotificationAudience.audience == key
-        if since is not None and not key.startswith("user:"):
-            c = and_(c, NotificationAudience.created_at >= since)
-        conds.append(c)
-    return await session.scalar(
-        select(NotificationAudience.created_at)
-        .where(NotificationAudience.notification_id == nid, or_(*conds), _not_hidden(user_id))
-        .limit(1)
-    )
+    """created_at of notification ``nid`` if it is in the user's (non-hidden) feed (the feed's own
+    audience rule: the same caller CTE)."""
+    found: datetime | None = await session.scalar(_IN_FEED, {**keys.params(user_id), "nid": nid})
+    return found
 
 
 _UNREAD_COUNT = text(

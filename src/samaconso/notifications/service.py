@@ -353,16 +353,10 @@ def _audiences(user_id: uuid.UUID, agencies: list[uuid.UUID]) -> list[str]:
 
 def _feed_keys(user_id: uuid.UUID) -> repo.FeedKeys:
     """The audience keys as :func:`_audiences` spells them, for the statements that compute the
-    caller's audiences themselves (the hot feed and unread count)."""
+    caller's audiences themselves (feed, unread count, membership of one notification)."""
     return repo.FeedKeys(
         user_audience(user_id), EVERYONE_AUDIENCE, ALL_AGENCIES_AUDIENCE, AGENCY_AUDIENCE_PREFIX
     )
-
-
-async def _feed_context(session: AsyncSession, user_id: uuid.UUID) -> tuple[list[str], datetime | None]:
-    # Broadcasts older than the account are not part of its feed (direct messages always are).
-    agencies, created_at = await repo.feed_context(session, user_id)
-    return _audiences(user_id, agencies), created_at
 
 
 def _item(row: repo.FeedRow) -> schemas.FeedItem:
@@ -405,8 +399,7 @@ async def unread(session: AsyncSession, user: Principal) -> schemas.UnreadCount:
 
 
 async def _must_be_in_feed(session: AsyncSession, user: Principal, nid: uuid.UUID) -> None:
-    audiences, since = await _feed_context(session, user.user_id)
-    if await repo.in_feed(session, user.user_id, audiences, since, nid) is None:
+    if await repo.in_feed(session, user.user_id, _feed_keys(user.user_id), nid) is None:
         raise not_found("Notification introuvable.", "Notification not found.")
 
 
