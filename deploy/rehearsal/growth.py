@@ -44,6 +44,7 @@ from scenario import (
     Rehearsal,
     RequestPicker,
     healthcheck_output,
+    post_broadcast,
     routes,
     staff_token,
     traffic,
@@ -338,16 +339,11 @@ def run_growth(r: Rehearsal, c: Client | None = None) -> None:
     hc_down: tuple[int, str] = (0, "")
     try:
         time.sleep(3)
-        posted = c.request(
-            "POST",
-            f"{API}/notifications",
+        posted = post_broadcast(
+            c,
             admin,
-            json={
-                "target": {"kind": "everyone"},
-                "type": "campaign",
-                "title": {"fr": "Montée en charge", "en": "Growth"},
-                "body": {"fr": "Répétition : perte d'un serveur", "en": "Rehearsal: a host is lost"},
-            },
+            ("Montée en charge", "Growth"),
+            ("Répétition : perte d'un serveur", "Rehearsal: a host is lost"),
         )
         if posted.status_code != 202:
             rep.failed("croissance : diffusion à tous", f"{posted.status_code} {posted.text[:200]}")

@@ -415,6 +415,21 @@ def staff_token(r: Rehearsal, c: Client, available: set[tuple[str, str]]) -> str
     return str(res.json()["access_token"]) if res.status_code == 200 else None
 
 
+def post_broadcast(c: Client, admin: str, title: tuple[str, str], body: tuple[str, str]) -> Any:
+    """A campaign to everyone, posted by the administrator: title and body as (French, English)."""
+    return c.request(
+        "POST",
+        f"{API}/notifications",
+        admin,
+        json={
+            "target": {"kind": "everyone"},
+            "type": "campaign",
+            "title": {"fr": title[0], "en": title[1]},
+            "body": {"fr": body[0], "en": body[1]},
+        },
+    )
+
+
 def broadcast_to_customer(
     r: Rehearsal, c: Client, available: set[tuple[str, str]], state: dict[str, Any]
 ) -> None:
@@ -430,16 +445,11 @@ def broadcast_to_customer(
     staff_views(r, c, available, admin)
     listeners = RealtimeListeners(r, state.get("token"))
     listeners.start()
-    res = c.request(
-        "POST",
-        f"{API}/notifications",
+    res = post_broadcast(
+        c,
         admin,
-        json={
-            "target": {"kind": "everyone"},
-            "type": "campaign",
-            "title": {"fr": "Répétition", "en": "Rehearsal"},
-            "body": {"fr": "Message de répétition de mise en production", "en": "Go-live rehearsal message"},
-        },
+        ("Répétition", "Rehearsal"),
+        ("Message de répétition de mise en production", "Go-live rehearsal message"),
     )
     if not rep.check(
         "parcours : diffusion à tous", res.status_code == 202, f"{res.status_code} {res.text[:200]}"
@@ -744,19 +754,11 @@ def broadcast_with_worker_kill(r: Rehearsal, c: Client, state: dict[str, Any]) -
     ):
         return
     admin = state["admin"]
-    res = c.request(
-        "POST",
-        f"{API}/notifications",
+    res = post_broadcast(
+        c,
         admin,
-        json={
-            "target": {"kind": "everyone"},
-            "type": "campaign",
-            "title": {"fr": "Coupure programmée", "en": "Planned outage"},
-            "body": {
-                "fr": "Répétition : diffusion pendant l'arrêt d'un worker",
-                "en": "Rehearsal: broadcast during a worker kill",
-            },
-        },
+        ("Coupure programmée", "Planned outage"),
+        ("Répétition : diffusion pendant l'arrêt d'un worker", "Rehearsal: broadcast during a worker kill"),
     )
     if not rep.check(
         "diffusion à tous (20 000 appareils)", res.status_code == 202, f"{res.status_code} {res.text[:200]}"
